@@ -1,0 +1,174 @@
+"""The data contract: one row per patient.
+
+This module is the single source of truth for the patient table's columns, their codes and the rules between
+dates. ``data/README.md`` embeds :func:`contract_markdown` verbatim (``tests/test_schema.py`` keeps the two in
+agreement), the validator (:mod:`cartreport.validate`) checks a table against :data:`COLUMNS`, and
+:func:`coerce` turns a validated table into typed columns for :mod:`cartreport.endpoints`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+__all__ = [
+    "BM_RESPONSES",
+    "COLUMNS",
+    "DATE_COLUMNS",
+    "EMD_RESPONSES",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "ColumnSpec",
+    "coerce",
+    "column",
+    "contract_markdown",
+]
+
+BM_RESPONSES: tuple[str, ...] = ("MRD-negative CR", "MRD-positive CR", "NR", "NE")
+EMD_RESPONSES: tuple[str, ...] = ("CR", "PR", "SD", "PD", "NE")
+YES_NO: tuple[str, ...] = ("yes", "no")
+#: spellings accepted for yes/no columns (compared after stripping and lower-casing)
+TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1"})
+FALSE_WORDS = frozenset({"no", "n", "false", "f", "0"})
+SEXES: tuple[str, ...] = ("male", "female")
+DONOR_TYPES: tuple[str, ...] = ("matched sibling", "matched unrelated", "haploidentical", "cord blood", "other")
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of the patient table.
+
+    Attributes
+    ----------
+    name : column name, exactly as in the file header.
+    required : the column must be present.
+    kind : ``"text"``, ``"date"``, ``"category"``, ``"yes/no"`` or ``"number"``.
+    blank : what a blank cell means, or ``None`` when a blank is not allowed.
+    values : allowed values for a category column.
+    description : one line for data/README.md.
+    """
+
+    name: str
+    required: bool
+    kind: str
+    blank: str | None
+    description: str
+    values: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def values_text(self) -> str:
+        if self.values:
+            return ", ".join(f"`{v}`" for v in self.values)
+        if self.kind == "date":
+            return "date `YYYY-MM-DD`"
+        if self.kind == "number":
+            return f"number {self.minimum:g}–{self.maximum:g}"
+        return "text"
+
+
+COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("patient_id", True, "text", None, "unique, non-empty pseudonymous identifier"),
+    ColumnSpec("diagnosis", True, "text", None, "non-empty text; the study uses `T-ALL` and `T-LBL`"),
+    ColumnSpec("cart_infusion_date", True, "date", None, "date of the CD7 CAR-T infusion"),
+    ColumnSpec(
+        "bm_response", True, "category", None, "best bone-marrow response after CAR-T", values=BM_RESPONSES
+    ),
+    ColumnSpec(
+        "emd_at_baseline",
+        True,
+        "yes/no",
+        None,
+        "extramedullary disease before CAR-T (`true`/`false` accepted)",
+        values=YES_NO,
+    ),
+    ColumnSpec(
+        "emd_response",
+        True,
+        "category",
+        "no extramedullary disease (must be blank then)",
+        "best extramedullary response after CAR-T",
+        values=EMD_RESPONSES,
+    ),
+    ColumnSpec(
+        "second_hsct_date",
+        True,
+        "date",
+        "not transplanted",
+        "second allogeneic HSCT, on or after cart_infusion_date",
+    ),
+    ColumnSpec("relapse_date", True, "date", "no relapse", "first relapse after the CAR-T response"),
+    ColumnSpec("death_date", True, "date", "alive", "death from any cause, on or after every other date"),
+    ColumnSpec(
+        "last_contact_date", True, "date", None, "last date known alive, or the death date for a patient who died"
+    ),
+    ColumnSpec("sex", False, "category", "unknown", "sex", values=SEXES),
+    ColumnSpec("age_years", False, "number", "unknown", "age at CAR-T infusion, years", minimum=0, maximum=120),
+    ColumnSpec("first_hsct_date", False, "date", "unknown", "first allogeneic HSCT"),
+    ColumnSpec(
+        "relapse_after_first_hsct_date", False, "date", "unknown", "relapse after the first HSCT (before CAR-T)"
+    ),
+    ColumnSpec("donor_type", False, "category", "unknown", "donor of the second HSCT", values=DONOR_TYPES),
+    ColumnSpec("cause_of_death", False, "text", "alive or unknown", "free text, e.g. `relapse`, `infection`, `GVHD`"),
+)
+
+_BY_NAME = {c.name: c for c in COLUMNS}
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
+OPTIONAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if not c.required)
+DATE_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "date")
+
+
+def column(name: str) -> ColumnSpec:
+    """The :class:`ColumnSpec` of ``name`` (``KeyError`` if the contract has no such column)."""
+    return _BY_NAME[name]
+
+
+def contract_markdown() -> str:
+    """The contract as the Markdown table embedded in ``data/README.md``."""
+    lines = [
+        "| column | required | blank means | values | description |",
+        "|---|---|---|---|---|",
+    ]
+    for c in COLUMNS:
+        blank = c.blank if c.blank is not None else "not allowed"
+        lines.append(
+            f"| `{c.name}` | {'yes' if c.required else 'no'} | {blank} | {c.values_text} | {c.description} |"
+        )
+    return "\n".join(lines)
+
+
+def _yes_no(value: object) -> bool | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"not a yes/no value: {value!r}")
+
+
+def coerce(table: pd.DataFrame) -> pd.DataFrame:
+    """Typed copy of a *validated* patient table.
+
+    Dates become ``datetime64[ns]`` (``NaT`` where blank), ``emd_at_baseline`` becomes ``bool``,
+    ``age_years`` a float, text is stripped, and the rows are sorted by ``patient_id`` so that every
+    computation downstream is independent of the file's row order. Extra columns are carried along.
+    """
+    out = table.copy()
+    for name in out.columns:
+        if out[name].dtype == object:
+            out[name] = out[name].map(lambda v: v.strip() if isinstance(v, str) else v)
+            out[name] = out[name].replace({"": None})
+    for name in DATE_COLUMNS:
+        if name in out.columns:
+            out[name] = pd.to_datetime(out[name], format="mixed", errors="raise").astype("datetime64[ns]")
+    out["emd_at_baseline"] = out["emd_at_baseline"].map(_yes_no).astype(bool)
+    if "age_years" in out.columns:
+        out["age_years"] = pd.to_numeric(out["age_years"], errors="raise").astype(float)
+    out["patient_id"] = out["patient_id"].astype(str)
+    return out.sort_values("patient_id", kind="stable").reset_index(drop=True)
