@@ -1,0 +1,182 @@
+"""Endpoints derived from dates: overall survival, leukaemia-free survival, relapse and non-relapse mortality.
+
+Definitions (stated in every report's methods section, from :data:`DEFINITIONS`):
+
+* **Time origin** (``time_origin``): the second allogeneic HSCT (``"second_hsct"``, default) or the CAR-T infusion
+  (``"cart_infusion"``). Patients without a second HSCT leave transplant-origin analyses; the patient flow counts them.
+* **Data cut-off** (``data_cutoff``, optional): events after it are ignored and follow-up is censored at it.
+  Without a cut-off, follow-up ends at each patient's last contact.
+* **OS**: death from any cause; alive patients are censored at last contact.
+* **LFS**: relapse or death, whichever comes first; censored at last contact.
+* **Relapse** (cumulative incidence): relapse, with death without relapse as the competing event.
+* **NRM**: death without prior relapse, with relapse as the competing event.
+* A relapse dated before the time origin (a patient not in remission at the second HSCT) counts at time 0.
+
+Times are in days; months are days / 30.4375.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DAYS_PER_MONTH",
+    "DEFINITIONS",
+    "ORIGINS",
+    "EndpointData",
+    "derive_endpoints",
+    "months",
+    "patient_timeline",
+]
+
+DAYS_PER_MONTH = 30.4375
+ORIGINS = {"second_hsct": "second allogeneic HSCT", "cart_infusion": "CD7 CAR-T infusion"}
+_ORIGIN_COLUMN = {"second_hsct": "second_hsct_date", "cart_infusion": "cart_infusion_date"}
+
+DEFINITIONS = {
+    "os": ("Overall survival", "death from any cause; patients alive are censored at last contact"),
+    "lfs": (
+        "Leukemia-free survival",
+        "relapse or death from any cause, whichever occurred first; censored at last contact",
+    ),
+    "relapse": (
+        "Cumulative incidence of relapse",
+        "relapse, with death without relapse as the competing event",
+    ),
+    "nrm": (
+        "Non-relapse mortality",
+        "death without prior relapse, with relapse as the competing event",
+    ),
+}
+
+#: competing-risk status codes of ``EndpointData.patients["cr_status"]``
+CENSORED, RELAPSE, DEATH_WITHOUT_RELAPSE = 0, 1, 2
+
+
+def months(days):
+    """Days to months (days / 30.4375)."""
+    return np.asarray(days, dtype=float) / DAYS_PER_MONTH
+
+
+@dataclass(frozen=True)
+class EndpointData:
+    """Per-patient endpoint times for one time origin and data cut-off.
+
+    ``patients`` has one row per patient with ``patient_id``, ``analysed`` (bool), ``exclusion_reason``
+    (text or None) and, for analysed patients, ``os_time_days``/``os_event``, ``lfs_time_days``/``lfs_event``,
+    ``cr_time_days``/``cr_status`` (0 censored, 1 relapse, 2 death without relapse).
+    """
+
+    patients: pd.DataFrame
+    time_origin: str
+    data_cutoff: pd.Timestamp | None
+
+    @property
+    def analysed(self) -> pd.DataFrame:
+        return self.patients[self.patients["analysed"]].reset_index(drop=True)
+
+    def exclusions(self) -> list[dict]:
+        reasons = self.patients.loc[~self.patients["analysed"], "exclusion_reason"]
+        counts = reasons.value_counts(sort=False)
+        return [{"reason": str(r), "n": int(n)} for r, n in sorted(counts.items())]
+
+
+def _apply_cutoff(table: pd.DataFrame, cutoff: pd.Timestamp | None) -> pd.DataFrame:
+    """Dates as seen at the cut-off: later events blanked, last contact capped."""
+    out = table.copy()
+    if cutoff is None:
+        return out
+    for name in ("second_hsct_date", "relapse_date", "death_date"):
+        out.loc[out[name] > cutoff, name] = pd.NaT
+    out["last_contact_date"] = out["last_contact_date"].where(out["last_contact_date"] <= cutoff, cutoff)
+    return out
+
+
+def derive_endpoints(
+    table: pd.DataFrame, time_origin: str = "second_hsct", data_cutoff=None
+) -> EndpointData:
+    """Endpoint times and events for every patient of a coerced table (:func:`cartreport.schema.coerce`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"patient_id": ["P1"], "cart_infusion_date": pd.to_datetime(["2022-01-01"]),
+    ...     "second_hsct_date": pd.to_datetime(["2022-02-01"]), "relapse_date": pd.to_datetime([None]),
+    ...     "death_date": pd.to_datetime(["2022-08-01"]), "last_contact_date": pd.to_datetime(["2022-08-01"])})
+    >>> e = derive_endpoints(t).patients.iloc[0]
+    >>> int(e.os_time_days), int(e.os_event), int(e.cr_status)
+    (181, 1, 2)
+    """
+    if time_origin not in ORIGINS:
+        raise ValueError(f"time_origin must be one of {sorted(ORIGINS)}, not {time_origin!r}")
+    cutoff = None if data_cutoff in (None, "") else pd.Timestamp(data_cutoff)
+    seen = _apply_cutoff(table, cutoff)
+    origin = seen[_ORIGIN_COLUMN[time_origin]]
+
+    reason = pd.Series(None, index=seen.index, dtype=object)
+    if cutoff is not None:
+        reason[seen["cart_infusion_date"] > cutoff] = "CAR-T infusion after the data cut-off"
+    if time_origin == "second_hsct":
+        reason[reason.isna() & origin.isna()] = "no second HSCT"
+    analysed = reason.isna()
+
+    died = seen["death_date"].notna()
+    end = seen["death_date"].where(died, seen["last_contact_date"])
+    relapsed = seen["relapse_date"].notna()
+    relapse_time = (seen["relapse_date"] - origin).dt.days.clip(lower=0)
+    end_time = (end - origin).dt.days.clip(lower=0)
+
+    lfs_time = np.where(relapsed, np.minimum(relapse_time.fillna(np.inf), end_time), end_time)
+    cr_status = np.where(relapsed, RELAPSE, np.where(died, DEATH_WITHOUT_RELAPSE, CENSORED))
+    cr_time = np.where(relapsed, relapse_time.fillna(0), end_time)
+
+    patients = pd.DataFrame(
+        {
+            "patient_id": seen["patient_id"].to_numpy(),
+            "analysed": analysed.to_numpy(),
+            "exclusion_reason": reason.to_numpy(),
+            "os_time_days": end_time.to_numpy(dtype=float),
+            "os_event": died.astype(int).to_numpy(),
+            "lfs_time_days": np.asarray(lfs_time, dtype=float),
+            "lfs_event": (relapsed | died).astype(int).to_numpy(),
+            "cr_time_days": np.asarray(cr_time, dtype=float),
+            "cr_status": cr_status.astype(int),
+        }
+    )
+    for name in ("os_time_days", "lfs_time_days", "cr_time_days"):
+        patients.loc[~patients["analysed"], name] = np.nan
+    return EndpointData(patients=patients, time_origin=time_origin, data_cutoff=cutoff)
+
+
+def patient_timeline(table: pd.DataFrame, data_cutoff=None) -> pd.DataFrame:
+    """One row per patient, times in months since the CAR-T infusion (for the swimmer plot).
+
+    Columns: ``patient_id``, ``diagnosis``, ``end_months`` (death or last contact), ``second_hsct_months``,
+    ``relapse_months``, ``death_months`` (NaN when the event did not happen), ``censored`` (alive at the end),
+    ``bm_response``, ``emd_response``.
+    """
+    cutoff = None if data_cutoff in (None, "") else pd.Timestamp(data_cutoff)
+    seen = _apply_cutoff(table, cutoff)
+    start = seen["cart_infusion_date"]
+
+    def since(col: pd.Series) -> np.ndarray:
+        return months((col - start).dt.days.to_numpy(dtype=float))
+
+    died = seen["death_date"].notna()
+    end = seen["death_date"].where(died, seen["last_contact_date"])
+    return pd.DataFrame(
+        {
+            "patient_id": seen["patient_id"],
+            "diagnosis": seen["diagnosis"],
+            "end_months": since(end),
+            "second_hsct_months": since(seen["second_hsct_date"]),
+            "relapse_months": since(seen["relapse_date"]),
+            "death_months": since(seen["death_date"]),
+            "censored": ~died,
+            "bm_response": seen["bm_response"],
+            "emd_response": seen["emd_response"],
+        }
+    ).reset_index(drop=True)

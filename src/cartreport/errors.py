@@ -1,0 +1,107 @@
+"""Every way cartreport can fail, as a named exception.
+
+Modelled on ``papermill/exceptions.py``: one module, one class per failure mode, each carrying what a person needs
+to fix the cause (the file, the rows, the parameter) and a ``str()`` that a clinician can read without a traceback.
+The command line turns any :class:`CartreportError` into exit code 2 and prints ``str(error)``.
+
+- :class:`CohortError`: the patient table was read but breaks the data contract (:mod:`cartreport.validate`);
+- :class:`DataFileError`: the file cannot be read at all (missing, empty, header only, unsupported, damaged);
+- :class:`ParameterError`: a report parameter has a wrong type or value;
+- ``SectionFailed``: a report section failed while rendering (defined in :mod:`cartreport.render`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - imported for type hints only (validate imports this module)
+    from cartreport.validate import Problem
+
+__all__ = ["CartreportError", "CohortError", "DataFileError", "ParameterError"]
+
+
+class CartreportError(Exception):
+    """Base class of every error cartreport raises on purpose.
+
+    Catch this one class to handle every expected failure (the CLI does); anything else is a bug.
+    """
+
+
+class DataFileError(CartreportError):
+    """The patient file cannot be read as a table.
+
+    Parameters
+    ----------
+    path : the file as the user named it.
+    reason : what is wrong, in plain words, e.g. ``"the file is empty (0 bytes)"``.
+    hint : optional next step, e.g. ``"save the sheet as .xlsx"``.
+
+    Examples
+    --------
+    >>> str(DataFileError("cohort.xls", "Excel 97-2003 files (.xls) are not supported", "save it as .xlsx"))
+    'cannot read cohort.xls: Excel 97-2003 files (.xls) are not supported; save it as .xlsx'
+    """
+
+    def __init__(self, path: str | Path, reason: str, hint: str | None = None) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        text = f"cannot read {self.path}: {self.reason}"
+        return f"{text}; {self.hint}" if self.hint else text
+
+
+class CohortError(CartreportError):
+    """The patient table breaks the data contract.
+
+    Parameters
+    ----------
+    path : the file the table came from.
+    problems : every problem found (:class:`cartreport.validate.Problem`), in the validator's order.
+
+    ``str()`` is a headline followed by one line per problem, e.g.::
+
+        cohort.csv has 2 problems; nothing was computed. Please correct the file and run again:
+          cohort.csv row 5 (patient P05), column bm_response: value "MRD neg CR" is not allowed ...
+          cohort.csv row 9 (patient P09), column relapse_date: relapse 2020-01-02 is before ...
+    """
+
+    def __init__(self, path: str | Path, problems: Sequence[Problem]) -> None:
+        self.path = Path(path)
+        self.problems: list[Problem] = list(problems)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        n = len(self.problems)
+        noun = "problem" if n == 1 else "problems"
+        head = f"{self.path.name} has {n} {noun}; nothing was computed. Please correct the file and run again:"
+        return "\n".join([head, *(f"  {p.format()}" for p in self.problems)])
+
+
+class ParameterError(CartreportError):
+    """A report parameter has a value the report cannot use.
+
+    Parameters
+    ----------
+    name : the parameter's name, e.g. ``"data_cutoff"``.
+    value : the value given.
+    message : what is wrong and what is expected.
+
+    Examples
+    --------
+    >>> str(ParameterError("ci_level", 1.5, "must be between 0 and 1, e.g. 0.95"))
+    'report parameter ci_level = 1.5: must be between 0 and 1, e.g. 0.95'
+    """
+
+    def __init__(self, name: str, value: object, message: str) -> None:
+        self.name = name
+        self.value = value
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"report parameter {self.name} = {self.value!r}: {self.message}"
