@@ -1,0 +1,229 @@
+"""The public entry points: the CLI, the notebooks and the tests call these same functions.
+
+* :func:`load_cohort` — read and validate a patient file (the shipped study by default);
+* :func:`load_analysis` — parameters → :class:`~cartreport.results.Analysis` (cached per process, so the report's
+  notebooks, sharing one kernel, analyse once);
+* :func:`run_report` — validate, execute the notebooks, write the output folder atomically;
+* :func:`validate` — every problem of a file;
+* :func:`reconstruct` — regenerate the shipped cohort.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from cartreport.errors import CohortError
+from cartreport.params import resolve_parameters
+from cartreport.reconstruct import COHORT_FILE, DEFAULT_SEED, PUBLISHED_FIGURES_FILE, reconstruct_cohort
+from cartreport.results import Analysis, analyse, write_results
+from cartreport.schema import coerce
+
+__all__ = [
+    "NOTEBOOK_DIR",
+    "SECTIONS",
+    "LoadedCohort",
+    "load_analysis",
+    "load_cohort",
+    "reconstruct",
+    "run_report",
+    "validate",
+]
+
+log = logging.getLogger(__name__)
+
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+#: report sections, in order: (notebook stem, progress label)
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("00_summary", "Summary"),
+    ("01_design", "Design"),
+    ("02_responses", "Responses"),
+    ("03_survival", "Survival"),
+    ("04_methods", "Methods and provenance"),
+)
+
+
+@dataclass(frozen=True)
+class LoadedCohort:
+    """A validated, typed patient table and where it came from."""
+
+    table: pd.DataFrame
+    path: Path
+    sha256: str
+    is_reconstruction: bool
+    notes: tuple[str, ...]
+
+
+def _resolve_data_path(data: str | Path | None) -> Path:
+    return COHORT_FILE if data in (None, "") else Path(data).expanduser().resolve()
+
+
+def validate(data: str | Path, sheet: str | None = None, data_cutoff: str | None = None):
+    """Every problem of a patient file (:class:`cartreport.validate.ValidationReport`)."""
+    from cartreport.validate import validate_file
+
+    return validate_file(Path(data), sheet=sheet or None, data_cutoff=_as_date(data_cutoff))
+
+
+def _as_date(text: str | None):
+    import datetime as dt
+
+    return dt.date.fromisoformat(text) if text else None
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: Path, sheet: str, sha256: str) -> LoadedCohort:
+    report = validate(path, sheet)
+    if report.problems:
+        raise CohortError(path, report.problems)
+    return LoadedCohort(
+        table=coerce(report.table),
+        path=path,
+        sha256=sha256,
+        is_reconstruction=path == COHORT_FILE.resolve(),
+        notes=tuple(report.notes),
+    )
+
+
+def load_cohort(data: str | Path | None = None, sheet: str = "") -> LoadedCohort:
+    """Read and validate a patient file; raise :class:`~cartreport.errors.CohortError` listing every problem.
+
+    ``data`` empty means the shipped reconstructed cohort of the flagship study. A data cut-off is not a
+    validation rule here: a report at an earlier cut-off ignores later events (``cartreport validate
+    --data-cutoff`` checks that an extract holds no date after its cut-off).
+    """
+    path = _resolve_data_path(data)
+    sha256 = file_sha256(path) if path.is_file() else ""
+    return _load_cached(path, sheet or "", sha256)
+
+
+def published_figures() -> dict:
+    raw = json.loads(PUBLISHED_FIGURES_FILE.read_text(encoding="utf-8"))
+    return {key: item["value"] for key, item in raw["figures"].items()}
+
+
+def load_analysis(parameters: Mapping | None = None, **overrides) -> Analysis:
+    """Parameters (as in a notebook's parameters cell) → the analysis every section renders.
+
+    Cached on the resolved parameters and the data file's hash: the notebooks of a report share it.
+    """
+    params = resolve_parameters({**(parameters or {}), **overrides})
+    cohort = load_cohort(params["data"], params["sheet"])
+    return _analysis_cached(json.dumps(params, sort_keys=True), cohort.path, cohort.sha256, params["sheet"])
+
+
+@lru_cache(maxsize=8)
+def _analysis_cached(params_json: str, path: Path, sha256: str, sheet: str) -> Analysis:
+    cohort = _load_cached(path, sheet, sha256)
+    params = json.loads(params_json)
+    if not params["title"]:
+        params["title"] = default_title(cohort)
+    params["data"] = "" if cohort.is_reconstruction else path.name
+    return analyse(
+        cohort.table,
+        params,
+        data_file=cohort.path.name,
+        data_sha256=cohort.sha256,
+        is_reconstruction=cohort.is_reconstruction,
+        published=published_figures() if cohort.is_reconstruction else None,
+    )
+
+
+def default_title(cohort: LoadedCohort) -> str:
+    if cohort.is_reconstruction:
+        return "CD7 CAR-T followed by a second allo-HSCT in T-ALL/LBL relapsed after a first HSCT"
+    return f"CAR-T cohort report: {cohort.path.stem}"
+
+
+def run_report(
+    parameters: Mapping | None = None,
+    output: str | Path = "reports/default",
+    *,
+    progress: Callable[[str], None] | None = None,
+    notebook_dir: Path = NOTEBOOK_DIR,
+) -> Path:
+    """Validate, analyse, execute every section and write the output folder atomically.
+
+    The folder holds ``report.html``, ``results.json``, ``notebooks/`` (executed), ``figures/`` and ``tables/``.
+    Invalid parameters or data raise before any notebook starts; a failing section raises
+    :class:`cartreport.render.SectionFailed`; either way an earlier report in ``output`` is left untouched.
+    """
+    from cartreport import render
+
+    say = progress or (lambda line: None)
+    params = resolve_parameters(dict(parameters or {}))
+    started = time.perf_counter()
+    analysis = load_analysis(params)  # validates the data and parameters before anything runs
+    say(f"validated {analysis.results['data_file']}: {analysis.results['n_patients']} patients")
+    kernel_params = {**params, "data": str(_resolve_data_path(params["data"])) if params["data"] else "", "output_dir": "."}
+    sections = [render.Section(name, notebook_dir / f"{name}.ipynb") for name, _ in SECTIONS]
+    output = Path(output)
+
+    def build(workdir: Path) -> None:
+        write_results(analysis.results, workdir / "results.json")
+        executed = render.execute_sections(sections, kernel_params, workdir, progress=say)
+        (workdir / "notebooks").mkdir(exist_ok=True)
+        import nbformat
+
+        for section, nb in zip(sections, executed, strict=True):
+            nbformat.write(nb, workdir / "notebooks" / f"{section.name}.ipynb")
+        html = render.export_html(executed, analysis.results["title"])
+        (workdir / "report.html").write_text(html, encoding="utf-8")
+
+    render.write_atomically(build, output)
+    say(f"wrote {output / 'report.html'} in {time.perf_counter() - started:.1f} s")
+    return output
+
+
+def patient_timeline(analysis: Analysis) -> pd.DataFrame:
+    """Each patient's course in months since CAR-T (the swimmer plot's input)."""
+    from cartreport.endpoints import patient_timeline as timeline
+
+    return timeline(analysis.table, analysis.endpoints.data_cutoff)
+
+
+def subgroup_figure(analysis: Analysis):
+    """Kaplan–Meier OS by the ``subgroup_by`` groups, or ``None`` when no subgroup was asked for."""
+    if not analysis.by_group:
+        return None
+    from cartreport import figures
+
+    column = analysis.results["subgroups"]["column"]
+    curves = {f"{column} = {value}": fits["os"] for value, fits in analysis.by_group.items()}
+    return figures.plot_km(
+        curves,
+        xlabel=f"Months since {analysis.results['time_origin_label']}",
+        ylabel="Overall survival (%)",
+        landmarks_months=analysis.results["parameters"]["landmarks_months"],
+    )
+
+
+def provenance_table(results: dict) -> pd.DataFrame:
+    from cartreport.provenance import provenance_table as table
+
+    return table(results)
+
+
+def reconstruct(output: str | Path = COHORT_FILE, seed: int = DEFAULT_SEED) -> Path:
+    """Regenerate the flagship study's reconstructed cohort (checked against every published figure)."""
+    frame = reconstruct_cohort(seed=seed)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(output, index=False, lineterminator="\n")
+    return output
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,146 @@
+"""``cartreport`` command line: parses options, calls :mod:`cartreport.api`, formats the outcome.
+
+Exit codes: 0 success; 1 ``validate`` found problems or a report section failed; 2 invalid data, file or parameters
+(nothing was written). Expected failures print a readable message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import yaml
+
+from cartreport import __version__
+from cartreport.errors import CartreportError, ParameterError
+from cartreport.params import PARAMETERS, parse_cli_value
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_INVALID = 0, 1, 2
+
+
+def _parameters(args: argparse.Namespace) -> dict:
+    params: dict = {}
+    if getattr(args, "params_file", None):
+        path = Path(args.params_file)
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ParameterError("--params-file", str(path), f"cannot be read as YAML ({exc})") from None
+        if not isinstance(loaded, dict):
+            raise ParameterError("--params-file", str(path), "must hold a mapping of parameter names to values")
+        params.update(loaded)
+    for name, value in getattr(args, "parameter", None) or []:
+        params[name] = parse_cli_value(value)
+    if getattr(args, "data", None):
+        params["data"] = args.data
+    return params
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from cartreport import api
+    from cartreport.render import SectionFailed
+
+    try:
+        api.run_report(_parameters(args), args.output, progress=_say)
+    except SectionFailed as exc:
+        print(f"error: section {exc.section} failed: {exc.error}", file=sys.stderr)
+        print(f"the executed notebook is kept for debugging in {exc.notebook_path}", file=sys.stderr)
+        print(f"nothing was written to {args.output}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from cartreport import api
+    from cartreport.validate import summary_line
+
+    report = api.validate(args.path, args.sheet, args.data_cutoff)
+    for note in report.notes:
+        print(f"note: {note}")
+    if report.problems:
+        for problem in report.problems:
+            print(problem.format())
+        n = len(report.problems)
+        print(f"{Path(args.path).name}: {n} problem{'s' if n != 1 else ''} found.")
+        return EXIT_PROBLEMS
+    print(summary_line(report))
+    return EXIT_OK
+
+
+def _cmd_reconstruct(args: argparse.Namespace) -> int:
+    from cartreport import api
+
+    path = api.reconstruct(args.output, args.seed)
+    print(f"wrote {path} (seed {args.seed}); it reproduces every published figure")
+    return EXIT_OK
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from cartreport import batch
+
+    return batch.main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cartreport.reconstruct import COHORT_FILE, DEFAULT_SEED
+
+    parser = argparse.ArgumentParser(
+        prog="cartreport", description="Narrative clinical reports for cell-therapy cohorts."
+    )
+    parser.add_argument("--version", action="version", version=f"cartreport {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    names = ", ".join(p.name for p in PARAMETERS)
+    run = sub.add_parser("run", help="write a report folder", description=f"Parameters: {names}.")
+    run.add_argument("--data", help="patient table (CSV, XLSX, Parquet, XPT); default: the shipped study")
+    run.add_argument("--output", default="reports/default", help="output folder (default: %(default)s)")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    run.add_argument("--params-file", help="YAML file of parameters")
+    run.set_defaults(func=_cmd_run)
+
+    val = sub.add_parser("validate", help="list every problem of a patient file")
+    val.add_argument("path")
+    val.add_argument("--sheet", help="Excel sheet (default: the first)")
+    val.add_argument("--data-cutoff", help="YYYY-MM-DD: report dates after it")
+    val.set_defaults(func=_cmd_validate)
+
+    rec = sub.add_parser("reconstruct", help="regenerate the shipped reconstructed cohort")
+    rec.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    rec.add_argument("--output", default=str(COHORT_FILE))
+    rec.set_defaults(func=_cmd_reconstruct)
+
+    bat = sub.add_parser("batch", help="run a grid of reports")
+    bat.add_argument("grid", help="YAML grid: defaults, runs, matrix")
+    bat.add_argument("--jobs", type=int, default=1)
+    bat.add_argument("--output", default="reports/batch")
+    bat.add_argument("--executor", choices=("local", "dask"), default="local")
+    bat.add_argument("--scheduler", help="dask.distributed scheduler address (default: a LocalCluster)")
+    bat.set_defaults(func=_cmd_batch)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    try:
+        return args.func(args)
+    except CartreportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""What the report notebooks call to show things: prose, figures and tables, saved when the report is written.
+
+When a notebook runs inside ``cartreport run``, ``output_dir`` is the report folder being built and every figure is
+written to ``figures/<name>.png`` and ``.svg`` and every table to ``tables/<name>.csv``; opened interactively in
+JupyterLab (``output_dir`` empty) nothing is written. The figure shown in the notebook (and so in ``report.html``)
+is the same PNG that is written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from IPython.display import HTML, Image, Markdown, display  # noqa: E402
+
+from cartreport import figures, tables  # noqa: E402
+
+__all__ = ["setup", "show_figure", "show_markdown", "show_table"]
+
+
+def setup() -> None:
+    """Apply the report's figure theme."""
+    figures.theme()
+
+
+def show_markdown(text: str) -> None:
+    """Show generated prose (Markdown); nothing when the text is empty."""
+    if text:
+        display(Markdown(text))
+
+
+def show_figure(fig, name: str, output_dir: str = "") -> None:
+    """Show a figure and, inside a report run, write it as PNG (for the HTML) and SVG (for manuscripts).
+
+    ``None`` (a figure that does not apply, e.g. no subgroup asked for) shows nothing.
+    """
+    if fig is None:
+        return
+    if output_dir:
+        paths = figures.save_figure(fig, Path(output_dir) / "figures", name)
+        display(Image(filename=str(paths["png"])))
+    else:
+        display(fig)
+    plt.close(fig)
+
+
+def show_table(
+    frame: pd.DataFrame | None, name: str, output_dir: str = "", *, title: str | None = None, footnote: str | None = None
+) -> None:
+    """Show a table in the house style and, inside a report run, write it as CSV (``None`` shows nothing)."""
+    if frame is None:
+        return
+    if output_dir:
+        directory = Path(output_dir) / "tables"
+        directory.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(directory / f"{name}.csv", index=False, lineterminator="\n")
+    display(HTML(tables.to_gt(frame, title=title, footnote=footnote).as_raw_html()))

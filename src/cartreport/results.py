@@ -1,0 +1,304 @@
+"""One analysis of a cohort: the fitted objects and the ``results.json`` dict built from them.
+
+:func:`analyse` runs every statistic once and returns an :class:`Analysis`; figures draw from its fitted objects,
+prose and tables read ``Analysis.results`` (the contract in ``docs/results.md``). Nothing downstream recomputes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cartreport import baseline
+from cartreport.cif import CIFResult, aalen_johansen
+from cartreport.compare import logrank_test
+from cartreport.endpoints import DAYS_PER_MONTH, DEFINITIONS, ORIGINS, EndpointData, derive_endpoints
+from cartreport.errors import ParameterError
+from cartreport.followup import median_follow_up
+from cartreport.km import KMResult, kaplan_meier
+from cartreport.proportions import clopper_pearson
+from cartreport.schema import BM_RESPONSES, EMD_RESPONSES
+
+__all__ = ["Analysis", "analyse", "apply_subgroup", "write_results"]
+
+SCHEMA_VERSION = 1
+#: groups smaller than this, or with fewer events, get a small-numbers caution
+SMALL_GROUP = 10
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Every fitted object of one report and the results dict built from them."""
+
+    table: pd.DataFrame
+    endpoints: EndpointData
+    survival: dict[str, KMResult]
+    incidence: dict[str, CIFResult]
+    by_group: dict[str, dict[str, KMResult]]
+    results: dict = field(repr=False)
+
+
+def apply_subgroup(table: pd.DataFrame, subgroup: dict[str, list[str]]) -> pd.DataFrame:
+    """Rows whose every listed column takes one of its listed values (compared as text)."""
+    keep = pd.Series(True, index=table.index)
+    for column, allowed in subgroup.items():
+        if column not in table.columns:
+            raise ParameterError("subgroup", subgroup, f"the data have no column {column!r}")
+        keep &= table[column].astype(str).isin(allowed)
+    if not keep.any():
+        raise ParameterError("subgroup", subgroup, "no patient matches this subgroup")
+    return table[keep].reset_index(drop=True)
+
+
+def _clean(value):
+    """JSON-safe: numpy scalars to Python, NaN/inf to None."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _months_or_none(days: float | None) -> float | None:
+    return None if days is None else days / DAYS_PER_MONTH
+
+
+def _landmarks(fit: KMResult | CIFResult, landmarks_months: list[float]) -> list[dict]:
+    days = [m * DAYS_PER_MONTH for m in landmarks_months]
+    at_risk = fit.at_risk_at(days) if fit.n else [0] * len(days)
+    rows = []
+    for m, d, n in zip(landmarks_months, days, at_risk, strict=True):
+        e = fit.at(d)
+        rows.append({"months": m, "estimate": e.estimate, "ci_low": e.ci_low, "ci_high": e.ci_high, "at_risk": n})
+    return rows
+
+
+def _km_block(key: str, fit: KMResult, params: dict) -> dict:
+    label, definition = DEFINITIONS[key]
+    med = fit.median()
+    frame = fit.to_frame()
+    return {
+        "label": label,
+        "definition": definition,
+        "origin": params["time_origin"],
+        "n": fit.n,
+        "events": fit.n_events,
+        "median_months": _months_or_none(med.estimate),
+        "median_ci_low": _months_or_none(med.ci_low),
+        "median_ci_high": _months_or_none(med.ci_high),
+        "landmarks": _landmarks(fit, params["landmarks_months"]),
+        "km": [
+            {
+                "time_days": float(r.time),
+                "at_risk": int(r.at_risk),
+                "events": int(r.events),
+                "censored": int(r.censored),
+                "estimate": float(r.estimate),
+                "ci_low": float(r.ci_low),
+                "ci_high": float(r.ci_high),
+            }
+            for r in frame.itertuples()
+        ],
+        "method": f"Kaplan–Meier; Greenwood variance; {params['ci_method']} confidence intervals",
+    }
+
+
+def _cif_block(key: str, fit: CIFResult, params: dict) -> dict:
+    label, definition = DEFINITIONS[key]
+    frame = fit.to_frame()
+    return {
+        "label": label,
+        "definition": definition,
+        "origin": params["time_origin"],
+        "n": fit.n,
+        "events": fit.n_events,
+        "competing_events": fit.n_competing,
+        "landmarks": _landmarks(fit, params["landmarks_months"]),
+        "cif": [
+            {
+                "time_days": float(r.time),
+                "at_risk": int(r.at_risk),
+                "events": int(r.events),
+                "estimate": float(r.estimate),
+                "ci_low": float(r.ci_low),
+                "ci_high": float(r.ci_high),
+            }
+            for r in frame.itertuples()
+        ],
+        "method": "Aalen–Johansen (ties handled exactly); Gray's variance as cmprsk::cuminc; "
+        f"{fit.ci_method} confidence intervals",
+    }
+
+
+def _responses(table: pd.DataFrame, ci_level: float) -> dict:
+    bm = table["bm_response"]
+    bm_evaluable = int((bm != "NE").sum())
+    emd = table.loc[table["emd_at_baseline"], "emd_response"]
+    emd_evaluable = int((emd != "NE").sum())
+    specs = {
+        "bm_mrd_negative_cr": ("Bone-marrow MRD-negative CR", int((bm == "MRD-negative CR").sum()), bm_evaluable),
+        "bm_cr": ("Bone-marrow CR (MRD-negative or positive)", int(bm.str.endswith("CR").sum()), bm_evaluable),
+        "emd_cr": ("CR of extramedullary lesions", int((emd == "CR").sum()), emd_evaluable),
+        "emd_orr": ("Extramedullary response (CR or PR)", int(emd.isin(["CR", "PR"]).sum()), emd_evaluable),
+    }
+    out = {}
+    for key, (label, responders, evaluable) in specs.items():
+        p = clopper_pearson(responders, evaluable, ci_level)
+        out[key] = {
+            "label": label,
+            "responders": p.responders,
+            "evaluable": p.evaluable,
+            "rate": p.rate,
+            "ci_low": p.ci_low,
+            "ci_high": p.ci_high,
+            "method": p.method,
+        }
+    return out
+
+
+def _subgroups(analysed: pd.DataFrame, table: pd.DataFrame, column: str, params: dict):
+    if column not in table.columns:
+        raise ParameterError("subgroup_by", column, "the data have no such column")
+    groups = table.set_index("patient_id")[column].astype(str)
+    group = analysed["patient_id"].map(groups)
+    values = sorted(group.unique())
+    fits: dict[str, dict[str, KMResult]] = {}
+    rows = []
+    for value in values:
+        rows_g = analysed[group == value]
+        fits[value] = {
+            key: kaplan_meier(rows_g[f"{key}_time_days"], rows_g[f"{key}_event"], params["ci_level"], params["ci_method"])
+            for key in ("os", "lfs")
+        }
+        rows.append(
+            {
+                "value": value,
+                "n": int(len(rows_g)),
+                **{
+                    key: {"events": fits[value][key].n_events, "landmarks": _landmarks(fits[value][key], params["landmarks_months"])}
+                    for key in ("os", "lfs")
+                },
+            }
+        )
+    tests = {}
+    if len(values) > 1:
+        for key in ("os", "lfs"):
+            t = logrank_test(analysed[f"{key}_time_days"], analysed[f"{key}_event"], group)
+            tests[key] = {"method": t.method, "statistic": t.statistic, "df": t.df, "p_value": t.p_value}
+    small = [r for r in rows if r["n"] < SMALL_GROUP or r["os"]["events"] < 5]
+    caution = None
+    if small:
+        caution = (
+            "Small numbers: "
+            + ", ".join(f"{column} = {r['value']} has {r['n']} patients and {r['os']['events']} deaths" for r in small)
+            + "; estimates are imprecise and the test has little power."
+        )
+    return fits, {"column": column, "groups": rows, "tests": tests, "caution": caution}
+
+
+def _methods(params: dict) -> dict:
+    level = f"{params['ci_level']:.0%}"
+    return {
+        "km": f"Survival probabilities by the Kaplan–Meier method with Greenwood's variance and {level} "
+        f"{params['ci_method']} pointwise confidence intervals (as R survival::survfit, conf.type=\"{params['ci_method']}\").",
+        "median_ci": "Confidence intervals for median survival by the Brookmeyer–Crowley method, inverting the "
+        "pointwise band (as R survival's quantile.survfit).",
+        "cif": f"Cumulative incidence of relapse and non-relapse mortality as competing risks by the Aalen–Johansen "
+        f"estimator with tied times handled exactly, Gray's variance (as R cmprsk::cuminc) and {level} log-log "
+        "confidence intervals.",
+        "response_ci": f"Response rates with exact {level} Clopper–Pearson confidence intervals.",
+        "follow_up": "Median follow-up by the reverse Kaplan–Meier method (Schemper & Smith 1996).",
+        "test": "Survival between groups compared by the log-rank test (as R survival::survdiff).",
+    }
+
+
+def analyse(
+    table: pd.DataFrame,
+    params: dict,
+    *,
+    data_file: str = "",
+    data_sha256: str = "",
+    is_reconstruction: bool = False,
+    published: dict | None = None,
+) -> Analysis:
+    """Analyse a coerced patient table with resolved parameters (:func:`cartreport.params.resolve_parameters`)."""
+    enrolled = len(table)
+    selected = apply_subgroup(table, params["subgroup"]) if params["subgroup"] else table
+    endpoints = derive_endpoints(selected, params["time_origin"], params["data_cutoff"] or None)
+    analysed = endpoints.analysed
+    level, method = params["ci_level"], params["ci_method"]
+    survival = {
+        key: kaplan_meier(analysed[f"{key}_time_days"], analysed[f"{key}_event"], level, method)
+        for key in ("os", "lfs")
+    }
+    incidence = {
+        "relapse": aalen_johansen(analysed["cr_time_days"], analysed["cr_status"], cause=1, ci_level=level),
+        "nrm": aalen_johansen(analysed["cr_time_days"], analysed["cr_status"], cause=2, ci_level=level),
+    }
+    follow = median_follow_up(analysed["os_time_days"], analysed["os_event"], level)
+    flow = baseline.patient_flow(selected, endpoints, enrolled)
+    if len(selected) < enrolled:
+        flow["excluded"].insert(0, {"reason": "outside the selected subgroup", "n": enrolled - len(selected)})
+
+    by_group: dict[str, dict[str, KMResult]] = {}
+    subgroups = None
+    if params["subgroup_by"]:
+        by_group, subgroups = _subgroups(analysed, selected, params["subgroup_by"], params)
+
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "title": params["title"],
+        "n_patients": len(selected),
+        "data_file": data_file,
+        "data_sha256": data_sha256,
+        "is_reconstruction": is_reconstruction,
+        "published": published,
+        "parameters": {k: v for k, v in params.items() if k != "output_dir"},
+        "time_origin_label": ORIGINS[params["time_origin"]],
+        "flow": flow,
+        "baseline": {"rows": baseline.baseline_rows(selected)},
+        "intervals": baseline.interval_rows(selected),
+        "responses": _responses(selected, level),
+        "response_counts": {
+            "bm": {code: int((selected["bm_response"] == code).sum()) for code in BM_RESPONSES},
+            "emd": {
+                code: int((selected.loc[selected["emd_at_baseline"], "emd_response"] == code).sum())
+                for code in EMD_RESPONSES
+            },
+        },
+        "endpoints": {
+            **{key: _km_block(key, fit, params) for key, fit in survival.items()},
+            **{key: _cif_block(key, fit, params) for key, fit in incidence.items()},
+        },
+        "follow_up": {
+            "median_months": _months_or_none(follow.estimate),
+            "ci_low": _months_or_none(follow.ci_low),
+            "ci_high": _months_or_none(follow.ci_high),
+            "method": "reverse Kaplan–Meier",
+        },
+        "subgroups": subgroups,
+        "methods": _methods(params),
+    }
+    return Analysis(
+        table=selected,
+        endpoints=endpoints,
+        survival=survival,
+        incidence=incidence,
+        by_group=by_group,
+        results=_clean(results),
+    )
+
+
+def write_results(results: dict, path: Path) -> None:
+    """``results.json``: sorted keys, two-space indent, no NaN — byte-identical for identical input."""
+    text = json.dumps(_clean(results), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    Path(path).write_text(text + "\n", encoding="utf-8")
