@@ -1,0 +1,58 @@
+"""Report parameters: defaults, conversions and refusals (before anything runs)."""
+
+import pytest
+
+from cartreport.errors import ParameterError
+from cartreport.params import PARAMETERS, default_parameters, parse_cli_value, resolve_parameters
+
+
+def test_defaults_run_the_shipped_study():
+    p = resolve_parameters()
+    assert p["data"] == "" and p["time_origin"] == "second_hsct"
+    assert p["landmarks_months"] == [6, 12, 24] and p["ci_level"] == 0.95 and p["ci_method"] == "log-log"
+
+
+def test_defaults_are_fresh_copies():
+    a = default_parameters()
+    a["landmarks_months"].append(36)
+    assert default_parameters()["landmarks_months"] == [6, 12, 24]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("landmark_months", [6], "unknown parameter; did you mean landmarks_months?"),
+        ("landmarks_months", [-6], "-6: landmarks must be positive months (at most 600)"),
+        ("landmarks_months", "twelve", "must be a non-empty list of months, e.g. [6, 12, 24]"),
+        ("ci_level", 1.5, "must be at least 0.5 and below 1, e.g. 0.95"),
+        ("ci_level", "high", "must be a number between 0 and 1, e.g. 0.95"),
+        ("ci_method", "arcsine", "must be one of log-log, log, plain"),
+        ("time_origin", "diagnosis", "must be one of second_hsct, cart_infusion"),
+        ("data_cutoff", "30/06/2023", "must be a date written YYYY-MM-DD, e.g. 2023-06-30"),
+        ("subgroup", ["T-ALL"], "must map a column to its allowed values, e.g. {diagnosis: [T-ALL]}"),
+        ("title", 3, "must be text"),
+    ],
+)
+def test_bad_parameters_are_refused_with_a_clear_message(name, value, message):
+    with pytest.raises(ParameterError) as info:
+        resolve_parameters({name: value})
+    assert str(info.value) == f"report parameter {name} = {value!r}: {message}"
+
+
+def test_cli_values_are_read_as_yaml():
+    assert parse_cli_value("[6, 12]") == [6, 12]
+    assert parse_cli_value("0.9") == 0.9
+    assert parse_cli_value("{diagnosis: [T-ALL]}") == {"diagnosis": ["T-ALL"]}
+    assert parse_cli_value("second_hsct") == "second_hsct"
+    assert parse_cli_value("2023-06-30") is not None
+    assert resolve_parameters({"data_cutoff": parse_cli_value("2023-06-30")})["data_cutoff"] == "2023-06-30"
+
+
+def test_normalisation():
+    p = resolve_parameters({"landmarks_months": [24, 6, 6.0, 12], "subgroup": {"diagnosis": "T-ALL"}})
+    assert p["landmarks_months"] == [6, 12, 24]
+    assert p["subgroup"] == {"diagnosis": ["T-ALL"]}
+
+
+def test_every_parameter_has_help():
+    assert all(p.help for p in PARAMETERS)

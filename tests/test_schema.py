@@ -1,0 +1,66 @@
+"""The data contract has one source of truth (schema.COLUMNS); data/README.md embeds it verbatim."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cartreport import schema
+
+README = Path(__file__).resolve().parents[1] / "data" / "README.md"
+
+
+def _between(text: str, start: str, end: str) -> str:
+    return text.split(start, 1)[1].split("-->", 1)[1].split(end, 1)[0].strip()
+
+
+def test_readme_embeds_the_contract():
+    text = README.read_text(encoding="utf-8")
+    assert _between(text, "<!-- contract:start", "<!-- contract:end") == schema.contract_markdown()
+
+
+def test_contract_lists_every_column_of_the_issue():
+    required = {
+        "patient_id",
+        "diagnosis",
+        "cart_infusion_date",
+        "bm_response",
+        "emd_at_baseline",
+        "emd_response",
+        "second_hsct_date",
+        "relapse_date",
+        "death_date",
+        "last_contact_date",
+    }
+    optional = {"sex", "age_years", "first_hsct_date", "relapse_after_first_hsct_date", "donor_type", "cause_of_death"}
+    assert set(schema.REQUIRED_COLUMNS) == required
+    assert set(schema.OPTIONAL_COLUMNS) == optional
+    assert schema.BM_RESPONSES == ("MRD-negative CR", "MRD-positive CR", "NR", "NE")
+    assert schema.EMD_RESPONSES == ("CR", "PR", "SD", "PD", "NE")
+
+
+def test_coerce_types_sorts_and_keeps_extra_columns():
+    raw = pd.DataFrame(
+        {
+            "patient_id": ["B", "A"],
+            "cart_infusion_date": ["2022-01-02", "2022-01-01"],
+            "emd_at_baseline": ["TRUE", "no"],
+            "second_hsct_date": [None, "2022-02-01"],
+            "relapse_date": [None, None],
+            "death_date": [None, None],
+            "last_contact_date": ["2022-06-01", "2022-06-01"],
+            "site": ["x", "y"],
+        }
+    )
+    typed = schema.coerce(raw)
+    assert list(typed["patient_id"]) == ["A", "B"]
+    assert typed["emd_at_baseline"].tolist() == [False, True]
+    assert str(typed["cart_infusion_date"].dtype) == "datetime64[ns]"
+    assert pd.isna(typed.loc[1, "second_hsct_date"])
+    assert typed["site"].tolist() == ["y", "x"]
+
+
+def test_coerce_refuses_an_unknown_yes_no_word():
+    raw = pd.DataFrame({"patient_id": ["A"], "emd_at_baseline": ["maybe"]})
+    with pytest.raises(ValueError, match="maybe"):
+        schema.coerce(raw)
