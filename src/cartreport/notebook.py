@@ -52,8 +52,11 @@ def show_figure(fig, name: str, output_dir: str = "") -> None:
 def show_table(
     frame: pd.DataFrame | None, name: str, output_dir: str = "", *, title: str | None = None, footnote: str | None = None
 ) -> None:
-    """Show a table in the house style and, inside a report run, write it as CSV (``None`` shows nothing)."""
-    if frame is None:
+    """Show a table in the house style and, inside a report run, write it as CSV.
+
+    ``None`` or an empty table (e.g. no published figures for the user's own data) shows nothing.
+    """
+    if frame is None or frame.empty:
         return
     if output_dir:
         directory = Path(output_dir) / "tables"

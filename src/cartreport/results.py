@@ -20,6 +20,7 @@ from cartreport.compare import logrank_test
 from cartreport.endpoints import DAYS_PER_MONTH, DEFINITIONS, ORIGINS, EndpointData, derive_endpoints
 from cartreport.errors import ParameterError
 from cartreport.followup import median_follow_up
+from cartreport.formatting import count, level_label
 from cartreport.km import KMResult, kaplan_meier
 from cartreport.proportions import clopper_pearson
 from cartreport.schema import BM_RESPONSES, EMD_RESPONSES
@@ -199,14 +200,18 @@ def _subgroups(analysed: pd.DataFrame, table: pd.DataFrame, column: str, params:
     if small:
         caution = (
             "Small numbers: "
-            + ", ".join(f"{column} = {r['value']} has {r['n']} patients and {r['os']['events']} deaths" for r in small)
+            + ", ".join(
+                f"{column} = {r['value']} has {count(r['n'])} patient{'s' * (r['n'] != 1)} "
+                f"and {count(r['os']['events'])} death{'s' * (r['os']['events'] != 1)}"
+                for r in small
+            )
             + "; estimates are imprecise and the test has little power."
         )
     return fits, {"column": column, "groups": rows, "tests": tests, "caution": caution}
 
 
 def _methods(params: dict) -> dict:
-    level = f"{params['ci_level']:.0%}"
+    level = level_label(params["ci_level"])
     return {
         "km": f"Survival probabilities by the Kaplan–Meier method with Greenwood's variance and {level} "
         f"{params['ci_method']} pointwise confidence intervals (as R survival::survfit, conf.type=\"{params['ci_method']}\").",

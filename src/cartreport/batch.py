@@ -1,0 +1,257 @@
+"""Many reports at once: a YAML grid of runs executed in parallel processes or on a dask.distributed cluster.
+
+Grid file::
+
+    defaults:            # parameters of every run (data included)
+      data: data/ash2023_cd7_cart_cohort.csv
+      landmarks_months: [6, 12]
+    runs:                # each: a name plus the parameters that differ
+      - name: all
+      - name: t_all
+        subgroup: {diagnosis: [T-ALL]}
+    matrix:              # optional: the cartesian product of these values, one run each
+      time_origin: [second_hsct, cart_infusion]
+      data_cutoff: ["2022-12-31", "2023-06-30"]
+
+With ``matrix``, every listed run (or one run named ``run`` when ``runs`` is absent) is crossed with every
+combination; names get ``__time_origin=cart_infusion`` style suffixes. Each run writes ``DIR/<name>/`` exactly as
+``cartreport run``; ``DIR/summary.csv`` and ``DIR/index.html`` summarise them. A failed run is reported and the others
+finish; the exit code is 1 if any run failed.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from cartreport.errors import CartreportError, ParameterError
+from cartreport.params import resolve_parameters
+
+__all__ = ["BatchRun", "expand_grid", "load_grid", "main", "run_batch", "run_one"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    name: str
+    parameters: dict
+
+
+def _suffix(key: str, value: object) -> str:
+    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+    return f"{key}={re.sub(r'[^A-Za-z0-9_.+-]+', '-', text).strip('-')}"
+
+
+def expand_grid(grid: dict, base_dir: Path | None = None) -> list[BatchRun]:
+    """The runs of a grid (see module docstring), every run's parameters checked before anything runs."""
+    if not isinstance(grid, dict):
+        raise ParameterError("grid", grid, "must be a mapping with defaults:, runs: and/or matrix:")
+    unknown = set(grid) - {"defaults", "runs", "matrix"}
+    if unknown:
+        raise ParameterError("grid", sorted(unknown), "unknown sections; use defaults:, runs:, matrix:")
+    defaults = dict(grid.get("defaults") or {})
+    runs = grid.get("runs") or [{"name": "run"}]
+    matrix = grid.get("matrix") or {}
+    if not isinstance(runs, list) or not all(isinstance(r, dict) and r.get("name") for r in runs):
+        raise ParameterError("runs", runs, "must be a list of mappings, each with a name:")
+    if not isinstance(matrix, dict) or not all(isinstance(v, list) and v for v in matrix.values()):
+        raise ParameterError("matrix", matrix, "must map parameter names to non-empty lists of values")
+    expanded: list[BatchRun] = []
+    for run in runs:
+        base = {**defaults, **{k: v for k, v in run.items() if k != "name"}}
+        combos = itertools.product(*matrix.values()) if matrix else [()]
+        for combo in combos:
+            params = {**base, **dict(zip(matrix, combo, strict=True))}
+            name = "__".join([str(run["name"]), *(_suffix(k, v) for k, v in zip(matrix, combo, strict=True))])
+            if not _NAME.match(name):
+                raise ParameterError("name", name, "run names may hold letters, digits and _ . = + - only")
+            if base_dir is not None and params.get("data") and not Path(params["data"]).is_absolute():
+                params["data"] = str((base_dir / params["data"]).resolve())
+            resolve_parameters(params)  # refuse a bad grid before the first run starts
+            expanded.append(BatchRun(name, params))
+    names = [r.name for r in expanded]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ParameterError("runs", duplicated, "run names must be unique")
+    return expanded
+
+
+def load_grid(path: str | Path) -> list[BatchRun]:
+    path = Path(path)
+    try:
+        grid = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ParameterError("grid", str(path), f"cannot be read as YAML ({exc})") from None
+    return expand_grid(grid, base_dir=path.parent.resolve())
+
+
+def _headline(results: dict) -> dict:
+    row: dict = {"n": results["n_patients"]}
+    for key in ("os", "lfs"):
+        block = results["endpoints"][key]
+        for lm in block["landmarks"]:
+            m = lm["months"]
+            row[f"{key}_{m}m"] = lm["estimate"]
+            row[f"{key}_{m}m_ci_low"] = lm["ci_low"]
+            row[f"{key}_{m}m_ci_high"] = lm["ci_high"]
+    return row
+
+
+def run_one(run: BatchRun, output: str) -> dict:
+    """Execute one report; never raises: the outcome is a summary row (status ok/failed, error, seconds)."""
+    from cartreport import api
+    from cartreport.render import SectionFailed
+
+    started = time.perf_counter()
+    row = {"name": run.name, "status": "ok", "error": ""}
+    try:
+        folder = api.run_report(run.parameters, Path(output) / run.name)
+        results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+        row.update(_headline(results))
+    except SectionFailed as exc:
+        row.update(status="failed", error=f"section {exc.section}: {exc.error}")
+    except CartreportError as exc:
+        row.update(status="failed", error=str(exc).splitlines()[0])
+    except Exception as exc:  # noqa: BLE001 - a batch reports every failure and goes on
+        row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+    row["seconds"] = round(time.perf_counter() - started, 2)
+    return row
+
+
+def _local(runs: list[BatchRun], output: str, jobs: int) -> Iterable[dict]:
+    if jobs <= 1:
+        for run in runs:
+            yield run_one(run, output)
+        return
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(run_one, run, output) for run in runs]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _dask(runs: list[BatchRun], output: str, jobs: int, scheduler: str | None) -> Iterable[dict]:
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        # one thread per worker: each worker runs one report (and one kernel) at a time
+        cluster = LocalCluster(n_workers=max(jobs, 1), threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = [client.submit(run_one, run, output, key=f"cartreport-{run.name}", pure=False) for run in runs]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_batch(
+    runs: list[BatchRun],
+    output: str | Path,
+    *,
+    jobs: int = 1,
+    executor: str = "local",
+    scheduler: str | None = None,
+    progress: Callable[[dict], None] | None = None,
+) -> pd.DataFrame:
+    """Execute every run and write ``summary.csv`` and ``index.html``; returns the summary (runs in grid order)."""
+    output = Path(output).resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    source = _dask(runs, str(output), jobs, scheduler) if executor == "dask" else _local(runs, str(output), jobs)
+    rows = []
+    for row in source:
+        rows.append(row)
+        if progress:
+            progress(row)
+    order = {run.name: i for i, run in enumerate(runs)}
+    summary = pd.DataFrame(sorted(rows, key=lambda r: order[r["name"]]))
+    first = ["name", "status", "error", "n"]
+    summary = summary[[c for c in first if c in summary] + [c for c in summary if c not in first]]
+    summary.to_csv(output / "summary.csv", index=False, lineterminator="\n")
+    _write_index(summary, output)
+    return summary
+
+
+def _write_index(summary: pd.DataFrame, output: Path) -> None:
+    """``index.html``: a link per report, the summary table and a forest plot of 12-month (or first) landmarks."""
+    import base64
+    import io
+
+    from cartreport import figures, formatting
+
+    figures.theme()
+    ok = summary[summary["status"] == "ok"]
+    figure_html = ""
+    os_cols = [c for c in summary.columns if re.fullmatch(r"os_[\d.]+m", c)]
+    if len(ok) and os_cols:
+        col = "os_12m" if "os_12m" in os_cols else os_cols[0]
+        rows = ok[["name", col, f"{col}_ci_low", f"{col}_ci_high"]].dropna(subset=[col])
+        rows = rows.rename(columns={col: "estimate", f"{col}_ci_low": "ci_low", f"{col}_ci_high": "ci_high"})
+        if len(rows):
+            ax = figures.plot_forest(rows, xlabel=f"Overall survival at {col[3:-1]} months (%)")
+            buffer = io.BytesIO()
+            ax.figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+            figure_html = (
+                '<img alt="forest plot" style="max-width:100%" src="data:image/png;base64,'
+                + base64.b64encode(buffer.getvalue()).decode()
+                + '">'
+            )
+    items = []
+    for r in summary.itertuples():
+        link = f'<a href="{html.escape(r.name)}/report.html">{html.escape(r.name)}</a>' if r.status == "ok" else html.escape(r.name)
+        status = "ok" if r.status == "ok" else f"failed: {html.escape(str(r.error))}"
+        items.append(f"<li>{link} — {status}</li>")
+    shown = summary.copy()
+    for c in shown.columns:
+        if re.fullmatch(r"(os|lfs)_[\d.]+m(_ci_low|_ci_high)?", c):
+            shown[c] = shown[c].map(lambda v: formatting.percent(v) if pd.notna(v) else "")
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>cartreport batch</title>
+<style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto;}} table{{border-collapse:collapse;font-size:90%}}
+td,th{{border-bottom:1px solid #ccc;padding:3px 8px;text-align:left}}</style></head><body>
+<h1>cartreport batch: {len(summary)} runs, {int((summary["status"] == "ok").sum())} ok</h1>
+<ul>{"".join(items)}</ul>
+{figure_html}
+<h2>Summary</h2>
+{shown.to_html(index=False, na_rep="", escape=True)}
+</body></html>
+"""
+    (output / "index.html").write_text(page, encoding="utf-8")
+
+
+def main(args) -> int:
+    """``cartreport batch`` (called by :mod:`cartreport.cli`)."""
+    from tqdm import tqdm
+
+    runs = load_grid(args.grid)
+    bar = tqdm(total=len(runs), unit="report", desc="cartreport batch")
+
+    def progress(row: dict) -> None:
+        bar.update(1)
+        if row["status"] != "ok":
+            bar.write(f"{row['name']}: failed: {row['error']}")
+
+    summary = run_batch(
+        runs, args.output, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler, progress=progress
+    )
+    bar.close()
+    failed = int((summary["status"] != "ok").sum())
+    print(f"{len(summary) - failed} of {len(summary)} runs ok; summary in {Path(args.output) / 'summary.csv'}")
+    return 1 if failed else 0

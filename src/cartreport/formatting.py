@@ -1,0 +1,230 @@
+"""One rule for every number the report prints — tables, prose and figure labels all call these functions.
+
+The rule
+--------
+* **Rounding** is half-up ("0.5 rounds away from zero", what a reader expects and what a calculator does), applied
+  to the *shortest decimal that round-trips the float* (``Decimal(repr(x))``). Binary floats are not exact:
+  ``0.5145`` is stored as 0.51449999…, so ``round(51.45, 1)`` gives 51.4 while a reader expects 51.5; half-up on
+  the decimal text gives 51.5 on every machine. Python's ``round`` (half-even on the binary value) is never used.
+* **Percentages** take fractions (0–1) and print one decimal: ``0.585 → "58.5%"``. The exact values 0 and 1
+  print without decimals (``"0%"``, ``"100%"``) because they are counts, not estimates (16/16 is 100%, not 100.0%).
+  Anything else keeps its decimal, even when it rounds to ``"100.0%"`` or ``"0.0%"``.
+* **Confidence intervals**: ``"95% CI 30.1–78.4%"`` — the level, "CI", the bounds joined by an en dash (–), the
+  unit once at the end. A missing bound (``None``) gives ``"95% CI not estimable"``.
+* **Missing values**: ``None`` (or NaN) prints ``"not estimable"``; a median ``None`` prints ``"not reached"``.
+* **P-values**: three decimals (``"p = 0.032"``), ``"p < 0.001"`` below 0.001, ``"p > 0.999"`` when the value
+  rounds to 1.000, and ``"p < 0.05"`` for a value below 0.05 that would otherwise round up to 0.050 — rounding
+  never moves a p-value across 0.05.
+* **Times**: months with one decimal (``"14.2 months"``); days and ages as plain numbers
+  (:func:`number`): one decimal at most, trailing ``.0`` dropped (``22``, ``22.5``).
+* **Medians with ranges**: ``"22 (9–52)"``; **counts with percentages**: ``"11 (68.8%)"``.
+
+Examples
+--------
+>>> percent(0.5145)
+'51.5%'
+>>> estimate_ci(0.585, 0.301, 0.784)
+'58.5% (95% CI 30.1–78.4%)'
+>>> rate(16, 16, 1.0, 0.794, 1.0)
+'16/16 (100%; 95% CI 79.4–100%)'
+>>> p_value(0.0321), p_value(0.0004)
+('p = 0.032', 'p < 0.001')
+>>> months(14.25), months(None)
+('14.3 months', 'not reached')
+>>> median_range(22, 9, 52)
+'22 (9–52)'
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+
+__all__ = [
+    "DASH",
+    "NOT_ESTIMABLE",
+    "NOT_REACHED",
+    "ci",
+    "count",
+    "estimate_ci",
+    "level_label",
+    "interval",
+    "median_range",
+    "months",
+    "months_ci",
+    "months_interval",
+    "n_percent",
+    "number",
+    "p_value",
+    "percent",
+    "percent_number",
+    "percent_rounded",
+    "rate",
+    "round_half_up",
+]
+
+#: the range separator (en dash)
+DASH = "–"
+NOT_ESTIMABLE = "not estimable"
+NOT_REACHED = "not reached"
+_FIVE_PERCENT = Decimal("0.05")
+
+
+def _missing(x: float | None) -> bool:
+    return x is None or (isinstance(x, float) and not math.isfinite(x))
+
+
+def round_half_up(x: float, digits: int) -> Decimal:
+    """``x`` rounded half-up to ``digits`` decimals, from its shortest decimal representation.
+
+    Examples
+    --------
+    >>> str(round_half_up(51.45, 1)), str(round_half_up(2.5, 0))
+    ('51.5', '3')
+    """
+    return _quantize(_decimal(x), digits)
+
+
+def _decimal(x: float) -> Decimal:
+    """The shortest decimal that round-trips ``x`` (``0.5145`` → ``Decimal("0.5145")``)."""
+    return Decimal(repr(float(x)))
+
+
+def _quantize(value: Decimal, digits: int) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
+def _text(value: Decimal) -> str:
+    """A rounded Decimal as text, without a negative zero."""
+    return str(abs(value)) if value == 0 else str(value)
+
+
+def number(x: float | None, digits: int = 1, missing: str = NOT_ESTIMABLE) -> str:
+    """A plain number: at most ``digits`` decimals, trailing zeros dropped (``22.0 → "22"``, ``22.5 → "22.5"``)."""
+    if _missing(x):
+        return missing
+    text = _text(round_half_up(x, digits))
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def count(n: int | None) -> str:
+    """A count as an integer (``None`` → "not estimable")."""
+    return NOT_ESTIMABLE if n is None else str(int(n))
+
+
+def percent_number(x: float, digits: int = 1) -> str:
+    """The number part of :func:`percent` (no % sign): ``0.585 → "58.5"``, exact ``1 → "100"``, ``0 → "0"``."""
+    if float(x) in (0.0, 1.0):
+        return str(int(float(x) * 100))
+    return _text(percent_rounded(x, digits))
+
+
+def percent_rounded(x: float, digits: int = 1) -> Decimal:
+    """The percentage that :func:`percent` prints, as a Decimal (for comparing figures at a printed precision)."""
+    return _quantize(_decimal(x) * 100, digits)
+
+
+def percent(x: float | None, digits: int = 1, missing: str = NOT_ESTIMABLE) -> str:
+    """A fraction (0–1) as a percentage: ``0.585 → "58.5%"``; exact 0 and 1 as ``"0%"`` and ``"100%"``."""
+    return missing if _missing(x) else f"{percent_number(x, digits)}%"
+
+
+def level_label(ci_level: float) -> str:
+    """The confidence level as a percentage without needless decimals: ``0.95 → "95%"``, ``0.975 → "97.5%"``."""
+    text = _text(_quantize(_decimal(ci_level) * 100, 2))
+    return f"{text.rstrip('0').rstrip('.')}%"
+
+
+def interval(low: float | None, high: float | None, digits: int = 1) -> str:
+    """The bounds of an interval of fractions, for a table column headed "95% CI": ``"30.1–78.4%"``."""
+    if _missing(low) or _missing(high):
+        return NOT_ESTIMABLE
+    return f"{percent_number(low, digits)}{DASH}{percent_number(high, digits)}%"
+
+
+def ci(low: float | None, high: float | None, level: float = 0.95, digits: int = 1) -> str:
+    """A confidence interval of fractions: ``"95% CI 30.1–78.4%"``; a missing bound → ``"95% CI not estimable"``."""
+    return f"{level_label(level)} CI {interval(low, high, digits)}"
+
+
+def estimate_ci(
+    est: float | None, low: float | None, high: float | None, level: float = 0.95, digits: int = 1
+) -> str:
+    """An estimate with its interval: ``"58.5% (95% CI 30.1–78.4%)"``; no estimate → ``"not estimable"``."""
+    if _missing(est):
+        return NOT_ESTIMABLE
+    return f"{percent(est, digits)} ({ci(low, high, level, digits)})"
+
+
+def rate(
+    responders: int,
+    evaluable: int,
+    rate: float | None,
+    low: float | None,
+    high: float | None,
+    level: float = 0.95,
+    digits: int = 1,
+) -> str:
+    """A response rate: ``"16/16 (100%; 95% CI 79.4–100%)"``; no evaluable patient → ``"0/0 (not estimable)"``."""
+    if not evaluable or _missing(rate):
+        return f"{count(responders)}/{count(evaluable)} ({NOT_ESTIMABLE})"
+    return f"{count(responders)}/{count(evaluable)} ({percent(rate, digits)}; {ci(low, high, level, digits)})"
+
+
+def n_percent(n: int, fraction: float | None, digits: int = 1) -> str:
+    """A count with its percentage: ``"11 (68.8%)"``."""
+    return f"{count(n)} ({percent(fraction, digits)})"
+
+
+def p_value(p: float | None) -> str:
+    """A p-value: ``"p = 0.032"``, ``"p < 0.001"``, ``"p > 0.999"``; never rounded across 0.05."""
+    if _missing(p):
+        return f"p {NOT_ESTIMABLE}"
+    if p < 0.001:
+        return "p < 0.001"
+    rounded = round_half_up(p, 3)
+    if rounded >= 1:
+        return "p > 0.999"
+    if p < 0.05 and rounded >= _FIVE_PERCENT:
+        return "p < 0.05"
+    return f"p = {rounded}"
+
+
+def months(m: float | None, digits: int = 1, missing: str = NOT_REACHED, unit: bool = True) -> str:
+    """A time in months: ``"14.2 months"`` (``"14.2"`` without ``unit``); ``None`` → ``"not reached"`` or ``missing``."""
+    if _missing(m):
+        return missing
+    text = _text(round_half_up(m, digits))
+    return f"{text} months" if unit else text
+
+
+def months_interval(low: float | None, high: float | None, digits: int = 1) -> str:
+    """The bounds of a median time's interval, in months, for a table column: ``"8.1–20.3"``, ``"8.1–not reached"``."""
+    if _missing(low):
+        return NOT_ESTIMABLE
+    upper = NOT_REACHED if _missing(high) else _text(round_half_up(high, digits))
+    return f"{_text(round_half_up(low, digits))}{DASH}{upper}"
+
+
+def months_ci(low: float | None, high: float | None, level: float = 0.95, digits: int = 1) -> str:
+    """The interval of a median time: ``"95% CI 8.1–20.3 months"``.
+
+    An upper bound that is ``None`` was not reached (``"95% CI 8.1 months to not reached"``); a missing lower
+    bound makes the interval not estimable.
+    """
+    label = f"{level_label(level)} CI"
+    if _missing(low):
+        return f"{label} {NOT_ESTIMABLE}"
+    if _missing(high):
+        return f"{label} {months(low, digits)} to {NOT_REACHED}"
+    return f"{label} {_text(round_half_up(low, digits))}{DASH}{months(high, digits)}"
+
+
+def median_range(
+    median: float | None, low: float | None, high: float | None, unit: str = "", digits: int = 1
+) -> str:
+    """A median with its range: ``"22 (9–52)"``, with ``unit`` appended when given (``"41 (30–75) days"``)."""
+    if _missing(median):
+        return NOT_ESTIMABLE
+    text = f"{number(median, digits)} ({number(low, digits)}{DASH}{number(high, digits)})"
+    return f"{text} {unit}" if unit else text

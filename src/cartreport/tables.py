@@ -1,0 +1,314 @@
+"""The report's tables: tidy DataFrames built from the results dict, and one great_tables house style.
+
+Every function takes the ``results`` dict (``docs/results.md``) and returns a :class:`pandas.DataFrame` of text
+cells formatted by :mod:`cartreport.formatting` — these frames are the CSVs written to ``tables/``. Nothing here
+computes a statistic: numbers are looked up in ``results`` and printed. A frame's title and footnote (the CI method,
+how percentages are taken) travel in ``frame.attrs``; :func:`to_gt` renders any frame as a ``great_tables.GT``,
+grouping rows when ``frame.attrs["group"]`` names a column. The HTML is self-contained: system fonts, no web fonts,
+no links.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+from great_tables import GT
+
+from cartreport import formatting as fmt
+from cartreport.endpoints import DAYS_PER_MONTH
+
+__all__ = [
+    "baseline_table",
+    "intervals_table",
+    "landmark_table",
+    "median_table",
+    "published_vs_reproduced",
+    "response_counts_table",
+    "response_table",
+    "risk_table",
+    "subgroup_table",
+    "to_gt",
+]
+
+SURVIVAL = ("os", "lfs")
+COMPETING = ("relapse", "nrm")
+FONTS = ["system-ui", "-apple-system", "Segoe UI", "Helvetica Neue", "Arial", "sans-serif"]
+
+
+def _frame(rows: list[dict], columns: Sequence[str], **attrs: str | None) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(columns))
+    frame.attrs.update({k: v for k, v in attrs.items() if v})
+    return frame
+
+
+def _level(results: dict) -> float:
+    return results["parameters"]["ci_level"]
+
+
+def _ci_header(results: dict) -> str:
+    return f"{fmt.level_label(_level(results))} CI"
+
+
+def _landmark_header(months: float) -> str:
+    return f"{fmt.number(months)} months"
+
+
+def baseline_table(results: dict) -> pd.DataFrame:
+    """Table 1: one group per characteristic, n (%) per level or median (range); header ``N = <n>``."""
+    n_col = f"N = {results['n_patients']}"
+    rows = []
+    source = results["baseline"]["rows"]
+    for i, r in enumerate(source):
+        if r["kind"] == "continuous":
+            level, value = "Median (range)", fmt.median_range(r["median"], r["min"], r["max"])
+        else:
+            level, value = r["level"], fmt.n_percent(r["n"], r["percent"])
+        rows.append({"Characteristic": r["label"], "Level": level, n_col: value})
+        last_of_variable = i + 1 == len(source) or source[i + 1]["variable"] != r["variable"]
+        if last_of_variable and r["missing"]:
+            rows.append({"Characteristic": r["label"], "Level": "Unknown", n_col: fmt.count(r["missing"])})
+    return _frame(
+        rows,
+        ["Characteristic", "Level", n_col],
+        group="Characteristic",
+        footnote="n (%) with percentages over patients with a known value (unknown counted separately); "
+        "continuous variables as median (range).",
+    )
+
+
+def intervals_table(results: dict) -> pd.DataFrame:
+    """Days between consecutive treatment steps: median (range) over patients with both dates."""
+    rows = [
+        {
+            "Interval": r["label"],
+            "Patients": fmt.count(r["n"]),
+            "Median (range), days": fmt.median_range(r["median_days"], r["min_days"], r["max_days"]),
+        }
+        for r in results["intervals"]
+    ]
+    return _frame(rows, ["Interval", "Patients", "Median (range), days"])
+
+
+def response_table(results: dict) -> pd.DataFrame:
+    """Response rates: responders/evaluable, rate and its exact interval; the method in the footnote."""
+    ci_col = _ci_header(results)
+    rows = [
+        {
+            "Response": r["label"],
+            "Responders/evaluable": f"{fmt.count(r['responders'])}/{fmt.count(r['evaluable'])}",
+            "Rate": fmt.percent(r["rate"]),
+            ci_col: fmt.interval(r["ci_low"], r["ci_high"]),
+        }
+        for r in results["responses"].values()
+    ]
+    methods = sorted({r["method"] for r in results["responses"].values()})
+    footnote = f"{ci_col}: {'; '.join(methods)}." if methods else None
+    return _frame(rows, ["Response", "Responders/evaluable", "Rate", ci_col], footnote=footnote)
+
+
+def response_counts_table(results: dict) -> pd.DataFrame:
+    """Best response by site: n (%) of the patients assessed at that site."""
+    sites = {"bm": "Bone marrow", "emd": "Extramedullary disease"}
+    rows = []
+    for site, counts in results["response_counts"].items():
+        total = sum(counts.values())
+        for code, n in counts.items():
+            share = n / total if total else None
+            rows.append(
+                {"Site": sites.get(site, site), "Response": code, "Patients, n (%)": fmt.n_percent(n, share)}
+            )
+    return _frame(
+        rows,
+        ["Site", "Response", "Patients, n (%)"],
+        group="Site",
+        footnote="Extramedullary responses among patients with extramedullary disease before CAR-T.",
+    )
+
+
+def _method_footnote(results: dict, keys: Sequence[str]) -> str:
+    endpoints = results["endpoints"]
+    return " ".join(f"{endpoints[k]['label']}: {endpoints[k]['method']}." for k in keys if k in endpoints)
+
+
+def landmark_table(results: dict) -> pd.DataFrame:
+    """Endpoint × landmark: estimate, confidence interval and numbers at risk (OS, LFS, relapse, NRM)."""
+    ci_col = _ci_header(results)
+    rows = []
+    for key in (*SURVIVAL, *COMPETING):
+        block = results["endpoints"].get(key)
+        for lm in block["landmarks"] if block else []:
+            rows.append(
+                {
+                    "Endpoint": block["label"],
+                    "Months": fmt.number(lm["months"]),
+                    "Estimate": fmt.percent(lm["estimate"]),
+                    ci_col: fmt.interval(lm["ci_low"], lm["ci_high"]),
+                    "At risk": fmt.count(lm["at_risk"]),
+                }
+            )
+    origin = results.get("time_origin_label") or results["parameters"]["time_origin"]
+    footnote = f"Months from the {origin}. {_method_footnote(results, (*SURVIVAL, *COMPETING))}"
+    return _frame(
+        rows, ["Endpoint", "Months", "Estimate", ci_col, "At risk"], group="Endpoint", footnote=footnote
+    )
+
+
+def median_table(results: dict) -> pd.DataFrame:
+    """Median OS and LFS in months with their intervals ("not reached" when the curve stays above 50%)."""
+    ci_col = f"{_ci_header(results)}, months"
+    rows = []
+    for key in SURVIVAL:
+        block = results["endpoints"][key]
+        rows.append(
+            {
+                "Endpoint": block["label"],
+                "Events/patients": f"{fmt.count(block['events'])}/{fmt.count(block['n'])}",
+                "Median, months": fmt.months(block["median_months"], unit=False),
+                ci_col: fmt.months_interval(block["median_ci_low"], block["median_ci_high"]),
+            }
+        )
+    footnote = results["methods"].get("median_ci")
+    return _frame(rows, ["Endpoint", "Events/patients", "Median, months", ci_col], footnote=footnote)
+
+
+def _value(item: object) -> object:
+    """A published figure as a number, whether stored bare or as ``{"value": …, "text": …}``."""
+    return item.get("value") if isinstance(item, dict) else item
+
+
+def _landmark_estimate(results: dict, key: str, months: float) -> float | None:
+    for lm in results["endpoints"][key]["landmarks"]:
+        if lm["months"] == months:
+            return lm["estimate"]
+    return None
+
+
+#: published figure → (label, kind, where the reproduced value is in results)
+PUBLISHED = {
+    "n_patients": ("Patients", "count", lambda r: r["n_patients"]),
+    "bm_mrd_negative_cr_rate": (
+        "Bone-marrow MRD-negative CR",
+        "percent",
+        lambda r: r["responses"]["bm_mrd_negative_cr"]["rate"],
+    ),
+    "emd_cr_rate": ("CR of extramedullary lesions", "percent", lambda r: r["responses"]["emd_cr"]["rate"]),
+    "second_hsct_n": ("Proceeded to a second HSCT", "count", lambda r: r["flow"]["transplanted"]),
+    "os_12_months": ("Overall survival at 12 months", "percent", lambda r: _landmark_estimate(r, "os", 12)),
+    "lfs_12_months": (
+        "Leukemia-free survival at 12 months",
+        "percent",
+        lambda r: _landmark_estimate(r, "lfs", 12),
+    ),
+}
+
+
+def _matches(kind: str, published: object, reproduced: object) -> bool:
+    if published is None or reproduced is None:
+        return False
+    if kind == "count":
+        return int(published) == int(reproduced)
+    return fmt.percent_rounded(published) == fmt.percent_rounded(reproduced)
+
+
+def published_vs_reproduced(results: dict) -> pd.DataFrame:
+    """Each published figure beside the value reproduced from the data; match at the published precision.
+
+    Percentages match when equal after rounding to 0.1 percentage point (the published precision); counts when
+    equal. An empty frame when ``results["published"]`` is null (data other than the shipped reconstruction).
+    """
+    columns = ["Figure", "Published", "Reproduced", "Match"]
+    published = results.get("published") or {}
+    published = published.get("figures", published)
+    rows = []
+    for key, (label, kind, locate) in PUBLISHED.items():
+        if key not in published:
+            continue
+        value, reproduced = _value(published[key]), locate(results)
+        show = fmt.count if kind == "count" else fmt.percent
+        rows.append(
+            {
+                "Figure": label,
+                "Published": show(value),
+                "Reproduced": show(reproduced),
+                "Match": "yes" if _matches(kind, value, reproduced) else "no",
+            }
+        )
+    return _frame(
+        rows,
+        columns,
+        footnote="Percentages match when equal after rounding to 0.1 percentage point, the published precision.",
+    )
+
+
+def subgroup_table(results: dict) -> pd.DataFrame:
+    """OS and LFS by subgroup: patients, events and the estimate with its CI at each landmark.
+
+    The footnote carries the log-rank p-values and the small-numbers caution. Empty when there is no subgroup.
+    """
+    sub = results.get("subgroups")
+    if not sub:
+        return _frame([], ["Endpoint", "Group", "Patients", "Events"])
+    level = _level(results)
+    months = [lm["months"] for lm in sub["groups"][0]["os"]["landmarks"]] if sub["groups"] else []
+    rows = []
+    for key in SURVIVAL:
+        for group in sub["groups"]:
+            row = {
+                "Endpoint": results["endpoints"][key]["label"],
+                "Group": f"{sub['column']} = {group['value']}",
+                "Patients": fmt.count(group["n"]),
+                "Events": fmt.count(group[key].get("events")),
+            }
+            for lm in group[key]["landmarks"]:
+                row[_landmark_header(lm["months"])] = fmt.estimate_ci(
+                    lm["estimate"], lm["ci_low"], lm["ci_high"], level
+                )
+            rows.append(row)
+    tests = [
+        f"{results['endpoints'][k]['label']}: {t['method']}, {fmt.p_value(t['p_value'])}."
+        for k, t in sorted(sub.get("tests", {}).items(), key=lambda kv: SURVIVAL.index(kv[0]))
+    ]
+    footnote = " ".join([*tests, *([sub["caution"]] if sub.get("caution") else [])])
+    columns = ["Endpoint", "Group", "Patients", "Events", *(_landmark_header(m) for m in months)]
+    return _frame(rows, columns, group="Endpoint", footnote=footnote)
+
+
+def risk_table(results: dict, key: str, times_months: Sequence[float] | None = None) -> pd.DataFrame:
+    """Numbers at risk (time ≥ t, as R's risk tables) of one endpoint at ``times_months`` (default: 0 and the
+    landmarks), looked up in the endpoint's ``km`` or ``cif`` rows — the counts the figures print."""
+    block = results["endpoints"][key]
+    steps = block.get("km") or block.get("cif") or []
+    if times_months is None:
+        times_months = [0, *results["parameters"]["landmarks_months"]]
+    rows = []
+    for months in times_months:
+        days = months * DAYS_PER_MONTH
+        later = [s["at_risk"] for s in steps if s["time_days"] >= days]
+        rows.append({"Months": fmt.number(months), "At risk": fmt.count(later[0] if later else 0)})
+    return _frame(rows, ["Months", "At risk"], title=f"{block['label']}: numbers at risk")
+
+
+def to_gt(frame: pd.DataFrame, title: str | None = None, footnote: str | None = None) -> GT:
+    """Render a table frame in the house style: system fonts, compact rows, grouped rows, footnote as source note.
+
+    ``title`` and ``footnote`` default to ``frame.attrs["title"]`` and ``frame.attrs["footnote"]``.
+    """
+    group = frame.attrs.get("group")
+    table = GT(frame, groupname_col=group) if group in frame.columns else GT(frame)
+    title = title or frame.attrs.get("title")
+    footnote = footnote or frame.attrs.get("footnote")
+    if title:
+        table = table.tab_header(title=title)
+    if footnote:
+        table = table.tab_source_note(footnote)
+    return table.tab_options(
+        table_font_names=FONTS,
+        table_font_size="14px",
+        heading_align="left",
+        column_labels_font_weight="bold",
+        row_group_font_weight="bold",
+        data_row_padding="4px",
+        source_notes_font_size="12px",
+        table_margin_left="0px",
+    )

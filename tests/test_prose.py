@@ -1,0 +1,194 @@
+"""Prose is written from the results dict alone: every number in it comes from results, none is typed."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cartreport import formatting as fmt
+from cartreport import prose
+from cartreport.params import resolve_parameters
+from cartreport.results import analyse
+from cartreport.schema import coerce
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+PARAGRAPHS = (
+    prose.summary_paragraph,
+    prose.design_paragraph,
+    prose.responses_paragraph,
+    prose.survival_paragraph,
+    prose.competing_risks_paragraph,
+    prose.subgroup_paragraph,
+)
+#: a number standing alone (not part of a word such as CD7 or of a hash)
+NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])")
+
+
+def shipped_results(**overrides) -> dict:
+    raw = pd.read_csv(DATA / "ash2023_cd7_cart_cohort.csv", dtype=str, keep_default_na=False)
+    table = coerce(raw.replace({"": None}))
+    figures = json.loads((DATA / "published_figures.json").read_text(encoding="utf-8"))["figures"]
+    return analyse(
+        table,
+        resolve_parameters(overrides),
+        data_file="ash2023_cd7_cart_cohort.csv",
+        data_sha256="0" * 64,
+        is_reconstruction=True,
+        published={key: item["value"] for key, item in figures.items()},
+    ).results
+
+
+@pytest.fixture(scope="module")
+def results() -> dict:
+    return shipped_results(subgroup_by="diagnosis", landmarks_months=[6, 12, 24, 60])
+
+
+def _allowed_numbers(value: object, out: set[str] | None = None) -> set[str]:
+    """Every printed form of every number in results (and numbers written inside its strings)."""
+    out = set() if out is None else out
+    if isinstance(value, dict):
+        for v in value.values():
+            _allowed_numbers(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _allowed_numbers(v, out)
+    elif isinstance(value, str):
+        out.update(NUMBER.findall(value))
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        out.update({fmt.number(value), fmt.months(value, unit=False), fmt.level_label(value).rstrip("%")})
+        out.add(str(fmt.round_half_up(value, 3)))
+        if 0 <= value <= 1:
+            out.add(fmt.percent_number(value))
+    return out
+
+
+def _numbers(text: str) -> list[str]:
+    return NUMBER.findall(text)
+
+
+@pytest.mark.parametrize("paragraph", PARAGRAPHS, ids=lambda f: f.__name__)
+def test_every_number_comes_from_results(results, paragraph):
+    text = paragraph(results)
+    assert text
+    stray = set(_numbers(text)) - _allowed_numbers(results)
+    assert not stray, f"numbers not in results: {sorted(stray)}\n{text}"
+
+
+def test_methods_numbers_come_from_results_or_citations(results):
+    text = prose.methods_markdown(results)
+    body = text.split("#### References")[0]
+    body = re.sub(r"\([A-Z][^()]*\d{4}\)", "", body).replace("SHA-256", "")  # citations, the hash's name
+    stray = set(_numbers(body)) - _allowed_numbers(results)
+    assert not stray, stray
+
+
+def test_published_figures_are_stated(results):
+    summary = prose.summary_paragraph(results)
+    assert "58.5% (95% CI" in summary  # 1-year OS, published 58.5%
+    assert "51.4% (95% CI" in summary  # 1-year LFS, published 51.4%
+    assert "16/16 (100%; 95% CI 79.4–100%)" in summary  # MRD-negative CR, published 100%
+    assert "6/8 (75.0%; 95% CI" in summary  # extramedullary CR, published 75%
+    assert "16 patients" in summary
+
+
+def test_changing_results_changes_the_text(results):
+    changed = copy.deepcopy(results)
+    os_12 = next(lm for lm in changed["endpoints"]["os"]["landmarks"] if lm["months"] == 12)
+    os_12.update(estimate=0.4321, ci_low=0.1234, ci_high=0.6543)
+    changed["n_patients"] = 99
+    changed["responses"]["emd_cr"].update(responders=5, rate=0.625)
+    summary = prose.summary_paragraph(changed)
+    assert "43.2% (95% CI 12.3–65.4%) at 12 months" in summary
+    assert "58.5% (95% CI 26.1–80.7%) at 12 months" not in summary
+    assert "99 patients" in summary
+    assert "5/8 (62.5%;" in summary
+    assert "43.2% (95% CI 12.3–65.4%) at 12 months" in prose.survival_paragraph(changed)
+
+
+def test_landmark_beyond_follow_up_is_not_estimable(results):
+    text = prose.survival_paragraph(results)
+    assert "at 60 months not estimable (no patient followed that long)" in text
+    assert "%) at 60 months" not in text
+
+
+def test_medians_not_reached_and_reached(results):
+    assert "median not reached (95% CI" in prose.survival_paragraph(results)
+    changed = copy.deepcopy(results)
+    changed["endpoints"]["os"].update(median_months=14.25, median_ci_low=8.12, median_ci_high=20.26)
+    assert "median 14.3 months (95% CI 8.1–20.3 months)" in prose.survival_paragraph(changed)
+
+
+def test_follow_up_and_competing_risks(results):
+    follow = results["follow_up"]
+    expected = f"{fmt.months(follow['median_months'])} ({fmt.months_ci(follow['ci_low'], follow['ci_high'])})"
+    assert expected in prose.survival_paragraph(results)
+    text = prose.competing_risks_paragraph(results)
+    relapse = results["endpoints"]["relapse"]
+    assert (
+        f"{relapse['events']} relapsed and {relapse['competing_events']} died without prior relapse" in text
+    )
+    assert "Non-relapse mortality" in text
+
+
+def test_title_block(results):
+    block = prose.title_block({**results, "title": "CD7 CAR-T cohort"})
+    assert block.startswith("**CD7 CAR-T cohort**")
+    assert f"{results['n_patients']} patients" in block and results["data_file"] in block
+    assert not prose.title_block({**results, "title": ""}).startswith("**")
+
+
+def test_reconstruction_notice(results):
+    notice = prose.reconstruction_notice(results)
+    assert "reconstruction" in notice and "not patient records" in notice
+    assert prose.reconstruction_notice({**results, "is_reconstruction": False}) == ""
+
+
+def test_subgroup_paragraph(results):
+    text = prose.subgroup_paragraph(results)
+    for key in ("os", "lfs"):
+        assert fmt.p_value(results["subgroups"]["tests"][key]["p_value"]) in text
+    assert results["subgroups"]["caution"] in text
+    assert prose.subgroup_paragraph({**results, "subgroups": None}) == ""
+
+
+def test_design_paragraph_states_flow_and_intervals(results):
+    text = prose.design_paragraph(results)
+    flow = results["flow"]
+    assert f"Of {flow['enrolled']} patients enrolled" in text
+    interval = results["intervals"][-1]
+    assert (
+        fmt.median_range(interval["median_days"], interval["min_days"], interval["max_days"], "days") in text
+    )
+    with_exclusion = copy.deepcopy(results)
+    with_exclusion["flow"]["excluded"] = [{"reason": "no second HSCT", "n": 2}]
+    assert "Not analysed: no second HSCT (2)." in prose.design_paragraph(with_exclusion)
+
+
+def test_methods_markdown(results):
+    text = prose.methods_markdown(results)
+    for block in results["endpoints"].values():
+        assert block["definition"] in text
+    for author in (
+        "Kaplan EL, Meier P",
+        "Greenwood M",
+        "Brookmeyer R, Crowley J",
+        "Aalen OO, Johansen S",
+        "Gray RJ",
+        "Clopper CJ, Pearson ES",
+        "Schemper M, Smith TL",
+    ):
+        assert author in text
+    assert results["data_sha256"] in text and results["data_file"] in text
+    assert "6, 12, 24 and 60 months" in text
+    assert "Mantel" not in prose.methods_markdown({**results, "subgroups": None})
+
+
+def test_ci_level_flows_into_the_text():
+    results = shipped_results(ci_level=0.9)
+    summary = prose.summary_paragraph(results)
+    assert "90% CI" in summary and "95% CI" not in summary

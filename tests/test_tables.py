@@ -1,0 +1,186 @@
+"""Tables are looked up in the results dict and printed by the one formatting rule; the HTML is offline."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from html import escape as html_escape
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from great_tables import GT
+
+from cartreport import tables
+from cartreport.params import resolve_parameters
+from cartreport.results import analyse
+from cartreport.schema import coerce
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+FRAMES = (
+    tables.baseline_table,
+    tables.intervals_table,
+    tables.response_table,
+    tables.response_counts_table,
+    tables.landmark_table,
+    tables.median_table,
+    tables.published_vs_reproduced,
+    tables.subgroup_table,
+)
+
+
+def shipped_results(**overrides) -> dict:
+    raw = pd.read_csv(DATA / "ash2023_cd7_cart_cohort.csv", dtype=str, keep_default_na=False)
+    figures = json.loads((DATA / "published_figures.json").read_text(encoding="utf-8"))["figures"]
+    return analyse(
+        coerce(raw.replace({"": None})),
+        resolve_parameters(overrides),
+        is_reconstruction=True,
+        published={key: item["value"] for key, item in figures.items()},
+    ).results
+
+
+@pytest.fixture(scope="module")
+def results() -> dict:
+    return shipped_results(subgroup_by="diagnosis", landmarks_months=[6, 12, 24, 60])
+
+
+def _row(frame: pd.DataFrame, column: str, value: str) -> pd.Series:
+    rows = frame[frame[column] == value]
+    assert len(rows) == 1, (column, value, frame)
+    return rows.iloc[0]
+
+
+def test_baseline_table(results):
+    frame = tables.baseline_table(results)
+    assert list(frame.columns) == ["Characteristic", "Level", "N = 16"]
+    assert len(frame) == len(results["baseline"]["rows"])
+    t_all = frame[(frame["Characteristic"] == "Diagnosis") & (frame["Level"] == "T-ALL")].iloc[0]
+    assert t_all["N = 16"] == "11 (68.8%)"
+    age = _row(frame, "Level", "Median (range)")
+    assert re.fullmatch(r"\d+(\.\d)? \(\d+(\.\d)?–\d+(\.\d)?\)", age["N = 16"])
+
+
+def test_baseline_table_counts_unknown_values(results):
+    changed = copy.deepcopy(results)
+    for row in changed["baseline"]["rows"]:
+        if row["variable"] == "sex":
+            row["missing"] = 2
+    frame = tables.baseline_table(changed)
+    sex = frame[frame["Characteristic"] == "Sex"]
+    assert list(sex["Level"])[-1] == "Unknown" and list(sex["N = 16"])[-1] == "2"
+    assert (frame["Level"] == "Unknown").sum() == 1
+
+
+def test_response_table(results):
+    frame = tables.response_table(results)
+    row = _row(frame, "Response", results["responses"]["bm_mrd_negative_cr"]["label"])
+    assert (row["Responders/evaluable"], row["Rate"], row["95% CI"]) == ("16/16", "100%", "79.4–100%")
+    emd = _row(frame, "Response", results["responses"]["emd_cr"]["label"])
+    assert (emd["Responders/evaluable"], emd["Rate"]) == ("6/8", "75.0%")
+    assert "Clopper–Pearson" in frame.attrs["footnote"]
+
+
+def test_response_counts_table(results):
+    frame = tables.response_counts_table(results)
+    assert len(frame) == sum(len(v) for v in results["response_counts"].values())
+    bm = frame[frame["Site"] == "Bone marrow"]
+    assert _row(bm, "Response", "MRD-negative CR")["Patients, n (%)"] == "16 (100%)"
+
+
+def test_landmark_table(results):
+    frame = tables.landmark_table(results)
+    assert len(frame) == 4 * len(results["parameters"]["landmarks_months"])
+    os = frame[frame["Endpoint"] == "Overall survival"]
+    os_12 = _row(os, "Months", "12")
+    assert os_12["Estimate"] == "58.5%"  # the published 1-year OS
+    lfs_12 = _row(frame[frame["Endpoint"] == "Leukemia-free survival"], "Months", "12")
+    assert lfs_12["Estimate"] == "51.4%"  # the published 1-year LFS
+    assert _row(os, "Months", "60")["Estimate"] == "not estimable"
+    assert "log-log" in frame.attrs["footnote"] and "Aalen–Johansen" in frame.attrs["footnote"]
+
+
+def test_median_table(results):
+    frame = tables.median_table(results)
+    os = _row(frame, "Endpoint", "Overall survival")
+    assert os["Median, months"] == "not reached"
+    assert os["Events/patients"] == f"{results['endpoints']['os']['events']}/16"
+    changed = copy.deepcopy(results)
+    changed["endpoints"]["os"].update(median_months=14.25, median_ci_low=8.12, median_ci_high=20.26)
+    os = _row(tables.median_table(changed), "Endpoint", "Overall survival")
+    assert (os["Median, months"], os["95% CI, months"]) == ("14.3", "8.1–20.3")
+
+
+def test_published_vs_reproduced_all_match(results):
+    frame = tables.published_vs_reproduced(results)
+    assert len(frame) == 6
+    assert set(frame["Match"]) == {"yes"}
+    assert _row(frame, "Figure", "Overall survival at 12 months")["Published"] == "58.5%"
+
+
+def test_published_vs_reproduced_detects_a_mismatch(results):
+    changed = copy.deepcopy(results)
+    next(lm for lm in changed["endpoints"]["lfs"]["landmarks"] if lm["months"] == 12)["estimate"] = 0.5134
+    changed["flow"]["transplanted"] = 15
+    frame = tables.published_vs_reproduced(changed)
+    assert _row(frame, "Figure", "Leukemia-free survival at 12 months")["Match"] == "no"
+    assert _row(frame, "Figure", "Proceeded to a second HSCT")["Match"] == "no"
+    # equal at the published precision of 0.1 percentage point: 51.35 rounds half-up to 51.4
+    next(lm for lm in changed["endpoints"]["lfs"]["landmarks"] if lm["months"] == 12)["estimate"] = 0.5135
+    frame = tables.published_vs_reproduced(changed)
+    assert _row(frame, "Figure", "Leukemia-free survival at 12 months")["Match"] == "yes"
+
+
+def test_published_vs_reproduced_without_published_figures(results):
+    assert tables.published_vs_reproduced({**results, "published": None}).empty
+    wrapped = {**results, "published": {"os_12_months": {"value": 0.585, "text": "…"}}}
+    assert list(tables.published_vs_reproduced(wrapped)["Match"]) == ["yes"]
+
+
+def test_subgroup_table(results):
+    frame = tables.subgroup_table(results)
+    assert len(frame) == 2 * len(results["subgroups"]["groups"])
+    assert "12 months" in frame.columns
+    assert "log-rank" in frame.attrs["footnote"]
+    assert tables.subgroup_table({**results, "subgroups": None}).empty
+
+
+def test_intervals_table(results):
+    frame = tables.intervals_table(results)
+    assert list(frame["Interval"]) == [r["label"] for r in results["intervals"]]
+
+
+@pytest.mark.parametrize("key", ["os", "lfs", "relapse", "nrm"])
+def test_risk_table_agrees_with_landmarks(results, key):
+    frame = tables.risk_table(results, key)
+    at_risk = dict(zip(frame["Months"], frame["At risk"], strict=True))
+    assert at_risk["0"] == str(results["endpoints"][key]["n"])
+    for lm in results["endpoints"][key]["landmarks"]:
+        assert at_risk[str(lm["months"])] == str(lm["at_risk"])
+
+
+@pytest.mark.parametrize("build", FRAMES, ids=lambda f: f.__name__)
+def test_every_table_renders_offline(results, build):
+    frame = build(results)
+    table = tables.to_gt(frame, title="A title")
+    assert isinstance(table, GT)
+    html = table.as_raw_html()
+    assert "A title" in html
+    assert "http" not in html and "@import" not in html and "@font-face" not in html
+    if frame.attrs.get("footnote"):
+        assert html_escape(frame.attrs["footnote"]) in html
+
+
+def test_empty_tables_render(results):
+    for frame in (
+        tables.published_vs_reproduced({**results, "published": None}),
+        tables.subgroup_table({**results, "subgroups": None}),
+    ):
+        assert frame.empty
+        assert "<table" in tables.to_gt(frame).as_raw_html()
+
+
+def test_html_escapes_cell_text():
+    frame = pd.DataFrame({"p": ["p < 0.001"]})
+    assert "p &lt; 0.001" in tables.to_gt(frame).as_raw_html()
