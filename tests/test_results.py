@@ -1,0 +1,123 @@
+"""results.json for the shipped cohort against R, computed independently from the CSV's dates.
+
+Reference: tests/data/reference/shipped_cohort.json, written by tests/reference/shipped_cohort.R (R 4.2.2,
+survival 3.5-3, cmprsk 2.2-11; calls recorded in the file). Published figures are checked as well.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from numpy.testing import assert_allclose
+
+from cartreport import api
+from cartreport.results import write_results
+
+REF = json.loads((Path(__file__).parent / "data" / "reference" / "shipped_cohort.json").read_text(encoding="utf-8"))
+ATOL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def results():
+    return api.load_analysis().results
+
+
+def _landmarks(block, field):
+    return [lm[field] for lm in block["landmarks"]]
+
+
+def _none_to_nan(values):
+    return [float("nan") if v is None else v for v in values]
+
+
+@pytest.mark.parametrize("key", ["os", "lfs"])
+def test_kaplan_meier_landmarks_medians_match_r(results, key):
+    block, ref = results["endpoints"][key], REF[key]
+    assert (block["n"], block["events"]) == (ref["n"], ref["events"])
+    assert [lm["months"] for lm in block["landmarks"]] == [6, 12, 24]
+    assert_allclose(_landmarks(block, "estimate"), ref["landmark_estimate"], atol=ATOL, rtol=0)
+    assert_allclose(_landmarks(block, "ci_low"), ref["landmark_ci_low"], atol=ATOL, rtol=0)
+    assert_allclose(_landmarks(block, "ci_high"), ref["landmark_ci_high"], atol=ATOL, rtol=0)
+    assert _landmarks(block, "at_risk") == ref["landmark_at_risk"]
+    assert block["median_months"] is None and ref["median_days"] is None  # not reached
+    assert block["median_ci_low"] * 30.4375 == pytest.approx(ref["median_ci_low_days"], abs=ATOL)
+    assert block["median_ci_high"] is None and ref["median_ci_high_days"] is None
+
+
+@pytest.mark.parametrize("key", ["relapse", "nrm"])
+def test_cumulative_incidence_matches_cmprsk(results, key):
+    block, ref = results["endpoints"][key], REF[key]
+    assert block["events"] == ref["events"]
+    assert_allclose(_landmarks(block, "estimate"), ref["landmark_estimate"], atol=ATOL, rtol=0)
+    assert_allclose(
+        _none_to_nan(_landmarks(block, "ci_low")), _none_to_nan(ref["landmark_ci_low"]), atol=ATOL, equal_nan=True
+    )
+    assert_allclose(
+        _none_to_nan(_landmarks(block, "ci_high")), _none_to_nan(ref["landmark_ci_high"]), atol=ATOL, equal_nan=True
+    )
+
+
+def test_follow_up_and_responses_match_r(results):
+    fu = results["follow_up"]
+    assert fu["median_months"] * 30.4375 == pytest.approx(REF["follow_up"]["median_days"], abs=ATOL)
+    assert fu["ci_low"] * 30.4375 == pytest.approx(REF["follow_up"]["ci_low_days"], abs=ATOL)
+    assert fu["ci_high"] * 30.4375 == pytest.approx(REF["follow_up"]["ci_high_days"], abs=ATOL)
+    for key in ("bm_mrd_negative_cr", "emd_cr"):
+        got, ref = results["responses"][key], REF[key]
+        assert (got["responders"], got["evaluable"]) == (ref["responders"], ref["evaluable"])
+        assert got["ci_low"] == pytest.approx(ref["ci_low"], abs=ATOL)
+        assert got["ci_high"] == pytest.approx(ref["ci_high"], abs=ATOL)
+
+
+def test_published_figures(results):
+    assert results["n_patients"] == 16
+    assert results["responses"]["bm_mrd_negative_cr"]["rate"] == 1.0
+    assert results["responses"]["emd_cr"]["rate"] == 0.75
+    assert results["flow"]["transplanted"] == 16
+    twelve = {key: results["endpoints"][key]["landmarks"][1] for key in ("os", "lfs")}
+    assert twelve["os"]["months"] == 12 and round(twelve["os"]["estimate"] * 100, 1) == 58.5
+    assert round(twelve["lfs"]["estimate"] * 100, 1) == 51.4
+    # 16/16 responders: the exact lower bound is 0.025 ** (1 / 16) (Clopper-Pearson with x = n)
+    assert results["responses"]["bm_mrd_negative_cr"]["ci_low"] == pytest.approx(0.025 ** (1 / 16), abs=1e-12)
+    assert results["is_reconstruction"] is True and results["published"]["os_12_months"] == 0.585
+
+
+def test_results_have_the_contract_keys(results):
+    for key in ("n_patients", "parameters", "data_sha256", "responses", "endpoints", "follow_up"):
+        assert key in results
+    for key in ("os", "lfs"):
+        row = results["endpoints"][key]["km"][0]
+        assert set(row) == {"time_days", "at_risk", "events", "censored", "estimate", "ci_low", "ci_high"}
+        assert set(results["endpoints"][key]) >= {"n", "events", "median_months", "median_ci_low", "median_ci_high"}
+    for key in ("relapse", "nrm"):
+        assert set(results["endpoints"][key]["cif"][0]) >= {"time_days", "estimate", "ci_low", "ci_high"}
+    assert results["follow_up"]["method"] == "reverse Kaplan–Meier"
+    assert len(results["data_sha256"]) == 64
+
+
+def test_results_json_is_byte_identical_for_identical_input(tmp_path, results):
+    api._analysis_cached.cache_clear()
+    again = api.load_analysis().results
+    write_results(results, tmp_path / "a.json")
+    write_results(again, tmp_path / "b.json")
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert "NaN" not in (tmp_path / "a.json").read_text()
+
+
+def test_cart_origin_and_cutoff_change_the_analysis():
+    base = api.load_analysis().results
+    cart = api.load_analysis(time_origin="cart_infusion").results
+    assert cart["endpoints"]["os"]["km"][0]["time_days"] != base["endpoints"]["os"]["km"][0]["time_days"]
+    cut = api.load_analysis(data_cutoff="2022-06-30").results
+    assert cut["flow"]["excluded"], "patients infused after the cut-off leave the analysis"
+    assert cut["endpoints"]["os"]["n"] < 16
+
+
+def test_subgroup_and_subgroup_by():
+    sub = api.load_analysis(subgroup={"diagnosis": ["T-LBL"]}).results
+    assert sub["n_patients"] == 5 and sub["flow"]["enrolled"] == 16
+    assert sub["flow"]["excluded"][0] == {"reason": "outside the selected subgroup", "n": 11}
+    by = api.load_analysis(subgroup_by="diagnosis").results["subgroups"]
+    assert [g["value"] for g in by["groups"]] == ["T-ALL", "T-LBL"]
+    assert 0 <= by["tests"]["os"]["p_value"] <= 1 and by["tests"]["os"]["df"] == 1
+    assert by["caution"].startswith("Small numbers")
