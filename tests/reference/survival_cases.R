@@ -1,7 +1,7 @@
 # Named right-censored data cases shared by km.R and followup.R (time, event = 1 / censored = 0).
 # Small cases follow scikit-survival's tests/test_nonparametric.py naming; real data come from R's
 # survival package; the 6-MP arm of the Freireich et al. (1963) leukaemia trial is the textbook table of
-# Klein & Moeschberger (2003), Table 4.1A (data also in Kalbfleisch & Prentice 2002, Table 1.1).
+# Klein & Moeschberger (2003), Table 4.1A (data also in Cox & Oakes 1984, Table 1.1).
 library(survival)
 
 set.seed(20240501)
