@@ -1,0 +1,79 @@
+"""The command line: exit codes and messages, never a traceback."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cartreport import cli
+from cartreport.synthetic import synthetic_cohort
+
+EXE = Path(sys.executable).with_name("cartreport")
+
+
+def test_validate_valid_file(capsys, tmp_path):
+    path = tmp_path / "ok.csv"
+    synthetic_cohort(12, seed=2).to_csv(path, index=False)
+    assert cli.main(["validate", str(path)]) == 0
+    assert capsys.readouterr().out.strip().endswith("ok.csv: 12 patients, 10 required columns present, valid.")
+
+
+def test_validate_lists_every_problem_and_exits_1(capsys, tmp_path):
+    frame = synthetic_cohort(6, seed=2)
+    frame.loc[0, "bm_response"] = "MRD neg CR"
+    frame.loc[3, "cart_infusion_date"] = "2021-13-01"
+    path = tmp_path / "bad.csv"
+    frame.to_csv(path, index=False)
+    assert cli.main(["validate", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert any("row 2" in line and "bm_response" in line and "MRD-negative CR" in line for line in out)
+    assert any("row 5" in line and "cart_infusion_date" in line for line in out)
+    assert out[-1] == "bad.csv: 2 problems found."
+
+
+def test_run_with_invalid_data_exits_2_without_traceback_or_output(tmp_path):
+    frame = synthetic_cohort(6, seed=2)
+    frame.loc[1, "patient_id"] = frame.loc[0, "patient_id"]
+    data = tmp_path / "dup.csv"
+    frame.to_csv(data, index=False)
+    out = tmp_path / "report"
+    proc = subprocess.run(
+        [str(EXE), "run", "--data", str(data), "--output", str(out)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "dup.csv" in proc.stderr and "patient_id" in proc.stderr
+    assert not out.exists()
+
+
+def test_unknown_parameter_exits_2(capsys, tmp_path):
+    assert cli.main(["run", "--output", str(tmp_path / "r"), "-p", "landmark_months", "[6]"]) == 2
+    assert "did you mean landmarks_months?" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_params_file_must_be_a_mapping(capsys, tmp_path):
+    params = tmp_path / "p.yaml"
+    params.write_text("- 1\n- 2\n")
+    assert cli.main(["run", "--params-file", str(params), "--output", str(tmp_path / "r")]) == 2
+    assert "must hold a mapping" in capsys.readouterr().err
+
+
+def test_missing_file_exits_2(capsys, tmp_path):
+    assert cli.main(["validate", str(tmp_path / "nope.csv")]) == 2
+    assert "nope.csv" in capsys.readouterr().err
+
+
+def test_reconstruct_writes_the_shipped_cohort(tmp_path, capsys):
+    from cartreport.reconstruct import COHORT_FILE
+
+    assert cli.main(["reconstruct", "--output", str(tmp_path / "c.csv")]) == 0
+    assert (tmp_path / "c.csv").read_bytes() == COHORT_FILE.read_bytes()
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["run", "--help"]])
+def test_help_and_version(argv):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 0

@@ -1,0 +1,132 @@
+"""The report end to end: every notebook executed through papermill, the HTML checked against results.json."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from papermill.translators import PythonTranslator
+
+from cartreport import api, formatting
+from cartreport.errors import CohortError, ParameterError
+from cartreport.params import PARAMETERS
+from cartreport.render import SectionFailed
+from cartreport.synthetic import synthetic_cohort
+
+
+@pytest.fixture(scope="module")
+def default_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports") / "default"
+    api.run_report({}, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def small_report(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("small")
+    data = folder / "small_cohort.csv"
+    synthetic_cohort(40, seed=11).to_csv(data, index=False)
+    out = folder / "report"
+    api.run_report(
+        {"data": str(data), "subgroup_by": "diagnosis", "data_cutoff": "2024-03-31", "landmarks_months": [12]}, out
+    )
+    return out
+
+
+def _html(folder: Path) -> str:
+    return (folder / "report.html").read_text(encoding="utf-8")
+
+
+def test_parameters_cells_match_the_parameter_list():
+    expected = {p.name: p.default for p in PARAMETERS}
+    for path in sorted(api.NOTEBOOK_DIR.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(cells) == 1, path.name
+        found = {p.name: eval(p.default) for p in PythonTranslator.inspect(cells[0])}  # noqa: S307 - our own file
+        assert found == expected, path.name
+    assert [p.stem for p in sorted(api.NOTEBOOK_DIR.glob("*.ipynb"))] == [name for name, _ in api.SECTIONS]
+
+
+def test_output_folder_holds_everything(default_report):
+    for name in ("report.html", "results.json"):
+        assert (default_report / name).is_file()
+    assert sorted(p.name for p in (default_report / "notebooks").iterdir()) == [f"{n}.ipynb" for n, _ in api.SECTIONS]
+    pngs = sorted(p.stem for p in (default_report / "figures").glob("*.png"))
+    assert {"km_os_lfs", "cif_relapse_nrm", "swimmer", "patient_flow", "treatment_sequence"} <= set(pngs)
+    assert sorted(p.stem for p in (default_report / "figures").glob("*.svg")) == pngs
+    assert {"baseline_characteristics", "landmarks", "response_rates"} <= {
+        p.stem for p in (default_report / "tables").glob("*.csv")
+    }
+    assert not list(default_report.parent.glob(".*tmp*")), "no temporary folder left behind"
+
+
+def test_html_is_self_contained_and_shows_no_code(default_report):
+    html = _html(default_report)
+    assert len(re.findall(r'src="data:image/png;base64,', html)) >= 7
+    assert not re.search(r'(src|href)="https?:', html)
+    assert "load_analysis" not in html and "nb.show_figure" not in html, "no input code in the report"
+    assert 'class="toc' in html or "Contents" in html or "CONTENTS" in html.upper()
+    assert "Reading this in JupyterLab" not in html, "cells tagged remove_cell are left out"
+
+
+def test_headline_numbers_in_html_equal_results_json(default_report):
+    html = _html(default_report)
+    results = json.loads((default_report / "results.json").read_text(encoding="utf-8"))
+    level = results["parameters"]["ci_level"]
+    for key in ("os", "lfs"):
+        lm = results["endpoints"][key]["landmarks"][1]
+        assert lm["months"] == 12
+        assert formatting.estimate_ci(lm["estimate"], lm["ci_low"], lm["ci_high"], level) in html
+    bm = results["responses"]["bm_mrd_negative_cr"]
+    assert formatting.rate(bm["responders"], bm["evaluable"], bm["rate"], bm["ci_low"], bm["ci_high"], level) in html
+    assert "58.5%" in html and "51.4%" in html  # the published figures
+    assert "not patient records" in html
+    assert results["data_sha256"] in html
+
+
+def test_second_cohort_with_subgroups_and_cutoff(small_report):
+    html = _html(small_report)
+    results = json.loads((small_report / "results.json").read_text(encoding="utf-8"))
+    assert results["is_reconstruction"] is False and "not patient records" not in html
+    assert results["parameters"]["data_cutoff"] == "2024-03-31"
+    assert (small_report / "figures" / "km_by_subgroup.png").is_file()
+    assert "log-rank" in html
+    assert not (small_report / "tables" / "published_vs_reproduced.csv").exists()
+
+
+def test_invalid_data_stop_before_any_notebook(tmp_path):
+    bad = tmp_path / "bad.csv"
+    frame = synthetic_cohort(5, seed=1)
+    frame.loc[2, "bm_response"] = "MRD neg CR"
+    frame.to_csv(bad, index=False)
+    with pytest.raises(CohortError) as info:
+        api.run_report({"data": str(bad)}, tmp_path / "out")
+    assert "row 4" in str(info.value) and "bm_response" in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_parameter_stops_before_any_notebook(tmp_path):
+    with pytest.raises(ParameterError):
+        api.run_report({"landmarks_months": [-1]}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_failing_section_keeps_the_earlier_report_byte_identical(tmp_path, default_report):
+    out = tmp_path / "report"
+    shutil.copytree(default_report, out)
+    before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    broken = tmp_path / "notebooks"
+    shutil.copytree(api.NOTEBOOK_DIR, broken)
+    nb = nbformat.read(broken / "02_responses.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('broken on purpose')"))
+    nbformat.write(nb, broken / "02_responses.ipynb")
+    with pytest.raises(SectionFailed) as info:
+        api.run_report({}, out, notebook_dir=broken)
+    assert info.value.section == "02_responses" and "broken on purpose" in info.value.error
+    assert Path(info.value.notebook_path).is_file()
+    after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert after == before
+    assert not list(tmp_path.glob(".*tmp*"))
