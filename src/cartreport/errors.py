@@ -78,7 +78,9 @@ class CohortError(CartreportError):
     def __str__(self) -> str:
         n = len(self.problems)
         noun = "problem" if n == 1 else "problems"
-        head = f"{self.path.name} has {n} {noun}; nothing was computed. Please correct the file and run again:"
+        head = (
+            f"{self.path.name} has {n} {noun}; nothing was computed. Please correct the file and run again:"
+        )
         return "\n".join([head, *(f"  {p.format()}" for p in self.problems)])
 
 

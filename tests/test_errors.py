@@ -1,0 +1,75 @@
+"""Every failure is a named CartreportError whose str() a clinician can read."""
+
+from pathlib import Path
+
+import pytest
+
+from cartreport.errors import CartreportError, CohortError, DataFileError, ParameterError
+from cartreport.validate import Problem
+
+
+@pytest.mark.parametrize("cls", [CohortError, DataFileError, ParameterError])
+def test_every_error_is_a_cartreport_error(cls):
+    assert issubclass(cls, CartreportError)
+    assert issubclass(cls, Exception)
+
+
+def test_data_file_error_carries_the_path_and_reads_as_one_sentence():
+    error = DataFileError(
+        "some/folder/cohort.xls", "Excel 97-2003 files are not supported", "save it as .xlsx"
+    )
+    assert error.path == Path("some/folder/cohort.xls")
+    assert error.reason == "Excel 97-2003 files are not supported"
+    assert str(error) == (
+        "cannot read some/folder/cohort.xls: Excel 97-2003 files are not supported; save it as .xlsx"
+    )
+
+
+def test_data_file_error_without_hint():
+    assert (
+        str(DataFileError("a.csv", "the file is empty (0 bytes)"))
+        == "cannot read a.csv: the file is empty (0 bytes)"
+    )
+
+
+def test_cohort_error_lists_every_problem_one_per_line():
+    problems = [
+        Problem(
+            5,
+            "P05",
+            "bm_response",
+            "MRD neg CR",
+            "allowed-values",
+            "value is bad",
+            'did you mean "NR"?',
+            "d.csv",
+        ),
+        Problem(None, None, "mrn", None, "direct-identifier", "looks like an identifier", None, "d.csv"),
+    ]
+    error = CohortError(Path("/tmp/x/d.csv"), problems)
+    assert error.path == Path("/tmp/x/d.csv")
+    assert error.problems == problems
+    assert str(error).splitlines() == [
+        "d.csv has 2 problems; nothing was computed. Please correct the file and run again:",
+        '  d.csv row 5 (patient P05), column bm_response: value is bad; did you mean "NR"?',
+        "  d.csv, column mrn: looks like an identifier",
+    ]
+
+
+def test_cohort_error_with_one_problem_says_problem():
+    error = CohortError(
+        "d.csv", [Problem(2, None, "patient_id", None, "blank-id", "the patient_id is blank")]
+    )
+    assert str(error).splitlines()[0].startswith("d.csv has 1 problem;")
+    assert str(error).splitlines()[1] == "  row 2, column patient_id: the patient_id is blank"
+
+
+def test_parameter_error_names_parameter_and_value():
+    error = ParameterError("ci_level", 1.5, "must be between 0 and 1, e.g. 0.95")
+    assert (error.name, error.value, error.message) == ("ci_level", 1.5, "must be between 0 and 1, e.g. 0.95")
+    assert str(error) == "report parameter ci_level = 1.5: must be between 0 and 1, e.g. 0.95"
+
+
+def test_errors_can_be_caught_as_the_base_class():
+    with pytest.raises(CartreportError, match="cannot read"):
+        raise DataFileError("x.csv", "boom")

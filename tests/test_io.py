@@ -1,0 +1,370 @@
+"""Reading patient tables from CSV, Excel, Parquet and SAS XPT (cartreport.io).
+
+Fixtures are written in tmp_path with the libraries a data manager would use (pandas, openpyxl, pyarrow,
+pyreadstat) so that each test shows what a real file of that kind turns into.
+"""
+
+import datetime as dt
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pyreadstat
+import pytest
+
+from cartreport.errors import DataFileError
+from cartreport.io import XPT_ALIASES, read_table
+from cartreport.schema import COLUMNS
+
+HEADER = "patient_id,diagnosis,cart_infusion_date,emd_at_baseline"
+
+
+def _write(path: Path, data: bytes | str) -> Path:
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    path.write_bytes(data)
+    return path
+
+
+def _records(result):
+    return result.table.to_dict("records")
+
+
+# ---------------------------------------------------------------------------------------------------- CSV
+def test_csv_with_bom_and_surrounding_spaces(tmp_path):
+    text = "\ufeffpatient_id , diagnosis\n P01 ,T-ALL\nP02,  T-LBL  \n"
+    result = read_table(_write(tmp_path / "cohort.csv", text))
+    assert list(result.table.columns) == ["patient_id", "diagnosis"]
+    assert _records(result) == [
+        {"patient_id": "P01", "diagnosis": "T-ALL"},
+        {"patient_id": "P02", "diagnosis": "T-LBL"},
+    ]
+    assert result.format == "csv"
+    assert result.path == tmp_path / "cohort.csv"
+    assert result.notes == [
+        "removed a byte-order mark at the start of the file",
+        "trimmed surrounding spaces in 2 cells",
+        "trimmed surrounding spaces in 2 column names",
+    ]
+
+
+def test_csv_cells_are_strings_or_none_and_rows_are_spreadsheet_rows(tmp_path):
+    text = f"{HEADER}\nP01,T-ALL,2021-03-04,yes\n,,,\nP03,,2021-05-06,0\n"
+    result = read_table(_write(tmp_path / "c.csv", text))
+    assert list(result.table.index) == [2, 4]  # the blank row 3 is dropped but does not shift row 4
+    assert result.table.index.name == "row"
+    assert _records(result)[1] == {
+        "patient_id": "P03",
+        "diagnosis": None,
+        "cart_infusion_date": "2021-05-06",
+        "emd_at_baseline": "0",
+    }
+    assert all(v is None or isinstance(v, str) for v in result.table.to_numpy().ravel())
+    assert "ignored 1 blank row between patient rows" in result.notes
+
+
+def test_csv_semicolons_are_detected(tmp_path):
+    result = read_table(_write(tmp_path / "c.csv", "patient_id;age_years\nP01;45,5\n"))
+    assert _records(result) == [{"patient_id": "P01", "age_years": "45,5"}]
+    assert "columns are separated by semicolons" in result.notes
+
+
+def test_csv_windows_1252_is_read_and_noted(tmp_path):
+    result = read_table(
+        _write(
+            tmp_path / "c.csv", "patient_id,cause_of_death\nP01,pneumonie nosocomiale é\n".encode("cp1252")
+        )
+    )
+    assert _records(result) == [{"patient_id": "P01", "cause_of_death": "pneumonie nosocomiale é"}]
+    assert "read the file as Windows-1252 text (it is not UTF-8)" in result.notes
+
+
+def test_csv_quoted_values_keep_commas(tmp_path):
+    result = read_table(_write(tmp_path / "c.csv", 'patient_id,cause_of_death\nP01,"infection, fungal"\n'))
+    assert _records(result) == [{"patient_id": "P01", "cause_of_death": "infection, fungal"}]
+
+
+def test_csv_unnamed_column_with_values_gets_a_letter_name_and_empty_ones_are_dropped(tmp_path):
+    result = read_table(_write(tmp_path / "c.csv", "patient_id,,diagnosis,\nP01,x,T-ALL,\n"))
+    assert list(result.table.columns) == ["patient_id", "column_B", "diagnosis"]
+    assert "named 1 column without a name in the header: column_B" in result.notes
+
+
+def test_csv_short_rows_are_padded(tmp_path):
+    result = read_table(_write(tmp_path / "c.csv", "patient_id,diagnosis,sex\nP01,T-ALL\n"))
+    assert _records(result) == [{"patient_id": "P01", "diagnosis": "T-ALL", "sex": None}]
+    assert "1 row had fewer cells than the header; the missing cells were read as blank" in result.notes
+
+
+def test_csv_row_with_too_many_cells_is_refused(tmp_path):
+    path = _write(tmp_path / "c.csv", "patient_id,age_years\nP01,45,5\n")
+    with pytest.raises(DataFileError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"cannot read {path}: row 2 has 3 cells but the header has 2 columns; "
+        "a value that contains the separator (',') must be in double quotes"
+    )
+
+
+# -------------------------------------------------------------------------------------------------- Excel
+def _workbook(path: Path, rows: list[list[object]], title: str = "patients") -> Path:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = title
+    for row in rows:
+        sheet.append(row)
+    workbook.save(path)
+    return path
+
+
+def test_xlsx_date_cells_numbers_and_yes_values(tmp_path):
+    path = _workbook(
+        tmp_path / "c.xlsx",
+        [
+            ["patient_id", "cart_infusion_date", "emd_at_baseline", "age_years", "flag"],
+            ["P01", dt.date(2021, 3, 4), "Yes", 45, True],
+            ["P02", dt.datetime(2021, 5, 6, 0, 0), "TRUE", 45.0, False],
+            ["P03", dt.datetime(2021, 5, 6, 13, 30), " no ", 45.5, None],
+        ],
+    )
+    result = read_table(path)
+    assert result.format == "xlsx"
+    assert _records(result) == [
+        {"patient_id": "P01", "cart_infusion_date": "2021-03-04", "emd_at_baseline": "Yes", "age_years": "45", "flag": "TRUE"},
+        {"patient_id": "P02", "cart_infusion_date": "2021-05-06", "emd_at_baseline": "TRUE", "age_years": "45", "flag": "FALSE"},
+        # a time of day is kept, so that validation reports it instead of silently dropping it
+        {"patient_id": "P03", "cart_infusion_date": "2021-05-06 13:30:00", "emd_at_baseline": "no", "age_years": "45.5", "flag": None},
+    ]  # fmt: skip
+    assert "read 3 Excel date cells as dates (YYYY-MM-DD)" in result.notes
+    assert "trimmed surrounding spaces in 1 cell" in result.notes
+    assert "read 2 true/false cells as the words true/false" in result.notes
+
+
+def test_xlsx_sheet_by_name_and_position(tmp_path):
+    path = tmp_path / "two.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "readme"
+    workbook.active.append(["this sheet explains the data"])
+    data = workbook.create_sheet("patients")
+    data.append(["patient_id"])
+    data.append(["P01"])
+    workbook.save(path)
+    assert _records(read_table(path, sheet="patients")) == [{"patient_id": "P01"}]
+    assert _records(read_table(path, sheet=1)) == [{"patient_id": "P01"}]
+    assert _records(read_table(path, sheet="1")) == [
+        {"patient_id": "P01"}
+    ]  # a position typed on a command line
+    assert "read the sheet 'patients'" in read_table(path, sheet=1).notes
+    with pytest.raises(
+        DataFileError, match='there is no sheet named \'cohort\'; the sheets are "readme", "patients"'
+    ):
+        read_table(path, sheet="cohort")
+    with pytest.raises(DataFileError, match="there is no sheet number 5"):
+        read_table(path, sheet=5)
+
+
+def test_xlsx_blank_rows_above_header_keep_excel_row_numbers(tmp_path):
+    path = _workbook(tmp_path / "c.xlsx", [[None], ["patient_id", "diagnosis"], ["P01", "T-ALL"]])
+    result = read_table(path)
+    assert list(result.table.index) == [3]
+    assert "skipped 1 blank row above the column names" in result.notes
+
+
+def test_xlsx_header_only_and_empty_sheet(tmp_path):
+    with pytest.raises(DataFileError, match="the file has column names but no patient rows"):
+        read_table(_workbook(tmp_path / "h.xlsx", [["patient_id", "diagnosis"], [None, None]]))
+    with pytest.raises(DataFileError, match="the sheet 'patients' is empty"):
+        read_table(_workbook(tmp_path / "e.xlsx", []))
+
+
+def test_xlsx_that_is_not_a_workbook(tmp_path):
+    with pytest.raises(DataFileError, match="this is not a readable Excel workbook; open it in Excel"):
+        read_table(_write(tmp_path / "c.xlsx", "patient_id\nP01\n"))
+    with pytest.raises(DataFileError, match="password-protected"):
+        read_table(_write(tmp_path / "p.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600))
+    broken = tmp_path / "z.xlsx"
+    with zipfile.ZipFile(broken, "w") as archive:
+        archive.writestr("hello.txt", "not a workbook")
+    with pytest.raises(DataFileError, match="this is not a readable Excel workbook"):
+        read_table(broken)
+
+
+# ------------------------------------------------------------------------------------------------ Parquet
+def test_parquet_timestamps_dates_and_numbers(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "patient_id": ["P01", "P02"],
+            "cart_infusion_date": pd.to_datetime(["2021-03-04", None]),
+            "death_date": [dt.date(2022, 1, 2), None],
+            "age_years": [45.0, np.nan],
+            "sex": pd.Categorical(["male", "female"]),
+        }
+    )
+    path = tmp_path / "c.parquet"
+    frame.to_parquet(path)
+    assert pq.read_schema(path).field("cart_infusion_date").type == pa.timestamp("ns")
+    result = read_table(path)
+    assert result.format == "parquet"
+    assert _records(result) == [
+        {"patient_id": "P01", "cart_infusion_date": "2021-03-04", "death_date": "2022-01-02", "age_years": "45", "sex": "male"},
+        {"patient_id": "P02", "cart_infusion_date": None, "death_date": None, "age_years": None, "sex": "female"},
+    ]  # fmt: skip
+    assert "read 2 date values as dates (YYYY-MM-DD)" in result.notes
+    assert "wrote 1 whole number without a decimal part (45.0 → 45)" in result.notes
+
+
+def test_parquet_unnamed_pandas_index_is_ignored(tmp_path):
+    path = tmp_path / "c.parquet"
+    pd.DataFrame({"patient_id": ["P01", "P02"]}, index=[7, 9]).to_parquet(path)
+    result = read_table(path)
+    assert list(result.table.columns) == ["patient_id"]
+    assert "ignored the unnamed pandas index stored in the file" in result.notes
+
+
+def test_parquet_with_no_rows(tmp_path):
+    path = tmp_path / "c.parquet"
+    pd.DataFrame({"patient_id": pd.Series([], dtype=str)}).to_parquet(path)
+    with pytest.raises(DataFileError, match="column names but no patient rows"):
+        read_table(path)
+
+
+def test_parquet_that_is_not_parquet(tmp_path):
+    with pytest.raises(DataFileError, match="the file is not a Parquet file"):
+        read_table(_write(tmp_path / "c.parquet", "patient_id\nP01\n"))
+    with pytest.raises(DataFileError, match="this is not a readable Parquet file"):
+        read_table(_write(tmp_path / "d.parquet", b"PAR1" + b"\x01" * 100 + b"PAR1"))
+
+
+# ---------------------------------------------------------------------------------------------------- XPT
+def test_xpt_version_8_long_upper_case_names_and_sas_dates(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "PATIENT_ID": ["P01", "P02"],
+            "CART_INFUSION_DATE": [
+                dt.date(2021, 3, 4),
+                dt.date(2021, 4, 5),
+            ],  # written with the SAS DATE format
+            "DEATH_DATE": pd.to_datetime(["2022-01-02", None]),  # written with the SAS DATETIME format
+            "AGE_YEARS": [45.0, 30.5],
+            "EMD_AT_BASELINE": ["yes", ""],
+            "SITE": ["Beijing", "Beijing"],
+        }
+    )
+    path = tmp_path / "c.xpt"
+    pyreadstat.write_xport(frame, str(path), file_format_version=8)
+    _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
+    assert meta.original_variable_types["CART_INFUSION_DATE"] == "DATE"
+    result = read_table(path)
+    assert result.format == "xpt"
+    assert _records(result) == [
+        {"patient_id": "P01", "cart_infusion_date": "2021-03-04", "death_date": "2022-01-02", "age_years": "45", "emd_at_baseline": "yes", "SITE": "Beijing"},
+        {"patient_id": "P02", "cart_infusion_date": "2021-04-05", "death_date": None, "age_years": "30.5", "emd_at_baseline": None, "SITE": "Beijing"},
+    ]  # fmt: skip
+    assert (
+        "matched SAS variable names to the contract's column names: PATIENT_ID → patient_id, "
+        "CART_INFUSION_DATE → cart_infusion_date, DEATH_DATE → death_date, AGE_YEARS → age_years, "
+        "EMD_AT_BASELINE → emd_at_baseline"
+    ) in result.notes
+    assert "read 3 SAS date values as dates (YYYY-MM-DD)" in result.notes
+
+
+def test_xpt_version_5_with_eight_character_aliases(tmp_path):
+    frame = pd.DataFrame(
+        {"PATID": ["P01"], "CARTDT": [dt.date(2021, 3, 4)], "LSTCNDT": [dt.date(2022, 1, 1)]}
+    )
+    path = tmp_path / "v5.xpt"
+    pyreadstat.write_xport(frame, str(path), file_format_version=5)
+    result = read_table(path)
+    assert _records(result) == [
+        {"patient_id": "P01", "cart_infusion_date": "2021-03-04", "last_contact_date": "2022-01-01"}
+    ]
+
+
+def test_xpt_aliases_cover_every_long_contract_name_and_fit_version_5():
+    long_names = {c.name for c in COLUMNS if len(c.name) > 8}
+    assert long_names <= set(XPT_ALIASES.values())
+    assert all(len(alias) <= 8 and alias.isupper() for alias in XPT_ALIASES)
+    assert len(set(XPT_ALIASES.values())) == len(XPT_ALIASES)
+
+
+def test_xpt_that_is_not_xpt(tmp_path):
+    with pytest.raises(DataFileError, match="the file is not a SAS transport"):
+        read_table(_write(tmp_path / "c.xpt", "patient_id\nP01\n"))
+    with pytest.raises(DataFileError, match="this is not a readable SAS transport file"):
+        read_table(_write(tmp_path / "d.xpt", b"HEADER RECORD" + b"\x00garbage" * 30))
+
+
+# -------------------------------------------------------------------------------------------- any format
+def test_missing_file(tmp_path):
+    path = tmp_path / "nowhere.csv"
+    with pytest.raises(DataFileError) as info:
+        read_table(path)
+    assert info.value.path == path
+    assert str(info.value) == f"cannot read {path}: the file does not exist; check the name and the folder"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("c.xls", "files ending in .xls cannot be read; Excel 97-2003 workbooks are not supported"),
+        ("c.txt", "files ending in .txt cannot be read; save the table as .csv"),
+        ("c.json", "files ending in .json cannot be read; export the data as .csv"),
+        (
+            "c.foo",
+            "files ending in .foo cannot be read; supported file types are .csv, .parquet, .pq, .xlsm, .xlsx, .xpt",
+        ),
+        ("cohort", "files without an extension cannot be read"),
+    ],
+)
+def test_unsupported_extensions(tmp_path, name, message):
+    with pytest.raises(DataFileError, match=message.replace(".", r"\.")):
+        read_table(_write(tmp_path / name, "patient_id\nP01\n"))
+
+
+@pytest.mark.parametrize("name", ["c.csv", "c.xlsx", "c.parquet", "c.xpt"])
+def test_empty_files(tmp_path, name):
+    with pytest.raises(DataFileError, match=r"the file is empty \(0 bytes\)"):
+        read_table(_write(tmp_path / name, b""))
+
+
+@pytest.mark.parametrize("text", [HEADER + "\n", HEADER, HEADER + "\n,,,\n\n"])
+def test_header_only_csv(tmp_path, text):
+    path = _write(tmp_path / "c.csv", text)
+    with pytest.raises(DataFileError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"cannot read {path}: the file has column names but no patient rows; add one row per patient below the header"
+    )
+
+
+def test_blank_lines_only(tmp_path):
+    with pytest.raises(DataFileError, match="the file contains only blank lines"):
+        read_table(_write(tmp_path / "c.csv", "\n \n\n"))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "the file contains binary data, not a CSV text file"),
+        (b"PK\x03\x04" + b"\x00" * 40, "this is an Excel workbook or other zip archive, not a CSV text file"),
+        (b"PAR1\x15\x04", "this is a Parquet file, not a CSV text file"),
+    ],
+)
+def test_binary_named_csv(tmp_path, data, message):
+    with pytest.raises(DataFileError, match=message):
+        read_table(_write(tmp_path / "c.csv", data))
+
+
+def test_sheet_for_a_csv_is_refused(tmp_path):
+    with pytest.raises(DataFileError, match="only Excel files have sheets"):
+        read_table(_write(tmp_path / "c.csv", "patient_id\nP01\n"), sheet="patients")
+
+
+def test_folder_is_refused(tmp_path):
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(DataFileError, match="this is a folder, not a file"):
+        read_table(tmp_path / "dir.csv")

@@ -1,0 +1,674 @@
+"""Validation of the patient table (cartreport.validate): one test per rule with its exact message, then
+property-based tests: valid cohorts always pass and survive every file format; corrupted ones always fail on the
+right column and never raise anything but the documented errors."""
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pandera.pandas as pa
+import pyreadstat
+import pytest
+from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
+
+from cartreport import schema
+from cartreport.errors import CartreportError, CohortError, DataFileError
+from cartreport.io import ReadResult, read_table
+from cartreport.validate import (
+    RULES,
+    Problem,
+    build_schema,
+    looks_like_identifier,
+    summary_line,
+    validate_file,
+    validate_table,
+)
+
+VALID = {
+    "patient_id": "P01",
+    "diagnosis": "T-ALL",
+    "cart_infusion_date": "2021-03-04",
+    "bm_response": "MRD-negative CR",
+    "emd_at_baseline": "no",
+    "emd_response": None,
+    "second_hsct_date": None,
+    "relapse_date": None,
+    "death_date": None,
+    "last_contact_date": "2022-01-31",
+}
+
+
+def _read(*rows: dict, columns: list[str] | None = None) -> ReadResult:
+    frame = pd.DataFrame(list(rows), columns=columns, dtype=object)
+    frame = frame.astype(object).where(frame.notna(), None)
+    return ReadResult(frame, Path("data.csv"), "csv", [])
+
+
+def _lines(*rows: dict, data_cutoff: dt.date | None = None, **kwargs) -> list[str]:
+    return [p.format() for p in validate_table(_read(*rows, **kwargs), data_cutoff=data_cutoff).problems]
+
+
+def _one(**changes) -> list[str]:
+    """Problems of a one-patient table: the valid row with ``changes``."""
+    return _lines({**VALID, **changes})
+
+
+# ---------------------------------------------------------------------------------------------- valid data
+def test_valid_table_is_normalised_and_ready_for_coerce():
+    rows = [
+        {**VALID, "emd_at_baseline": "TRUE", "emd_response": "cr", "bm_response": "mrd-negative cr"},
+        {**VALID, "patient_id": "P02", "emd_at_baseline": "Yes", "emd_response": "PR", "site": "Paris"},
+        {**VALID, "patient_id": "P03", "emd_at_baseline": "0", "sex": "Female", "age_years": "45.5"},
+    ]
+    report = validate_table(_read(*rows))
+    assert report.problems == []
+    assert report.valid
+    assert report.table is not None
+    assert list(report.table["emd_at_baseline"]) == ["yes", "yes", "no"]
+    assert list(report.table["bm_response"]) == ["MRD-negative CR"] * 3
+    assert list(report.table["emd_response"]) == ["CR", "PR", None]
+    assert list(report.table["sex"]) == [None, None, "female"]
+    assert list(report.table["site"]) == [None, "Paris", None]  # extra columns are carried along
+    assert list(report.table.index) == [2, 3, 4]
+    assert report.notes == [
+        "carried along 1 column(s) not in the data contract: site",
+        "bm_response: read `mrd-negative cr` as `MRD-negative CR` (1 cell)",
+        "emd_at_baseline: read `0` as `no` (1 cell) and `TRUE`/`Yes` as `yes` (2 cells)",
+        "emd_response: read `cr` as `CR` (1 cell)",
+        "sex: read `Female` as `female` (1 cell)",
+    ]
+    typed = schema.coerce(report.table)
+    assert list(typed["emd_at_baseline"]) == [True, True, False]
+    assert typed["cart_infusion_date"].dtype == "datetime64[ns]"
+    assert summary_line(report) == "data.csv: 3 patients, 10 required columns present, valid."
+    report.raise_for_problems()  # nothing to raise
+
+
+def test_the_shipped_cohort_is_valid():
+    report = validate_file(Path(__file__).parents[1] / "data" / "ash2023_cd7_cart_cohort.csv")
+    assert report.problems == []
+    assert (
+        summary_line(report)
+        == "ash2023_cd7_cart_cohort.csv: 16 patients, 10 required columns present, valid."
+    )
+
+
+def test_invalid_table_has_no_table_and_raises_cohort_error():
+    report = validate_table(_read({**VALID, "bm_response": "CR"}))
+    assert report.table is None
+    assert summary_line(report) == "data.csv: 1 patient, 10 required columns present, 1 problem."
+    with pytest.raises(CohortError) as info:
+        report.raise_for_problems()
+    assert info.value.problems == report.problems
+    assert str(info.value).splitlines()[1].startswith("  data.csv row 2 (patient P01), column bm_response:")
+
+
+def test_rules_are_documented():
+    assert len(RULES) == len(set(RULES))
+    assert {"required-column", "duplicate-id", "blank-id", "direct-identifier", "after-cutoff"} <= set(RULES)
+
+
+def test_schema_is_pandera_built_from_the_contract():
+    built = build_schema()
+    assert isinstance(built, pa.DataFrameSchema)
+    assert list(built.columns) == [c.name for c in schema.COLUMNS]
+    assert [n for n, c in built.columns.items() if c.required] == list(schema.REQUIRED_COLUMNS)
+
+
+# ------------------------------------------------------------------------------------------ column rules
+def test_required_columns_are_all_listed_at_once():
+    row = {k: v for k, v in VALID.items() if k not in {"relapse_date", "death_date", "last_contact_date"}}
+    assert _lines(row) == [
+        'data.csv, column relapse_date: the required column is missing; add it; a blank cell means "no relapse"',
+        'data.csv, column death_date: the required column is missing; add it; a blank cell means "alive"',
+        "data.csv, column last_contact_date: the required column is missing; add it, with a value for every patient",
+    ]
+    report = validate_table(_read(row))
+    assert summary_line(report) == "data.csv: 1 patient, 7 of 10 required columns present, 3 problems."
+
+
+def test_required_column_with_a_near_name_is_suggested():
+    row = {("Patient ID" if k == "patient_id" else k): v for k, v in VALID.items()}
+    assert _lines(row) == [
+        'data.csv, column patient_id: the required column is missing; did you mean the column "Patient ID"? '
+        "rename it to patient_id"
+    ]
+
+
+def test_duplicate_column():
+    frame = pd.DataFrame([[*VALID.values(), "A", "B"]], columns=[*VALID, "site", "site"], dtype=object)
+    report = validate_table(ReadResult(frame, Path("data.csv"), "csv"))
+    assert [p.format() for p in report.problems] == [
+        "data.csv, column site: 2 columns are named site; keep one and rename or delete the others"
+    ]
+
+
+IDENTIFYING = [
+    "name", "Name", "patient_name", "PatientName", "first_name", "last name", "surname", "mrn", "MRN",
+    "medical_record_number", "hospital_number", "hospital no.", "dob", "DOB", "date_of_birth", "DateOfBirth",
+    "birth_date", "birthdate", "nhs_number", "ssn", "email", "phone_number", "address", "donor_name",
+]  # fmt: skip
+NOT_IDENTIFYING = [
+    "patient_id", "diagnosis", "donor_type", "cause_of_death", "site", "center_name", "product_name",
+    "hospital", "comment", "cd7_expression", "age_years", "birth_weight_g", "name_of_protocol",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("column", IDENTIFYING)
+def test_identifier_like_names(column):
+    assert looks_like_identifier(column)
+
+
+@pytest.mark.parametrize("column", NOT_IDENTIFYING)
+def test_names_that_are_not_identifiers(column):
+    assert not looks_like_identifier(column)
+
+
+def test_direct_identifier_column_is_refused_without_showing_its_values():
+    secret = "Zebulon Quixotesque"
+    rows = [{**VALID, "patient_name": secret, "bm_response": "nope"}]
+    report = validate_table(_read(*rows))
+    lines = [p.format() for p in report.problems]
+    assert lines[0] == (
+        "data.csv, column patient_name: this column looks like a direct identifier (a name, medical record number, "
+        "date of birth or contact detail) and is refused; delete the column from the file; the report needs only "
+        "the pseudonymous patient_id"
+    )
+    assert report.problems[0].rule == "direct-identifier"
+    assert report.problems[0].value is None
+    assert report.notes == []  # the column is dropped, not carried along
+    everything = "\n".join(
+        [*lines, *report.notes, str(CohortError("data.csv", report.problems)), repr(report.problems)]
+    )
+    assert secret not in everything
+    assert report.table is None
+
+
+def test_blank_id():
+    assert _one(patient_id=None) == [
+        "data.csv row 2, column patient_id: the patient_id is blank; give every patient row a unique pseudonymous "
+        "identifier"
+    ]
+
+
+def test_duplicate_id_names_both_rows():
+    rows = [VALID, {**VALID, "patient_id": "P02"}, {**VALID}]
+    message = (
+        'patient_id "P01" appears in more than one row (rows 2, 4); each patient must have exactly one row with a '
+        "unique patient_id"
+    )
+    assert _lines(*rows) == [
+        f"data.csv row 2 (patient P01), column patient_id: {message}",
+        f"data.csv row 4 (patient P01), column patient_id: {message}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("column", "hint"),
+    [
+        ("diagnosis", "fill in the cell"),
+        ("cart_infusion_date", "write the date as YYYY-MM-DD"),
+        ("bm_response", 'write one of "MRD-negative CR", "MRD-positive CR", "NR", "NE"'),
+        ("emd_at_baseline", 'write one of "yes", "no"'),
+        ("last_contact_date", "write the date as YYYY-MM-DD"),
+    ],
+)
+def test_required_value(column, hint):
+    assert _one(**{column: None}) == [
+        f"data.csv row 2 (patient P01), column {column}: the cell is blank but a value is required; {hint}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [
+        ("04/03/2021", 'write dates as YYYY-MM-DD ("2021-03-04" or "2021-04-03"?)'),
+        ("24/03/2021", 'write dates as YYYY-MM-DD: did you mean "2021-03-24"?'),
+        ("2021-02-30", "check that the month and day exist, and write them with two digits (YYYY-MM-DD)"),
+        ("2021-3-4", "check that the month and day exist, and write them with two digits (YYYY-MM-DD)"),
+        ("2021-03-04 00:00:00", 'remove the time of day: did you mean "2021-03-04"?'),
+        (
+            "44259",
+            "this looks like a spreadsheet date serial number; format the cells as dates, or write YYYY-MM-DD",
+        ),
+        ("N/A", "leave the cell blank when there is no date"),
+        ("March 2021", "write dates as YYYY-MM-DD, e.g. 2021-03-04"),
+    ],
+)
+def test_date_format(value, hint):
+    assert _one(relapse_date=value) == [
+        f'data.csv row 2 (patient P01), column relapse_date: value "{value}" is not a date written as YYYY-MM-DD; '
+        f"{hint}"
+    ]
+
+
+def test_allowed_values_with_closest_suggestion():
+    assert _one(bm_response="MRD neg CR") == [
+        'data.csv row 2 (patient P01), column bm_response: value "MRD neg CR" is not allowed (allowed: '
+        '"MRD-negative CR", "MRD-positive CR", "NR", "NE"); did you mean "MRD-negative CR"?'
+    ]
+
+
+def test_allowed_values_yes_no_and_categories_without_suggestion():
+    assert _one(emd_at_baseline="maybe", sex="x") == [
+        'data.csv row 2 (patient P01), column emd_at_baseline: value "maybe" is not allowed (allowed: "yes", "no"; '
+        "also accepted: true/false, y/n, 1/0)",
+        'data.csv row 2 (patient P01), column sex: value "x" is not allowed (allowed: "male", "female")',
+    ]
+
+
+def test_allowed_values_prefix_suggestion():
+    assert _one(sex="M")[0].endswith('did you mean "male"?')
+    assert _one(donor_type="haplo")[0].endswith('did you mean "haploidentical"?')
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("forty", 'value "forty" is not a number'),
+        ("45,5", 'value "45,5" is not a number; use a point as the decimal separator'),
+        ("nan", 'value "nan" is not a number'),
+    ],
+)
+def test_age_not_a_number(value, expected):
+    assert _one(age_years=value) == [f"data.csv row 2 (patient P01), column age_years: {expected}"]
+
+
+@pytest.mark.parametrize("value", ["121", "-1", "1e3"])
+def test_age_out_of_range(value):
+    assert _one(age_years=value) == [
+        f'data.csv row 2 (patient P01), column age_years: value "{value}" is outside the range 0–120; check the value'
+    ]
+
+
+def test_emd_response_without_emd():
+    assert _one(emd_at_baseline="no", emd_response="CR") == [
+        'data.csv row 2 (patient P01), column emd_response: value "CR" is given but emd_at_baseline is no '
+        "(no extramedullary disease); leave emd_response blank, or correct emd_at_baseline"
+    ]
+
+
+def test_emd_response_missing():
+    assert _one(emd_at_baseline="Yes", emd_response=None) == [
+        "data.csv row 2 (patient P01), column emd_response: the cell is blank but emd_at_baseline is yes "
+        '(extramedullary disease); write the best extramedullary response ("CR", "PR", "SD", "PD", "NE")'
+    ]
+
+
+# ------------------------------------------------------------------------------------------- date order
+ORDER_CASES = [
+    (
+        "order-hsct-before-cart",
+        {"second_hsct_date": "2021-03-03"},
+        "second_hsct_date: the second HSCT (2021-03-03) is before the CAR-T infusion (2021-03-04); "
+        "check both dates (second_hsct_date and cart_infusion_date)",
+    ),
+    (
+        "order-relapse-before-cart",
+        {"relapse_date": "2021-01-01"},
+        "relapse_date: the relapse (2021-01-01) is before the CAR-T infusion (2021-03-04); "
+        "check both dates (relapse_date and cart_infusion_date)",
+    ),
+    (
+        "order-death-before-cart",
+        {"death_date": "2021-03-01", "last_contact_date": "2021-03-01"},
+        "death_date: death (2021-03-01) is before the CAR-T infusion (2021-03-04); "
+        "check both dates (death_date and cart_infusion_date)",
+    ),
+    (
+        "order-relapse-after-death",
+        {"relapse_date": "2021-09-02", "death_date": "2021-09-01", "last_contact_date": "2021-09-01"},
+        "relapse_date: the relapse (2021-09-02) is after death (2021-09-01); "
+        "check both dates (relapse_date and death_date)",
+    ),
+    (
+        "order-hsct-after-death",
+        {"second_hsct_date": "2021-09-02", "death_date": "2021-09-01", "last_contact_date": "2021-09-01"},
+        "second_hsct_date: the second HSCT (2021-09-02) is after death (2021-09-01); "
+        "check both dates (second_hsct_date and death_date)",
+    ),
+    (
+        "order-first-hsct-after-cart",
+        {"first_hsct_date": "2021-04-01"},
+        "first_hsct_date: the first HSCT (2021-04-01) is after the CAR-T infusion (2021-03-04); "
+        "check both dates (first_hsct_date and cart_infusion_date)",
+    ),
+    (
+        "order-first-relapse-after-cart",
+        {"relapse_after_first_hsct_date": "2021-04-01"},
+        "relapse_after_first_hsct_date: the relapse after the first HSCT (2021-04-01) is after the CAR-T infusion "
+        "(2021-03-04); check both dates (relapse_after_first_hsct_date and cart_infusion_date)",
+    ),
+    (
+        "order-first-relapse-before-first-hsct",
+        {"first_hsct_date": "2020-01-01", "relapse_after_first_hsct_date": "2019-12-01"},
+        "relapse_after_first_hsct_date: the relapse after the first HSCT (2019-12-01) is before the first HSCT "
+        "(2020-01-01); check both dates (relapse_after_first_hsct_date and first_hsct_date)",
+    ),
+    (
+        "order-contact-before-event",
+        {"relapse_date": "2021-06-01", "second_hsct_date": "2021-05-01", "last_contact_date": "2021-05-15"},
+        "last_contact_date: the last contact (2021-05-15) is before the relapse (2021-06-01); "
+        "the last contact must be on or after every recorded event",
+    ),
+    (
+        "order-contact-before-event",
+        {"last_contact_date": "2021-03-03"},
+        "last_contact_date: the last contact (2021-03-03) is before the CAR-T infusion (2021-03-04); "
+        "the last contact must be on or after every recorded event",
+    ),
+    (
+        "contact-not-death",
+        {"death_date": "2021-09-01", "last_contact_date": "2021-08-01"},
+        "last_contact_date: the last contact (2021-08-01) is not the death date (2021-09-01); for a patient who "
+        "died, last contact is the date of death; write 2021-09-01, or correct death_date",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "changes", "expected"), ORDER_CASES, ids=[c[0] for c in ORDER_CASES])
+def test_date_order(rule, changes, expected):
+    report = validate_table(_read({**VALID, **changes}))
+    assert [p.rule for p in report.problems] == [rule]
+    assert [p.format() for p in report.problems] == [f"data.csv row 2 (patient P01), column {expected}"]
+
+
+def test_same_day_events_are_allowed():
+    day = VALID["cart_infusion_date"]
+    row = {**VALID, "second_hsct_date": day, "relapse_date": day, "death_date": day, "last_contact_date": day}
+    assert _lines(row) == []
+
+
+def test_after_cutoff():
+    lines = _lines({**VALID, "relapse_date": "2021-06-01"}, data_cutoff=dt.date(2021, 12, 31))
+    assert lines == [
+        "data.csv row 2 (patient P01), column last_contact_date: date 2022-01-31 is after the data cut-off "
+        "(2021-12-31); correct the date, or choose a later data cut-off"
+    ]
+    assert _lines(VALID, data_cutoff=dt.date(2022, 1, 31)) == []  # on the cut-off is fine
+
+
+def test_problems_are_sorted_by_row_then_file_column_order():
+    rows = [
+        {**VALID, "last_contact_date": "bad", "bm_response": "bad"},
+        {"mrn": "123", **VALID, "patient_id": "P02", "diagnosis": None},
+    ]
+    report = validate_table(_read(*rows))
+    assert [(p.row, p.column, p.rule) for p in report.problems] == [
+        (None, "mrn", "direct-identifier"),
+        (2, "bm_response", "allowed-values"),
+        (2, "last_contact_date", "date-format"),
+        (3, "diagnosis", "required-value"),
+    ]
+
+
+def test_row_numbers_come_from_the_file(tmp_path):
+    path = tmp_path / "data.csv"
+    header = ",".join(VALID)
+    good = ",".join(v or "" for v in VALID.values())
+    path.write_text(
+        f"{header}\n{good}\n\n{good.replace('P01', 'P02').replace('T-ALL', '')}\n", encoding="utf-8"
+    )
+    assert [p.format() for p in validate_file(path).problems] == [
+        "data.csv row 4 (patient P02), column diagnosis: the cell is blank but a value is required; fill in the cell"
+    ]
+
+
+def test_problem_format_is_one_line_and_clips_long_values():
+    value = "a\nb" + "x" * 100
+    line = _one(bm_response=value)[0]
+    assert "\n" not in line
+    assert '"a b' + "x" * 56 + '…"' in line
+
+
+def test_problem_is_frozen():
+    problem = Problem(2, "P01", "sex", "x", "allowed-values", "bad")
+    with pytest.raises(AttributeError):
+        problem.row = 3  # type: ignore[misc]
+    assert problem.format() == "row 2 (patient P01), column sex: bad"
+
+
+def test_validate_file_raises_data_file_error(tmp_path):
+    with pytest.raises(DataFileError):
+        validate_file(tmp_path / "missing.csv")
+
+
+def test_table_not_from_read_table_is_numbered_from_row_2():
+    frame = pd.DataFrame([VALID, {**VALID, "patient_id": None}], index=[10, 11])
+    report = validate_table(ReadResult(frame, Path("x.parquet"), "parquet"))
+    assert [p.row for p in report.problems] == [3]
+
+
+# ------------------------------------------------------------------------------------ property-based tests
+YES_WORDS = ["yes", "Yes", "YES", "y", "Y", "true", "TRUE", "True", "t", "1"]
+NO_WORDS = ["no", "No", "NO", "n", "N", "false", "FALSE", "False", "f", "0"]
+START = dt.date(2015, 1, 1)
+CASE_CHANGES = [str, str.lower, str.upper]
+FORMATS = ["csv", "xlsx", "parquet", "xpt"]
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+@st.composite
+def patients(draw, patient_id: str) -> tuple[dict, dict]:
+    """One valid patient: (cells as written, with varied spellings; cells as normalised by validation)."""
+
+    def days(low: int, high: int) -> dt.timedelta:
+        return dt.timedelta(days=draw(st.integers(low, high)))
+
+    cart = START + days(0, 2500)
+    hsct = cart + days(0, 400) if draw(st.booleans()) else None
+    relapse = cart + days(0, 900) if draw(st.booleans()) else None
+    latest = max(d for d in (cart, hsct, relapse) if d)
+    death = latest + days(0, 900) if draw(st.booleans()) else None
+    contact = death or latest + days(0, 900)
+    first_hsct = cart - days(60, 3000) if draw(st.booleans()) else None
+    first_relapse = None
+    if first_hsct and draw(st.booleans()):
+        first_relapse = first_hsct + days(0, (cart - first_hsct).days)
+    emd = draw(st.booleans())
+    expected = {
+        "patient_id": patient_id,
+        "diagnosis": draw(st.sampled_from(["T-ALL", "T-LBL"])),
+        "cart_infusion_date": _iso(cart),
+        "bm_response": draw(st.sampled_from(schema.BM_RESPONSES)),
+        "emd_at_baseline": "yes" if emd else "no",
+        "emd_response": draw(st.sampled_from(schema.EMD_RESPONSES)) if emd else None,
+        "second_hsct_date": _iso(hsct),
+        "relapse_date": _iso(relapse),
+        "death_date": _iso(death),
+        "last_contact_date": _iso(contact),
+        "sex": draw(st.sampled_from([None, *schema.SEXES])),
+        "age_years": draw(st.one_of(st.none(), st.integers(0, 120).map(str), st.integers(0, 119).map(lambda a: f"{a}.5"))),
+        "first_hsct_date": _iso(first_hsct),
+        "relapse_after_first_hsct_date": _iso(first_relapse),
+        "donor_type": draw(st.sampled_from(schema.DONOR_TYPES)) if hsct else None,
+        "cause_of_death": draw(st.sampled_from(["relapse", "infection", "GVHD"])) if death else None,
+        "site": draw(st.sampled_from(["Beijing", "Paris", None])),
+    }  # fmt: skip
+    written = dict(expected)
+    written["emd_at_baseline"] = draw(st.sampled_from(YES_WORDS if emd else NO_WORDS))
+    for name in ("bm_response", "emd_response", "sex", "donor_type"):
+        if written[name] is not None:
+            written[name] = draw(st.sampled_from(CASE_CHANGES))(written[name])
+    return written, expected
+
+
+@st.composite
+def cohorts(draw, min_size: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A valid cohort: (table as written, table as validation should return it)."""
+    ids = draw(
+        st.lists(
+            st.text("ABCPT0123456789-_", min_size=1, max_size=6), min_size=min_size, max_size=10, unique=True
+        )
+    )
+    pairs = [draw(patients(pid)) for pid in ids]
+    written = pd.DataFrame([w for w, _ in pairs], dtype=object)
+    expected = pd.DataFrame([e for _, e in pairs], dtype=object)
+    return written.where(written.notna(), None), expected.where(expected.notna(), None)
+
+
+def _write(table: pd.DataFrame, folder: Path, fmt: str) -> Path:
+    """Write a cohort the way each tool would: real date cells/types in Excel, Parquet and XPT."""
+    path = folder / f"cohort.{fmt}"
+    dates = [c for c in table.columns if c in schema.DATE_COLUMNS]
+    as_dates = table.copy()
+    for name in dates:
+        as_dates[name] = [dt.date.fromisoformat(v) if v else None for v in table[name]]
+    if fmt == "csv":
+        table.to_csv(path, index=False)
+    elif fmt == "xlsx":
+        workbook = openpyxl.Workbook()
+        sheet = workbook.active
+        sheet.append(list(table.columns))
+        for record in as_dates.to_dict("records"):
+            emd = record["emd_at_baseline"]
+            if emd.lower() in {"true", "false"}:
+                record["emd_at_baseline"] = emd.lower() == "true"  # a real TRUE/FALSE cell
+            if record["age_years"] is not None:
+                record["age_years"] = float(record["age_years"])
+            sheet.append(list(record.values()))
+        workbook.save(path)
+    elif fmt == "parquet":
+        frame = table.copy()
+        for name in dates:
+            frame[name] = pd.to_datetime(frame[name]).astype("datetime64[ns]")  # timestamp dtype
+        frame["age_years"] = pd.to_numeric(frame["age_years"]).astype(float)
+        frame.to_parquet(path, index=False)
+    else:
+        frame = as_dates.copy()
+        frame["age_years"] = pd.to_numeric(frame["age_years"]).astype(float)
+        pyreadstat.write_xport(frame, str(path), file_format_version=8)
+    return path
+
+
+@settings(max_examples=30, deadline=None)
+@given(cohort=cohorts(), fmt=st.sampled_from(FORMATS))
+def test_valid_cohorts_validate_cleanly_in_every_format(cohort, fmt):
+    written, expected = cohort
+    with tempfile.TemporaryDirectory() as folder:
+        report = validate_file(_write(written, Path(folder), fmt))
+    assert [p.format() for p in report.problems] == []
+    assert report.table is not None
+    got = report.table.reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    schema.coerce(report.table)  # the normalised table is accepted downstream
+
+
+@settings(max_examples=30, deadline=None)
+@given(cohort=cohorts())
+def test_valid_cohorts_read_the_same_from_every_format(cohort):
+    written, _ = cohort
+    with tempfile.TemporaryDirectory() as folder:
+        tables = [validate_file(_write(written, Path(folder), fmt)).table for fmt in FORMATS]
+    for table in tables[1:]:
+        pd.testing.assert_frame_equal(table, tables[0])
+
+
+REQUIRED_CELLS = [c.name for c in schema.COLUMNS if c.required and c.blank is None]
+ORDERED_PAIRS = [  # (earlier, later) pairs that the rules keep in order
+    ("cart_infusion_date", "second_hsct_date"),
+    ("cart_infusion_date", "relapse_date"),
+    ("cart_infusion_date", "death_date"),
+    ("relapse_date", "death_date"),
+    ("second_hsct_date", "death_date"),
+    ("cart_infusion_date", "last_contact_date"),
+    ("relapse_date", "last_contact_date"),
+]
+SECRET = "Secretname"
+
+
+@st.composite
+def corrupted(draw) -> tuple[pd.DataFrame, set[str], str]:
+    """A cohort with one corruption: (table as written, columns a problem must name, kind)."""
+    kind = draw(st.sampled_from(["blank", "swap", "typo", "duplicate", "identifier"]))
+    table, _ = draw(cohorts(min_size=2 if kind == "duplicate" else 1))
+    table = table.copy()
+    row = draw(st.integers(0, len(table) - 1))
+    swappable = [
+        (a, b)
+        for a, b in ORDERED_PAIRS
+        if table.at[row, a] and table.at[row, b] and table.at[row, a] < table.at[row, b]
+    ]
+    assume(kind != "swap" or swappable)  # rarely false: every date of the patient on the day of CAR-T
+    if kind == "blank":
+        column = draw(st.sampled_from(REQUIRED_CELLS))
+        table.at[row, column] = None
+        return table, {column}, kind
+    if kind == "swap":
+        a, b = draw(st.sampled_from(swappable))
+        table.at[row, a], table.at[row, b] = table.at[row, b], table.at[row, a]
+        return table, {a, b}, kind
+    if kind == "typo":
+        columns = [
+            c
+            for c in ("bm_response", "emd_at_baseline", "emd_response", "sex", "donor_type")
+            if table.at[row, c]
+        ]
+        column = draw(st.sampled_from(columns))
+        value = table.at[row, column]
+        spec = schema.column(column)
+        accepted = {v.lower() for v in spec.values} | (
+            schema.TRUE_WORDS | schema.FALSE_WORDS if spec.kind == "yes/no" else set()
+        )
+        at = draw(st.integers(0, len(value)))
+        typo = value[:at] + draw(st.sampled_from(["x", "#", "q", "é"])) + value[at:]
+        assert typo.lower() not in accepted
+        table.at[row, column] = typo
+        return table, {column}, kind
+    if kind == "duplicate":
+        other = draw(st.integers(0, len(table) - 1).filter(lambda i: i != row))
+        table.at[other, "patient_id"] = table.at[row, "patient_id"]
+        return table, {"patient_id"}, kind
+    name = draw(st.sampled_from(IDENTIFYING))
+    table.insert(draw(st.integers(0, len(table.columns))), name, [f"{SECRET}{i}" for i in range(len(table))])
+    return table, {name}, kind
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=corrupted(), fmt=st.sampled_from(["csv", "csv", "xlsx"]))
+def test_corruptions_are_always_found_on_the_right_column(case, fmt):
+    table, columns, kind = case
+    event(kind)
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            report = validate_file(_write(table, Path(folder), fmt))
+        except CartreportError as error:  # the only errors allowed; none is expected for these corruptions
+            pytest.fail(f"unexpected {error!r}")
+    assert report.problems, kind
+    assert report.table is None
+    assert columns & {p.column for p in report.problems}, [p.format() for p in report.problems]
+    assert all(p.rule in RULES for p in report.problems)
+    shown = "\n".join([*(p.format() for p in report.problems), *report.notes, repr(report.problems)])
+    assert SECRET not in shown
+
+
+cells = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(["2021-01-01", "yes", "NR", "CR", "45"]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(rows=st.lists(st.fixed_dictionaries({name: cells for name in VALID}), min_size=1, max_size=5))
+def test_arbitrary_cells_never_crash_validation(rows):
+    report = validate_table(_read(*rows), data_cutoff=dt.date(2021, 6, 30))
+    for problem in report.problems:
+        assert problem.rule in RULES
+        assert "\n" not in problem.format()
+    assert (report.table is None) == bool(report.problems)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.binary(max_size=300), fmt=st.sampled_from(FORMATS))
+def test_arbitrary_bytes_raise_only_data_file_error(data, fmt):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"garbage.{fmt}"
+        path.write_bytes(data)
+        try:
+            read = read_table(path)
+        except DataFileError:
+            return
+        validate_table(read)
