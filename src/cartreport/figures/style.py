@@ -1,0 +1,130 @@
+"""The report's look — fonts, palette, spines, byte-stable SVG — and saving figures deterministically."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+from cycler import cycler
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure, SubFigure
+
+from cartreport.endpoints import DAYS_PER_MONTH
+
+__all__ = ["DAYS_PER_MONTH", "PALETTE", "SMALL", "STATE_COLOURS", "rc_params", "save_figure", "theme"]
+
+#: Okabe & Ito (2008) colour-blind-safe palette, ordered for contrast on white (yellow last: weak on white).
+PALETTE: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # bluish green
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#CC79A7",  # reddish purple
+    "#000000",  # black
+    "#F0E442",  # yellow
+)
+STATE_COLOURS = {"remission": "#009E73", "relapsed": "#D55E00", "nrm": "#7F7F7F"}
+SMALL = 8.0  # pt: risk tables, annotations, legends
+_SVG_STABLE = {"svg.hashsalt": "cartreport", "svg.fonttype": "none"}
+_METADATA = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": "cartreport"},
+    "pdf": {"CreationDate": None, "ModDate": None, "Creator": "cartreport", "Producer": None},
+}
+
+
+def rc_params(font_size: float = 9.0) -> dict[str, Any]:
+    """The report's matplotlib settings (for ``matplotlib.rc_context``); :func:`theme` applies them globally."""
+    return {
+        "font.family": "sans-serif",
+        "font.sans-serif": ["Arial", "Helvetica", "Liberation Sans", "DejaVu Sans"],
+        "font.size": font_size,
+        "axes.titlesize": font_size + 0.5,
+        "axes.titlelocation": "left",
+        "axes.labelsize": font_size,
+        "xtick.labelsize": font_size - 0.5,
+        "ytick.labelsize": font_size - 0.5,
+        "legend.fontsize": font_size - 1,
+        "legend.frameon": False,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.linewidth": 0.8,
+        "axes.prop_cycle": cycler(color=PALETTE),
+        "xtick.major.width": 0.8,
+        "ytick.major.width": 0.8,
+        "xtick.major.size": 3.5,
+        "ytick.major.size": 3.5,
+        "lines.linewidth": 1.5,
+        "figure.figsize": (6.5, 4.0),
+        "figure.dpi": 100,
+        "figure.facecolor": "white",
+        "figure.constrained_layout.use": True,
+        "savefig.dpi": 100,
+        "savefig.facecolor": "white",
+        "pdf.fonttype": 42,
+        "ps.fonttype": 42,
+        "mathtext.default": "regular",
+        **_SVG_STABLE,
+    }
+
+
+def theme(font_size: float = 9.0) -> None:
+    """Set the report's look once: 9 pt sans-serif for 3.5–7 in wide figures, no top/right spines, the
+    Okabe–Ito :data:`PALETTE`, constrained layout, and SVG settings that make files byte-stable."""
+    mpl.rcParams.update(rc_params(font_size))
+
+
+def save_figure(
+    fig: Figure | SubFigure | Axes,
+    directory: str | os.PathLike,
+    name: str,
+    *,
+    dpi: int = 100,
+    formats: Sequence[str] = ("png", "svg"),
+    close: bool = False,
+) -> dict[str, Path]:
+    """Write ``name.png`` (for the HTML; keep ``dpi`` ≤ 100) and ``name.svg`` (for manuscripts) into ``directory``.
+
+    Output is deterministic: no dates or software versions in the metadata, a fixed SVG hash salt, and text kept
+    as text in the SVG. Each file is written to a temporary name and moved into place. ``close=True`` closes the
+    figure afterwards (batch runs outside a notebook, where pyplot would otherwise keep every figure).
+
+    Returns
+    -------
+    dict
+        ``{format: path}``.
+    """
+    if not name or Path(name).name != name:
+        raise ValueError(f"name must be a plain file name without directories, not {name!r}")
+    figure = fig.get_figure(root=True) if isinstance(fig, Axes | SubFigure) else fig
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    with mpl.rc_context(_SVG_STABLE):
+        for fmt in formats:
+            path = directory / f"{name}.{fmt}"
+            partial = directory / f".{name}.{fmt}.partial"
+            figure.savefig(partial, format=fmt, dpi=dpi, metadata=_METADATA.get(fmt))
+            partial.replace(path)
+            paths[fmt] = path
+    if close:
+        plt.close(figure)
+    return paths
+
+
+# ------------------------------------------------------------------------------------------------ small helpers
+def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    if ax is not None:
+        return ax
+    return plt.figure(figsize=figsize, layout="constrained").add_subplot()
+
+
+def _number(value: float) -> str:
+    """12 → '12', 12.5 → '12.5', 1234 → '1,234' (axis ticks, counts and day intervals)."""
+    value = float(value)
+    return f"{value:,.0f}" if value == round(value) else f"{value:,.1f}"

@@ -1,0 +1,443 @@
+"""Figures draw from result objects, line the numbers at risk up with the ticks, and save byte-stable files.
+
+The curves are small hand-made cohorts; the cumulative-incidence inputs are fake objects with the attributes of
+``cartreport.cif.CIFResult`` (figures read results, they never compute them).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from cartreport import figures  # noqa: E402
+from cartreport.km import kaplan_meier  # noqa: E402
+
+MONTH = figures.DAYS_PER_MONTH
+
+# A realistic flagship-like cohort: 16 patients, days from second HSCT, 1 = death; 1-year OS 57.8%.
+OS_TIME = [38, 74, 121, 150, 180, 196, 233, 280, 301, 395, 455, 512, 590, 648, 702, 845]
+OS_EVENT = [1, 1, 0, 1, 0, 1, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0]
+
+
+@dataclass(frozen=True)
+class FakeCIF:
+    """The attributes of ``cartreport.cif.CIFResult`` that the figures read."""
+
+    time: np.ndarray
+    estimate: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    events: np.ndarray
+    competing: np.ndarray
+    censored: np.ndarray
+    at_risk: np.ndarray
+
+    def at_risk_at(self, times) -> np.ndarray:
+        idx = np.searchsorted(self.time, np.asarray(times, dtype=float), side="left")
+        return np.append(self.at_risk, 0)[idx].astype(int)
+
+
+def fake_cif(time, estimate, events, competing, censored, n) -> FakeCIF:
+    time, estimate = np.asarray(time, float), np.asarray(estimate, float)
+    counts = np.asarray(events) + np.asarray(competing) + np.asarray(censored)
+    at_risk = n - np.concatenate(([0], np.cumsum(counts)[:-1]))
+    with np.errstate(invalid="ignore"):
+        low = np.where(estimate > 0, np.clip(estimate - 0.15, 0, 1), np.nan)
+    return FakeCIF(
+        time,
+        estimate,
+        low,
+        np.clip(estimate + 0.2, 0, 1),
+        np.asarray(events),
+        np.asarray(competing),
+        np.asarray(censored),
+        at_risk,
+    )
+
+
+TIMES = [60, 121, 150, 250, 301, 395, 520, 700]
+N_CR = 10
+RELAPSE = fake_cif(
+    TIMES,
+    [0.1, 0.1, 0.2, 0.3, 0.3, 0.3, 0.42, 0.42],
+    [1, 0, 1, 1, 0, 0, 1, 0],
+    [0, 1, 0, 0, 1, 0, 0, 0],
+    [0, 0, 0, 0, 0, 1, 0, 1],
+    N_CR,
+)
+NRM = fake_cif(
+    TIMES,
+    [0.0, 0.1, 0.1, 0.1, 0.2, 0.2, 0.2, 0.2],
+    [0, 1, 0, 0, 1, 0, 0, 0],
+    [1, 0, 1, 1, 0, 0, 1, 0],
+    [0, 0, 0, 0, 0, 1, 0, 1],
+    N_CR,
+)
+
+
+def os_curves():
+    return {"All patients": kaplan_meier(OS_TIME, OS_EVENT)}
+
+
+def timeline(n: int, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    end = np.round(rng.uniform(1, 30, n), 2)
+    died = rng.random(n) < 0.4
+    hsct = np.where(rng.random(n) < 0.85, np.round(rng.uniform(0.8, 1.5, n), 2), np.nan)
+    relapse = np.where(rng.random(n) < 0.3, np.round(end * rng.uniform(0.3, 0.9, n), 2), np.nan)
+    return pd.DataFrame(
+        {
+            "patient_id": [f"P{i + 1:02d}" for i in range(n)],
+            "diagnosis": np.where(rng.random(n) < 0.7, "T-ALL", "T-LBL"),
+            "end_months": end,
+            "second_hsct_months": np.minimum(hsct, end),
+            "relapse_months": relapse,
+            "death_months": np.where(died, end, np.nan),
+            "censored": ~died,
+            "bm_response": rng.choice(["MRD-negative CR", "MRD-positive CR", "NR", "NE"], n),
+            "emd_response": np.where(rng.random(n) < 0.5, rng.choice(["CR", "PR", "PD"], n), None),
+        }
+    )
+
+
+FLOW = {
+    "enrolled": 16,
+    "infused": 16,
+    "bm_evaluable": 16,
+    "bm_mrd_negative_cr": 14,
+    "bm_cr": 15,
+    "transplanted": 14,
+    "analysed": 14,
+    "excluded": [{"reason": "no second HSCT", "n": 2}],
+}
+INTERVALS = [
+    {
+        "name": "first_hsct_to_relapse",
+        "label": "First HSCT → relapse",
+        "n": 16,
+        "median_days": 210.0,
+        "min_days": 95.0,
+        "max_days": 870.0,
+    },
+    {
+        "name": "relapse_to_cart",
+        "label": "Relapse → CD7 CAR-T infusion",
+        "n": 16,
+        "median_days": 41.5,
+        "min_days": 20.0,
+        "max_days": 92.0,
+    },
+    {
+        "name": "cart_to_second_hsct",
+        "label": "CD7 CAR-T infusion → second HSCT",
+        "n": 14,
+        "median_days": 33.0,
+        "min_days": 25.0,
+        "max_days": 61.0,
+    },
+]
+RESPONSES = {
+    "bm_mrd_negative_cr": {
+        "label": "BM MRD-negative CR",
+        "responders": 14,
+        "evaluable": 16,
+        "rate": 0.875,
+        "ci_low": 0.617,
+        "ci_high": 0.984,
+        "method": "Clopper–Pearson exact 95% CI",
+    },
+    "bm_cr": {
+        "label": "BM CR",
+        "responders": 15,
+        "evaluable": 16,
+        "rate": 0.9375,
+        "ci_low": 0.698,
+        "ci_high": 0.998,
+        "method": "Clopper–Pearson exact 95% CI",
+    },
+    "emd_cr": {
+        "label": "EMD CR",
+        "responders": 0,
+        "evaluable": 0,
+        "rate": None,
+        "ci_low": None,
+        "ci_high": None,
+        "method": "Clopper–Pearson exact 95% CI",
+    },
+}
+
+
+@pytest.fixture(autouse=True)
+def _theme_and_close():
+    with matplotlib.rc_context():
+        figures.theme()
+        yield
+    plt.close("all")
+
+
+def axis(fig, label):
+    return next(ax for ax in fig.axes if ax.get_label() == label)
+
+
+def risk_texts(fig):
+    return [t for t in axis(fig, "risk_table").texts if t.get_gid() == "at-risk"]
+
+
+def risk_counts(fig) -> list[int]:
+    return [int(t.get_text().replace(",", "")) for t in risk_texts(fig)]
+
+
+# ------------------------------------------------------------------------------------------------ risk table
+def test_risk_table_counts_equal_at_risk_at_and_sit_on_the_ticks():
+    curves = {"A": kaplan_meier(OS_TIME, OS_EVENT), "B": kaplan_meier(OS_TIME[:8], OS_EVENT[:8])}
+    fig = figures.plot_km(curves, xlabel="Months", ylabel="OS (%)", xticks_months=[0, 3, 6, 12, 18, 24])
+    ax = axis(fig, "curves")
+    ticks = ax.get_xticks()
+    np.testing.assert_allclose(ticks, [0, 3, 6, 12, 18, 24])
+    texts = risk_texts(fig)
+    assert len(texts) == 2 * len(ticks)
+    for row, km in enumerate(curves.values()):
+        row_texts = [t for t in texts if t.get_position()[1] == row]
+        np.testing.assert_allclose([t.get_position()[0] for t in row_texts], ticks)
+        assert [int(t.get_text()) for t in row_texts] == km.at_risk_at(ticks * MONTH).tolist()
+    table = figures.risk_table_data(curves, ticks * MONTH)
+    assert table.loc["A"].tolist() == curves["A"].at_risk_at(ticks * MONTH).tolist()
+    assert table.loc["A"].tolist() == [16, 14, 11, 7, 4, 1]  # counted by hand: times >= tick
+
+
+def test_risk_table_lines_up_on_screen_in_subfigures_and_with_max_months():
+    fig = plt.figure(figsize=(10, 4), layout="constrained")
+    left, right = fig.subfigures(1, 2)
+    figures.plot_km(os_curves(), xlabel="Months", ylabel="OS (%)", fig=left)
+    figures.plot_km(os_curves(), xlabel="Months", ylabel="OS (%)", max_months=20, fig=right)
+    fig.canvas.draw()
+    for sub in (left, right):
+        ax = axis(sub, "curves")
+        tick_px = [ax.transData.transform((x, 0))[0] for x in ax.get_xticks()]
+        text_px = [t.get_window_extent().x0 + t.get_window_extent().width / 2 for t in risk_texts(sub)]
+        np.testing.assert_allclose(text_px, tick_px, atol=0.6)
+        assert max(ax.get_xticks()) <= ax.get_xlim()[1]
+    assert max(axis(right, "curves").get_xticks()) <= 20
+
+
+def test_default_ticks_cover_the_follow_up():
+    fig = figures.plot_km(os_curves(), xlabel="Months", ylabel="OS (%)")
+    ticks = axis(fig, "curves").get_xticks()
+    assert ticks[0] == 0 and ticks[-1] >= max(OS_TIME) / MONTH and len(ticks) <= 9
+
+
+# ------------------------------------------------------------------------------------------------ KM curves
+def censor_marks(fig):
+    return [ln for ln in axis(fig, "curves").lines if ln.get_gid() == "censor-marks"]
+
+
+def test_censor_marks_one_per_censored_time_on_the_curve():
+    km = kaplan_meier(OS_TIME, OS_EVENT)
+    fig = figures.plot_km({"All": km}, xlabel="Months", ylabel="OS (%)")
+    (marks,) = censor_marks(fig)
+    assert len(marks.get_xdata()) == int((km.censored > 0).sum()) == 9
+    np.testing.assert_allclose(marks.get_ydata(), 100 * km.estimate[km.censored > 0])
+
+
+@pytest.mark.parametrize(
+    ("time", "event"),
+    [
+        pytest.param([10, 20, 30], [0, 0, 0], id="all_censored"),
+        pytest.param([10, 20, 30], [1, 1, 1], id="no_censoring"),
+        pytest.param([100], [1], id="one_patient"),
+        pytest.param([0, 0, 5], [1, 0, 1], id="event_at_time_zero"),
+    ],
+)
+def test_km_edge_cases_draw(time, event, tmp_path):
+    km = kaplan_meier(time, event)
+    fig = figures.plot_km({"Cohort": km}, xlabel="Months", ylabel="OS (%)", landmarks_months=[1])
+    assert len(censor_marks(fig)) == (1 if (km.censored > 0).any() else 0)
+    assert risk_counts(fig) == km.at_risk_at(axis(fig, "curves").get_xticks() * MONTH).tolist()
+    figures.save_figure(fig, tmp_path, "edge")
+
+
+def test_nan_band_is_drawn_as_the_estimate():
+    km = kaplan_meier([10, 20, 30, 40], [0, 0, 1, 0])  # S = 1 (NaN log-log band) until day 30
+    assert np.isnan(km.ci_low[0])
+    fig = figures.plot_km(km, xlabel="Months", ylabel="OS (%)", show_censored=False)
+    (band,) = axis(fig, "curves").collections
+    (path,) = band.get_paths()  # one polygon: NaN would split the band into pieces with a gap
+    assert np.isfinite(path.vertices).all()
+    assert path.vertices[:, 0].min() == 0 and path.vertices[:, 0].max() == pytest.approx(40 / MONTH)
+    at_one = path.vertices[path.vertices[:, 0] < 30 / MONTH - 1e-9, 1]
+    assert at_one.min() == pytest.approx(100)  # the band is 1 (100 %) where S = 1
+
+
+def test_large_cohort_is_thinned_for_drawing_within_a_tenth_of_a_percent():
+    rng = np.random.default_rng(0)
+    time = np.round(rng.exponential(600, 20_000), 1)
+    km = kaplan_meier(time, rng.random(20_000) < 0.6)
+    fig = figures.plot_km(km, xlabel="Months", ylabel="OS (%)")
+    ax = axis(fig, "curves")
+    (line,) = [ln for ln in ax.lines if ln.get_label().startswith("All patients")]
+    x, y = line.get_xdata(), line.get_ydata()
+    assert len(x) < len(km.time) / 5
+    drawn = y[np.searchsorted(x, km.time / MONTH, side="right") - 1]
+    assert np.abs(drawn - 100 * km.estimate).max() < 0.1
+    assert not censor_marks(fig)  # thousands of censored times: no marks
+    assert risk_counts(fig) == km.at_risk_at(ax.get_xticks() * MONTH).tolist()
+
+
+def test_no_risk_table_and_single_result():
+    fig = figures.plot_km(kaplan_meier(OS_TIME, OS_EVENT), xlabel="Months", ylabel="OS (%)", risk_table=False)
+    assert [ax.get_label() for ax in fig.axes] == ["curves"]
+    assert "All patients (n = 16; 7 events)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+# ------------------------------------------------------------------------------------------- competing risks
+def test_cif_with_one_event_free_row():
+    fig = figures.plot_cif(
+        {"Relapse": RELAPSE, "Non-relapse mortality": NRM}, xlabel="Months since second HSCT"
+    )
+    ticks = axis(fig, "curves").get_xticks()
+    assert risk_counts(fig) == RELAPSE.at_risk_at(ticks * MONTH).tolist()
+    assert [t.get_text() for t in axis(fig, "risk_table").get_yticklabels()] == ["Event-free"]
+    assert len(figures.risk_table_data({"R": RELAPSE, "N": NRM}, ticks * MONTH)) == 2
+
+
+def test_cif_without_events_draws():
+    none = fake_cif([30, 60], [0.0, 0.0], [0, 0], [0, 0], [1, 1], 2)
+    fig = figures.plot_cif({"Relapse": none}, xlabel="Months")
+    assert risk_counts(fig)[:1] == [2]
+
+
+def test_state_stack_sums_to_100_percent():
+    ax = figures.plot_state_stack(RELAPSE, NRM)
+    tops = [np.concatenate([p.vertices for p in c.get_paths()])[:, 1].max() for c in ax.collections]
+    assert len(ax.collections) == 3
+    assert max(tops) == pytest.approx(100)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[1] == "Relapsed (alive or dead after relapse)"
+    remission = ax.collections[0].get_paths()[0].vertices
+    at_first_relapse = remission[np.isclose(remission[:, 0], 60 / MONTH), 1]
+    assert 90 in np.round(at_first_relapse, 9)  # 1 − 10 % relapse − 0 % NRM from day 60 on
+
+
+def test_real_cumulative_incidence_results_draw():
+    cif = pytest.importorskip("cartreport.cif")
+    status = [2, 1, 0, 1, 0, 2, 1, 0, 2, 0, 0, 0, 1, 0, 0, 0]  # 1 relapse, 2 death without relapse
+    relapse = cif.aalen_johansen(OS_TIME, status, cause=1)
+    nrm = cif.aalen_johansen(OS_TIME, status, cause=2)
+    fig = figures.plot_cif(
+        {"Relapse": relapse, "Non-relapse mortality": nrm}, xlabel="Months since second HSCT"
+    )
+    ticks = axis(fig, "curves").get_xticks()
+    assert risk_counts(fig) == relapse.at_risk_at(ticks * MONTH).tolist()
+    assert len(figures.plot_state_stack(relapse, nrm).collections) == 3
+
+
+# ------------------------------------------------------------------------------------------------- swimmer
+def test_swimmer_draws_every_patient_when_few():
+    data = timeline(16)
+    ax = figures.plot_swimmer(data)
+    assert len(ax.patches) == 16
+    assert ax.get_title(loc="left") == ""
+    assert sorted(t.get_text() for t in ax.get_yticklabels()) == sorted(data["patient_id"])
+
+
+def test_swimmer_samples_large_cohorts_deterministically_and_says_so():
+    data = timeline(100_000)
+    ax = figures.plot_swimmer(data, max_patients=60)
+    assert len(ax.patches) == 60
+    assert "60 of 100,000 patients" in ax.get_title(loc="left")
+    again = figures.plot_swimmer(data.sample(frac=1, random_state=3), max_patients=60)
+    np.testing.assert_array_equal([p.get_width() for p in ax.patches], [p.get_width() for p in again.patches])
+
+
+def test_swimmer_one_patient_with_missing_columns():
+    data = pd.DataFrame(
+        {"patient_id": ["P1"], "diagnosis": ["T-ALL"], "end_months": [5.0], "censored": [True]}
+    )
+    ax = figures.plot_swimmer(data)
+    assert len(ax.patches) == 1
+
+
+# ---------------------------------------------------------------------------------------- diagrams and bars
+def all_text(fig) -> str:
+    return "\n".join(t.get_text() for ax in fig.axes for t in ax.texts)
+
+
+def test_flow_numbers_come_from_the_dict():
+    text = all_text(figures.plot_flow(FLOW))
+    assert "n = 16" in text and "n = 15 (MRD-negative n = 14)" in text
+    assert "Not analysed (n = 2)" in text and "no second HSCT: n = 2" in text
+    assert "No bone-marrow CR" in text  # 16 evaluable − 15 CR
+
+
+def test_flow_with_missing_steps():
+    text = all_text(figures.plot_flow({"enrolled": 3, "analysed": 3, "excluded": []}))
+    assert "Enrolled" in text and "Not analysed" not in text
+
+
+def test_treatment_sequence_places_intervals_by_name():
+    fig = figures.plot_treatment_sequence(
+        INTERVALS + [{"name": "odd", "label": "Odd", "n": 1, "median_days": 4, "min_days": 4, "max_days": 4}]
+    )
+    text = all_text(fig)
+    assert "210 d (95–870)\nn = 16" in text and "33 d (25–61)\nn = 14" in text
+    assert "Odd: 4 d (4–4), n = 1" in text
+    empty = figures.plot_treatment_sequence([{**INTERVALS[0], "median_days": None, "n": 0}])
+    assert "d (" not in all_text(empty)
+
+
+def test_responses_with_not_evaluable():
+    ax = figures.plot_responses(RESPONSES)
+    texts = [t.get_text() for t in ax.texts]
+    assert "14/16" in texts and "15/16" in texts and "not evaluable" in texts
+    assert len(ax.patches) == 2
+
+
+def test_forest_rows_and_missing_values():
+    rows = pd.DataFrame(
+        {
+            "name": ["run 1", "run 2", "run 3"],
+            "estimate": [0.578, np.nan, 0.4],
+            "ci_low": [0.286, np.nan, np.nan],
+            "ci_high": [0.787, np.nan, np.nan],
+        }
+    )
+    ax = figures.plot_forest(rows, xlabel="1-year OS (%)")
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["57.8 (28.6–78.7)", "not estimable", "40.0"]
+
+
+# --------------------------------------------------------------------------------------------------- saving
+def test_svg_byte_identical_and_png_written(tmp_path):
+    paths = []
+    for run in ("a", "b"):
+        fig = figures.plot_km(os_curves(), xlabel="Months since second HSCT", ylabel="Overall survival (%)")
+        paths.append(figures.save_figure(fig, tmp_path / run, "os", close=True))
+        assert not plt.fignum_exists(fig.number)
+    assert paths[0]["svg"].read_bytes() == paths[1]["svg"].read_bytes()
+    assert paths[0]["png"].read_bytes() == paths[1]["png"].read_bytes()
+    png = paths[0]["png"].read_bytes()
+    assert png.startswith(b"\x89PNG") and b"Software" not in png
+    assert b"<dc:date>" not in paths[0]["svg"].read_bytes()
+    assert not list((tmp_path / "a").glob(".*partial"))
+
+
+def test_save_figure_accepts_axes_and_rejects_paths(tmp_path):
+    ax = figures.plot_responses(RESPONSES)
+    assert figures.save_figure(ax, tmp_path, "responses", formats=("png",))["png"].exists()
+    with pytest.raises(ValueError):
+        figures.save_figure(ax, tmp_path, "../escape")
+
+
+def test_theme_sets_palette_and_fonts():
+    assert plt.rcParams["axes.prop_cycle"].by_key()["color"][0] == figures.PALETTE[0]
+    assert plt.rcParams["font.size"] == 9 and not plt.rcParams["axes.spines.top"]
+    assert math.isclose(figures.DAYS_PER_MONTH * 12, 365.25)
