@@ -1,0 +1,92 @@
+"""cartreport batch: grid expansion, local processes and a dask LocalCluster, summary and index."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from cartreport import batch, cli
+from cartreport.errors import ParameterError
+from cartreport.synthetic import synthetic_cohort
+
+
+def test_matrix_expands_into_the_cartesian_product(tmp_path):
+    grid = {
+        "defaults": {"data": "cohort.csv", "landmarks_months": [12]},
+        "runs": [{"name": "all"}, {"name": "tall", "subgroup": {"diagnosis": ["T-ALL"]}}],
+        "matrix": {"time_origin": ["second_hsct", "cart_infusion"], "data_cutoff": ["2022-12-31", "2023-06-30"]},
+    }
+    runs = batch.expand_grid(grid, base_dir=tmp_path)
+    assert len(runs) == 2 * 2 * 2
+    assert runs[0].name == "all__time_origin=second_hsct__data_cutoff=2022-12-31"
+    assert runs[-1].parameters["subgroup"] == {"diagnosis": ["T-ALL"]}
+    assert runs[-1].parameters["data"] == str(tmp_path / "cohort.csv")
+    assert len({r.name for r in runs}) == len(runs)
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        ({"runs": [{"name": "a", "ci_level": 7}]}, "ci_level"),
+        ({"runs": [{"name": "a"}, {"name": "a"}]}, "unique"),
+        ({"runs": [{"subgroup": {}}]}, "name"),
+        ({"matrix": {"time_origin": []}}, "non-empty"),
+        ({"defaults": {}, "extra": 1}, "unknown sections"),
+    ],
+)
+def test_a_bad_grid_is_refused_before_anything_runs(grid, message):
+    with pytest.raises(ParameterError, match=message):
+        batch.expand_grid(grid)
+
+
+@pytest.fixture(scope="module")
+def grid_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("batch")
+    synthetic_cohort(30, seed=5).to_csv(folder / "cohort.csv", index=False)
+    bad = synthetic_cohort(10, seed=6)
+    bad.loc[0, "death_date"] = "not a date"
+    bad.to_csv(folder / "bad.csv", index=False)
+    grid = {
+        "defaults": {"data": "cohort.csv", "landmarks_months": [6, 12]},
+        "runs": [{"name": "ok"}, {"name": "broken", "data": "bad.csv"}],
+        "matrix": {"time_origin": ["second_hsct", "cart_infusion"]},
+    }
+    path = folder / "grid.yaml"
+    path.write_text(yaml.safe_dump(grid))
+    return path
+
+
+def _check(out: Path, summary: pd.DataFrame) -> None:
+    assert list(summary["name"]) == [
+        "ok__time_origin=second_hsct",
+        "ok__time_origin=cart_infusion",
+        "broken__time_origin=second_hsct",
+        "broken__time_origin=cart_infusion",
+    ]
+    assert list(summary["status"]) == ["ok", "ok", "failed", "failed"]
+    assert summary.loc[2, "error"].startswith("bad.csv has 1 problem")
+    for name in summary["name"][:2]:
+        results = json.loads((out / name / "results.json").read_text())
+        row = summary[summary["name"] == name].iloc[0]
+        assert float(row["os_12m"]) == pytest.approx(results["endpoints"]["os"]["landmarks"][1]["estimate"])
+        assert int(float(row["n"])) == results["n_patients"] == 30
+    assert not (out / "broken__time_origin=second_hsct").exists()
+    index = (out / "index.html").read_text()
+    assert 'href="ok__time_origin=second_hsct/report.html"' in index and "data:image/png;base64" in index
+    assert pd.read_csv(out / "summary.csv")["status"].tolist() == list(summary["status"])
+
+
+def test_local_parallel_batch_reports_failures_and_finishes_the_rest(grid_file, tmp_path, capsys):
+    out = tmp_path / "local"
+    code = cli.main(["batch", str(grid_file), "--jobs", "2", "--output", str(out)])
+    assert code == 1, "a failed run makes the exit code non-zero"
+    _check(out, pd.read_csv(out / "summary.csv", keep_default_na=False))
+    assert "2 of 4 runs ok" in capsys.readouterr().out
+
+
+def test_dask_local_cluster(grid_file, tmp_path):
+    out = tmp_path / "dask"
+    summary = batch.run_batch(batch.load_grid(grid_file), out, jobs=2, executor="dask")
+    _check(out, summary.fillna(""))
