@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -70,13 +71,8 @@ def validate(data: str | Path, sheet: str | None = None, data_cutoff: str | None
     """Every problem of a patient file (:class:`cartreport.validate.ValidationReport`)."""
     from cartreport.validate import validate_file
 
-    return validate_file(Path(data), sheet=sheet or None, data_cutoff=_as_date(data_cutoff))
-
-
-def _as_date(text: str | None):
-    import datetime as dt
-
-    return dt.date.fromisoformat(text) if text else None
+    cutoff = resolve_parameters({"data_cutoff": data_cutoff or ""})["data_cutoff"]
+    return validate_file(Path(data), sheet=sheet or None, data_cutoff=dt.date.fromisoformat(cutoff) if cutoff else None)
 
 
 @lru_cache(maxsize=8)

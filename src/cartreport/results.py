@@ -50,7 +50,10 @@ def apply_subgroup(table: pd.DataFrame, subgroup: dict[str, list[str]]) -> pd.Da
     for column, allowed in subgroup.items():
         if column not in table.columns:
             raise ParameterError("subgroup", subgroup, f"the data have no column {column!r}")
-        keep &= table[column].astype(str).isin(allowed)
+        values = table[column]
+        if values.dtype == bool:  # yes/no columns are compared as the file writes them
+            values = values.map({True: "yes", False: "no"})
+        keep &= values.astype(str).isin(allowed)
     if not keep.any():
         raise ParameterError("subgroup", subgroup, "no patient matches this subgroup")
     return table[keep].reset_index(drop=True)
