@@ -16,7 +16,10 @@ def test_matrix_expands_into_the_cartesian_product(tmp_path):
     grid = {
         "defaults": {"data": "cohort.csv", "landmarks_months": [12]},
         "runs": [{"name": "all"}, {"name": "tall", "subgroup": {"diagnosis": ["T-ALL"]}}],
-        "matrix": {"time_origin": ["second_hsct", "cart_infusion"], "data_cutoff": ["2022-12-31", "2023-06-30"]},
+        "matrix": {
+            "time_origin": ["second_hsct", "cart_infusion"],
+            "data_cutoff": ["2022-12-31", "2023-06-30"],
+        },
     }
     runs = batch.expand_grid(grid, base_dir=tmp_path)
     assert len(runs) == 2 * 2 * 2

@@ -16,7 +16,9 @@ def test_validate_valid_file(capsys, tmp_path):
     path = tmp_path / "ok.csv"
     synthetic_cohort(12, seed=2).to_csv(path, index=False)
     assert cli.main(["validate", str(path)]) == 0
-    assert capsys.readouterr().out.strip().endswith("ok.csv: 12 patients, 10 required columns present, valid.")
+    assert (
+        capsys.readouterr().out.strip().endswith("ok.csv: 12 patients, 10 required columns present, valid.")
+    )
 
 
 def test_validate_lists_every_problem_and_exits_1(capsys, tmp_path):
@@ -39,7 +41,10 @@ def test_run_with_invalid_data_exits_2_without_traceback_or_output(tmp_path):
     frame.to_csv(data, index=False)
     out = tmp_path / "report"
     proc = subprocess.run(
-        [str(EXE), "run", "--data", str(data), "--output", str(out)], capture_output=True, text=True, timeout=300
+        [str(EXE), "run", "--data", str(data), "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

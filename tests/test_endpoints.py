@@ -52,7 +52,9 @@ def test_death_without_relapse_competes_with_relapse():
 
 
 def test_cart_origin_counts_from_infusion():
-    frame = table([{"patient_id": "P1", **BASE, "death_date": "2022-04-02", "last_contact_date": "2022-04-02"}])
+    frame = table(
+        [{"patient_id": "P1", **BASE, "death_date": "2022-04-02", "last_contact_date": "2022-04-02"}]
+    )
     e = derive_endpoints(frame, "cart_infusion").patients.iloc[0]
     assert e.os_time_days == 91  # 2022-01-01 -> 2022-04-02
 
@@ -72,16 +74,33 @@ def test_patient_without_second_hsct_leaves_transplant_analyses_only():
 
 def test_data_cutoff_ignores_later_events_and_censors_there():
     e = derive_endpoints(
-        table([{"patient_id": "P1", **BASE, "relapse_date": "2022-06-01", "death_date": "2022-09-01",
-                "last_contact_date": "2022-09-01"}]),
+        table(
+            [
+                {
+                    "patient_id": "P1",
+                    **BASE,
+                    "relapse_date": "2022-06-01",
+                    "death_date": "2022-09-01",
+                    "last_contact_date": "2022-09-01",
+                }
+            ]
+        ),
         data_cutoff="2022-05-02",
     ).patients.iloc[0]
     assert (e.os_time_days, e.os_event, e.lfs_event, e.cr_status) == (90, 0, 0, 0)
 
 
 def test_infusion_after_cutoff_is_excluded():
-    frame = table([{"patient_id": "P1", "cart_infusion_date": "2023-01-01", "second_hsct_date": "2023-02-01",
-                    "last_contact_date": "2023-03-01"}])
+    frame = table(
+        [
+            {
+                "patient_id": "P1",
+                "cart_infusion_date": "2023-01-01",
+                "second_hsct_date": "2023-02-01",
+                "last_contact_date": "2023-03-01",
+            }
+        ]
+    )
     ep = derive_endpoints(frame, data_cutoff="2022-12-31")
     assert ep.exclusions() == [{"reason": "CAR-T infusion after the data cut-off", "n": 1}]
 
@@ -93,7 +112,9 @@ def test_relapse_before_origin_counts_at_time_zero():
 
 def test_unknown_origin_is_refused():
     with pytest.raises(ValueError, match="time_origin"):
-        derive_endpoints(table([{"patient_id": "P1", **BASE, "last_contact_date": "2022-03-03"}]), "diagnosis")
+        derive_endpoints(
+            table([{"patient_id": "P1", **BASE, "last_contact_date": "2022-03-03"}]), "diagnosis"
+        )
 
 
 @st.composite
@@ -129,7 +150,9 @@ def test_properties_of_derived_endpoints(rows, origin):
 
 
 def test_timeline_in_months_since_cart():
-    frame = table([{"patient_id": "P1", **BASE, "death_date": "2022-04-02", "last_contact_date": "2022-04-02"}])
+    frame = table(
+        [{"patient_id": "P1", **BASE, "death_date": "2022-04-02", "last_contact_date": "2022-04-02"}]
+    )
     frame["emd_response"] = None
     t = patient_timeline(frame).iloc[0]
     assert t.end_months == pytest.approx(91 / 30.4375)

@@ -30,7 +30,13 @@ def small_report(tmp_path_factory):
     synthetic_cohort(40, seed=11).to_csv(data, index=False)
     out = folder / "report"
     api.run_report(
-        {"data": str(data), "subgroup_by": "diagnosis", "data_cutoff": "2024-03-31", "landmarks_months": [12]}, out
+        {
+            "data": str(data),
+            "subgroup_by": "diagnosis",
+            "data_cutoff": "2024-03-31",
+            "landmarks_months": [12],
+        },
+        out,
     )
     return out
 
@@ -53,7 +59,9 @@ def test_parameters_cells_match_the_parameter_list():
 def test_output_folder_holds_everything(default_report):
     for name in ("report.html", "results.json"):
         assert (default_report / name).is_file()
-    assert sorted(p.name for p in (default_report / "notebooks").iterdir()) == [f"{n}.ipynb" for n, _ in api.SECTIONS]
+    assert sorted(p.name for p in (default_report / "notebooks").iterdir()) == [
+        f"{n}.ipynb" for n, _ in api.SECTIONS
+    ]
     pngs = sorted(p.stem for p in (default_report / "figures").glob("*.png"))
     assert {"km_os_lfs", "cif_relapse_nrm", "swimmer", "patient_flow", "treatment_sequence"} <= set(pngs)
     assert sorted(p.stem for p in (default_report / "figures").glob("*.svg")) == pngs
@@ -81,7 +89,10 @@ def test_headline_numbers_in_html_equal_results_json(default_report):
         assert lm["months"] == 12
         assert formatting.estimate_ci(lm["estimate"], lm["ci_low"], lm["ci_high"], level) in html
     bm = results["responses"]["bm_mrd_negative_cr"]
-    assert formatting.rate(bm["responders"], bm["evaluable"], bm["rate"], bm["ci_low"], bm["ci_high"], level) in html
+    assert (
+        formatting.rate(bm["responders"], bm["evaluable"], bm["rate"], bm["ci_low"], bm["ci_high"], level)
+        in html
+    )
     assert "58.5%" in html and "51.4%" in html  # the published figures
     assert "not patient records" in html
     assert results["data_sha256"] in html

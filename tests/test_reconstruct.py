@@ -26,7 +26,10 @@ def test_published_figures_are_the_source_sentences():
     assert figures["os_12_months"]["value"] == 0.585 and "58.5%" in figures["os_12_months"]["text"]
     assert figures["lfs_12_months"]["value"] == 0.514 and "51.4%" in figures["lfs_12_months"]["text"]
     assert figures["n_patients"]["value"] == 16 and "16 patients" in figures["n_patients"]["text"]
-    assert figures["bm_mrd_negative_cr_rate"]["value"] == 1.0 and "100%" in figures["bm_mrd_negative_cr_rate"]["text"]
+    assert (
+        figures["bm_mrd_negative_cr_rate"]["value"] == 1.0
+        and "100%" in figures["bm_mrd_negative_cr_rate"]["text"]
+    )
     assert figures["emd_cr_rate"]["value"] == 0.75 and "75%" in figures["emd_cr_rate"]["text"]
     sources = sorted(SEED_DIR.glob("*.txt")) if SEED_DIR.is_dir() else []
     if not sources:

@@ -13,7 +13,9 @@ from numpy.testing import assert_allclose
 from cartreport import api
 from cartreport.results import write_results
 
-REF = json.loads((Path(__file__).parent / "data" / "reference" / "shipped_cohort.json").read_text(encoding="utf-8"))
+REF = json.loads(
+    (Path(__file__).parent / "data" / "reference" / "shipped_cohort.json").read_text(encoding="utf-8")
+)
 ATOL = 1e-6
 
 
@@ -50,10 +52,16 @@ def test_cumulative_incidence_matches_cmprsk(results, key):
     assert block["events"] == ref["events"]
     assert_allclose(_landmarks(block, "estimate"), ref["landmark_estimate"], atol=ATOL, rtol=0)
     assert_allclose(
-        _none_to_nan(_landmarks(block, "ci_low")), _none_to_nan(ref["landmark_ci_low"]), atol=ATOL, equal_nan=True
+        _none_to_nan(_landmarks(block, "ci_low")),
+        _none_to_nan(ref["landmark_ci_low"]),
+        atol=ATOL,
+        equal_nan=True,
     )
     assert_allclose(
-        _none_to_nan(_landmarks(block, "ci_high")), _none_to_nan(ref["landmark_ci_high"]), atol=ATOL, equal_nan=True
+        _none_to_nan(_landmarks(block, "ci_high")),
+        _none_to_nan(ref["landmark_ci_high"]),
+        atol=ATOL,
+        equal_nan=True,
     )
 
 
@@ -88,7 +96,13 @@ def test_results_have_the_contract_keys(results):
     for key in ("os", "lfs"):
         row = results["endpoints"][key]["km"][0]
         assert set(row) == {"time_days", "at_risk", "events", "censored", "estimate", "ci_low", "ci_high"}
-        assert set(results["endpoints"][key]) >= {"n", "events", "median_months", "median_ci_low", "median_ci_high"}
+        assert set(results["endpoints"][key]) >= {
+            "n",
+            "events",
+            "median_months",
+            "median_ci_low",
+            "median_ci_high",
+        }
     for key in ("relapse", "nrm"):
         assert set(results["endpoints"][key]["cif"][0]) >= {"time_days", "estimate", "ci_low", "ci_high"}
     assert results["follow_up"]["method"] == "reverse Kaplan–Meier"

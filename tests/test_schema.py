@@ -32,7 +32,14 @@ def test_contract_lists_every_column_of_the_issue():
         "death_date",
         "last_contact_date",
     }
-    optional = {"sex", "age_years", "first_hsct_date", "relapse_after_first_hsct_date", "donor_type", "cause_of_death"}
+    optional = {
+        "sex",
+        "age_years",
+        "first_hsct_date",
+        "relapse_after_first_hsct_date",
+        "donor_type",
+        "cause_of_death",
+    }
     assert set(schema.REQUIRED_COLUMNS) == required
     assert set(schema.OPTIONAL_COLUMNS) == optional
     assert schema.BM_RESPONSES == ("MRD-negative CR", "MRD-positive CR", "NR", "NE")

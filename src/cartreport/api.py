@@ -72,7 +72,9 @@ def validate(data: str | Path, sheet: str | None = None, data_cutoff: str | None
     from cartreport.validate import validate_file
 
     cutoff = resolve_parameters({"data_cutoff": data_cutoff or ""})["data_cutoff"]
-    return validate_file(Path(data), sheet=sheet or None, data_cutoff=dt.date.fromisoformat(cutoff) if cutoff else None)
+    return validate_file(
+        Path(data), sheet=sheet or None, data_cutoff=dt.date.fromisoformat(cutoff) if cutoff else None
+    )
 
 
 @lru_cache(maxsize=8)
@@ -159,7 +161,11 @@ def run_report(
     started = time.perf_counter()
     analysis = load_analysis(params)  # validates the data and parameters before anything runs
     say(f"validated {analysis.results['data_file']}: {analysis.results['n_patients']} patients")
-    kernel_params = {**params, "data": str(_resolve_data_path(params["data"])) if params["data"] else "", "output_dir": "."}
+    kernel_params = {
+        **params,
+        "data": str(_resolve_data_path(params["data"])) if params["data"] else "",
+        "output_dir": ".",
+    }
     sections = [render.Section(name, notebook_dir / f"{name}.ipynb") for name, _ in SECTIONS]
     output = Path(output)
 

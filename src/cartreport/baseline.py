@@ -16,7 +16,12 @@ __all__ = ["INTERVALS", "baseline_rows", "interval_rows", "patient_flow"]
 #: (name, label, from column, to column) for the treatment sequence
 INTERVALS: tuple[tuple[str, str, str, str], ...] = (
     ("first_hsct_to_relapse", "First HSCT → relapse", "first_hsct_date", "relapse_after_first_hsct_date"),
-    ("relapse_to_cart", "Relapse → CD7 CAR-T infusion", "relapse_after_first_hsct_date", "cart_infusion_date"),
+    (
+        "relapse_to_cart",
+        "Relapse → CD7 CAR-T infusion",
+        "relapse_after_first_hsct_date",
+        "cart_infusion_date",
+    ),
     ("cart_to_second_hsct", "CD7 CAR-T infusion → second HSCT", "cart_infusion_date", "second_hsct_date"),
 )
 

@@ -150,10 +150,14 @@ def _dask(runs: list[BatchRun], output: str, jobs: int, scheduler: str | None) -
         client = Client(scheduler)
     else:
         # one thread per worker: each worker runs one report (and one kernel) at a time
-        cluster = LocalCluster(n_workers=max(jobs, 1), threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=max(jobs, 1), threads_per_worker=1, processes=True, dashboard_address=None
+        )
         client = Client(cluster)
     try:
-        futures = [client.submit(run_one, run, output, key=f"cartreport-{run.name}", pure=False) for run in runs]
+        futures = [
+            client.submit(run_one, run, output, key=f"cartreport-{run.name}", pure=False) for run in runs
+        ]
         for future in as_completed(futures):
             yield future.result()
     finally:
@@ -174,7 +178,9 @@ def run_batch(
     """Execute every run and write ``summary.csv`` and ``index.html``; returns the summary (runs in grid order)."""
     output = Path(output).resolve()
     output.mkdir(parents=True, exist_ok=True)
-    source = _dask(runs, str(output), jobs, scheduler) if executor == "dask" else _local(runs, str(output), jobs)
+    source = (
+        _dask(runs, str(output), jobs, scheduler) if executor == "dask" else _local(runs, str(output), jobs)
+    )
     rows = []
     for row in source:
         rows.append(row)
@@ -215,7 +221,11 @@ def _write_index(summary: pd.DataFrame, output: Path) -> None:
             )
     items = []
     for r in summary.itertuples():
-        link = f'<a href="{html.escape(r.name)}/report.html">{html.escape(r.name)}</a>' if r.status == "ok" else html.escape(r.name)
+        link = (
+            f'<a href="{html.escape(r.name)}/report.html">{html.escape(r.name)}</a>'
+            if r.status == "ok"
+            else html.escape(r.name)
+        )
         status = "ok" if r.status == "ok" else f"failed: {html.escape(str(r.error))}"
         items.append(f"<li>{link} — {status}</li>")
     shown = summary.copy()
@@ -253,5 +263,7 @@ def main(args) -> int:
     )
     bar.close()
     failed = int((summary["status"] != "ok").sum())
-    print(f"{len(summary) - failed} of {len(summary)} runs ok; summary in {Path(args.output) / 'summary.csv'}")
+    print(
+        f"{len(summary) - failed} of {len(summary)} runs ok; summary in {Path(args.output) / 'summary.csv'}"
+    )
     return 1 if failed else 0

@@ -31,7 +31,9 @@ def _parameters(args: argparse.Namespace) -> dict:
         except (OSError, yaml.YAMLError) as exc:
             raise ParameterError("--params-file", str(path), f"cannot be read as YAML ({exc})") from None
         if not isinstance(loaded, dict):
-            raise ParameterError("--params-file", str(path), "must hold a mapping of parameter names to values")
+            raise ParameterError(
+                "--params-file", str(path), "must hold a mapping of parameter names to values"
+            )
         params.update(loaded)
     for name, value in getattr(args, "parameter", None) or []:
         params[name] = parse_cli_value(value)

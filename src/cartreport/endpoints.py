@@ -95,9 +95,7 @@ def _apply_cutoff(table: pd.DataFrame, cutoff: pd.Timestamp | None) -> pd.DataFr
     return out
 
 
-def derive_endpoints(
-    table: pd.DataFrame, time_origin: str = "second_hsct", data_cutoff=None
-) -> EndpointData:
+def derive_endpoints(table: pd.DataFrame, time_origin: str = "second_hsct", data_cutoff=None) -> EndpointData:
     """Endpoint times and events for every patient of a coerced table (:func:`cartreport.schema.coerce`).
 
     Examples

@@ -50,7 +50,12 @@ def show_figure(fig, name: str, output_dir: str = "") -> None:
 
 
 def show_table(
-    frame: pd.DataFrame | None, name: str, output_dir: str = "", *, title: str | None = None, footnote: str | None = None
+    frame: pd.DataFrame | None,
+    name: str,
+    output_dir: str = "",
+    *,
+    title: str | None = None,
+    footnote: str | None = None,
 ) -> None:
     """Show a table in the house style and, inside a report run, write it as CSV.
 

@@ -43,7 +43,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("data_cutoff", "", "date", "YYYY-MM-DD: later events ignored, follow-up censored there"),
     ParameterSpec("landmarks_months", [6, 12, 24], "months", "landmark times for survival estimates, months"),
     ParameterSpec("ci_level", 0.95, "number", "confidence level of every interval"),
-    ParameterSpec("ci_method", "log-log", "choice", "Kaplan–Meier interval transformation", choices=CI_METHODS),
+    ParameterSpec(
+        "ci_method", "log-log", "choice", "Kaplan–Meier interval transformation", choices=CI_METHODS
+    ),
     ParameterSpec("subgroup", {}, "mapping", "restrict to rows whose column takes one of the listed values"),
     ParameterSpec("subgroup_by", "", "text", "column whose values split the survival curves (log-rank test)"),
     ParameterSpec("title", "", "text", "report title; empty = a title from the data"),
@@ -111,7 +113,9 @@ def _months(spec: ParameterSpec, value: object) -> list[float]:
         if isinstance(item, bool) or not isinstance(item, int | float):
             raise ParameterError(spec.name, value, f"{item!r} is not a number of months")
         if not 0 < item <= 600:
-            raise ParameterError(spec.name, value, f"{item!r}: landmarks must be positive months (at most 600)")
+            raise ParameterError(
+                spec.name, value, f"{item!r}: landmarks must be positive months (at most 600)"
+            )
         out.append(int(item) if float(item).is_integer() else float(item))
     return sorted(set(out))
 
@@ -120,7 +124,9 @@ def _mapping(spec: ParameterSpec, value: object) -> dict[str, list[str]]:
     if value in (None, ""):
         return {}
     if not isinstance(value, Mapping):
-        raise ParameterError(spec.name, value, "must map a column to its allowed values, e.g. {diagnosis: [T-ALL]}")
+        raise ParameterError(
+            spec.name, value, "must map a column to its allowed values, e.g. {diagnosis: [T-ALL]}"
+        )
     out = {}
     for column, allowed in value.items():
         if not isinstance(column, str) or not column:

@@ -190,7 +190,9 @@ def reconstruct_cohort(figures: PublishedFigures | None = None, seed: int = DEFA
     figures = figures or load_published_figures()
     n = figures.n_patients
     if figures.second_hsct_n != n or figures.bm_mrd_negative_cr_rate != 1.0:
-        raise ReconstructionError("this reconstruction assumes every patient reached MRD-negative CR and a second HSCT")
+        raise ReconstructionError(
+            "this reconstruction assumes every patient reached MRD-negative CR and a second HSCT"
+        )
     rng = np.random.default_rng(seed)
     pattern = os_pattern(n, figures.os_12_months)
     relapse_positions = _place_relapses(pattern, n, figures.lfs_12_months, rng)
@@ -256,7 +258,9 @@ def reconstruct_cohort(figures: PublishedFigures | None = None, seed: int = DEFA
         hsct1 = relapse1 - pd.Timedelta(days=int(rng.integers(120, 721)))
         cause = None
         if r["death"] is not None:
-            cause = "relapse" if r["relapse"] is not None else nrm_causes[int(rng.integers(0, len(nrm_causes)))]
+            cause = (
+                "relapse" if r["relapse"] is not None else nrm_causes[int(rng.integers(0, len(nrm_causes)))]
+            )
         table.append(
             {
                 "patient_id": f"CD7-{i + 1:02d}",
@@ -301,8 +305,12 @@ def check_published_figures(frame: pd.DataFrame, figures: PublishedFigures) -> d
         "bm_mrd_negative_cr_rate": float((typed["bm_response"] == "MRD-negative CR").mean()),
         "emd_cr_rate": float((emd["emd_response"] == "CR").mean()),
         "second_hsct_n": int(typed["second_hsct_date"].notna().sum()),
-        "os_12_months": kaplan_meier(endpoints["os_time_days"], endpoints["os_event"]).at(_LANDMARK_DAYS).estimate,
-        "lfs_12_months": kaplan_meier(endpoints["lfs_time_days"], endpoints["lfs_event"]).at(_LANDMARK_DAYS).estimate,
+        "os_12_months": kaplan_meier(endpoints["os_time_days"], endpoints["os_event"])
+        .at(_LANDMARK_DAYS)
+        .estimate,
+        "lfs_12_months": kaplan_meier(endpoints["lfs_time_days"], endpoints["lfs_event"])
+        .at(_LANDMARK_DAYS)
+        .estimate,
     }
     for key, target in figures.targets.items():
         value = reproduced[key]

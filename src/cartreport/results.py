@@ -82,7 +82,9 @@ def _landmarks(fit: KMResult | CIFResult, landmarks_months: list[float]) -> list
     rows = []
     for m, d, n in zip(landmarks_months, days, at_risk, strict=True):
         e = fit.at(d)
-        rows.append({"months": m, "estimate": e.estimate, "ci_low": e.ci_low, "ci_high": e.ci_high, "at_risk": n})
+        rows.append(
+            {"months": m, "estimate": e.estimate, "ci_low": e.ci_low, "ci_high": e.ci_high, "at_risk": n}
+        )
     return rows
 
 
@@ -149,8 +151,16 @@ def _responses(table: pd.DataFrame, ci_level: float) -> dict:
     emd = table.loc[table["emd_at_baseline"], "emd_response"]
     emd_evaluable = int((emd != "NE").sum())
     specs = {
-        "bm_mrd_negative_cr": ("Bone-marrow MRD-negative CR", int((bm == "MRD-negative CR").sum()), bm_evaluable),
-        "bm_cr": ("Bone-marrow CR (MRD-negative or positive)", int(bm.str.endswith("CR").sum()), bm_evaluable),
+        "bm_mrd_negative_cr": (
+            "Bone-marrow MRD-negative CR",
+            int((bm == "MRD-negative CR").sum()),
+            bm_evaluable,
+        ),
+        "bm_cr": (
+            "Bone-marrow CR (MRD-negative or positive)",
+            int(bm.str.endswith("CR").sum()),
+            bm_evaluable,
+        ),
         "emd_cr": ("CR of extramedullary lesions", int((emd == "CR").sum()), emd_evaluable),
         "emd_orr": ("Extramedullary response (CR or PR)", int(emd.isin(["CR", "PR"]).sum()), emd_evaluable),
     }
@@ -180,7 +190,9 @@ def _subgroups(analysed: pd.DataFrame, table: pd.DataFrame, column: str, params:
     for value in values:
         rows_g = analysed[group == value]
         fits[value] = {
-            key: kaplan_meier(rows_g[f"{key}_time_days"], rows_g[f"{key}_event"], params["ci_level"], params["ci_method"])
+            key: kaplan_meier(
+                rows_g[f"{key}_time_days"], rows_g[f"{key}_event"], params["ci_level"], params["ci_method"]
+            )
             for key in ("os", "lfs")
         }
         rows.append(
@@ -188,7 +200,10 @@ def _subgroups(analysed: pd.DataFrame, table: pd.DataFrame, column: str, params:
                 "value": value,
                 "n": int(len(rows_g)),
                 **{
-                    key: {"events": fits[value][key].n_events, "landmarks": _landmarks(fits[value][key], params["landmarks_months"])}
+                    key: {
+                        "events": fits[value][key].n_events,
+                        "landmarks": _landmarks(fits[value][key], params["landmarks_months"]),
+                    }
                     for key in ("os", "lfs")
                 },
             }
@@ -217,7 +232,7 @@ def _methods(params: dict) -> dict:
     level = level_label(params["ci_level"])
     return {
         "km": f"Survival probabilities by the Kaplan–Meier method with Greenwood's variance and {level} "
-        f"{params['ci_method']} pointwise confidence intervals (as R survival::survfit, conf.type=\"{params['ci_method']}\").",
+        f'{params["ci_method"]} pointwise confidence intervals (as R survival::survfit, conf.type="{params["ci_method"]}").',
         "median_ci": "Confidence intervals for median survival by the Brookmeyer–Crowley method, inverting the "
         "pointwise band (as R survival's quantile.survfit).",
         "cif": f"Cumulative incidence of relapse and non-relapse mortality as competing risks by the Aalen–Johansen "

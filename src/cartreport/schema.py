@@ -32,7 +32,13 @@ YES_NO: tuple[str, ...] = ("yes", "no")
 TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1"})
 FALSE_WORDS = frozenset({"no", "n", "false", "f", "0"})
 SEXES: tuple[str, ...] = ("male", "female")
-DONOR_TYPES: tuple[str, ...] = ("matched sibling", "matched unrelated", "haploidentical", "cord blood", "other")
+DONOR_TYPES: tuple[str, ...] = (
+    "matched sibling",
+    "matched unrelated",
+    "haploidentical",
+    "cord blood",
+    "other",
+)
 
 
 @dataclass(frozen=True)
@@ -102,16 +108,28 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("relapse_date", True, "date", "no relapse", "first relapse after the CAR-T response"),
     ColumnSpec("death_date", True, "date", "alive", "death from any cause, on or after every other date"),
     ColumnSpec(
-        "last_contact_date", True, "date", None, "last date known alive, or the death date for a patient who died"
+        "last_contact_date",
+        True,
+        "date",
+        None,
+        "last date known alive, or the death date for a patient who died",
     ),
     ColumnSpec("sex", False, "category", "unknown", "sex", values=SEXES),
-    ColumnSpec("age_years", False, "number", "unknown", "age at CAR-T infusion, years", minimum=0, maximum=120),
+    ColumnSpec(
+        "age_years", False, "number", "unknown", "age at CAR-T infusion, years", minimum=0, maximum=120
+    ),
     ColumnSpec("first_hsct_date", False, "date", "unknown", "first allogeneic HSCT"),
     ColumnSpec(
-        "relapse_after_first_hsct_date", False, "date", "unknown", "relapse after the first HSCT (before CAR-T)"
+        "relapse_after_first_hsct_date",
+        False,
+        "date",
+        "unknown",
+        "relapse after the first HSCT (before CAR-T)",
     ),
     ColumnSpec("donor_type", False, "category", "unknown", "donor of the second HSCT", values=DONOR_TYPES),
-    ColumnSpec("cause_of_death", False, "text", "alive or unknown", "free text, e.g. `relapse`, `infection`, `GVHD`"),
+    ColumnSpec(
+        "cause_of_death", False, "text", "alive or unknown", "free text, e.g. `relapse`, `infection`, `GVHD`"
+    ),
 )
 
 _BY_NAME = {c.name: c for c in COLUMNS}

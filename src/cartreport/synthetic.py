@@ -18,7 +18,9 @@ _DAY = np.timedelta64(1, "D")
 
 
 def _iso(days_since_epoch: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
-    dates = np.datetime_as_string(np.datetime64("1970-01-01") + days_since_epoch.astype("int64") * _DAY, unit="D")
+    dates = np.datetime_as_string(
+        np.datetime64("1970-01-01") + days_since_epoch.astype("int64") * _DAY, unit="D"
+    )
     out = dates.astype(object)
     if missing is not None:
         out[missing] = ""
@@ -52,7 +54,9 @@ def synthetic_cohort(n: int, seed: int = 0, data_cutoff: str = "2024-06-30") -> 
     # event times in days after CAR-T: relapse (responders only) and death
     relapse = cart + np.round(rng.exponential(np.where(transplanted, 900, 240), size=n)).astype(int) + 30
     relapsed = responder & (relapse <= cutoff) & (rng.random(n) < 0.7)
-    death_no_relapse = cart + np.round(rng.exponential(np.where(responder, 1400, 150), size=n)).astype(int) + 10
+    death_no_relapse = (
+        cart + np.round(rng.exponential(np.where(responder, 1400, 150), size=n)).astype(int) + 10
+    )
     death_after_relapse = relapse + np.round(rng.exponential(200, size=n)).astype(int) + 1
     death = np.where(relapsed, death_after_relapse, death_no_relapse)
     lost = cart + np.round(rng.exponential(2500, size=n)).astype(int) + 1  # loss to follow-up
@@ -79,7 +83,9 @@ def synthetic_cohort(n: int, seed: int = 0, data_cutoff: str = "2024-06-30") -> 
             "emd_response": emd_response,
             "second_hsct_date": _iso(hsct, ~transplanted),
             "donor_type": np.where(
-                transplanted, rng.choice(["haploidentical", "matched unrelated", "matched sibling"], size=n), ""
+                transplanted,
+                rng.choice(["haploidentical", "matched unrelated", "matched sibling"], size=n),
+                "",
             ),
             "relapse_date": _iso(relapse, ~relapsed),
             "death_date": _iso(death, ~died),
