@@ -528,7 +528,7 @@ def _write(table: pd.DataFrame, folder: Path, fmt: str) -> Path:
         sheet.append(list(table.columns))
         for record in as_dates.to_dict("records"):
             emd = record["emd_at_baseline"]
-            if emd.lower() in {"true", "false"}:
+            if emd and emd.lower() in {"true", "false"}:
                 record["emd_at_baseline"] = emd.lower() == "true"  # a real TRUE/FALSE cell
             if record["age_years"] is not None:
                 record["age_years"] = float(record["age_years"])
