@@ -147,19 +147,36 @@ def run_report(
     *,
     progress: Callable[[str], None] | None = None,
     notebook_dir: Path = NOTEBOOK_DIR,
+    kernel=None,
 ) -> Path:
     """Validate, analyse, execute every section and write the output folder atomically.
 
     The folder holds ``report.html``, ``results.json``, ``notebooks/`` (executed), ``figures/`` and ``tables/``.
     Invalid parameters or data raise before any notebook starts; a failing section raises
     :class:`cartreport.render.SectionFailed`; either way an earlier report in ``output`` is left untouched.
+
+    ``kernel`` (from :func:`cartreport.render.start_kernel`) lets a caller start the kernel before anything
+    else; by default it is started here, first, so that it boots while the data are validated.
     """
     from cartreport import render
 
     say = progress or (lambda line: None)
-    params = resolve_parameters(dict(parameters or {}))
     started = time.perf_counter()
-    analysis = load_analysis(params)  # validates the data and parameters before anything runs
+    params = resolve_parameters(dict(parameters or {}))
+    owned = kernel is None
+    if owned:
+        kernel = render.start_kernel()
+    try:
+        return _run_report(params, Path(output), say, notebook_dir, kernel, started)
+    finally:
+        if owned:
+            kernel.shutdown()
+
+
+def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, started: float) -> Path:
+    from cartreport import render
+
+    analysis = load_analysis(params)  # validates the data before any notebook runs
     say(f"validated {analysis.results['data_file']}: {analysis.results['n_patients']} patients")
     kernel_params = {
         **params,
@@ -167,11 +184,10 @@ def run_report(
         "output_dir": ".",
     }
     sections = [render.Section(name, notebook_dir / f"{name}.ipynb") for name, _ in SECTIONS]
-    output = Path(output)
 
     def build(workdir: Path) -> None:
         write_results(analysis.results, workdir / "results.json")
-        executed = render.execute_sections(sections, kernel_params, workdir, progress=say)
+        executed = render.execute_sections(sections, kernel_params, workdir, progress=say, kernel=kernel)
         (workdir / "notebooks").mkdir(exist_ok=True)
         import nbformat
 

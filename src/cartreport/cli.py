@@ -47,16 +47,21 @@ def _say(line: str) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from cartreport import api
-    from cartreport.render import SectionFailed
+    from cartreport import render
 
+    params = _parameters(args)
+    kernel = render.start_kernel()  # boots while the analysis stack is imported and the data validated
     try:
-        api.run_report(_parameters(args), args.output, progress=_say)
-    except SectionFailed as exc:
+        from cartreport import api
+
+        api.run_report(params, args.output, progress=_say, kernel=kernel)
+    except render.SectionFailed as exc:
         print(f"error: section {exc.section} failed: {exc.error}", file=sys.stderr)
         print(f"the executed notebook is kept for debugging in {exc.notebook_path}", file=sys.stderr)
         print(f"nothing was written to {args.output}", file=sys.stderr)
         return EXIT_PROBLEMS
+    finally:
+        kernel.shutdown()
     return EXIT_OK
 
 

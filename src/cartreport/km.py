@@ -45,10 +45,13 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 import numpy as np
-import pandas as pd
-from scipy.stats import norm
 
 __all__ = ["CI_METHODS", "KMResult", "Estimate", "kaplan_meier", "confidence_band", "survival_quantile"]
 
@@ -98,7 +101,7 @@ def confidence_band(
     """
     if ci_method not in CI_METHODS:
         raise ValueError(f"ci_method must be one of {CI_METHODS}, not {ci_method!r}")
-    z = norm.ppf(1 - (1 - ci_level) / 2)
+    z = NormalDist().inv_cdf(1 - (1 - ci_level) / 2)  # as scipy.stats.norm.ppf / R qnorm, to 1 ulp
     s = np.asarray(estimate, dtype=float)
     se_log = np.sqrt(np.asarray(var_log, dtype=float))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -163,7 +166,8 @@ def survival_quantile(
     if not np.any(y[~np.isnan(y)] >= p):
         return None
     x_max = x[-1]
-    keep = ~pd.Series(y).duplicated(keep="first").to_numpy()
+    keep = np.zeros(y.size, dtype=bool)  # first occurrence of each value (R's !duplicated(y); NaNs as one)
+    keep[np.unique(y, return_index=True, equal_nan=True)[1]] = True
     x, y = x[keep], y[keep]
     i1 = _first_at_or_above(y + _TOLERANCE, p)
     i2 = _first_at_or_above(y - _TOLERANCE, p)
@@ -276,6 +280,8 @@ class KMResult:
 
     def to_frame(self) -> pd.DataFrame:
         """The curve as a table: one row per distinct time, ``std_err`` = Greenwood standard error of ``S``."""
+        import pandas as pd
+
         return pd.DataFrame(
             {
                 "time": self.time,
