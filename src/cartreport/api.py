@@ -14,6 +14,8 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
+import pickle
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ import pandas as pd
 from cartreport.errors import CohortError
 from cartreport.params import resolve_parameters
 from cartreport.reconstruct import COHORT_FILE, DEFAULT_SEED, PUBLISHED_FIGURES_FILE, reconstruct_cohort
+from cartreport.render import SHARED_DIR_ENV
 from cartreport.results import Analysis, analyse, write_results
 from cartreport.schema import coerce
 
@@ -114,8 +117,50 @@ def load_analysis(parameters: Mapping | None = None, **overrides) -> Analysis:
     Cached on the resolved parameters and the data file's hash: the notebooks of a report share it.
     """
     params = resolve_parameters({**(parameters or {}), **overrides})
+    path = _resolve_data_path(params["data"])
+    sha256 = file_sha256(path) if path.is_file() else ""
+    key = _analysis_key(params, path, sha256)
+    shared = _shared_analysis(key)
+    if shared is not None:
+        return shared
     cohort = load_cohort(params["data"], params["sheet"])
     return _analysis_cached(json.dumps(params, sort_keys=True), cohort.path, cohort.sha256, params["sheet"])
+
+
+def _analysis_key(params: dict, path: Path, sha256: str) -> str:
+    """What identifies an analysis across processes: the resolved data file, its bytes and the parameters."""
+    relevant = {k: v for k, v in params.items() if k not in ("data", "output_dir")}
+    text = json.dumps({"path": str(path), "sha256": sha256, "parameters": relevant}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_SHARED: dict[str, Analysis] = {}
+
+
+def _shared_analysis(key: str) -> Analysis | None:
+    """The analysis ``run_report`` computed and handed to this report kernel, if any.
+
+    ``cartreport run`` validates and analyses the data once in its own process and pickles the result into
+    the kernel's private folder (named by ``CARTREPORT_SHARED_DIR``), so that the notebooks do not validate a
+    100,000-row file a second time. Outside a report run the variable is unset and nothing is shared.
+    """
+    if key in _SHARED:
+        return _SHARED[key]
+    folder = os.environ.get(SHARED_DIR_ENV)
+    if not folder or not (Path(folder) / f"{key}.pkl").is_file():
+        return None
+    with open(Path(folder) / f"{key}.pkl", "rb") as handle:
+        _SHARED[key] = pickle.load(handle)  # noqa: S301 - written by our own parent process, private folder
+    return _SHARED[key]
+
+
+def _share_analysis(analysis: Analysis, params: dict, folder: Path) -> None:
+    path = _resolve_data_path(params["data"])
+    key = _analysis_key(params, path, analysis.results["data_sha256"])
+    tmp = folder / f"{key}.tmp"
+    with open(tmp, "wb") as handle:
+        pickle.dump(analysis, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(folder / f"{key}.pkl")
 
 
 @lru_cache(maxsize=8)
@@ -177,6 +222,7 @@ def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, sta
     from cartreport import render
 
     analysis = load_analysis(params)  # validates the data before any notebook runs
+    _share_analysis(analysis, params, kernel.shared_dir)
     say(f"validated {analysis.results['data_file']}: {analysis.results['n_patients']} patients")
     kernel_params = {
         **params,

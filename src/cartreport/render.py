@@ -74,6 +74,8 @@ PRELOAD_MODULES: tuple[str, ...] = (
 REMOVE_CELL_TAGS = frozenset({"remove_cell", "parameters", "injected-parameters"})
 
 _ENGINE_NAME = "cartreport-reused-kernel"
+#: environment variable naming the kernel's shared folder (see ``_Kernel.shared_dir``)
+SHARED_DIR_ENV = "CARTREPORT_SHARED_DIR"
 _TOC_PLACEHOLDER = "<!--cartreport:toc-->"
 _HEADING_RE = re.compile(r"<h([12])(\s[^>]*)?>(.*?)</h\1>", re.DOTALL | re.IGNORECASE)
 _ID_RE = re.compile(r'\sid="([^"]*)"')
@@ -191,6 +193,9 @@ class _Kernel:
         from jupyter_client.manager import AsyncKernelManager
 
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="cr-k-"))
+        #: files the caller hands to the kernel (cartreport.api shares the validated analysis here)
+        self.shared_dir = self.runtime_dir / "shared"
+        self.shared_dir.mkdir()
         transport = "tcp" if os.name == "nt" else "ipc"  # unique path: no port races between processes
         self.km: AsyncKernelManager = AsyncKernelManager(
             kernel_name=kernel_name,
@@ -206,7 +211,8 @@ class _Kernel:
             extra.append(f"--IPKernelApp.exec_lines={_preload_line(preload)}")
         t0 = time.perf_counter()
         try:
-            _run(self.km.start_kernel, cwd=str(cwd), extra_arguments=extra)
+            env = {**os.environ, SHARED_DIR_ENV: str(self.shared_dir)}
+            _run(self.km.start_kernel, cwd=str(cwd), extra_arguments=extra, env=env)
         except BaseException:
             self.shutdown()
             raise
