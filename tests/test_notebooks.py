@@ -141,3 +141,18 @@ def test_failing_section_keeps_the_earlier_report_byte_identical(tmp_path, defau
     after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
     assert after == before
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_notebooks_run_as_opened_in_jupyterlab_with_their_defaults(tmp_path):
+    """No parameters injected, no output folder: figures display inline and nothing is written."""
+    import papermill
+
+    for name, _ in api.SECTIONS:
+        nb = papermill.execute_notebook(
+            str(api.NOTEBOOK_DIR / f"{name}.ipynb"), None, kernel_name="python3", cwd=str(tmp_path), progress_bar=False
+        )
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+        assert not [o for o in outputs if o.output_type == "error"], name
+        if name in ("01_design", "02_responses", "03_survival"):
+            assert any("image/png" in o.get("data", {}) for o in outputs), f"{name} shows its figures inline"
+    assert list(tmp_path.iterdir()) == []

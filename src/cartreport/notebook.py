@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import HTML, Image, Markdown, display
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from IPython.display import HTML, Image, Markdown, display  # noqa: E402
-
-from cartreport import figures, tables  # noqa: E402
+from cartreport import figures, tables
 
 __all__ = ["setup", "show_figure", "show_markdown", "show_table"]
 
