@@ -47,10 +47,10 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from cartreport.km import Estimate
 
@@ -89,7 +89,7 @@ def cif_confidence_band(
     """
     if ci_method not in CI_METHODS:
         raise ValueError(f"ci_method must be one of {CI_METHODS}, not {ci_method!r}")
-    z = norm.ppf(1 - (1 - ci_level) / 2)
+    z = NormalDist().inv_cdf(1 - (1 - ci_level) / 2)  # as scipy.stats.norm.ppf / R qnorm, to 1 ulp
     f = np.asarray(estimate, dtype=float)
     se = np.sqrt(np.asarray(variance, dtype=float))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):

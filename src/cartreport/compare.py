@@ -20,8 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from lifelines.statistics import multivariate_logrank_test
-from scipy.stats import chi2
 
 from cartreport.cif import _validate_input as _validate_competing_input
 from cartreport.km import _validate_input as _validate_survival_input
@@ -81,6 +79,9 @@ def logrank_test(time, event, group) -> TestResult:
     """
     time, event = _validate_survival_input(time, event)
     _, codes = _groups(group, len(time))
+    # imported on first use: a report kernel renders a shared analysis and never needs lifelines/scipy.stats
+    from lifelines.statistics import multivariate_logrank_test
+
     result = multivariate_logrank_test(time, codes, event)
     return TestResult(
         method="log-rank test",
@@ -126,6 +127,8 @@ def gray_test(time, status, group, cause: int = 1) -> TestResult:
         statistic = float("nan")
     else:
         statistic = float(statistic_score @ np.linalg.solve(variance, statistic_score))
+    from scipy.stats import chi2  # imported on first use, as in logrank_test
+
     return TestResult(method="Gray's test", statistic=statistic, df=df, p_value=float(chi2.sf(statistic, df)))
 
 

@@ -32,22 +32,19 @@ them. Parquet and XPT files have no header row; their records are numbered the s
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import io
 import logging
-import math
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cartreport import schema
+from cartreport.cells import RawTable, assemble, columns_of, counted
+from cartreport.csvfile import read_csv
 from cartreport.errors import DataFileError
 
 __all__ = ["FORMATS", "XPT_ALIASES", "ReadResult", "read_table"]
@@ -96,14 +93,6 @@ XPT_ALIASES: dict[str, str] = {
     "DTHCAUS": "cause_of_death",
 }
 
-_SEPARATOR_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"PK\x03\x04", "an Excel workbook or other zip archive"),
-    (b"PAR1", "a Parquet file"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) or other Office file"),
-    (b"%PDF", "a PDF document"),
-    (b"HEADER RECORD", "a SAS transport (.xpt) file"),
-)
 
 
 @dataclass(frozen=True)
@@ -123,71 +112,6 @@ class ReadResult:
     path: Path
     format: str
     notes: list[str] = field(default_factory=list)
-
-
-class _Cells:
-    """Turns raw cell values into stripped text and counts what it changed (for the notes)."""
-
-    def __init__(self) -> None:
-        self.trimmed = 0
-        self.dates = 0
-        self.whole_floats = 0
-        self.booleans = 0
-
-    def text(self, value: object, *, bool_words: tuple[str, str] = ("TRUE", "FALSE")) -> str | None:
-        if value is None or value is pd.NaT:
-            return None
-        if isinstance(value, bytes):
-            value = value.decode("utf-8", errors="replace")
-        if isinstance(value, str):
-            stripped = value.strip()
-            if stripped != value:
-                self.trimmed += 1
-            return stripped or None
-        if isinstance(value, bool | np.bool_):
-            self.booleans += 1
-            return bool_words[0] if value else bool_words[1]
-        if isinstance(value, dt.datetime):  # includes pandas.Timestamp; before date, a datetime is a date
-            if pd.isna(value):
-                return None
-            self.dates += 1
-            if value.time() == dt.time(0, 0):
-                return value.date().isoformat()
-            return value.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
-        if isinstance(value, dt.date):
-            self.dates += 1
-            return value.isoformat()
-        if isinstance(value, np.datetime64):
-            return self.text(pd.Timestamp(value))
-        if isinstance(value, int | np.integer):
-            return str(int(value))
-        if isinstance(value, float | np.floating | Decimal):
-            number = float(value)
-            if math.isnan(number):
-                return None
-            if math.isfinite(number) and number == int(number) and abs(number) < 1e15:
-                self.whole_floats += 1
-                return str(int(number))
-            return format(number, ".15g")
-        return str(value).strip() or None
-
-    def notes(self, date_source: str) -> list[str]:
-        out = []
-        if self.trimmed:
-            out.append(f"trimmed surrounding spaces in {_count(self.trimmed, 'cell')}")
-        if self.dates:
-            out.append(f"read {_count(self.dates, date_source)} as dates (YYYY-MM-DD)")
-        if self.whole_floats:
-            out.append(
-                f"wrote {_count(self.whole_floats, 'whole number')} without a decimal part (45.0 → 45)"
-            )
-        if self.booleans:
-            out.append(f"read {_count(self.booleans, 'true/false cell')} as the words true/false")
-        return out
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
@@ -237,91 +161,22 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
     fmt = FORMATS[suffix]
     if sheet is not None and fmt != "xlsx":
         raise DataFileError(path, f"a sheet ({sheet!r}) was given, but only Excel files have sheets")
-    reader = {"csv": _read_csv, "xlsx": _read_xlsx, "parquet": _read_parquet, "xpt": _read_xpt}[fmt]
-    header, rows, notes = reader(path, sheet) if fmt == "xlsx" else reader(path)
-    table, more_notes = _assemble(path, header, rows)
-    notes = notes + more_notes
+    if fmt == "xlsx":
+        raw = _read_xlsx(path, sheet)
+    else:
+        raw = {"csv": read_csv, "parquet": _read_parquet, "xpt": _read_xpt}[fmt](path)
+    date_source = {"xlsx": "Excel date cell", "xpt": "SAS date value"}.get(fmt, "date value")
+    table, notes = assemble(path, raw, date_source)
     for note in notes:
         log.info("%s: %s", path.name, note)
+    repeated = sorted(name for name, n in Counter(table.columns).items() if n > 1)
+    if repeated:
+        log.info("%s: repeated column names %s", path.name, repeated)
     return ReadResult(table=table, path=path, format=fmt, notes=notes)
 
 
-# ----------------------------------------------------------------------------------------------------------- CSV
-def _read_csv(path: Path) -> tuple[list[object], list[tuple[int, Sequence[object]]], list[str]]:
-    raw = path.read_bytes()
-    notes: list[str] = []
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = raw.decode("utf-16")
-        notes.append("read UTF-16 text (removed its byte-order mark)")
-    else:
-        _refuse_binary(path, raw, "a CSV text file")
-        if raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-            notes.append("removed a byte-order mark at the start of the file")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            try:
-                text = raw.decode("cp1252")
-            except UnicodeDecodeError as exc:
-                raise DataFileError(
-                    path, "the file is not text in a known encoding", "save it as CSV UTF-8"
-                ) from exc
-            notes.append("read the file as Windows-1252 text (it is not UTF-8)")
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
-    separator = max((",", ";", "\t"), key=lambda s: (first_line.count(s), s == ","))
-    if separator != ",":
-        notes.append(f"columns are separated by {_SEPARATOR_NAMES[separator]}")
-    try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True))
-    except csv.Error as exc:
-        raise DataFileError(
-            path, f"the file is not valid CSV ({exc})", "check for unbalanced double quotes"
-        ) from exc
-    numbered = [(i, rec) for i, rec in enumerate(records, start=1)]
-    if not any(any(cell.strip() for cell in rec) for _, rec in numbered):
-        raise DataFileError(path, "the file contains only blank lines")
-    while not any(cell.strip() for cell in numbered[0][1]):
-        numbered.pop(0)
-    header_row, header = numbered[0]
-    if header_row > 1:
-        notes.append(f"skipped {_count(header_row - 1, 'blank line')} before the column names")
-    width = len(header)
-    rows: list[tuple[int, Sequence[object]]] = []
-    short = 0
-    for number, rec in numbered[1:]:
-        if len(rec) > width:
-            extra = rec[width:]
-            if any(cell.strip() for cell in extra):
-                raise DataFileError(
-                    path,
-                    f"row {number} has {len(rec)} cells but the header has {width} columns",
-                    f"a value that contains the separator ({separator!r}) must be in double quotes",
-                )
-            rec = rec[:width]
-        elif len(rec) < width and any(cell.strip() for cell in rec):
-            short += 1
-            rec = rec + [""] * (width - len(rec))
-        rows.append((number, rec))
-    if short:
-        notes.append(
-            f"{_count(short, 'row')} had fewer cells than the header; the missing cells were read as blank"
-        )
-    return list(header), rows, notes
-
-
-def _refuse_binary(path: Path, raw: bytes, expected: str) -> None:
-    for magic, what in _MAGIC:
-        if raw.startswith(magic):
-            raise DataFileError(path, f"this is {what}, not {expected}", "give the file its proper extension")
-    if b"\x00" in raw[:65536]:
-        raise DataFileError(path, f"the file contains binary data, not {expected}")
-
-
 # ---------------------------------------------------------------------------------------------------------- Excel
-def _read_xlsx(
-    path: Path, sheet: str | int | None
-) -> tuple[list[object], list[tuple[int, Sequence[object]]], list[str]]:
+def _read_xlsx(path: Path, sheet: str | int | None) -> RawTable:
     import openpyxl  # imported here: only Excel users pay for it
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -380,10 +235,11 @@ def _read_xlsx(
         raise DataFileError(path, f"the sheet {names[index]!r} is empty")
     header_row = nonblank[0][0]
     if header_row > 1:
-        notes.append(f"skipped {_count(header_row - 1, 'blank row')} above the column names")
+        notes.append(f"skipped {counted(header_row - 1, 'blank row')} above the column names")
     header = list(records[header_row - 1][1])
-    rows = [(n, list(r)) for n, r in records[header_row:]]
-    return header, rows, notes
+    body = [r for _, r in records[header_row:]]
+    numbers = np.array([n for n, _ in records[header_row:]], dtype=np.int64)
+    return RawTable(header, numbers, columns_of(body), notes)
 
 
 def _quoted(names: Iterable[object]) -> str:
@@ -391,7 +247,7 @@ def _quoted(names: Iterable[object]) -> str:
 
 
 # -------------------------------------------------------------------------------------------------------- Parquet
-def _read_parquet(path: Path) -> tuple[list[object], list[tuple[int, Sequence[object]]], list[str]]:
+def _read_parquet(path: Path) -> RawTable:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -405,9 +261,11 @@ def _read_parquet(path: Path) -> tuple[list[object], list[tuple[int, Sequence[ob
     if index_columns:
         arrow = arrow.drop_columns(index_columns)
         notes.append("ignored the unnamed pandas index stored in the file")
-    columns = [arrow.column(i).to_pylist() for i in range(arrow.num_columns)]
-    rows = [(i + 2, [col[i] for col in columns]) for i in range(arrow.num_rows)]
-    return list(arrow.column_names), rows, notes
+    n = arrow.num_rows
+    columns = [
+        np.fromiter(arrow.column(i).to_pylist(), dtype=object, count=n) for i in range(arrow.num_columns)
+    ]
+    return RawTable(list(arrow.column_names), np.arange(2, n + 2, dtype=np.int64), columns, notes)
 
 
 def _refuse_non_magic(path: Path, magic: bytes, expected: str) -> None:
@@ -418,7 +276,7 @@ def _refuse_non_magic(path: Path, magic: bytes, expected: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------------ XPT
-def _read_xpt(path: Path) -> tuple[list[object], list[tuple[int, Sequence[object]]], list[str]]:
+def _read_xpt(path: Path) -> RawTable:
     import pyreadstat
 
     _refuse_non_magic(path, b"HEADER RECORD", "a SAS transport (XPT) file")
@@ -439,8 +297,9 @@ def _read_xpt(path: Path) -> tuple[list[object], list[tuple[int, Sequence[object
     if renamed:
         pairs = ", ".join(f"{old} → {new}" for old, new in renamed)
         notes.append(f"matched SAS variable names to the contract's column names: {pairs}")
-    rows = [(i + 2, list(values)) for i, values in enumerate(frame.itertuples(index=False, name=None))]
-    return header, rows, notes
+    n = len(frame)
+    columns = [np.fromiter(frame.iloc[:, j].tolist(), dtype=object, count=n) for j in range(frame.shape[1])]
+    return RawTable(header, np.arange(2, n + 2, dtype=np.int64), columns, notes)
 
 
 def _contract_names(names: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -460,75 +319,3 @@ def _contract_names(names: list[str]) -> tuple[list[str], list[tuple[str, str]]]
         else:
             out.append(name)
     return out, renamed
-
-
-# ------------------------------------------------------------------------------------------------------- assemble
-def _assemble(
-    path: Path, header: list[object], rows: list[tuple[int, Sequence[object]]]
-) -> tuple[pd.DataFrame, list[str]]:
-    """Strip every cell, drop blank rows and unnamed empty columns, and check that there is a patient row."""
-    notes: list[str] = []
-    cells = _Cells()
-    names: list[str] = []
-    trimmed_names = 0
-    for raw in header:
-        name = "" if raw is None else str(raw)
-        if name != name.strip():
-            trimmed_names += 1
-        names.append(name.strip())
-    texts = [(number, [cells.text(v) for v in values]) for number, values in rows]
-    texts = [(n, (v + [None] * len(names))[: len(names)]) for n, v in texts]
-    kept = [(n, v) for n, v in texts if any(cell is not None for cell in v)]
-    if len(kept) < len(texts) and kept:
-        last = kept[-1][0]
-        inner = sum(1 for n, v in texts if n < last and all(cell is None for cell in v))
-        if inner:
-            notes.append(f"ignored {_count(inner, 'blank row')} between patient rows")
-    keep_columns = []
-    unnamed = []
-    for position, name in enumerate(names):
-        has_values = any(v[position] is not None for _, v in kept)
-        if name:
-            keep_columns.append(position)
-        elif has_values:
-            letter = _column_letter(position)
-            names[position] = f"column_{letter}"
-            unnamed.append(names[position])
-            keep_columns.append(position)
-    if not keep_columns:
-        raise DataFileError(path, "the first row holds no column names")
-    if unnamed:
-        notes.append(
-            f"named {_count(len(unnamed), 'column')} without a name in the header: {', '.join(unnamed)}"
-        )
-    if not kept:
-        raise DataFileError(
-            path, "the file has column names but no patient rows", "add one row per patient below the header"
-        )
-    table = pd.DataFrame(
-        [[v[i] for i in keep_columns] for _, v in kept],
-        columns=[names[i] for i in keep_columns],
-        index=pd.Index([n for n, _ in kept], name="row"),
-        dtype=object,
-    )
-    date_source = {"xlsx": "Excel date cell", "xpt": "SAS date value"}.get(
-        FORMATS[path.suffix.lower()], "date value"
-    )
-    notes = cells.notes(date_source) + notes
-    if trimmed_names:
-        notes.append(f"trimmed surrounding spaces in {_count(trimmed_names, 'column name')}")
-    counts = Counter(table.columns)
-    repeated = sorted(name for name, n in counts.items() if n > 1)
-    if repeated:
-        log.info("%s: repeated column names %s", path.name, repeated)
-    return table, notes
-
-
-def _column_letter(position: int) -> str:
-    """Spreadsheet letter of a 0-based column position: 0 → A, 26 → AA."""
-    letters = ""
-    position += 1
-    while position:
-        position, remainder = divmod(position - 1, 26)
-        letters = chr(65 + remainder) + letters
-    return letters

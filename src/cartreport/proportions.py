@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scipy.stats import binomtest
-
 __all__ = ["Proportion", "clopper_pearson"]
 
 
@@ -67,5 +65,7 @@ def clopper_pearson(responders: int, evaluable: int, ci_level: float = 0.95) -> 
         raise ValueError("ci_level must be between 0 and 1")
     if evaluable == 0:
         return Proportion(responders, evaluable, None, None, None)
+    from scipy.stats import binomtest  # imported on first use: a report kernel never estimates
+
     ci = binomtest(responders, evaluable).proportion_ci(confidence_level=ci_level, method="exact")
     return Proportion(responders, evaluable, responders / evaluable, float(ci.low), float(ci.high))

@@ -59,10 +59,8 @@ TEMPLATE_NAME = "cartreport"
 PRELOAD_MODULES: tuple[str, ...] = (
     "numpy",
     "pandas",
-    "scipy.stats",
     "matplotlib",
     "matplotlib.pyplot",
-    "lifelines",
     "cartreport.api",
     "cartreport.figures",
     "cartreport.notebook",
