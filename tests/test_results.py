@@ -135,3 +135,19 @@ def test_subgroup_and_subgroup_by():
     assert [g["value"] for g in by["groups"]] == ["T-ALL", "T-LBL"]
     assert 0 <= by["tests"]["os"]["p_value"] <= 1 and by["tests"]["os"]["df"] == 1
     assert by["caution"].startswith("Small numbers")
+
+
+def test_what_reading_normalised_is_said_in_results_and_methods(tmp_path):
+    from cartreport import prose
+    from cartreport.synthetic import synthetic_cohort
+
+    frame = synthetic_cohort(12, seed=4)
+    frame.loc[frame["emd_at_baseline"] == "yes", "emd_at_baseline"] = "Yes"
+    path = tmp_path / "excel_export.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + frame.to_csv(index=False).encode())
+    results = api.load_analysis(data=str(path)).results
+    assert "removed a byte-order mark at the start of the file" in results["data_notes"]
+    assert any(note.startswith("emd_at_baseline: read `Yes` as `yes`") for note in results["data_notes"])
+    assert "As read: removed a byte-order mark" in prose.methods_markdown(results)
+    shipped = api.load_analysis().results
+    assert shipped["data_notes"] == [] and "nothing was normalised" in prose.methods_markdown(shipped)

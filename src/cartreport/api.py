@@ -177,6 +177,7 @@ def _analysis_cached(params_json: str, path: Path, sha256: str, sheet: str) -> A
         data_sha256=cohort.sha256,
         is_reconstruction=cohort.is_reconstruction,
         published=published_figures() if cohort.is_reconstruction else None,
+        data_notes=cohort.notes,
     )
 
 

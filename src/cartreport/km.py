@@ -221,7 +221,8 @@ class KMResult:
 
     @property
     def std_err(self) -> np.ndarray:
-        return self.estimate * np.sqrt(self.var_log)
+        with np.errstate(invalid="ignore"):  # 0 * inf where the curve reached 0: NaN, as R's NA
+            return self.estimate * np.sqrt(self.var_log)
 
     def at(self, t: float) -> Estimate:
         """``S(t)`` with its CI (R ``summary(fit, times=t)``).

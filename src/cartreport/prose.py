@@ -351,6 +351,8 @@ def methods_markdown(results: dict) -> str:
         data.append(
             "- The shipped reconstructed cohort, consistent with the published aggregates (not patient records)"
         )
+    notes = results.get("data_notes") or []
+    data += [f"- As read: {note}" for note in notes] or ["- Read as written; nothing was normalised"]
     sections = {
         "Endpoints": endpoints,
         "Statistical methods": statistics,

@@ -252,6 +252,7 @@ def analyse(
     data_sha256: str = "",
     is_reconstruction: bool = False,
     published: dict | None = None,
+    data_notes: tuple[str, ...] = (),
 ) -> Analysis:
     """Analyse a coerced patient table with resolved parameters (:func:`cartreport.params.resolve_parameters`)."""
     enrolled = len(table)
@@ -285,6 +286,7 @@ def analyse(
         "data_sha256": data_sha256,
         "is_reconstruction": is_reconstruction,
         "published": published,
+        "data_notes": list(data_notes),
         "parameters": {k: v for k, v in params.items() if k != "output_dir"},
         "time_origin_label": ORIGINS[params["time_origin"]],
         "flow": flow,
