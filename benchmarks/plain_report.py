@@ -80,7 +80,9 @@ def main(output: Path, data: str = "") -> None:
     figure(figures.plot_state_stack(analysis.incidence["relapse"], analysis.incidence["nrm"]).figure, "state_stack")
     text(prose.subgroup_paragraph(results))
     table(tables.subgroup_table(results), "subgroups")
-    figure(api.subgroup_figure(analysis), "km_by_subgroup")
+    figure(api.subgroup_figure(analysis, "os"), "os_by_subgroup")
+    figure(api.subgroup_figure(analysis, "lfs"), "lfs_by_subgroup")
+    figure(api.subgroup_figure(analysis, "relapse"), "relapse_by_subgroup")
     text(prose.methods_markdown(results))
     table(api.provenance_table(results), "provenance")
     page = f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{results['title']}</title></head><body>"

@@ -103,7 +103,7 @@ def test_second_cohort_with_subgroups_and_cutoff(small_report):
     results = json.loads((small_report / "results.json").read_text(encoding="utf-8"))
     assert results["is_reconstruction"] is False and "not patient records" not in html
     assert results["parameters"]["data_cutoff"] == "2024-03-31"
-    assert (small_report / "figures" / "km_by_subgroup.png").is_file()
+    assert (small_report / "figures" / "os_by_subgroup.png").is_file()
     assert "log-rank" in html
     assert not (small_report / "tables" / "published_vs_reproduced.csv").exists()
 
@@ -149,7 +149,11 @@ def test_notebooks_run_as_opened_in_jupyterlab_with_their_defaults(tmp_path):
 
     for name, _ in api.SECTIONS:
         nb = papermill.execute_notebook(
-            str(api.NOTEBOOK_DIR / f"{name}.ipynb"), None, kernel_name="python3", cwd=str(tmp_path), progress_bar=False
+            str(api.NOTEBOOK_DIR / f"{name}.ipynb"),
+            None,
+            kernel_name="python3",
+            cwd=str(tmp_path),
+            progress_bar=False,
         )
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
         assert not [o for o in outputs if o.output_type == "error"], name

@@ -151,3 +151,12 @@ def test_what_reading_normalised_is_said_in_results_and_methods(tmp_path):
     assert "As read: removed a byte-order mark" in prose.methods_markdown(results)
     shipped = api.load_analysis().results
     assert shipped["data_notes"] == [] and "nothing was normalised" in prose.methods_markdown(shipped)
+
+
+def test_subgroup_tests_match_survdiff_and_cuminc():
+    by = api.load_analysis(subgroup_by="diagnosis").results["subgroups"]
+    ref = REF["by_diagnosis"]
+    assert [g["value"] for g in by["groups"]] == ref["groups"]
+    for key, name in (("os", "logrank"), ("lfs", "logrank"), ("relapse", "gray"), ("nrm", "gray")):
+        assert by["tests"][key]["statistic"] == pytest.approx(ref[f"{key}_{name}_statistic"], abs=ATOL)
+        assert by["tests"][key]["p_value"] == pytest.approx(ref[f"{key}_{name}_p"], abs=ATOL)

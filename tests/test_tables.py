@@ -140,9 +140,9 @@ def test_published_vs_reproduced_without_published_figures(results):
 
 def test_subgroup_table(results):
     frame = tables.subgroup_table(results)
-    assert len(frame) == 2 * len(results["subgroups"]["groups"])
+    assert len(frame) == 4 * len(results["subgroups"]["groups"])  # OS, LFS, relapse, NRM
     assert "12 months" in frame.columns
-    assert "log-rank" in frame.attrs["footnote"]
+    assert "log-rank" in frame.attrs["footnote"] and "Gray's test" in frame.attrs["footnote"]
     assert tables.subgroup_table({**results, "subgroups": None}).empty
 
 

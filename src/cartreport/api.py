@@ -255,19 +255,27 @@ def patient_timeline(analysis: Analysis) -> pd.DataFrame:
     return timeline(analysis.table, analysis.endpoints.data_cutoff)
 
 
-def subgroup_figure(analysis: Analysis):
-    """Kaplan–Meier OS by the ``subgroup_by`` groups, or ``None`` when no subgroup was asked for."""
+def subgroup_figure(analysis: Analysis, endpoint: str = "os"):
+    """Curves of one endpoint by the ``subgroup_by`` groups, or ``None`` when no subgroup was asked for.
+
+    ``endpoint``: ``"os"`` or ``"lfs"`` (Kaplan–Meier) or ``"relapse"`` or ``"nrm"`` (cumulative incidence).
+    """
     if not analysis.by_group:
         return None
     from cartreport import figures
 
-    column = analysis.results["subgroups"]["column"]
-    curves = {f"{column} = {value}": fits["os"] for value, fits in analysis.by_group.items()}
+    results = analysis.results
+    column = results["subgroups"]["column"]
+    curves = {f"{column} = {value}": fits[endpoint] for value, fits in analysis.by_group.items()}
+    xlabel = f"Months since {results['time_origin_label']}"
+    label = results["endpoints"][endpoint]["label"]
+    if endpoint in ("relapse", "nrm"):
+        return figures.plot_cif(curves, xlabel=xlabel, ylabel=f"{label} (%)")
     return figures.plot_km(
         curves,
-        xlabel=f"Months since {analysis.results['time_origin_label']}",
-        ylabel="Overall survival (%)",
-        landmarks_months=analysis.results["parameters"]["landmarks_months"],
+        xlabel=xlabel,
+        ylabel=f"{label} (%)",
+        landmarks_months=results["parameters"]["landmarks_months"],
     )
 
 

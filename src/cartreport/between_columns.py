@@ -53,7 +53,8 @@ def emd_problems(table: pd.DataFrame) -> list[Problem]:
     given = np.not_equal(response, None)
     without = (emd == "no") & given
     messages = [
-        f"value {quoted(r)} is given but emd_at_baseline is no (no extramedullary disease)" for r in response[without]
+        f"value {quoted(r)} is given but emd_at_baseline is no (no extramedullary disease)"
+        for r in response[without]
     ]
     allowed = ", ".join(quoted(v) for v in schema.EMD_RESPONSES)
     return cell_problems(
@@ -103,7 +104,9 @@ def date_order_problems(table: pd.DataFrame, data_cutoff: dt.date | None) -> lis
             f"{DATE_LABELS[name]} ({_iso(a)}) is {relation} {DATE_LABELS[other]} ({_iso(b)})"
             for a, b in zip(this[failing], that[failing], strict=True)
         ]
-        problems += cell_problems(table, failing, name, rule, messages, f"check both dates ({name} and {other})")
+        problems += cell_problems(
+            table, failing, name, rule, messages, f"check both dates ({name} and {other})"
+        )
 
     if "last_contact_date" in dates:
         contact = dates["last_contact_date"]

@@ -72,7 +72,7 @@ class CellText:
         only_none = all(v is None for v in values[missing])  # NaN, NaT or pd.NA: leave them to text()
         if not only_none or (len(present) and pd.api.types.infer_dtype(present, skipna=False) != "string"):
             return np.fromiter((self.text(v) for v in values), dtype=object, count=len(values))
-        stripped = np.fromiter((v.strip() for v in present), dtype=object, count=len(present))
+        stripped = np.array([v.strip() for v in present.tolist()], dtype=object)
         self.trimmed += int(np.count_nonzero(stripped != present))
         stripped[stripped == ""] = None
         out = np.full(len(values), None, dtype=object)

@@ -104,7 +104,9 @@ def build_schema() -> pa.DataFrameSchema:
 def schema_problems(table: pd.DataFrame) -> list[Problem]:
     """Every failure of the per-column rules in ``table`` (strings or ``None``, unique row numbers as index)."""
     try:
-        build_schema().validate(table, lazy=True, inplace=True)  # nothing is coerced: the table is not changed
+        build_schema().validate(
+            table, lazy=True, inplace=True
+        )  # nothing is coerced: the table is not changed
     except SchemaErrors as errors:
         cases = errors.failure_cases
     else:

@@ -94,7 +94,6 @@ XPT_ALIASES: dict[str, str] = {
 }
 
 
-
 @dataclass(frozen=True)
 class ReadResult:
     """A patient table as read from a file, before validation.

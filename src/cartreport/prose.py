@@ -297,13 +297,13 @@ def competing_risks_paragraph(results: dict) -> str:
 
 
 def subgroup_paragraph(results: dict) -> str:
-    """Survival by subgroup at the headline landmark, log-rank p-values and the small-numbers caution."""
+    """Survival and incidence by subgroup at the headline landmark, test p-values and the small-numbers caution."""
     sub = results.get("subgroups")
     if not sub:
         return ""
     level = _level(results)
     parts = []
-    for key in ("os", "lfs"):
+    for key in ("os", "lfs", "relapse", "nrm"):
         label = results["endpoints"][key]["label"]
         groups = []
         for group in sub["groups"]:

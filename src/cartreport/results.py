@@ -16,7 +16,7 @@ import pandas as pd
 
 from cartreport import baseline
 from cartreport.cif import CIFResult, aalen_johansen
-from cartreport.compare import logrank_test
+from cartreport.compare import gray_test, logrank_test
 from cartreport.endpoints import DAYS_PER_MONTH, DEFINITIONS, ORIGINS, EndpointData, derive_endpoints
 from cartreport.errors import ParameterError
 from cartreport.followup import median_follow_up
@@ -28,6 +28,9 @@ from cartreport.schema import BM_RESPONSES, EMD_RESPONSES
 __all__ = ["Analysis", "analyse", "apply_subgroup", "write_results"]
 
 SCHEMA_VERSION = 1
+SURVIVAL = ("os", "lfs")
+#: competing-risk endpoints and their cause codes in ``cr_status``
+COMPETING = {"relapse": 1, "nrm": 2}
 #: groups smaller than this, or with fewer events, get a small-numbers caution
 SMALL_GROUP = 10
 
@@ -40,7 +43,7 @@ class Analysis:
     endpoints: EndpointData
     survival: dict[str, KMResult]
     incidence: dict[str, CIFResult]
-    by_group: dict[str, dict[str, KMResult]]
+    by_group: dict[str, dict[str, KMResult | CIFResult]]
     results: dict = field(repr=False)
 
 
@@ -180,38 +183,48 @@ def _responses(table: pd.DataFrame, ci_level: float) -> dict:
 
 
 def _subgroups(analysed: pd.DataFrame, table: pd.DataFrame, column: str, params: dict):
+    """Per-group KM (OS, LFS) and Aalen–Johansen (relapse, NRM) fits; log-rank and Gray's tests."""
     if column not in table.columns:
         raise ParameterError("subgroup_by", column, "the data have no such column")
-    groups = table.set_index("patient_id")[column].astype(str)
-    group = analysed["patient_id"].map(groups)
+    values_by_patient = table.set_index("patient_id")[column]
+    if values_by_patient.dtype == bool:
+        values_by_patient = values_by_patient.map({True: "yes", False: "no"})
+    group = analysed["patient_id"].map(
+        values_by_patient.astype(object).where(values_by_patient.notna(), "unknown")
+    )
+    group = group.astype(str)
     values = sorted(group.unique())
-    fits: dict[str, dict[str, KMResult]] = {}
+    level, method = params["ci_level"], params["ci_method"]
+    fits: dict[str, dict] = {}
     rows = []
     for value in values:
-        rows_g = analysed[group == value]
+        g = analysed[group == value]
         fits[value] = {
-            key: kaplan_meier(
-                rows_g[f"{key}_time_days"], rows_g[f"{key}_event"], params["ci_level"], params["ci_method"]
-            )
-            for key in ("os", "lfs")
+            **{
+                key: kaplan_meier(g[f"{key}_time_days"], g[f"{key}_event"], level, method) for key in SURVIVAL
+            },
+            **{
+                key: aalen_johansen(g["cr_time_days"], g["cr_status"], cause=cause, ci_level=level)
+                for key, cause in COMPETING.items()
+            },
         }
         rows.append(
             {
                 "value": value,
-                "n": int(len(rows_g)),
+                "n": int(len(g)),
                 **{
-                    key: {
-                        "events": fits[value][key].n_events,
-                        "landmarks": _landmarks(fits[value][key], params["landmarks_months"]),
-                    }
-                    for key in ("os", "lfs")
+                    key: {"events": fit.n_events, "landmarks": _landmarks(fit, params["landmarks_months"])}
+                    for key, fit in fits[value].items()
                 },
             }
         )
     tests = {}
     if len(values) > 1:
-        for key in ("os", "lfs"):
+        for key in SURVIVAL:
             t = logrank_test(analysed[f"{key}_time_days"], analysed[f"{key}_event"], group)
+            tests[key] = {"method": t.method, "statistic": t.statistic, "df": t.df, "p_value": t.p_value}
+        for key, cause in COMPETING.items():
+            t = gray_test(analysed["cr_time_days"], analysed["cr_status"], group, cause=cause)
             tests[key] = {"method": t.method, "statistic": t.statistic, "df": t.df, "p_value": t.p_value}
     small = [r for r in rows if r["n"] < SMALL_GROUP or r["os"]["events"] < 5]
     caution = None
@@ -223,7 +236,7 @@ def _subgroups(analysed: pd.DataFrame, table: pd.DataFrame, column: str, params:
                 f"and {count(r['os']['events'])} death{'s' * (r['os']['events'] != 1)}"
                 for r in small
             )
-            + "; estimates are imprecise and the test has little power."
+            + "; estimates are imprecise and the tests have little power."
         )
     return fits, {"column": column, "groups": rows, "tests": tests, "caution": caution}
 
@@ -240,7 +253,8 @@ def _methods(params: dict) -> dict:
         "confidence intervals.",
         "response_ci": f"Response rates with exact {level} Clopper–Pearson confidence intervals.",
         "follow_up": "Median follow-up by the reverse Kaplan–Meier method (Schemper & Smith 1996).",
-        "test": "Survival between groups compared by the log-rank test (as R survival::survdiff).",
+        "test": "Survival between groups compared by the log-rank test (as R survival::survdiff), cumulative "
+        "incidence by Gray's test (as R cmprsk::cuminc).",
     }
 
 
@@ -273,7 +287,7 @@ def analyse(
     if len(selected) < enrolled:
         flow["excluded"].insert(0, {"reason": "outside the selected subgroup", "n": enrolled - len(selected)})
 
-    by_group: dict[str, dict[str, KMResult]] = {}
+    by_group: dict[str, dict[str, KMResult | CIFResult]] = {}
     subgroups = None
     if params["subgroup_by"]:
         by_group, subgroups = _subgroups(analysed, selected, params["subgroup_by"], params)

@@ -242,9 +242,9 @@ def published_vs_reproduced(results: dict) -> pd.DataFrame:
 
 
 def subgroup_table(results: dict) -> pd.DataFrame:
-    """OS and LFS by subgroup: patients, events and the estimate with its CI at each landmark.
+    """OS, LFS, relapse and NRM by subgroup: patients, events and the estimate with its CI at each landmark.
 
-    The footnote carries the log-rank p-values and the small-numbers caution. Empty when there is no subgroup.
+    The footnote carries the log-rank and Gray's test p-values and the small-numbers caution. Empty when there is no subgroup.
     """
     sub = results.get("subgroups")
     if not sub:
@@ -252,7 +252,7 @@ def subgroup_table(results: dict) -> pd.DataFrame:
     level = _level(results)
     months = [lm["months"] for lm in sub["groups"][0]["os"]["landmarks"]] if sub["groups"] else []
     rows = []
-    for key in SURVIVAL:
+    for key in (*SURVIVAL, *COMPETING):
         for group in sub["groups"]:
             row = {
                 "Endpoint": results["endpoints"][key]["label"],
@@ -267,7 +267,7 @@ def subgroup_table(results: dict) -> pd.DataFrame:
             rows.append(row)
     tests = [
         f"{results['endpoints'][k]['label']}: {t['method']}, {fmt.p_value(t['p_value'])}."
-        for k, t in sorted(sub.get("tests", {}).items(), key=lambda kv: SURVIVAL.index(kv[0]))
+        for k, t in sorted(sub.get("tests", {}).items(), key=lambda kv: (*SURVIVAL, *COMPETING).index(kv[0]))
     ]
     footnote = " ".join([*tests, *([sub["caution"]] if sub.get("caution") else [])])
     columns = ["Endpoint", "Group", "Patients", "Events", *(_landmark_header(m) for m in months)]

@@ -49,6 +49,19 @@ bm <- binom.test(sum(d$bm_response == "MRD-negative CR"), nrow(d))$conf.int
 emd <- d[d$emd_at_baseline == "yes", ]
 emd_ci <- binom.test(sum(emd$emd_response == "CR"), nrow(emd))$conf.int
 
+by_diagnosis <- function() {
+  os_test <- survdiff(Surv(os_time, os_event) ~ d$diagnosis)
+  lfs_test <- survdiff(Surv(lfs_time, lfs_event) ~ d$diagnosis)
+  gray <- cuminc(cr_time, cr_status, group = d$diagnosis, cencode = 0)$Tests
+  list(
+    groups = sort(unique(d$diagnosis)),
+    os_logrank_statistic = sc(os_test$chisq), os_logrank_p = sc(1 - pchisq(os_test$chisq, 1)),
+    lfs_logrank_statistic = sc(lfs_test$chisq), lfs_logrank_p = sc(1 - pchisq(lfs_test$chisq, 1)),
+    relapse_gray_statistic = sc(gray["1", "stat"]), relapse_gray_p = sc(gray["1", "pv"]),
+    nrm_gray_statistic = sc(gray["2", "stat"]), nrm_gray_p = sc(gray["2", "pv"])
+  )
+}
+
 out <- list(
   provenance = provenance(
     "tests/reference/shipped_cohort.R", c("survival", "cmprsk"),
@@ -56,7 +69,8 @@ out <- list(
       "KM: survfit(Surv(time, event) ~ 1, conf.type = 'log-log'); summary(fit, times = landmarks, extend = TRUE); quantile(fit, 0.5).",
       "CIF: cmprsk::cuminc(cr_time, cr_status, cencode = 0); timepoints(); tidycmprsk log(-log) CI est^exp(-+z se/(est log est)).",
       "Follow-up: quantile(survfit(Surv(os_time, 1 - os_event) ~ 1, conf.type = 'log-log'), 0.5).",
-      "Responses: binom.test(x, n)$conf.int (Clopper-Pearson).")
+      "Responses: binom.test(x, n)$conf.int (Clopper-Pearson).",
+      "By diagnosis: survdiff(Surv(time, event) ~ diagnosis); cuminc(cr_time, cr_status, group = diagnosis)$Tests.")
   ),
   landmarks_days = landmarks,
   os = km_block(os_time, os_event),
@@ -67,6 +81,7 @@ out <- list(
                    ci_high_days = sc(unname(fu$upper))),
   bm_mrd_negative_cr = list(responders = sc(sum(d$bm_response == "MRD-negative CR")), evaluable = sc(nrow(d)),
                             ci_low = sc(bm[1]), ci_high = sc(bm[2])),
+  by_diagnosis = by_diagnosis(),
   emd_cr = list(responders = sc(sum(emd$emd_response == "CR")), evaluable = sc(nrow(emd)),
                 ci_low = sc(emd_ci[1]), ci_high = sc(emd_ci[2]))
 )
