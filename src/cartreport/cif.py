@@ -263,7 +263,7 @@ def aalen_johansen(
         int
     )
     censored = counts - events - competing
-    at_risk = n - np.concatenate(([0], np.cumsum(counts)[:-1]))
+    at_risk = n - np.concatenate(([0], np.cumsum(counts)[:-1]))[: len(uniq)]  # empty input: no rows
     survival_after = np.cumprod(1.0 - (events + competing) / at_risk)
     before = np.concatenate(([1.0], survival_after[:-1]))
     estimate = np.cumsum(before * events / at_risk)

@@ -362,7 +362,7 @@ def kaplan_meier(time, event, ci_level: float = 0.95, ci_method: str = "log-log"
     events = np.bincount(inverse, weights=event, minlength=len(uniq)).astype(int)
     counts = np.bincount(inverse, minlength=len(uniq)).astype(int)
     censored = counts - events
-    at_risk = n - np.concatenate(([0], np.cumsum(counts)[:-1]))
+    at_risk = n - np.concatenate(([0], np.cumsum(counts)[:-1]))[: len(uniq)]  # empty input: no rows
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = 1.0 - events / at_risk
         estimate = np.cumprod(factor)

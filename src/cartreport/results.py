@@ -273,6 +273,13 @@ def analyse(
     selected = apply_subgroup(table, params["subgroup"]) if params["subgroup"] else table
     endpoints = derive_endpoints(selected, params["time_origin"], params["data_cutoff"] or None)
     analysed = endpoints.analysed
+    if analysed.empty:
+        reasons = "; ".join(f"{e['reason']}: {e['n']}" for e in endpoints.exclusions())
+        raise ParameterError(
+            "time_origin" if params["time_origin"] == "second_hsct" else "data_cutoff",
+            params["time_origin"] if params["time_origin"] == "second_hsct" else params["data_cutoff"],
+            f"no patient can be analysed ({reasons}); choose another time origin or a later data cut-off",
+        )
     level, method = params["ci_level"], params["ci_method"]
     survival = {
         key: kaplan_meier(analysed[f"{key}_time_days"], analysed[f"{key}_event"], level, method)
