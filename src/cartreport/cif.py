@@ -52,7 +52,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from cartreport.km import Estimate
+from cartreport.km import Estimate, count_by_time
 
 __all__ = ["CI_METHODS", "CIFResult", "aalen_johansen", "cif_confidence_band"]
 
@@ -256,14 +256,10 @@ def aalen_johansen(
         raise ValueError(f"ci_method must be one of {CI_METHODS}, not {ci_method!r}")
     time, status = _validate_input(time, status, cause)
     n = len(time)
-    uniq, inverse = np.unique(time, return_inverse=True)
-    counts = np.bincount(inverse, minlength=len(uniq))
-    events = np.bincount(inverse, weights=status == cause, minlength=len(uniq)).astype(int)
-    competing = np.bincount(inverse, weights=(status > 0) & (status != cause), minlength=len(uniq)).astype(
-        int
+    uniq, at_risk, counts, (events, competing) = count_by_time(
+        time, status == cause, (status > 0) & (status != cause)
     )
     censored = counts - events - competing
-    at_risk = n - np.concatenate(([0], np.cumsum(counts)[:-1]))[: len(uniq)]  # empty input: no rows
     survival_after = np.cumprod(1.0 - (events + competing) / at_risk)
     before = np.concatenate(([1.0], survival_after[:-1]))
     estimate = np.cumsum(before * events / at_risk)
@@ -271,7 +267,7 @@ def aalen_johansen(
     low, high = cif_confidence_band(estimate, variance, ci_level, ci_method)
     return CIFResult(
         time=uniq,
-        at_risk=at_risk.astype(int),
+        at_risk=at_risk,
         events=events,
         competing=competing,
         censored=censored.astype(int),

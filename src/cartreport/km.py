@@ -309,6 +309,20 @@ def _validate_input(time, event) -> tuple[np.ndarray, np.ndarray]:
     return time, event.astype(int)
 
 
+def count_by_time(time: np.ndarray, *indicators: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The counting process at each distinct time: ``(times, at_risk, exits, (count of each indicator, ...))``.
+
+    ``at_risk`` counts subjects with time >= t (left-continuous, as R's ``n.risk``), ``exits`` all subjects
+    leaving at t; each indicator (0/1 or boolean per subject) is summed per time. Shared by the Kaplan–Meier and
+    Aalen–Johansen estimators; empty input gives empty arrays.
+    """
+    uniq, inverse = np.unique(time, return_inverse=True)
+    exits = np.bincount(inverse, minlength=len(uniq)).astype(int)
+    at_risk = len(time) - np.concatenate(([0], np.cumsum(exits)[:-1]))[: len(uniq)]
+    sums = tuple(np.bincount(inverse, weights=ind, minlength=len(uniq)).astype(int) for ind in indicators)
+    return uniq, at_risk.astype(int), exits, sums
+
+
 def kaplan_meier(time, event, ci_level: float = 0.95, ci_method: str = "log-log") -> KMResult:
     """Kaplan–Meier estimate of ``S(t)`` with Greenwood variance.
 
@@ -358,11 +372,8 @@ def kaplan_meier(time, event, ci_level: float = 0.95, ci_method: str = "log-log"
         raise ValueError(f"ci_method must be one of {CI_METHODS}, not {ci_method!r}")
     time, event = _validate_input(time, event)
     n = len(time)
-    uniq, inverse = np.unique(time, return_inverse=True)
-    events = np.bincount(inverse, weights=event, minlength=len(uniq)).astype(int)
-    counts = np.bincount(inverse, minlength=len(uniq)).astype(int)
+    uniq, at_risk, counts, (events,) = count_by_time(time, event)
     censored = counts - events
-    at_risk = n - np.concatenate(([0], np.cumsum(counts)[:-1]))[: len(uniq)]  # empty input: no rows
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = 1.0 - events / at_risk
         estimate = np.cumprod(factor)
@@ -371,7 +382,7 @@ def kaplan_meier(time, event, ci_level: float = 0.95, ci_method: str = "log-log"
     low, high = confidence_band(estimate, var_log, ci_level, ci_method)
     return KMResult(
         time=uniq,
-        at_risk=at_risk.astype(int),
+        at_risk=at_risk,
         events=events,
         censored=censored,
         estimate=estimate,

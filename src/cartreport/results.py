@@ -91,10 +91,15 @@ def _landmarks(fit: KMResult | CIFResult, landmarks_months: list[float]) -> list
     return rows
 
 
+def _curve_rows(fit: KMResult | CIFResult, fields: tuple[str, ...]) -> list[dict]:
+    """One row per distinct time of a fitted curve (``time_days`` first), for results.json."""
+    frame = fit.to_frame().rename(columns={"time": "time_days"})
+    return frame[["time_days", *fields]].to_dict("records")
+
+
 def _km_block(key: str, fit: KMResult, params: dict) -> dict:
     label, definition = DEFINITIONS[key]
     med = fit.median()
-    frame = fit.to_frame()
     return {
         "label": label,
         "definition": definition,
@@ -105,25 +110,13 @@ def _km_block(key: str, fit: KMResult, params: dict) -> dict:
         "median_ci_low": _months_or_none(med.ci_low),
         "median_ci_high": _months_or_none(med.ci_high),
         "landmarks": _landmarks(fit, params["landmarks_months"]),
-        "km": [
-            {
-                "time_days": float(r.time),
-                "at_risk": int(r.at_risk),
-                "events": int(r.events),
-                "censored": int(r.censored),
-                "estimate": float(r.estimate),
-                "ci_low": float(r.ci_low),
-                "ci_high": float(r.ci_high),
-            }
-            for r in frame.itertuples()
-        ],
+        "km": _curve_rows(fit, ("at_risk", "events", "censored", "estimate", "ci_low", "ci_high")),
         "method": f"Kaplan–Meier; Greenwood variance; {params['ci_method']} confidence intervals",
     }
 
 
 def _cif_block(key: str, fit: CIFResult, params: dict) -> dict:
     label, definition = DEFINITIONS[key]
-    frame = fit.to_frame()
     return {
         "label": label,
         "definition": definition,
@@ -132,17 +125,7 @@ def _cif_block(key: str, fit: CIFResult, params: dict) -> dict:
         "events": fit.n_events,
         "competing_events": fit.n_competing,
         "landmarks": _landmarks(fit, params["landmarks_months"]),
-        "cif": [
-            {
-                "time_days": float(r.time),
-                "at_risk": int(r.at_risk),
-                "events": int(r.events),
-                "estimate": float(r.estimate),
-                "ci_low": float(r.ci_low),
-                "ci_high": float(r.ci_high),
-            }
-            for r in frame.itertuples()
-        ],
+        "cif": _curve_rows(fit, ("at_risk", "events", "estimate", "ci_low", "ci_high")),
         "method": "Aalen–Johansen (ties handled exactly); Gray's variance as cmprsk::cuminc; "
         f"{fit.ci_method} confidence intervals",
     }
