@@ -1,8 +1,10 @@
-"""Tests for cartreport.render: one reused kernel, self-contained HTML, atomic output folder."""
+"""Tests for cartreport.render with a real kernel: execute_sections (one reused kernel) and render_report.
+
+export_html is tested in test_render_html.py, write_atomically in test_render_output.py.
+"""
 
 from __future__ import annotations
 
-import base64
 import os
 import pickle
 import re
@@ -12,26 +14,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cartreport import render
-from cartreport.render import (
-    Section,
-    SectionFailed,
-    execute_sections,
-    export_html,
-    render_report,
-    write_atomically,
-)
+from cartreport.render import Section, SectionFailed, execute_sections, render_report
 
 # Small preload for the execute_sections tests (render_report uses the full default list).
 PRELOAD = ("pandas", "matplotlib.pyplot")
-
-# A 1x1 PNG for HTML tests that need no kernel.
-PNG_1PX = base64.b64encode(
-    bytes.fromhex(
-        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-        "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
-    )
-).decode()
 
 
 def make_notebook(path: Path, title: str, *, fail: bool = False) -> Section:
@@ -216,143 +202,6 @@ def test_section_failed_survives_pickling() -> None:
         "ValueError: boom",
         Path("/x/02_bad.ipynb"),
     )
-
-
-# ----------------------------------------------------------------------------------------------------
-# export_html (hand-made executed notebooks: no kernel needed)
-# ----------------------------------------------------------------------------------------------------
-
-
-def executed_notebook(title: str, *, extra_cells: list | None = None) -> nbformat.NotebookNode:
-    figure = nbformat.v4.new_code_cell(
-        "secret_plotting_code()", execution_count=2, metadata={"tags": ["figure"]}
-    )
-    figure.outputs = [
-        nbformat.v4.new_output("display_data", data={"image/png": PNG_1PX, "text/plain": "<Figure>"})
-    ]
-    table = nbformat.v4.new_code_cell("secret_table_code()", execution_count=3)
-    table.outputs = [
-        nbformat.v4.new_output(
-            "execute_result",
-            data={"text/html": "<table><tr><td>42</td></tr></table>", "text/plain": "42"},
-            execution_count=3,
-        )
-    ]
-    removed = nbformat.v4.new_code_cell("x", execution_count=4, metadata={"tags": ["remove_cell"]})
-    removed.outputs = [nbformat.v4.new_output("stream", name="stdout", text="SHOULD-NOT-APPEAR\n")]
-    cells = [
-        nbformat.v4.new_code_cell("alpha = 1", metadata={"tags": ["parameters"]}, execution_count=1),
-        nbformat.v4.new_markdown_cell(f"# {title}\n\nText.\n\n## Methods\n\n### Not in the TOC"),
-        figure,
-        table,
-        removed,
-        *(extra_cells or []),
-    ]
-    nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["language_info"] = {"name": "python"}
-    return nb
-
-
-def test_html_is_self_contained_without_code_and_has_a_toc() -> None:
-    page = export_html([executed_notebook("Design"), executed_notebook("Overall survival")], "Study X & Y")
-
-    assert page.startswith("<!DOCTYPE html>")
-    assert "<title>Study X &amp; Y</title>" in page
-    assert page.count("data:image/png;base64,") == 2
-    assert "secret_plotting_code" not in page and "secret_table_code" not in page and "alpha = 1" not in page
-    assert "SHOULD-NOT-APPEAR" not in page
-    assert "In&nbsp;[" not in page and "Out[" not in page
-    assert "<td>42</td>" in page
-    # nothing from the network
-    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.IGNORECASE)
-    assert "<script" not in page
-    # table of contents: h1/h2 with working, unique anchors; h3 left out
-    toc = page[page.index('<nav class="toc"') : page.index("</nav>")]
-    links = re.findall(r'<a href="#([^"]+)">([^<]*)</a>', toc)
-    assert [text for _, text in links] == ["Design", "Methods", "Overall survival", "Methods"]
-    anchors = [anchor for anchor, _ in links]
-    assert len(set(anchors)) == 4
-    for anchor in anchors:
-        assert f'id="{anchor}"' in page
-    assert "Not in the TOC" not in toc
-    assert page.index('<nav class="toc"') < page.index("data:image/png")
-    assert 'alt="Figure: Not in the TOC"' in page  # nearest heading above the figure
-
-
-def test_html_without_headings_has_no_toc_and_exporter_is_reused() -> None:
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Just text.")])
-    first = export_html([nb], "t")
-    exporter = render._get_exporter()
-    second = export_html([nb], "t")
-    assert first == second
-    assert render._get_exporter() is exporter
-    assert '<nav class="toc"' not in first and "cartreport:toc" not in first
-
-
-def test_markdown_images_are_embedded_and_external_ones_reported(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    (tmp_path / "figures").mkdir()
-    (tmp_path / "figures" / "km.png").write_bytes(base64.b64decode(PNG_1PX))
-    source = "# KM\n\n![km](figures/km.png)\n\n![gone](figures/gone.png) ![web](https://example.org/x.png)"
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(source)])
-
-    with caplog.at_level("WARNING", logger="cartreport.render"):
-        page = export_html([nb], "t", base_dir=tmp_path)
-
-    assert f"data:image/png;base64,{PNG_1PX}" in page
-    assert 'src="figures/km.png"' not in page
-    assert "figures/gone.png, https://example.org/x.png" in caplog.text
-
-
-# ----------------------------------------------------------------------------------------------------
-# write_atomically
-# ----------------------------------------------------------------------------------------------------
-
-
-def test_write_atomically_replaces_the_folder_on_success(tmp_path: Path) -> None:
-    out = tmp_path / "report"
-    out.mkdir()
-    (out / "old.txt").write_text("old")
-    (tmp_path / "report.failed").mkdir()  # stale debugging folder from an earlier failure
-
-    def build(folder: Path) -> None:
-        assert folder.parent == tmp_path and folder.name.startswith(".report.tmp-")
-        (folder / "report.html").write_text("new")
-
-    assert write_atomically(build, out) == out
-    assert snapshot(out) == {"report.html": b"new"}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
-
-
-@pytest.mark.parametrize("error", [RuntimeError("build failed"), KeyboardInterrupt()])
-def test_write_atomically_keeps_the_old_folder_on_failure(tmp_path: Path, error: BaseException) -> None:
-    out = tmp_path / "report"
-    (out / "figures").mkdir(parents=True)
-    (out / "report.html").write_text("good report")
-    (out / "figures" / "km.png").write_bytes(b"\x89PNG")
-    before = snapshot(out)
-
-    def build(folder: Path) -> None:
-        (folder / "report.html").write_text("half")
-        (folder / "failed").mkdir()
-        (folder / "failed" / "02_bad.ipynb").write_text("{}")
-        raise error
-
-    with pytest.raises(type(error)):
-        write_atomically(build, out)
-
-    assert snapshot(out) == before
-    assert snapshot(tmp_path / "report.failed") == {"02_bad.ipynb": b"{}"}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "report.failed"]
-
-
-def test_write_atomically_refuses_the_current_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(ValueError):
-        write_atomically(lambda folder: None, Path("."))
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -1,0 +1,195 @@
+"""The report kernel: one IPython kernel on private IPC sockets, started early and reused.
+
+:func:`start_kernel` starts it (heavy modules preloaded while the caller does other work);
+:class:`_Kernel` connects a client, resets the namespace between notebooks as ``%reset -f`` does, and
+always shuts the process down. See ``shared/notes/fast-reports.md``. Only the standard library is
+imported at module level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from jupyter_client.manager import AsyncKernelManager
+
+__all__ = ["PRELOAD_MODULES", "SHARED_DIR_ENV", "start_kernel"]
+
+logger = logging.getLogger(__name__)
+
+#: Modules imported in the kernel while it boots (missing ones are skipped silently).
+PRELOAD_MODULES: tuple[str, ...] = (
+    "numpy",
+    "pandas",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "cartreport.api",
+    "cartreport.figures",
+    "cartreport.notebook",
+    "cartreport.prose",
+    "cartreport.tables",
+)
+
+#: environment variable naming the kernel's shared folder (see ``_Kernel.shared_dir``)
+SHARED_DIR_ENV = "CARTREPORT_SHARED_DIR"
+
+
+def _run(coroutine_function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a coroutine function on the per-thread event loop that nbclient also uses."""
+    from jupyter_core.utils import run_sync
+
+    return run_sync(coroutine_function)(*args, **kwargs)
+
+
+def _cancel_pending_tasks() -> None:
+    """After Ctrl-C: cancel nbclient's interrupted tasks so they do not fail noisily later."""
+    with contextlib.suppress(Exception):
+        from jupyter_core.utils import ensure_event_loop
+
+        loop = ensure_event_loop()
+        if loop.is_running():
+            return
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+def _preload_line(modules: Sequence[str]) -> str:
+    """One IPython ``exec_lines`` entry importing ``modules`` and snapshotting matplotlib's rcParams."""
+    code = (
+        "import importlib as _il, sys as _sys\n"
+        f"for _m in {tuple(modules)!r}:\n"
+        "    try:\n"
+        "        _il.import_module(_m)\n"
+        "    except Exception:\n"
+        "        pass\n"
+        "if 'matplotlib' in _sys.modules:\n"
+        "    get_ipython()._cartreport_rc = {\n"
+        "        _k: _v for _k, _v in _sys.modules['matplotlib'].rcParams.items()\n"
+        "        if _k not in ('backend', 'backend_fallback', 'interactive')\n"
+        "    }\n"
+    )
+    return f"exec({code!r})"
+
+
+def _reset_code(cwd: Path) -> str:
+    """Code run silently before each notebook: a fresh namespace, imports stay cached."""
+    return (
+        "import os as _os, sys as _sys, warnings as _w\n"
+        f"_os.chdir({str(cwd)!r})\n"
+        "if 'matplotlib.pyplot' in _sys.modules:\n"
+        "    _sys.modules['matplotlib.pyplot'].close('all')\n"
+        "    if hasattr(get_ipython(), '_cartreport_rc'):\n"
+        "        with _w.catch_warnings():\n"
+        "            _w.simplefilter('ignore')\n"
+        "            _sys.modules['matplotlib'].rcParams.update(get_ipython()._cartreport_rc)\n"
+        "get_ipython().reset(new_session=True)  # %reset -f, and In[1] again\n"
+    )
+
+
+class _Kernel:
+    """One IPython kernel on private IPC sockets in a temporary directory, and one client."""
+
+    def __init__(self, kernel_name: str, cwd: Path, preload: Sequence[str]) -> None:
+        from jupyter_client.manager import AsyncKernelManager
+
+        self.runtime_dir = Path(tempfile.mkdtemp(prefix="cr-k-"))
+        #: files the caller hands to the kernel (cartreport.api shares the validated analysis here)
+        self.shared_dir = self.runtime_dir / "shared"
+        self.shared_dir.mkdir()
+        transport = "tcp" if os.name == "nt" else "ipc"  # unique path: no port races between processes
+        self.km: AsyncKernelManager = AsyncKernelManager(
+            kernel_name=kernel_name,
+            transport=transport,
+            ip=str(self.runtime_dir / "k") if transport == "ipc" else "127.0.0.1",
+            connection_file=str(self.runtime_dir / "kernel.json"),
+        )
+        self.kc: AsyncKernelClient | None = None
+        self.cwd = cwd
+        # In-memory history: no ~/.ipython sqlite file shared (and locked) between parallel kernels.
+        extra = ["--HistoryManager.hist_file=:memory:"]
+        if preload:
+            extra.append(f"--IPKernelApp.exec_lines={_preload_line(preload)}")
+        t0 = time.perf_counter()
+        try:
+            env = {**os.environ, SHARED_DIR_ENV: str(self.shared_dir)}
+            _run(self.km.start_kernel, cwd=str(cwd), extra_arguments=extra, env=env)
+        except BaseException:
+            self.shutdown()
+            raise
+        logger.debug("kernel %s launched in %.2f s", kernel_name, time.perf_counter() - t0)
+
+    def connect(self, timeout: float) -> None:
+        """Open the client's channels and wait until the kernel (and its preload) is ready."""
+
+        async def _connect() -> AsyncKernelClient:
+            kc = self.km.client()
+            kc.start_channels()
+            await kc.wait_for_ready(timeout=timeout)
+            kc.allow_stdin = False
+            return kc
+
+        t0 = time.perf_counter()
+        self.kc = _run(_connect)
+        logger.debug("kernel ready after %.2f s more", time.perf_counter() - t0)
+
+    def reset(self, timeout: float) -> None:
+        """Clear the user namespace, close figures, restore rcParams and the working directory."""
+        assert self.kc is not None
+        reply = _run(
+            self.kc.execute_interactive,
+            _reset_code(self.cwd),
+            silent=True,
+            store_history=False,
+            timeout=timeout,
+            output_hook=lambda msg: None,
+        )
+        content = reply["content"]
+        if content.get("status") != "ok":
+            raise RuntimeError(f"could not reset the kernel: {content.get('ename')}: {content.get('evalue')}")
+
+    def shutdown(self) -> None:
+        """Stop the client, kill the kernel (``now=True``) and delete the IPC files; never raises."""
+        if self.kc is not None:
+            with contextlib.suppress(Exception):
+                self.kc.stop_channels()
+            self.kc = None
+        try:
+            if self.km.has_kernel:
+                _run(self.km.shutdown_kernel, now=True)
+        except BaseException:  # also a second Ctrl-C: the process must not outlive us
+            logger.warning("kernel shutdown failed; killing the process", exc_info=True)
+            process = getattr(getattr(self.km, "provisioner", None), "process", None)
+            if process is not None:
+                with contextlib.suppress(Exception):
+                    process.kill()
+                    process.wait(timeout=5)
+        finally:
+            with contextlib.suppress(Exception):
+                _run(self.km.cleanup_resources)
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+
+
+def start_kernel(
+    kernel_name: str = "python3", preload: Sequence[str] = PRELOAD_MODULES, cwd: Path | None = None
+) -> _Kernel:
+    """Start the report kernel now, so that it boots and preloads while the caller does other work.
+
+    ``cartreport run`` calls this before it imports the analysis stack and validates the data, so the
+    kernel's start-up (about 0.5 s plus its imports) overlaps with the parent's own. Pass the result to
+    :func:`cartreport.render.execute_sections` as ``kernel=``; the caller then owns it and must call
+    ``.shutdown()``.
+    """
+    return _Kernel(kernel_name, Path(cwd or tempfile.gettempdir()), preload)

@@ -1,0 +1,103 @@
+"""Tests for cartreport.render.html: one self-contained HTML file with a table of contents (no kernel)."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cartreport.render import export_html
+from cartreport.render.html import _get_exporter
+
+# A 1x1 PNG for HTML tests that need no kernel.
+PNG_1PX = base64.b64encode(
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+    )
+).decode()
+
+
+def executed_notebook(title: str, *, extra_cells: list | None = None) -> nbformat.NotebookNode:
+    figure = nbformat.v4.new_code_cell(
+        "secret_plotting_code()", execution_count=2, metadata={"tags": ["figure"]}
+    )
+    figure.outputs = [
+        nbformat.v4.new_output("display_data", data={"image/png": PNG_1PX, "text/plain": "<Figure>"})
+    ]
+    table = nbformat.v4.new_code_cell("secret_table_code()", execution_count=3)
+    table.outputs = [
+        nbformat.v4.new_output(
+            "execute_result",
+            data={"text/html": "<table><tr><td>42</td></tr></table>", "text/plain": "42"},
+            execution_count=3,
+        )
+    ]
+    removed = nbformat.v4.new_code_cell("x", execution_count=4, metadata={"tags": ["remove_cell"]})
+    removed.outputs = [nbformat.v4.new_output("stream", name="stdout", text="SHOULD-NOT-APPEAR\n")]
+    cells = [
+        nbformat.v4.new_code_cell("alpha = 1", metadata={"tags": ["parameters"]}, execution_count=1),
+        nbformat.v4.new_markdown_cell(f"# {title}\n\nText.\n\n## Methods\n\n### Not in the TOC"),
+        figure,
+        table,
+        removed,
+        *(extra_cells or []),
+    ]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def test_html_is_self_contained_without_code_and_has_a_toc() -> None:
+    page = export_html([executed_notebook("Design"), executed_notebook("Overall survival")], "Study X & Y")
+
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<title>Study X &amp; Y</title>" in page
+    assert page.count("data:image/png;base64,") == 2
+    assert "secret_plotting_code" not in page and "secret_table_code" not in page and "alpha = 1" not in page
+    assert "SHOULD-NOT-APPEAR" not in page
+    assert "In&nbsp;[" not in page and "Out[" not in page
+    assert "<td>42</td>" in page
+    # nothing from the network
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.IGNORECASE)
+    assert "<script" not in page
+    # table of contents: h1/h2 with working, unique anchors; h3 left out
+    toc = page[page.index('<nav class="toc"') : page.index("</nav>")]
+    links = re.findall(r'<a href="#([^"]+)">([^<]*)</a>', toc)
+    assert [text for _, text in links] == ["Design", "Methods", "Overall survival", "Methods"]
+    anchors = [anchor for anchor, _ in links]
+    assert len(set(anchors)) == 4
+    for anchor in anchors:
+        assert f'id="{anchor}"' in page
+    assert "Not in the TOC" not in toc
+    assert page.index('<nav class="toc"') < page.index("data:image/png")
+    assert 'alt="Figure: Not in the TOC"' in page  # nearest heading above the figure
+
+
+def test_html_without_headings_has_no_toc_and_exporter_is_reused() -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Just text.")])
+    first = export_html([nb], "t")
+    exporter = _get_exporter()
+    second = export_html([nb], "t")
+    assert first == second
+    assert _get_exporter() is exporter
+    assert '<nav class="toc"' not in first and "cartreport:toc" not in first
+
+
+def test_markdown_images_are_embedded_and_external_ones_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "km.png").write_bytes(base64.b64decode(PNG_1PX))
+    source = "# KM\n\n![km](figures/km.png)\n\n![gone](figures/gone.png) ![web](https://example.org/x.png)"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(source)])
+
+    with caplog.at_level("WARNING", logger="cartreport.render"):
+        page = export_html([nb], "t", base_dir=tmp_path)
+
+    assert f"data:image/png;base64,{PNG_1PX}" in page
+    assert 'src="figures/km.png"' not in page
+    assert "figures/gone.png, https://example.org/x.png" in caplog.text
