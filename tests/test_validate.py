@@ -672,3 +672,44 @@ def test_arbitrary_bytes_raise_only_data_file_error(data, fmt):
         except DataFileError:
             return
         validate_table(read)
+
+
+# ------------------------------------------------------------------------------------------ large tables
+def test_missing_death_date_column_is_reported_not_a_crash():
+    row = {k: v for k, v in VALID.items() if k != "death_date"}
+    assert _lines({**row, "last_contact_date": "2021-03-01"}) == [
+        'data.csv, column death_date: the required column is missing; add it; a blank cell means "alive"',
+        "data.csv row 2 (patient P01), column last_contact_date: the last contact (2021-03-01) is before the "
+        "CAR-T infusion (2021-03-04); the last contact must be on or after every recorded event",
+    ]
+
+
+def test_schema_is_built_once_and_names_stay_importable_from_validate():
+    from cartreport import between_columns, column_rules, identifiers, problems, validate
+
+    assert build_schema() is build_schema()
+    assert validate.Problem is problems.Problem and validate.RULES is problems.RULES
+    assert validate.looks_like_identifier is identifiers.looks_like_identifier
+    assert validate.build_schema is column_rules.build_schema
+    assert {"emd_problems", "date_order_problems"} <= set(between_columns.__all__)
+
+
+def test_every_failing_row_of_a_large_table_is_reported_with_its_row_number():
+    n = 3000
+    rows = [{**VALID, "patient_id": f"P{i:05d}"} for i in range(n)]
+    for i in range(0, n, 7):
+        rows[i]["last_contact_date"] = "2021-03-01"  # before the infusion
+    for i in range(3, n, 11):
+        rows[i]["relapse_date"] = "04/03/2021"
+    for i in range(5, n, 13):
+        rows[i]["sex"] = "Male "
+    report = validate_table(_read(*rows), data_cutoff=dt.date(2022, 1, 30))
+    by_rule: dict[str, list[int]] = {}
+    for p in report.problems:
+        by_rule.setdefault(p.rule, []).append(p.row)
+    assert by_rule["order-contact-before-event"] == [i + 2 for i in range(0, n, 7)]
+    assert by_rule["date-format"] == [i + 2 for i in range(3, n, 11)]
+    assert by_rule["after-cutoff"] == [i + 2 for i in range(n) if i % 7]  # 2022-01-31 is after the cut-off
+    assert set(by_rule) == {"order-contact-before-event", "date-format", "after-cutoff"}
+    assert f"sex: read `Male` as `male` ({len(range(5, n, 13))} cells)" in report.notes
+    assert report.problems == sorted(report.problems, key=lambda p: (p.row, list(VALID).index(p.column)))

@@ -46,9 +46,10 @@ class RawTable:
     notes: list[str] = field(default_factory=list)
 
 
-def columns_of(records: Sequence[Sequence[object]]) -> list[np.ndarray]:
-    """Column arrays of row-wise records of any lengths (a short record is blank in its missing positions)."""
-    width = max((len(r) for r in records), default=0)
+def columns_of(records: Sequence[Sequence[object]], width: int = 0) -> list[np.ndarray]:
+    """Column arrays of row-wise records of any lengths (a short record is blank in its missing positions): at
+    least ``width`` columns, more if a record is longer."""
+    width = max(width, *(len(r) for r in records)) if records else width
     return [
         np.fromiter((r[j] if j < len(r) else None for r in records), dtype=object, count=len(records))
         for j in range(width)

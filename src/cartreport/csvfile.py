@@ -111,7 +111,7 @@ def _records_table(path: Path, text: str, separator: str) -> RawTable:
             f"{counted(short, 'row')} had fewer cells than the header; the missing cells were read as blank"
         )
     numbers = np.array([number for number, _ in numbered[1:]], dtype=np.int64)
-    return RawTable(list(header), numbers, columns_of(rows), notes)
+    return RawTable(list(header), numbers, columns_of(rows, width), notes)
 
 
 def _regular_table(text: str, separator: str) -> RawTable | None:

@@ -238,7 +238,7 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> RawTable:
     header = list(records[header_row - 1][1])
     body = [r for _, r in records[header_row:]]
     numbers = np.array([n for n, _ in records[header_row:]], dtype=np.int64)
-    return RawTable(header, numbers, columns_of(body), notes)
+    return RawTable(header, numbers, columns_of(body, len(header)), notes)
 
 
 def _quoted(names: Iterable[object]) -> str:

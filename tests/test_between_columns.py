@@ -1,0 +1,96 @@
+"""Rules between columns (cartreport.between_columns): the column-wise masks must flag exactly the rows a
+row-by-row reading of the rules flags, on tables of any size."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cartreport.between_columns import ORDER_RULES, date_order_problems, day_numbers, emd_problems
+
+DATES = ["cart_infusion_date", "second_hsct_date", "relapse_date", "death_date", "last_contact_date",
+         "first_hsct_date", "relapse_after_first_hsct_date"]  # fmt: skip
+DAY = st.one_of(
+    st.none(),
+    st.sampled_from(["2021-02-30", "bad"]),
+    st.dates(dt.date(2020, 1, 1), dt.date(2020, 1, 8)).map(str),
+)
+
+
+def _expected(rows: list[dict], cutoff: dt.date | None) -> set[tuple[int, str, str]]:
+    """(row, column, rule) of every problem, found row by row from the rules as stated in RULES."""
+
+    def day(row, name):
+        value = row.get(name)
+        try:
+            return dt.date.fromisoformat(value) if value and len(value) == 10 else None
+        except ValueError:
+            return None
+
+    found = set()
+    for number, row in enumerate(rows, start=2):
+        for rule, name, other, relation in ORDER_RULES:
+            a, b = day(row, name), day(row, other)
+            if a and b and (a < b if relation == "before" else a > b):
+                found.add((number, name, rule))
+        contact, death = day(row, "last_contact_date"), day(row, "death_date")
+        events = [
+            d for d in (day(row, n) for n in ("cart_infusion_date", "second_hsct_date", "relapse_date")) if d
+        ]
+        if contact and death and contact != death:
+            found.add((number, "last_contact_date", "contact-not-death"))
+        if contact and not death and events and contact < max(events):
+            found.add((number, "last_contact_date", "order-contact-before-event"))
+        for name in DATES:
+            if cutoff and day(row, name) and day(row, name) > cutoff:
+                found.add((number, name, "after-cutoff"))
+    return found
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.fixed_dictionaries({name: DAY for name in DATES}), min_size=1, max_size=8),
+    cutoff=st.one_of(st.none(), st.dates(dt.date(2020, 1, 1), dt.date(2020, 1, 8))),
+)
+def test_masks_flag_the_rows_a_row_by_row_reading_flags(rows, cutoff):
+    table = pd.DataFrame(rows, index=pd.RangeIndex(2, len(rows) + 2, name="row"), dtype=object)
+    table.insert(0, "patient_id", [f"P{i}" for i in range(len(rows))])
+    problems = date_order_problems(table, cutoff)
+    assert {(p.row, p.column, p.rule) for p in problems} == _expected(rows, cutoff)
+    assert len(problems) == len({(p.row, p.column, p.rule) for p in problems})
+    for p in problems:
+        assert p.patient_id == table.at[p.row, "patient_id"]
+        assert p.value == table.at[p.row, p.column]
+
+
+def test_latest_event_on_a_tie_is_named_as_before():
+    same = "2021-06-01"
+    table = pd.DataFrame(
+        {"cart_infusion_date": ["2021-03-04"], "relapse_date": [same], "second_hsct_date": [same],
+         "last_contact_date": ["2021-05-01"], "death_date": [None]},
+        index=pd.Index([2], name="row"),
+    )  # fmt: skip
+    [problem] = date_order_problems(table, None)
+    assert problem.message == "the last contact (2021-05-01) is before the second HSCT (2021-06-01)"
+    assert problem.patient_id is None  # no patient_id column
+
+
+def test_day_numbers_parse_each_distinct_value_once_and_blank_is_nan():
+    days = day_numbers(pd.Series(["2021-03-04", None, "2021-03-04", "2021-3-4", "2021-02-29"], dtype=object))
+    assert days[0] == days[2] == dt.date(2021, 3, 4).toordinal()
+    assert np.isnan(days[1:][[0, 2, 3]]).all()
+
+
+def test_emd_rules_on_many_rows():
+    n = 5000
+    emd = np.array(["no", "yes", "no", "yes"] * (n // 4), dtype=object)
+    response = np.array([None, None, "CR", "PR"] * (n // 4), dtype=object)
+    table = pd.DataFrame(
+        {"emd_at_baseline": emd, "emd_response": response}, index=pd.RangeIndex(2, n + 2, name="row")
+    )
+    problems = emd_problems(table)
+    assert [p.row for p in problems if p.rule == "emd-response-missing"] == list(range(3, n + 2, 4))
+    assert [p.row for p in problems if p.rule == "emd-response-without-emd"] == list(range(4, n + 2, 4))
+    assert {p.value for p in problems} == {None, "CR"}

@@ -1,0 +1,92 @@
+"""Reading CSV text (cartreport.csvfile): the pandas C-engine path for regular files must give exactly what the
+record-by-record :mod:`csv` reader gives, or decline."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cartreport.cells import assemble
+from cartreport.csvfile import _records_table, _regular_table, read_csv
+from cartreport.errors import DataFileError
+from cartreport.synthetic import synthetic_cohort
+
+
+def _assembled(raw):
+    try:
+        table, notes = assemble(Path("c.csv"), raw, "date value")
+    except DataFileError as error:
+        return str(error)
+    return list(table.columns), table.index.tolist(), table.to_numpy().tolist(), notes
+
+
+def _same(fast, reference):
+    """The same table, row numbers and notes (a blank line may be one blank cell or none before assembly)."""
+    assert fast.header == reference.header
+    assert fast.numbers.tolist() == reference.numbers.tolist()
+    assert _assembled(fast) == _assembled(reference)
+
+
+CELLS = st.sampled_from(
+    ["", " ", "a", " b ", "P01", "2021-03-04", "é", "x y", "NA", "nan", "1.0", "\x0b", "\x85"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    separator=st.sampled_from([",", ";", "\t"]),
+    width=st.integers(1, 4),
+    data=st.data(),
+    line_end=st.sampled_from(["\n", "\r\n", "\r"]),
+    file_end=st.sampled_from(["", "\n", "\n\n", "\r\n"]),
+)
+def test_regular_path_agrees_with_the_csv_module(
+    tmp_path_factory, separator, width, data, line_end, file_end
+):
+    header = [data.draw(st.sampled_from(["patient_id", "sex", "", " a "])) for _ in range(width)]
+    lines = [separator.join(header)]
+    for _ in range(data.draw(st.integers(0, 5))):
+        cells = data.draw(st.sampled_from([width, width, width, width - 1, width + 1, 0]))
+        lines.append(separator.join(data.draw(CELLS) for _ in range(cells)))
+    text = line_end.join(lines) + file_end
+    fast = _regular_table(text, separator)
+    if fast is not None:
+        path = tmp_path_factory.mktemp("csv") / "c.csv"
+        _same(fast, _records_table(path, text, separator))
+
+
+def test_a_registry_export_takes_the_regular_path(tmp_path):
+    path = tmp_path / "c.csv"
+    synthetic_cohort(300, seed=2).to_csv(path, index=False)
+    text = path.read_text(encoding="utf-8")
+    fast = _regular_table(text, ",")
+    assert fast is not None
+    assert fast.numbers.tolist() == list(range(2, 302))
+    assert all(isinstance(c, np.ndarray) and c.dtype == object for c in fast.columns)
+    _same(fast, _records_table(path, text, ","))
+    _same(read_csv(path), fast)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'patient_id,cause\nP01,"infection, fungal"\n',  # quotes: only the csv module knows them
+        "patient_id,sex\nP01\n",  # a short row must be noted
+        "patient_id,sex\nP01,male\n\nP02,female\n",  # a blank line: the separator count tells nothing
+        "\npatient_id,sex\nP01,male\n",  # blank line before the header
+        "patient_id,sex\nP01,male,\n",  # an extra (blank) cell
+        "patient_id,sex\nP01,male\x00\n",  # NUL
+        "\ufeffpatient_id,sex\nP01,male\n",  # a second byte-order mark is kept as text
+    ],
+)
+def test_irregular_files_are_left_to_the_csv_module(text):
+    assert _regular_table(text, ",") is None
+
+
+def test_a_cell_over_the_csv_field_limit_is_left_to_the_csv_module(tmp_path):
+    text = "patient_id,note\nP01," + "x" * (csv.field_size_limit() + 1) + "\n"
+    assert _regular_table(text, ",") is None
+    assert _regular_table(text[:-2] + "\n", ",") is not None  # exactly at the limit
