@@ -368,3 +368,12 @@ def test_folder_is_refused(tmp_path):
     (tmp_path / "dir.csv").mkdir()
     with pytest.raises(DataFileError, match="this is a folder, not a file"):
         read_table(tmp_path / "dir.csv")
+
+
+def test_a_broken_utf16_file_is_a_clean_error(tmp_path):
+    from cartreport.errors import DataFileError
+
+    path = tmp_path / "broken.csv"
+    path.write_bytes(b"\xff\xfe" + b"\x00\xd8")  # a lone high surrogate: not UTF-16
+    with pytest.raises(DataFileError, match="starts like UTF-16 text but is not"):
+        read_table(path)

@@ -46,7 +46,12 @@ def read_csv(path: Path) -> RawTable:
 def _decode(path: Path, raw: bytes) -> tuple[str, list[str]]:
     notes: list[str] = []
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = raw.decode("utf-16")
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise DataFileError(
+                path, "the file starts like UTF-16 text but is not", "save it as CSV UTF-8"
+            ) from exc
         notes.append("read UTF-16 text (removed its byte-order mark)")
         return text, notes
     _refuse_binary(path, raw, "a CSV text file")
