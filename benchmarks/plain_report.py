@@ -77,7 +77,10 @@ def main(output: Path, data: str = "") -> None:
     text(prose.competing_risks_paragraph(results))
     cif = {"Relapse": analysis.incidence["relapse"], "Non-relapse mortality": analysis.incidence["nrm"]}
     figure(figures.plot_cif(cif, xlabel=origin), "cif_relapse_nrm")
-    figure(figures.plot_state_stack(analysis.incidence["relapse"], analysis.incidence["nrm"]).figure, "state_stack")
+    figure(
+        figures.plot_state_stack(analysis.incidence["relapse"], analysis.incidence["nrm"]).figure,
+        "state_stack",
+    )
     text(prose.subgroup_paragraph(results))
     table(tables.subgroup_table(results), "subgroups")
     figure(api.subgroup_figure(analysis, "os"), "os_by_subgroup")

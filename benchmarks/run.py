@@ -113,8 +113,12 @@ def main() -> None:
             reps = max(2, repeats // 2) if n >= 100_000 else repeats
             ((seconds, peak),) = median_of([argv], reps)
             html = (work / f"n{n}" / "report.html").stat().st_size
-            scale.append({"patients": n, "seconds": seconds, "peak_mib": peak / 2**20, "html_mib": html / 2**20})
-            print(f"{n:>7} patients: {seconds:.2f} s, peak {peak / 2**20:.0f} MiB, HTML {html / 2**20:.2f} MiB")
+            scale.append(
+                {"patients": n, "seconds": seconds, "peak_mib": peak / 2**20, "html_mib": html / 2**20}
+            )
+            print(
+                f"{n:>7} patients: {seconds:.2f} s, peak {peak / 2**20:.0f} MiB, HTML {html / 2**20:.2f} MiB"
+            )
         base = scale[0]["seconds"]
         for row in scale:
             row["ratio_to_16"] = row["seconds"] / base
@@ -132,8 +136,13 @@ def main() -> None:
         batch = [CARTREPORT, "batch", str(grid), "--jobs", "2", "--output", str(work / "batch")]
         (t_one, _), (t_batch, m_batch) = median_of([one, batch], max(2, repeats // 2))
         efficiency = 6 * t_one / (2 * t_batch)
-        out["batch"] = {"one_run_s": t_one, "batch_6_jobs_2_s": t_batch, "efficiency": efficiency, "goal": 0.8,
-                        "peak_mib": m_batch / 2**20}
+        out["batch"] = {
+            "one_run_s": t_one,
+            "batch_6_jobs_2_s": t_batch,
+            "efficiency": efficiency,
+            "goal": 0.8,
+            "peak_mib": m_batch / 2**20,
+        }
         print(f"batch of 6 on 2 jobs {t_batch:.2f} s, one run {t_one:.2f} s, efficiency {efficiency:.0%}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
