@@ -18,6 +18,7 @@ The rule
 * **Times**: months with one decimal (``"14.2 months"``); days and ages as plain numbers
   (:func:`number`): one decimal at most, trailing ``.0`` dropped (``22``, ``22.5``).
 * **Medians with ranges**: ``"22 (9–52)"``; **counts with percentages**: ``"11 (68.8%)"``.
+* **Thousands** are grouped with commas in every count and number (``"69,308 patients"``, ``"1,204 days"``).
 
 Examples
 --------
@@ -95,8 +96,8 @@ def _quantize(value: Decimal, digits: int) -> Decimal:
 
 
 def _text(value: Decimal) -> str:
-    """A rounded Decimal as text, without a negative zero."""
-    return str(abs(value)) if value == 0 else str(value)
+    """A rounded Decimal as text, without a negative zero, thousands grouped with commas (``12,345.5``)."""
+    return f"{abs(value) if value == 0 else value:,f}"
 
 
 def number(x: float | None, digits: int = 1, missing: str = NOT_ESTIMABLE) -> str:
@@ -108,8 +109,8 @@ def number(x: float | None, digits: int = 1, missing: str = NOT_ESTIMABLE) -> st
 
 
 def count(n: int | None) -> str:
-    """A count as an integer (``None`` → "not estimable")."""
-    return NOT_ESTIMABLE if n is None else str(int(n))
+    """A count as an integer, thousands grouped (``69308 → "69,308"``; ``None`` → "not estimable")."""
+    return NOT_ESTIMABLE if n is None else f"{int(n):,}"
 
 
 def percent_number(x: float, digits: int = 1) -> str:

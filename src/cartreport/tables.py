@@ -36,7 +36,7 @@ COMPETING = ("relapse", "nrm")
 FONTS = ["system-ui", "-apple-system", "Segoe UI", "Helvetica Neue", "Arial", "sans-serif"]
 
 
-def _frame(rows: list[dict], columns: Sequence[str], **attrs: str | None) -> pd.DataFrame:
+def _frame(rows: list[dict], columns: Sequence[str], **attrs: str | dict | None) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(columns))
     frame.attrs.update({k: v for k, v in attrs.items() if v})
     return frame
@@ -72,6 +72,7 @@ def baseline_table(results: dict) -> pd.DataFrame:
         rows,
         ["Characteristic", "Level", n_col],
         group="Characteristic",
+        labels={"Level": "Characteristic"},  # the grouped rows carry the characteristic; levels sit under it
         footnote="n (%) with percentages over patients with a known value (unknown counted separately); "
         "continuous variables as median (range).",
     )
@@ -298,6 +299,8 @@ def to_gt(frame: pd.DataFrame, title: str | None = None, footnote: str | None = 
     table = GT(frame, groupname_col=group) if group in frame.columns else GT(frame)
     title = title or frame.attrs.get("title")
     footnote = footnote or frame.attrs.get("footnote")
+    if frame.attrs.get("labels"):
+        table = table.cols_label(**frame.attrs["labels"])
     if title:
         table = table.tab_header(title=title)
     if footnote:

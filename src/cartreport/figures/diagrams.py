@@ -89,17 +89,17 @@ def plot_flow(flow: Mapping[str, Any], *, steps: Sequence[tuple[str, str]] = FLO
     for (prev, _), (key, _) in zip(present, present[1:], strict=False):
         drop = int(flow[prev]) - int(flow[key])
         if key in FLOW_DROPS and drop > 0:
-            side[key] = [FLOW_DROPS[key], f"n = {drop}"]
+            side[key] = [FLOW_DROPS[key], f"n = {_number(drop)}"]
     excluded = [e for e in flow.get("excluded") or [] if int(e.get("n", 0)) > 0]
     if excluded and "analysed" in dict(present):
-        side["analysed"] = [f"Not analysed (n = {sum(int(e['n']) for e in excluded)})"] + [
-            line for e in excluded for line in textwrap.wrap(f"• {e['reason']}: n = {int(e['n'])}", 30)
+        side["analysed"] = [f"Not analysed (n = {_number(sum(int(e['n']) for e in excluded))})"] + [
+            line for e in excluded for line in textwrap.wrap(f"• {e['reason']}: n = {_number(e['n'])}", 30)
         ]
     boxes: list[tuple[str, list[str]]] = []
     for key, title in present:
-        lines = textwrap.wrap(title, 40) + [f"n = {int(flow[key])}"]
+        lines = textwrap.wrap(title, 40) + [f"n = {_number(flow[key])}"]
         if key == "bm_cr" and flow.get("bm_mrd_negative_cr") is not None:
-            lines[-1] += f" (MRD-negative n = {int(flow['bm_mrd_negative_cr'])})"
+            lines[-1] += f" (MRD-negative n = {_number(flow['bm_mrd_negative_cr'])})"
         boxes.append((key, lines))
     gaps = [max(0.35, 0.2 + 0.16 * len(side.get(key, [])) + 0.14 * (key in side)) for key, _ in boxes[1:]]
     heights = [0.14 + 0.16 * len(lines) for _, lines in boxes]
@@ -138,7 +138,7 @@ def _interval_text(item: Mapping[str, Any]) -> str | None:
     text = f"{_number(item['median_days'])} d"
     if item.get("min_days") is not None and item.get("max_days") is not None:
         text += f" ({_number(item['min_days'])}–{_number(item['max_days'])})"
-    return text + (f"\nn = {int(item['n'])}" if item.get("n") is not None else "")
+    return text + (f"\nn = {_number(item['n'])}" if item.get("n") is not None else "")
 
 
 def plot_treatment_sequence(

@@ -12,6 +12,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from cartreport.figures.style import PALETTE, SMALL, _new_axes
+from cartreport.formatting import round_half_up
 
 __all__ = ["plot_forest", "plot_responses", "plot_swimmer"]
 
@@ -224,4 +225,5 @@ def plot_forest(
 
 
 def _fmt1(value: float) -> str:
-    return f"{value:.1f}"
+    """A percentage value with one decimal, by the report's rounding rule (:mod:`cartreport.formatting`)."""
+    return f"{round_half_up(value, 1):f}"

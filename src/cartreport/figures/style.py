@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
 from cartreport.endpoints import DAYS_PER_MONTH
+from cartreport.formatting import number
 
 __all__ = ["DAYS_PER_MONTH", "PALETTE", "SMALL", "STATE_COLOURS", "rc_params", "save_figure", "theme"]
 
@@ -125,6 +126,6 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
 
 
 def _number(value: float) -> str:
-    """12 → '12', 12.5 → '12.5', 1234 → '1,234' (axis ticks, counts and day intervals)."""
-    value = float(value)
-    return f"{value:,.0f}" if value == round(value) else f"{value:,.1f}"
+    """12 → '12', 12.5 → '12.5', 1234 → '1,234' (axis ticks, counts and day intervals): the report's one
+    number rule, :func:`cartreport.formatting.number`."""
+    return number(float(value), 1)
