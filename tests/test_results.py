@@ -160,3 +160,27 @@ def test_subgroup_tests_match_survdiff_and_cuminc():
     for key, name in (("os", "logrank"), ("lfs", "logrank"), ("relapse", "gray"), ("nrm", "gray")):
         assert by["tests"][key]["statistic"] == pytest.approx(ref[f"{key}_{name}_statistic"], abs=ATOL)
         assert by["tests"][key]["p_value"] == pytest.approx(ref[f"{key}_{name}_p"], abs=ATOL)
+
+
+def test_risk_table_in_results_is_what_the_figure_prints(results):
+    """The counts under the KM and CIF figures are the counts results.json reports (one tick rule)."""
+    import matplotlib.pyplot as plt
+
+    from cartreport import figures
+
+    analysis = api.load_analysis()
+    for keys, fig in (
+        (("os", "lfs"), figures.plot_km({k: analysis.survival[k] for k in ("os", "lfs")}, xlabel="m", ylabel="%")),
+        (("relapse",), figures.plot_cif({"relapse": analysis.incidence["relapse"]}, xlabel="m")),
+    ):
+        table_ax = next(ax for ax in fig.axes if ax.get_label() == "risk_table")
+        printed = [t.get_text() for t in table_ax.texts if t.get_text().replace(",", "").isdigit()]
+        expected = [str(row["at_risk"]) for key in keys for row in results["endpoints"][key]["risk_table"]]
+        assert printed == expected
+        curve_ax = next(ax for ax in fig.axes if ax.get_label() == "curves")
+        ticks = [float(t) for t in curve_ax.get_xticks()]
+        assert ticks == [row["months"] for row in results["endpoints"][keys[0]]["risk_table"]]
+        plt.close(fig)
+    assert [r["at_risk"] for r in results["endpoints"]["os"]["risk_table"]][:3] == [16] + [
+        lm["at_risk"] for lm in results["endpoints"]["os"]["landmarks"][:2]
+    ]

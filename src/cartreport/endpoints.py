@@ -17,6 +17,7 @@ Times are in days; months are days / 30.4375.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,7 @@ __all__ = [
     "ORIGINS",
     "EndpointData",
     "derive_endpoints",
+    "month_ticks",
     "months",
     "patient_timeline",
 ]
@@ -54,6 +56,25 @@ DEFINITIONS = {
 
 #: competing-risk status codes of ``EndpointData.patients["cr_status"]``
 CENSORED, RELAPSE, DEATH_WITHOUT_RELAPSE = 0, 1, 2
+
+
+#: tick steps of a time axis in months; the first giving at most 8 intervals is used
+TICK_STEPS_MONTHS = (1, 2, 3, 6, 12, 24, 36, 60, 120)
+
+
+def month_ticks(data_max_months: float) -> tuple[np.ndarray, float]:
+    """Time-axis ticks (months) covering ``[0, data_max_months]`` and the axis end (the last tick).
+
+    One rule for the figures' x axes and the numbers-at-risk tables in ``results.json``, so the counts printed
+    under a curve are the counts reported as data.
+
+    >>> month_ticks(29.4)[0].tolist()
+    [0.0, 6.0, 12.0, 18.0, 24.0, 30.0]
+    """
+    right = max(float(data_max_months), 1.0)
+    step = next((s for s in TICK_STEPS_MONTHS if right / s <= 8), TICK_STEPS_MONTHS[-1])
+    right = math.ceil(right / step - 1e-9) * step
+    return np.arange(0.0, right + 1e-9, step), float(right)
 
 
 def months(days):

@@ -17,7 +17,14 @@ import pandas as pd
 from cartreport import baseline
 from cartreport.cif import CIFResult, aalen_johansen
 from cartreport.compare import gray_test, logrank_test
-from cartreport.endpoints import DAYS_PER_MONTH, DEFINITIONS, ORIGINS, EndpointData, derive_endpoints
+from cartreport.endpoints import (
+    DAYS_PER_MONTH,
+    DEFINITIONS,
+    ORIGINS,
+    EndpointData,
+    derive_endpoints,
+    month_ticks,
+)
 from cartreport.errors import ParameterError
 from cartreport.followup import median_follow_up
 from cartreport.formatting import count, level_label
@@ -282,6 +289,21 @@ def analyse(
     if params["subgroup_by"]:
         by_group, subgroups = _subgroups(analysed, selected, params["subgroup_by"], params)
 
+    blocks = {
+        **{key: _km_block(key, fit, params) for key, fit in survival.items()},
+        **{key: _cif_block(key, fit, params) for key, fit in incidence.items()},
+    }
+    # numbers at risk at the figures' tick times (curves drawn together share one axis)
+    for keys, fits in (((*SURVIVAL,), survival), ((*COMPETING,), incidence)):
+        ticks, _ = month_ticks(
+            max((fit.time[-1] for fit in fits.values() if fit.n), default=0) / DAYS_PER_MONTH
+        )
+        for key in keys:
+            blocks[key]["risk_table"] = [
+                {"months": float(m), "at_risk": int(n)}
+                for m, n in zip(ticks, fits[key].at_risk_at(ticks * DAYS_PER_MONTH), strict=True)
+            ]
+
     results = {
         "schema_version": SCHEMA_VERSION,
         "title": params["title"],
@@ -304,10 +326,7 @@ def analyse(
                 for code in EMD_RESPONSES
             },
         },
-        "endpoints": {
-            **{key: _km_block(key, fit, params) for key, fit in survival.items()},
-            **{key: _cif_block(key, fit, params) for key, fit in incidence.items()},
-        },
+        "endpoints": blocks,
         "follow_up": {
             "median_months": _months_or_none(follow.estimate),
             "ci_low": _months_or_none(follow.ci_low),

@@ -6,7 +6,6 @@ tick's time (``curve.at_risk_at``); :func:`risk_table_data` returns the same cou
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -19,11 +18,11 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.textpath import TextToPath
 
+from cartreport.endpoints import TICK_STEPS_MONTHS, month_ticks
 from cartreport.figures.style import DAYS_PER_MONTH, PALETTE, SMALL, STATE_COLOURS, _new_axes, _number
 
 __all__ = ["StepCurve", "plot_cif", "plot_km", "plot_state_stack", "risk_table_data"]
 
-_TICK_STEPS = (1, 2, 3, 6, 12, 24, 36, 60, 120)
 #: curves with more points than this are thinned for drawing (:func:`_thin_steps`)
 THIN_ABOVE = 2000
 #: above this many censored times the censor marks would merge into a band and are left out
@@ -64,10 +63,10 @@ def _month_ticks(
             ticks = ticks[ticks <= max_months + 1e-9]
         right = float(max_months) if max_months is not None else float(ticks.max(initial=data_max))
         return ticks, max(right, 1e-9)
-    right = float(max_months) if max_months is not None else max(data_max, 1.0)
-    step = next((s for s in _TICK_STEPS if right / s <= 8), _TICK_STEPS[-1])
     if max_months is None:
-        right = math.ceil(right / step - 1e-9) * step
+        return month_ticks(data_max)  # the rule results.json's risk tables use too
+    right = float(max_months)
+    step = next((s for s in TICK_STEPS_MONTHS if right / s <= 8), TICK_STEPS_MONTHS[-1])
     return np.arange(0.0, right + 1e-9, step), right
 
 
