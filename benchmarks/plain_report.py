@@ -74,6 +74,7 @@ def main(output: Path, data: str = "") -> None:
     figure(figures.plot_km(km, xlabel=origin, ylabel="Probability (%)", landmarks_months=lms), "km_os_lfs")
     table(tables.landmark_table(results), "landmarks")
     table(tables.median_table(results), "medians")
+    table(tables.risk_table(results), "numbers_at_risk")
     text(prose.competing_risks_paragraph(results))
     cif = {"Relapse": analysis.incidence["relapse"], "Non-relapse mortality": analysis.incidence["nrm"]}
     figure(figures.plot_cif(cif, xlabel=origin), "cif_relapse_nrm")

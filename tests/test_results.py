@@ -170,7 +170,10 @@ def test_risk_table_in_results_is_what_the_figure_prints(results):
 
     analysis = api.load_analysis()
     for keys, fig in (
-        (("os", "lfs"), figures.plot_km({k: analysis.survival[k] for k in ("os", "lfs")}, xlabel="m", ylabel="%")),
+        (
+            ("os", "lfs"),
+            figures.plot_km({k: analysis.survival[k] for k in ("os", "lfs")}, xlabel="m", ylabel="%"),
+        ),
         (("relapse",), figures.plot_cif({"relapse": analysis.incidence["relapse"]}, xlabel="m")),
     ):
         table_ax = next(ax for ax in fig.axes if ax.get_label() == "risk_table")

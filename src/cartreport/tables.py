@@ -275,19 +275,23 @@ def subgroup_table(results: dict) -> pd.DataFrame:
     return _frame(rows, columns, group="Endpoint", footnote=footnote)
 
 
-def risk_table(results: dict, key: str, times_months: Sequence[float] | None = None) -> pd.DataFrame:
-    """Numbers at risk (time ≥ t, as R's risk tables) of one endpoint at ``times_months`` (default: 0 and the
-    landmarks), looked up in the endpoint's ``km`` or ``cif`` rows — the counts the figures print."""
-    block = results["endpoints"][key]
-    steps = block.get("km") or block.get("cif") or []
-    if times_months is None:
-        times_months = [0, *results["parameters"]["landmarks_months"]]
+def risk_table(results: dict) -> pd.DataFrame:
+    """Numbers at risk (time ≥ t, as R's risk tables) of every endpoint at the figures' tick times: the counts
+    printed under the curves, as data (``results["endpoints"][key]["risk_table"]``)."""
     rows = []
-    for months in times_months:
-        days = months * DAYS_PER_MONTH
-        later = [s["at_risk"] for s in steps if s["time_days"] >= days]
-        rows.append({"Months": fmt.number(months), "At risk": fmt.count(later[0] if later else 0)})
-    return _frame(rows, ["Months", "At risk"], title=f"{block['label']}: numbers at risk")
+    for key in (*SURVIVAL, *COMPETING):
+        block = results["endpoints"][key]
+        rows.append(
+            {
+                "Endpoint": block["label"],
+                **{fmt.number(r["months"]): fmt.count(r["at_risk"]) for r in block["risk_table"]},
+            }
+        )
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    origin = results.get("time_origin_label", "the time origin")
+    return _frame(
+        rows, columns, title="Numbers at risk", footnote=f"Patients at risk at each month since {origin}."
+    )
 
 
 def to_gt(frame: pd.DataFrame, title: str | None = None, footnote: str | None = None) -> GT:
