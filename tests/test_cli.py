@@ -92,3 +92,18 @@ def test_synthesize_writes_a_valid_seeded_cohort(tmp_path, capsys):
     assert out.read_bytes() == first
     assert cli.main(["validate", str(out)]) == 0
     assert cli.main(["synthesize", "--n", "0", "--output", str(out)]) == 2
+
+
+def test_missing_notebooks_are_a_clean_error(tmp_path, monkeypatch, capsys):
+    from cartreport import api
+
+    monkeypatch.setattr(api, "NOTEBOOK_DIR", tmp_path / "nowhere")
+    monkeypatch.setattr(
+        api.run_report,
+        "__kwdefaults__",
+        {**api.run_report.__kwdefaults__, "notebook_dir": tmp_path / "nowhere"},
+    )
+    assert cli.main(["run", "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "cartreport is not set up: the report notebooks 00_summary.ipynb" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

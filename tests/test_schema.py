@@ -71,3 +71,12 @@ def test_coerce_refuses_an_unknown_yes_no_word():
     raw = pd.DataFrame({"patient_id": ["A"], "emd_at_baseline": ["maybe"]})
     with pytest.raises(ValueError, match="maybe"):
         schema.coerce(raw)
+
+
+def test_readme_lists_the_xpt_aliases():
+    from cartreport.io import XPT_ALIASES
+
+    text = README.read_text(encoding="utf-8")
+    block = _between(text, "<!-- xpt:start", "<!-- xpt:end")
+    rows = [line for line in block.splitlines() if line.startswith("| `")]
+    assert rows == [f"| `{k}` | `{v}` |" for k, v in XPT_ALIASES.items()]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cartreport.errors import CohortError
+from cartreport.errors import CohortError, SetupError
 from cartreport.params import resolve_parameters
 from cartreport.reconstruct import COHORT_FILE, DEFAULT_SEED, PUBLISHED_FIGURES_FILE, reconstruct_cohort
 from cartreport.render import SHARED_DIR_ENV
@@ -231,6 +231,12 @@ def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, sta
         "output_dir": ".",
     }
     sections = [render.Section(name, notebook_dir / f"{name}.ipynb") for name, _ in SECTIONS]
+    missing = [s.path.name for s in sections if not s.path.is_file()]
+    if missing:
+        raise SetupError(
+            f"the report notebooks {', '.join(missing)} are not in {notebook_dir}",
+            "run cartreport from its checkout, installed with pip install -e . (make report does)",
+        )
 
     def build(workdir: Path) -> None:
         write_results(analysis.results, workdir / "results.json")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover - imported for type hints only (validate imports this module)
     from cartreport.validate import Problem
 
-__all__ = ["CartreportError", "CohortError", "DataFileError", "ParameterError"]
+__all__ = ["CartreportError", "CohortError", "DataFileError", "ParameterError", "SetupError"]
 
 
 class CartreportError(Exception):
@@ -107,3 +107,21 @@ class ParameterError(CartreportError):
 
     def __str__(self) -> str:
         return f"report parameter {self.name} = {self.value!r}: {self.message}"
+
+
+class SetupError(CartreportError):
+    """cartreport's own files are missing (e.g. the report notebooks of an incomplete install).
+
+    Examples
+    --------
+    >>> str(SetupError("the report notebooks are not in /x/notebooks", "install from a checkout: pip install -e ."))
+    'cartreport is not set up: the report notebooks are not in /x/notebooks; install from a checkout: pip install -e .'
+    """
+
+    def __init__(self, reason: str, hint: str) -> None:
+        self.reason = reason
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"cartreport is not set up: {self.reason}; {self.hint}"

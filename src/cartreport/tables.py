@@ -16,7 +16,6 @@ import pandas as pd
 from great_tables import GT
 
 from cartreport import formatting as fmt
-from cartreport.endpoints import DAYS_PER_MONTH
 
 __all__ = [
     "baseline_table",
