@@ -125,5 +125,6 @@ def patient_flow(table: pd.DataFrame, endpoints: EndpointData, enrolled: int | N
         "bm_cr": int(bm.isin(["MRD-negative CR", "MRD-positive CR"]).sum()),
         "transplanted": int(transplanted.sum()),
         "analysed": int(endpoints.patients["analysed"].sum()),
+        "time_origin": endpoints.time_origin,
         "excluded": endpoints.exclusions(),
     }

@@ -84,6 +84,11 @@ def plot_flow(flow: Mapping[str, Any], *, steps: Sequence[tuple[str, str]] = FLO
     left out. Only numbers from ``flow`` are drawn."""
     width = 6.5
     main_x, main_w, side_x, side_w = 2.35, 3.7, 5.3, 2.2
+    if flow.get("time_origin") == "cart_infusion":  # analysed from infusion: transplanted or not
+        steps = [
+            (k, "Analysed from the CAR-T infusion (transplanted or not)" if k == "analysed" else t)
+            for k, t in steps
+        ]
     present = [(key, title) for key, title in steps if flow.get(key) is not None]
     side: dict[str, list[str]] = {}
     for (prev, _), (key, _) in zip(present, present[1:], strict=False):
