@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import copy
-import json
 import re
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from cartreport import formatting as fmt
 from cartreport import prose
-from cartreport.params import resolve_parameters
-from cartreport.results import analyse
-from cartreport.schema import coerce
+from cartreport.api import load_analysis
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 PARAGRAPHS = (
@@ -30,17 +26,8 @@ NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])")
 
 
 def shipped_results(**overrides) -> dict:
-    raw = pd.read_csv(DATA / "ash2023_cd7_cart_cohort.csv", dtype=str, keep_default_na=False)
-    table = coerce(raw.replace({"": None}))
-    figures = json.loads((DATA / "published_figures.json").read_text(encoding="utf-8"))["figures"]
-    return analyse(
-        table,
-        resolve_parameters(overrides),
-        data_file="ash2023_cd7_cart_cohort.csv",
-        data_sha256="0" * 64,
-        is_reconstruction=True,
-        published={key: item["value"] for key, item in figures.items()},
-    ).results
+    """The shipped study's results through the public api (validated, analysed, published figures attached)."""
+    return load_analysis(**overrides).results
 
 
 @pytest.fixture(scope="module")

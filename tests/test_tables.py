@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import re
 from html import escape as html_escape
 from pathlib import Path
@@ -13,9 +12,7 @@ import pytest
 from great_tables import GT
 
 from cartreport import tables
-from cartreport.params import resolve_parameters
-from cartreport.results import analyse
-from cartreport.schema import coerce
+from cartreport.api import load_analysis
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FRAMES = (
@@ -31,14 +28,8 @@ FRAMES = (
 
 
 def shipped_results(**overrides) -> dict:
-    raw = pd.read_csv(DATA / "ash2023_cd7_cart_cohort.csv", dtype=str, keep_default_na=False)
-    figures = json.loads((DATA / "published_figures.json").read_text(encoding="utf-8"))["figures"]
-    return analyse(
-        coerce(raw.replace({"": None})),
-        resolve_parameters(overrides),
-        is_reconstruction=True,
-        published={key: item["value"] for key, item in figures.items()},
-    ).results
+    """The shipped study's results through the public api (validated, analysed, published figures attached)."""
+    return load_analysis(**overrides).results
 
 
 @pytest.fixture(scope="module")
