@@ -30,6 +30,7 @@ def test_validate_lists_every_problem_and_exits_1(capsys, tmp_path):
     assert cli.main(["validate", str(path)]) == 1
     out = capsys.readouterr().out.splitlines()
     assert any("row 2" in line and "bm_response" in line and "MRD-negative CR" in line for line in out)
+    assert any(line.endswith("[rule allowed-values]") for line in out)
     assert any("row 5" in line and "cart_infusion_date" in line for line in out)
     assert out[-1] == "bad.csv: 2 problems found."
 

@@ -39,6 +39,8 @@ def _parameters(args: argparse.Namespace) -> dict:
         params[name] = parse_cli_value(value)
     if getattr(args, "data", None):
         params["data"] = args.data
+    if getattr(args, "sheet", None):
+        params["sheet"] = args.sheet
     return params
 
 
@@ -74,7 +76,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     if report.problems:
         for problem in report.problems:
-            print(problem.format())
+            print(f"{problem.format()} [rule {problem.rule}]")
         n = len(report.problems)
         print(f"{Path(args.path).name}: {n} problem{'s' if n != 1 else ''} found.")
         return EXIT_PROBLEMS
@@ -121,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     names = ", ".join(p.name for p in PARAMETERS)
     run = sub.add_parser("run", help="write a report folder", description=f"Parameters: {names}.")
     run.add_argument("--data", help="patient table (CSV, XLSX, Parquet, XPT); default: the shipped study")
+    run.add_argument("--sheet", help="Excel sheet (default: the first)")
     run.add_argument("--output", default="reports/default", help="output folder (default: %(default)s)")
     run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
     run.add_argument("--params-file", help="YAML file of parameters")
@@ -165,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover
