@@ -87,7 +87,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="2 repeats, sizes up to 10,000")
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
+    parser.add_argument(
+        "--render-only", action="store_true", help="rewrite the page and plot from results.json"
+    )
     args = parser.parse_args()
+    if args.render_only:
+        out = json.loads((ROOT / "benchmarks" / "results.json").read_text(encoding="utf-8"))
+        plot(out, ROOT / "docs" / "benchmark_scaling.png")
+        Path(args.output).write_text(markdown(out), encoding="utf-8")
+        return
     repeats = 2 if args.quick else args.repeats
     sizes = SIZES[:3] if args.quick else SIZES
     work = Path(tempfile.mkdtemp(prefix="cartreport-bench-"))
@@ -165,11 +173,12 @@ def plot(out: dict, path: Path) -> None:
     x = [r["patients"] for r in out["scale"]]
     ax.plot(x, [r["seconds"] for r in out["scale"]], marker="o", color=figures.PALETTE[0])
     ax.set_xscale("log")
-    ax.set_ylim(bottom=0)
+    goal = 2 * out["scale"][0]["seconds"]
+    ax.set_ylim(0, 1.15 * max(goal, *(r["seconds"] for r in out["scale"])))
     ax.set_xlabel("Patients in the cohort (log scale)")
     ax.set_ylabel("Report time (s)")
-    ax.axhline(2 * out["scale"][0]["seconds"], ls=":", color="grey")
-    ax.text(x[0], 2 * out["scale"][0]["seconds"], " goal: 2 x the 16-patient report", va="bottom", fontsize=8)
+    ax.axhline(goal, ls=":", color="grey")
+    ax.text(x[0], goal, " goal: 2 x the 16-patient report", va="bottom", fontsize=8)
     fig.savefig(path, dpi=100, metadata={"Software": None})
     plt.close(fig)
 
