@@ -187,3 +187,28 @@ def test_risk_table_in_results_is_what_the_figure_prints(results):
     assert [r["at_risk"] for r in results["endpoints"]["os"]["risk_table"]][:3] == [16] + [
         lm["at_risk"] for lm in results["endpoints"]["os"]["landmarks"][:2]
     ]
+
+
+def test_the_same_cohort_gives_the_same_results_in_every_format(tmp_path):
+    import pandas as pd
+    import pyreadstat
+
+    from cartreport.synthetic import synthetic_cohort
+
+    text = synthetic_cohort(40, seed=9)
+    typed = text.copy()
+    for column in typed.columns:
+        if column.endswith("_date"):
+            typed[column] = pd.to_datetime(typed[column].replace("", None))
+    typed["age_years"] = typed["age_years"].astype(float)
+    text.to_csv(tmp_path / "c.csv", index=False)
+    typed.to_excel(tmp_path / "c.xlsx", index=False)
+    typed.to_parquet(tmp_path / "c.parquet")
+    pyreadstat.write_xport(typed, str(tmp_path / "c.xpt"), file_format_version=8)
+    outcomes = []
+    for suffix in ("csv", "xlsx", "parquet", "xpt"):
+        results = dict(api.load_analysis(data=str(tmp_path / f"c.{suffix}"), subgroup_by="diagnosis").results)
+        for key in ("data_sha256", "data_file", "data_notes", "parameters"):
+            results.pop(key)
+        outcomes.append(results)
+    assert all(outcome == outcomes[0] for outcome in outcomes[1:])
