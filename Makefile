@@ -18,8 +18,8 @@ report: $(STAMP)
 	$(BIN)/cartreport run --output reports/default
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks notebooks
+	$(BIN)/ruff format --check src tests benchmarks notebooks
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
