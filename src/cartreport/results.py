@@ -104,34 +104,35 @@ def _curve_rows(fit: KMResult | CIFResult, fields: tuple[str, ...]) -> list[dict
     return frame[["time_days", *fields]].to_dict("records")
 
 
-def _km_block(key: str, fit: KMResult, params: dict) -> dict:
+def _block_head(key: str, fit: KMResult | CIFResult, params: dict) -> dict:
+    """What every endpoint block starts with: label, definition, origin, patients, events, landmarks."""
     label, definition = DEFINITIONS[key]
-    med = fit.median()
     return {
         "label": label,
         "definition": definition,
         "origin": params["time_origin"],
         "n": fit.n,
         "events": fit.n_events,
+        "landmarks": _landmarks(fit, params["landmarks_months"]),
+    }
+
+
+def _km_block(key: str, fit: KMResult, params: dict) -> dict:
+    med = fit.median()
+    return {
+        **_block_head(key, fit, params),
         "median_months": _months_or_none(med.estimate),
         "median_ci_low": _months_or_none(med.ci_low),
         "median_ci_high": _months_or_none(med.ci_high),
-        "landmarks": _landmarks(fit, params["landmarks_months"]),
         "km": _curve_rows(fit, ("at_risk", "events", "censored", "estimate", "ci_low", "ci_high")),
         "method": f"Kaplan–Meier; Greenwood variance; {params['ci_method']} confidence intervals",
     }
 
 
 def _cif_block(key: str, fit: CIFResult, params: dict) -> dict:
-    label, definition = DEFINITIONS[key]
     return {
-        "label": label,
-        "definition": definition,
-        "origin": params["time_origin"],
-        "n": fit.n,
-        "events": fit.n_events,
+        **_block_head(key, fit, params),
         "competing_events": fit.n_competing,
-        "landmarks": _landmarks(fit, params["landmarks_months"]),
         "cif": _curve_rows(fit, ("at_risk", "events", "estimate", "ci_low", "ci_high")),
         "method": "Aalen–Johansen (ties handled exactly); Gray's variance as cmprsk::cuminc; "
         f"{fit.ci_method} confidence intervals",
