@@ -149,6 +149,7 @@ def _shared_analysis(key: str) -> Analysis | None:
     folder = os.environ.get(SHARED_DIR_ENV)
     if not folder or not (Path(folder) / f"{key}.pkl").is_file():
         return None
+    _SHARED.clear()  # a warm kernel serves one report at a time: keep only the current analysis
     with open(Path(folder) / f"{key}.pkl", "rb") as handle:
         _SHARED[key] = pickle.load(handle)  # noqa: S301 - written by our own parent process, private folder
     return _SHARED[key]
@@ -157,6 +158,8 @@ def _shared_analysis(key: str) -> Analysis | None:
 def _share_analysis(analysis: Analysis, params: dict, folder: Path) -> None:
     path = _resolve_data_path(params["data"])
     key = _analysis_key(params, path, analysis.results["data_sha256"])
+    for old in folder.glob("*.pkl"):  # a warm kernel serves one report at a time
+        old.unlink()
     tmp = folder / f"{key}.tmp"
     with open(tmp, "wb") as handle:
         pickle.dump(analysis, handle, protocol=pickle.HIGHEST_PROTOCOL)

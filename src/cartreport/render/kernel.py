@@ -160,6 +160,13 @@ class _Kernel:
         if content.get("status") != "ok":
             raise RuntimeError(f"could not reset the kernel: {content.get('ename')}: {content.get('evalue')}")
 
+    def is_alive(self) -> bool:
+        """The kernel process is still running (a warm kernel kept across reports checks before reuse)."""
+        try:
+            return bool(_run(self.km.is_alive))
+        except Exception:  # noqa: BLE001 - any doubt means: start a new one
+            return False
+
     def shutdown(self) -> None:
         """Stop the client, kill the kernel (``now=True``) and delete the IPC files; never raises."""
         if self.kc is not None:
