@@ -93,3 +93,14 @@ def test_dask_local_cluster(grid_file, tmp_path):
     out = tmp_path / "dask"
     summary = batch.run_batch(batch.load_grid(grid_file), out, jobs=2, executor="dask")
     _check(out, summary.fillna(""))
+
+
+def test_a_worker_keeps_one_warm_kernel_across_reports(grid_file, tmp_path):
+    runs = batch.load_grid(grid_file)[:2]  # two valid runs, in this process (jobs=1)
+    summary = batch.run_batch(runs, tmp_path / "warm", jobs=1)
+    assert list(summary["status"]) == ["ok", "ok"]
+    kernel = batch._worker_kernel()
+    assert kernel.is_alive() and batch._worker_kernel() is kernel, "reused, not restarted"
+    batch._drop_worker_kernel()
+    assert not kernel.is_alive()
+    assert batch._KERNEL is None
