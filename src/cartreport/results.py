@@ -238,7 +238,7 @@ def _methods(params: dict) -> dict:
         "km": f"Survival probabilities by the Kaplan–Meier method with Greenwood's variance and {level} "
         f'{params["ci_method"]} pointwise confidence intervals (as R survival::survfit, conf.type="{params["ci_method"]}").',
         "median_ci": "Confidence intervals for median survival by the Brookmeyer–Crowley method, inverting the "
-        "pointwise band (as R survival's quantile.survfit).",
+        "pointwise band (as R survival's print.survfit).",
         "cif": f"Cumulative incidence of relapse and non-relapse mortality as competing risks by the Aalen–Johansen "
         f"estimator with tied times handled exactly, Gray's variance (as R cmprsk::cuminc) and {level} log-log "
         "confidence intervals.",

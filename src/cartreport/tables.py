@@ -155,7 +155,8 @@ def landmark_table(results: dict) -> pd.DataFrame:
 
 
 def median_table(results: dict) -> pd.DataFrame:
-    """Median OS and LFS in months with their intervals ("not reached" when the curve stays above 50%)."""
+    """Median OS and LFS in months with their intervals ("not reached" when the curve stays above 50%), and the
+    median follow-up (reverse Kaplan–Meier) on the last row."""
     ci_col = f"{_ci_header(results)}, months"
     rows = []
     for key in SURVIVAL:
@@ -168,7 +169,16 @@ def median_table(results: dict) -> pd.DataFrame:
                 ci_col: fmt.months_interval(block["median_ci_low"], block["median_ci_high"]),
             }
         )
-    footnote = results["methods"].get("median_ci")
+    follow = results["follow_up"]
+    rows.append(
+        {
+            "Endpoint": "Follow-up (reverse Kaplan–Meier)",
+            "Events/patients": "",
+            "Median, months": fmt.months(follow["median_months"], unit=False),
+            ci_col: fmt.months_interval(follow["ci_low"], follow["ci_high"]),
+        }
+    )
+    footnote = " ".join(results["methods"].get(k, "") for k in ("median_ci", "follow_up")).strip()
     return _frame(rows, ["Endpoint", "Events/patients", "Median, months", ci_col], footnote=footnote)
 
 
