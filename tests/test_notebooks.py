@@ -160,3 +160,8 @@ def test_notebooks_run_as_opened_in_jupyterlab_with_their_defaults(tmp_path):
         if name in ("01_design", "02_responses", "03_survival"):
             assert any("image/png" in o.get("data", {}) for o in outputs), f"{name} shows its figures inline"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_published_section_only_for_the_shipped_study(default_report, small_report):
+    assert "Published and reproduced figures" in _html(default_report)
+    assert "Published and reproduced figures" not in _html(small_report)

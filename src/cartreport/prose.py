@@ -148,6 +148,17 @@ def title_block(results: dict) -> str:
     return title + " · ".join(facts)
 
 
+def published_intro(results: dict) -> str:
+    """Heading and one sentence for the published-versus-reproduced table; ``""`` when nothing was published."""
+    if not results.get("published"):
+        return ""
+    return (
+        "## Published and reproduced figures\n\n"
+        "Each figure of the presentation beside the value this report computes from the reconstructed cohort; "
+        "they agree when equal at the published precision of 0.1 percentage point."
+    )
+
+
 def reconstruction_notice(results: dict) -> str:
     """A visible notice that the shipped cohort is a reconstruction; ``""`` for real data."""
     if not results.get("is_reconstruction"):
