@@ -57,6 +57,7 @@ def main(output: Path, data: str = "") -> None:
     text(prose.title_block(results))
     text(prose.reconstruction_notice(results))
     text(prose.summary_paragraph(results))
+    text(prose.published_intro(results))
     table(tables.published_vs_reproduced(results), "published_vs_reproduced")
     text(prose.design_paragraph(results))
     figure(figures.plot_treatment_sequence(results["intervals"]), "treatment_sequence")
