@@ -26,7 +26,7 @@ import pandas as pd
 
 from cartreport.errors import CohortError, SetupError
 from cartreport.params import resolve_parameters
-from cartreport.reconstruct import COHORT_FILE, DEFAULT_SEED, PUBLISHED_FIGURES_FILE, reconstruct_cohort
+from cartreport.reconstruct import COHORT_FILE, DEFAULT_SEED, load_published_figures, reconstruct_cohort
 from cartreport.render import SHARED_DIR_ENV
 from cartreport.results import Analysis, analyse, write_results
 from cartreport.schema import coerce
@@ -102,13 +102,12 @@ def load_cohort(data: str | Path | None = None, sheet: str = "") -> LoadedCohort
     --data-cutoff`` checks that an extract holds no date after its cut-off).
     """
     path = _resolve_data_path(data)
-    sha256 = file_sha256(path) if path.is_file() else ""
-    return _load_cached(path, sheet or "", sha256)
+    return _load_cached(path, sheet or "", file_sha256(path) if path.is_file() else "")
 
 
 def published_figures() -> dict:
-    raw = json.loads(PUBLISHED_FIGURES_FILE.read_text(encoding="utf-8"))
-    return {key: item["value"] for key, item in raw["figures"].items()}
+    """The flagship study's published figures, ``{name: value}`` (``data/published_figures.json``)."""
+    return dict(load_published_figures().targets)
 
 
 def load_analysis(parameters: Mapping | None = None, **overrides) -> Analysis:
@@ -123,8 +122,8 @@ def load_analysis(parameters: Mapping | None = None, **overrides) -> Analysis:
     shared = _shared_analysis(key)
     if shared is not None:
         return shared
-    cohort = load_cohort(params["data"], params["sheet"])
-    return _analysis_cached(json.dumps(params, sort_keys=True), cohort.path, cohort.sha256, params["sheet"])
+    _load_cached(path, params["sheet"], sha256)  # validates; raises CohortError listing every problem
+    return _analysis_cached(json.dumps(params, sort_keys=True), path, sha256, params["sheet"])
 
 
 def _analysis_key(params: dict, path: Path, sha256: str) -> str:
