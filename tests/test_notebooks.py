@@ -53,14 +53,14 @@ def test_parameters_cells_match_the_parameter_list():
         assert len(cells) == 1, path.name
         found = {p.name: eval(p.default) for p in PythonTranslator.inspect(cells[0])}  # noqa: S307 - our own file
         assert found == expected, path.name
-    assert [p.stem for p in sorted(api.NOTEBOOK_DIR.glob("*.ipynb"))] == [name for name, _ in api.SECTIONS]
+    assert [p.stem for p in sorted(api.NOTEBOOK_DIR.glob("*.ipynb"))] == list(api.SECTIONS)
 
 
 def test_output_folder_holds_everything(default_report):
     for name in ("report.html", "results.json"):
         assert (default_report / name).is_file()
     assert sorted(p.name for p in (default_report / "notebooks").iterdir()) == [
-        f"{n}.ipynb" for n, _ in api.SECTIONS
+        f"{n}.ipynb" for n in api.SECTIONS
     ]
     pngs = sorted(p.stem for p in (default_report / "figures").glob("*.png"))
     assert {"km_os_lfs", "cif_relapse_nrm", "swimmer", "patient_flow", "treatment_sequence"} <= set(pngs)
@@ -147,7 +147,7 @@ def test_notebooks_run_as_opened_in_jupyterlab_with_their_defaults(tmp_path):
     """No parameters injected, no output folder: figures display inline and nothing is written."""
     import papermill
 
-    for name, _ in api.SECTIONS:
+    for name in api.SECTIONS:
         nb = papermill.execute_notebook(
             str(api.NOTEBOOK_DIR / f"{name}.ipynb"),
             None,

@@ -45,14 +45,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
-#: report sections, in order: (notebook stem, progress label)
-SECTIONS: tuple[tuple[str, str], ...] = (
-    ("00_summary", "Summary"),
-    ("01_design", "Design"),
-    ("02_responses", "Responses"),
-    ("03_survival", "Survival"),
-    ("04_methods", "Methods and provenance"),
-)
+#: the report's sections: notebook stems in ``notebooks/``, in order
+SECTIONS: tuple[str, ...] = ("00_summary", "01_design", "02_responses", "03_survival", "04_methods")
 
 
 @dataclass(frozen=True)
@@ -232,7 +226,7 @@ def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, sta
         "data": str(_resolve_data_path(params["data"])) if params["data"] else "",
         "output_dir": ".",
     }
-    sections = [render.Section(name, notebook_dir / f"{name}.ipynb") for name, _ in SECTIONS]
+    sections = [render.Section(name, notebook_dir / f"{name}.ipynb") for name in SECTIONS]
     missing = [s.path.name for s in sections if not s.path.is_file()]
     if missing:
         raise SetupError(
