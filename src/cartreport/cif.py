@@ -52,7 +52,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from cartreport.km import Estimate, count_by_time
+from cartreport.km import Estimate, at_risk_at, count_by_time
 
 __all__ = ["CI_METHODS", "CIFResult", "aalen_johansen", "cif_confidence_band"]
 
@@ -149,8 +149,7 @@ class CIFResult:
 
     def at_risk_at(self, times) -> np.ndarray:
         """Numbers at risk just before each of ``times`` (subjects with time >= t)."""
-        idx = np.searchsorted(self.time, np.asarray(times, dtype=float), side="left")
-        return np.append(self.at_risk, 0)[idx].astype(int)
+        return at_risk_at(self.time, self.at_risk, times)
 
     def to_frame(self) -> pd.DataFrame:
         """The curve as a table: one row per distinct time, ``std_err`` = ``sqrt(variance)``."""

@@ -53,7 +53,16 @@ if TYPE_CHECKING:
 
 import numpy as np
 
-__all__ = ["CI_METHODS", "KMResult", "Estimate", "kaplan_meier", "confidence_band", "survival_quantile"]
+__all__ = [
+    "CI_METHODS",
+    "KMResult",
+    "Estimate",
+    "at_risk_at",
+    "count_by_time",
+    "kaplan_meier",
+    "confidence_band",
+    "survival_quantile",
+]
 
 CI_METHODS = ("log-log", "log", "plain")
 #: R quantile.survfit's tolerance for "the curve equals the target"
@@ -273,11 +282,7 @@ class KMResult:
 
     def at_risk_at(self, times) -> np.ndarray:
         """Numbers at risk just before each of ``times`` (subjects with time >= t), as R's risk tables."""
-        times = np.asarray(times, dtype=float)
-        # at_risk[j] counts time >= time[j]; for t between jumps it is the count at the next jump time
-        idx = np.searchsorted(self.time, times, side="left")
-        padded = np.append(self.at_risk, 0)
-        return padded[idx].astype(int)
+        return at_risk_at(self.time, self.at_risk, times)
 
     def to_frame(self) -> pd.DataFrame:
         """The curve as a table: one row per distinct time, ``std_err`` = Greenwood standard error of ``S``."""
@@ -321,6 +326,16 @@ def count_by_time(time: np.ndarray, *indicators: np.ndarray) -> tuple[np.ndarray
     at_risk = len(time) - np.concatenate(([0], np.cumsum(exits)[:-1]))[: len(uniq)]
     sums = tuple(np.bincount(inverse, weights=ind, minlength=len(uniq)).astype(int) for ind in indicators)
     return uniq, at_risk.astype(int), exits, sums
+
+
+def at_risk_at(time: np.ndarray, at_risk: np.ndarray, times) -> np.ndarray:
+    """Numbers at risk just before each of ``times`` from a curve's distinct ``time`` and its ``at_risk`` counts.
+
+    ``at_risk[j]`` counts subjects with time >= ``time[j]``; between jumps the count is the one at the next jump
+    time, and 0 after the last. The one rule for every risk table (KM and cumulative incidence alike).
+    """
+    idx = np.searchsorted(time, np.asarray(times, dtype=float), side="left")
+    return np.append(at_risk, 0)[idx].astype(int)
 
 
 def kaplan_meier(time, event, ci_level: float = 0.95, ci_method: str = "log-log") -> KMResult:
