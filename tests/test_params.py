@@ -56,3 +56,17 @@ def test_normalisation():
 
 def test_every_parameter_has_help():
     assert all(p.help for p in PARAMETERS)
+
+
+@pytest.mark.parametrize("text", ["2023-02-30", "2022-13-01", "2023-02-29"])
+def test_an_impossible_date_is_a_parameter_error_from_command_line_text(text):
+    # YAML reads 2023-02-30 as a timestamp and fails inside its own constructor; the value must reach the check
+    with pytest.raises(ParameterError, match="must be a date written YYYY-MM-DD"):
+        resolve_parameters({"data_cutoff": parse_cli_value(text)})
+
+
+def test_yaml_dates_stay_text_in_params_files_and_grids():
+    from cartreport.params import load_yaml
+
+    assert load_yaml("data_cutoff: 2023-02-30\n") == {"data_cutoff": "2023-02-30"}
+    assert resolve_parameters(load_yaml("data_cutoff: 2022-12-31\n"))["data_cutoff"] == "2022-12-31"

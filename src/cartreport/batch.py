@@ -34,7 +34,7 @@ import pandas as pd
 import yaml
 
 from cartreport.errors import CartreportError, ParameterError
-from cartreport.params import resolve_parameters
+from cartreport.params import load_yaml, resolve_parameters
 
 __all__ = ["BatchRun", "expand_grid", "load_grid", "main", "run_batch", "run_one"]
 
@@ -89,7 +89,7 @@ def expand_grid(grid: dict, base_dir: Path | None = None) -> list[BatchRun]:
 def load_grid(path: str | Path) -> list[BatchRun]:
     path = Path(path)
     try:
-        grid = yaml.safe_load(path.read_text(encoding="utf-8"))
+        grid = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ParameterError("grid", str(path), f"cannot be read as YAML ({exc})") from None
     return expand_grid(grid, base_dir=path.parent.resolve())

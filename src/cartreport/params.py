@@ -18,7 +18,14 @@ import yaml
 from cartreport.errors import ParameterError
 from cartreport.km import CI_METHODS
 
-__all__ = ["PARAMETERS", "ParameterSpec", "default_parameters", "parse_cli_value", "resolve_parameters"]
+__all__ = [
+    "PARAMETERS",
+    "ParameterSpec",
+    "default_parameters",
+    "load_yaml",
+    "parse_cli_value",
+    "resolve_parameters",
+]
 
 
 @dataclass(frozen=True)
@@ -59,10 +66,30 @@ def default_parameters() -> dict:
     return {p.name: copy.deepcopy(p.default) for p in PARAMETERS}
 
 
+class _TextDatesLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that dates stay text: the ``date`` check reads them, so that an impossible date
+    such as 2023-02-30 is a :class:`ParameterError` rather than a ``ValueError`` inside the YAML library."""
+
+
+_TextDatesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_yaml(text: str) -> object:
+    """Parameters written in YAML (a ``-p`` value, a params file, a batch grid), dates kept as text.
+
+    >>> load_yaml("data_cutoff: 2023-02-30")
+    {'data_cutoff': '2023-02-30'}
+    """
+    return yaml.load(text, Loader=_TextDatesLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def parse_cli_value(text: str) -> object:
     """A ``-p NAME VALUE`` value as YAML (numbers, lists, mappings); plain text stays text."""
     try:
-        return yaml.safe_load(text) if text.strip() else ""
+        return load_yaml(text) if text.strip() else ""
     except yaml.YAMLError:
         return text
 
