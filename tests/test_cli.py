@@ -108,3 +108,22 @@ def test_missing_notebooks_are_a_clean_error(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "cartreport is not set up: the report notebooks 00_summary.ipynb" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("where", ["option", "params_file", "grid"])
+def test_an_impossible_cutoff_date_is_one_line_and_exit_2(where, capsys, tmp_path):
+    if where == "option":
+        argv = ["run", "--output", str(tmp_path / "r"), "-p", "data_cutoff", "2023-02-30"]
+    elif where == "params_file":
+        params = tmp_path / "p.yaml"
+        params.write_text("data_cutoff: 2023-02-30\n")
+        argv = ["run", "--params-file", str(params), "--output", str(tmp_path / "r")]
+    else:
+        grid = tmp_path / "grid.yaml"
+        grid.write_text("runs:\n  - name: a\n    data_cutoff: 2023-02-30\n")
+        argv = ["batch", str(grid), "--output", str(tmp_path / "r")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err] and "Traceback" not in err
+    assert "data_cutoff" in err and "must be a date written YYYY-MM-DD" in err
+    assert not (tmp_path / "r").exists()

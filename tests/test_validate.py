@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from cartreport import schema
 from cartreport.errors import CartreportError, CohortError, DataFileError
 from cartreport.io import ReadResult, read_table
+from cartreport.problems import MAX_PER_RULE
 from cartreport.validate import (
     RULES,
     Problem,
@@ -150,10 +151,21 @@ IDENTIFYING = [
     "name", "Name", "patient_name", "PatientName", "first_name", "last name", "surname", "mrn", "MRN",
     "medical_record_number", "hospital_number", "hospital no.", "dob", "DOB", "date_of_birth", "DateOfBirth",
     "birth_date", "birthdate", "nhs_number", "ssn", "email", "phone_number", "address", "donor_name",
+    # issue #9: accepted before, each a direct identifier
+    "name_of_patient", "national_id", "passport", "hospital_id", "Patient", "nombre", "Geburtsdatum",
+    # French, Spanish, German, Italian, Portuguese, Dutch; accents, case, spaces and underscores normalised
+    "Nom", "Prénom", "nom_du_patient", "Date de naissance", "numéro de sécurité sociale", "IPP", "numero_dossier",
+    "Apellidos", "Nombre del paciente", "fecha_de_nacimiento", "DNI", "pasaporte", "historia clínica",
+    "Vorname", "Nachname", "Reisepass", "Patientennummer", "Krankenhaus-Nr", "cognome", "nome_paziente",
+    "data di nascita", "codice_fiscale", "passaporto", "nome completo", "data_de_nascimento", "CPF",
+    "número do prontuário", "naam", "Voornaam", "achternaam", "geboortedatum", "BSN", "paspoort",
+    "PASSPORT_NO", "NationalInsuranceNumber", "e-mail", "Téléphone", "adresse", "code postal", "hospital no",
 ]  # fmt: skip
 NOT_IDENTIFYING = [
     "patient_id", "diagnosis", "donor_type", "cause_of_death", "site", "center_name", "product_name",
     "hospital", "comment", "cd7_expression", "age_years", "birth_weight_g", "name_of_protocol",
+    "record_id", "case_id", "cns_involvement", "PT", "nome_do_protocolo", "nom_du_centre", "Klinik",
+    "fecha_de_infusion", "centre", "country", "donor_age", "naissance_multiple_count",
 ]  # fmt: skip
 
 
@@ -194,16 +206,71 @@ def test_blank_id():
     ]
 
 
-def test_duplicate_id_names_both_rows():
+def test_duplicate_id_names_both_rows_in_one_line():
     rows = [VALID, {**VALID, "patient_id": "P02"}, {**VALID}]
     message = (
-        'patient_id "P01" appears in more than one row (rows 2, 4); each patient must have exactly one row with a '
+        'patient_id "P01" appears in 2 rows (rows 2, 4); each patient must have exactly one row with a '
         "unique patient_id"
     )
-    assert _lines(*rows) == [
-        f"data.csv row 2 (patient P01), column patient_id: {message}",
-        f"data.csv row 4 (patient P01), column patient_id: {message}",
+    assert _lines(*rows) == [f"data.csv row 2 (patient P01), column patient_id: {message}"]
+
+
+def test_a_constant_patient_id_column_gives_one_bounded_line():
+    """Issue #9: 1,000 rows of one id gave 5 MB of messages (every row named every other row)."""
+    import tracemalloc
+
+    n = 20_000
+    read = _read(*([VALID] * n))
+    tracemalloc.start()
+    report = validate_table(read)
+    text = str(CohortError("data.csv", report.problems))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert [p.rule for p in report.problems] == ["duplicate-id"]
+    assert text.splitlines()[1] == (
+        '  data.csv row 2 (patient P01), column patient_id: patient_id "P01" appears in 20,000 rows '
+        "(rows 2, 3, 4, 5, 6 and 19,995 more); each patient must have exactly one row with a unique patient_id"
+    )
+    assert len(text) < 500
+    assert peak < 60_000_000, f"validation of {n:,} rows peaked at {peak:,} bytes"
+
+
+def test_many_duplicated_ids_are_counted_after_the_first_lines_of_the_rule():
+    n = 20_000  # 10,000 ids each on two rows
+    read = _read(*({**VALID, "patient_id": f"P{i // 2:05d}"} for i in range(n)))
+    report = validate_table(read)
+    lines = str(CohortError("data.csv", report.problems)).splitlines()
+    assert lines[0].startswith("data.csv has 10,000 problems;")
+    assert len(lines) == 1 + MAX_PER_RULE + 1
+    assert lines[1].endswith('patient_id "P00000" appears in 2 rows (rows 2, 3); each patient must have exactly '
+                             "one row with a unique patient_id")  # fmt: skip
+    assert lines[-1] == f"  data.csv: … and {10_000 - MAX_PER_RULE:,} more problems of rule duplicate-id"
+    assert sum(len(line) for line in lines) < 10_000
+
+
+@pytest.mark.parametrize(
+    ("a", "b"), [("CD7-01", "cd7-01"), ("CD7-01", "CD7 -01"), ("CD7-01", "CD7\u200b-01")]
+)
+def test_ids_differing_only_in_case_or_spaces_are_a_problem(a, b):
+    lines = _lines({**VALID, "patient_id": a}, {**VALID, "patient_id": "P02"}, {**VALID, "patient_id": b})
+    assert lines == [
+        f'data.csv row 2 (patient {a}), column patient_id: patient_id "{a}" differs only in upper/lower case or '
+        f'spaces from "{b}" (rows 4); one patient must have one spelling of patient_id; different patients need '
+        "ids that differ in more than case or spaces"
     ]
+
+
+def test_a_date_after_today_is_a_problem():
+    """Issue #9: a last contact on 2099-01-01 passed, and the figures ran to 960 months."""
+    lines = _lines({**VALID, "last_contact_date": "2099-01-01"})
+    today = dt.date.today().isoformat()
+    assert lines == [
+        f"data.csv row 2 (patient P01), column last_contact_date: date 2099-01-01 is in the future (today is "
+        f"{today}); correct the date; a patient table can only hold dates that have happened"
+    ]
+    report = validate_table(_read(VALID), today=dt.date(2022, 1, 30))
+    assert [p.rule for p in report.problems] == ["future-date"]  # last contact 2022-01-31, one day after
+    assert validate_table(_read(VALID), today=dt.date(2022, 1, 31)).valid
 
 
 @pytest.mark.parametrize(
@@ -694,7 +761,7 @@ def test_schema_is_built_once_and_names_stay_importable_from_validate():
     assert {"emd_problems", "date_order_problems"} <= set(between_columns.__all__)
 
 
-def test_every_failing_row_of_a_large_table_is_reported_with_its_row_number():
+def test_the_first_failing_rows_of_each_rule_are_reported_and_the_rest_counted():
     n = 3000
     rows = [{**VALID, "patient_id": f"P{i:05d}"} for i in range(n)]
     for i in range(0, n, 7):
@@ -705,11 +772,55 @@ def test_every_failing_row_of_a_large_table_is_reported_with_its_row_number():
         rows[i]["sex"] = "Male "
     report = validate_table(_read(*rows), data_cutoff=dt.date(2022, 1, 30))
     by_rule: dict[str, list[int]] = {}
+    more: dict[str, int] = {}
     for p in report.problems:
-        by_rule.setdefault(p.rule, []).append(p.row)
-    assert by_rule["order-contact-before-event"] == [i + 2 for i in range(0, n, 7)]
-    assert by_rule["date-format"] == [i + 2 for i in range(3, n, 11)]
-    assert by_rule["after-cutoff"] == [i + 2 for i in range(n) if i % 7]  # 2022-01-31 is after the cut-off
-    assert set(by_rule) == {"order-contact-before-event", "date-format", "after-cutoff"}
+        if p.row is None:
+            more[p.rule] = p.count
+        else:
+            by_rule.setdefault(p.rule, []).append(p.row)
+    expected = {
+        "order-contact-before-event": [i + 2 for i in range(0, n, 7)],  # 429 rows
+        "date-format": [i + 2 for i in range(3, n, 11)],  # 273 rows
+        "after-cutoff": [i + 2 for i in range(n) if i % 7],  # 2022-01-31 is after the cut-off: 2,571 rows
+    }
+    for rule, rows_failing in expected.items():
+        assert by_rule[rule] == rows_failing[:MAX_PER_RULE]
+        assert more[rule] == len(rows_failing) - MAX_PER_RULE
+    assert set(by_rule) == set(more) == set(expected)
+    assert summary_line(report) == "data.csv: 3,000 patients, 10 required columns present, 3,273 problems."
     assert f"sex: read `Male` as `male` ({len(range(5, n, 13))} cells)" in report.notes
-    assert report.problems == sorted(report.problems, key=lambda p: (p.row, list(VALID).index(p.column)))
+    listed = [p for p in report.problems if p.row is not None]
+    assert listed == sorted(listed, key=lambda p: (p.row, list(VALID).index(p.column)))
+    assert [p.format() for p in report.problems[-3:]] == [  # in the order the rules first occur
+        "data.csv: … and 409 more problems of rule order-contact-before-event",  # row 2
+        "data.csv: … and 2,551 more problems of rule after-cutoff",  # row 3
+        "data.csv: … and 253 more problems of rule date-format",  # row 5
+    ]
+
+
+def test_a_workbook_whose_patients_are_on_another_sheet_names_that_sheet(tmp_path):
+    """Issue #9: ten "required column is missing" lines and no hint to --sheet."""
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Read me"
+    workbook.active.append(["This workbook holds the CD7 CAR-T cohort"])
+    workbook.active.append(["One row per patient; dates as YYYY-MM-DD"])
+    cohort = workbook.create_sheet("Cohort")
+    cohort.append(list(VALID))
+    cohort.append([v if v is not None else "" for v in VALID.values()])
+    workbook.create_sheet("Notes").append(["patient_id", "comment"])
+    path = tmp_path / "cohort.xlsx"
+    workbook.save(path)
+    report = validate_file(path)
+    assert [p.format() for p in report.problems] == [
+        "cohort.xlsx: the first sheet lacks 10 required columns; the patients are on sheet 'Cohort': use --sheet "
+        "Cohort; or move that sheet to the front of the workbook"
+    ]
+    assert validate_file(path, sheet="Cohort").valid
+    workbook["Read me"].delete_rows(2)  # a title line only: no patient rows at all on the first sheet
+    workbook.save(path)
+    with pytest.raises(DataFileError) as caught:
+        validate_file(path)
+    assert str(caught.value) == (
+        f"cannot read {path}: the file has column names but no patient rows (on its first sheet); the patients "
+        "are on sheet 'Cohort': use --sheet Cohort"
+    )

@@ -89,9 +89,12 @@ def _iso(day: float) -> str:
     return dt.date.fromordinal(int(day)).isoformat()
 
 
-def date_order_problems(table: pd.DataFrame, data_cutoff: dt.date | None) -> list[Problem]:
+def date_order_problems(
+    table: pd.DataFrame, data_cutoff: dt.date | None, today: dt.date | None = None
+) -> list[Problem]:
     """Dates out of order (:data:`ORDER_RULES`), a last contact that is not the death date or precedes an event,
-    and, when ``data_cutoff`` is given, dates after it. A blank or malformed date breaks no order rule."""
+    dates after ``today`` (the day of the run, by default :meth:`datetime.date.today`) and, when ``data_cutoff``
+    is given, dates after it. A blank or malformed date breaks no order rule."""
     dates = {name: day_numbers(table[name]) for name in schema.DATE_COLUMNS if name in table.columns}
     problems: list[Problem] = []
 
@@ -144,6 +147,18 @@ def date_order_problems(table: pd.DataFrame, data_cutoff: dt.date | None) -> lis
                 messages,
                 "the last contact must be on or after every recorded event",
             )
+
+    today = today or dt.date.today()
+    for name, days in dates.items():
+        future = days > today.toordinal()
+        problems += cell_problems(
+            table,
+            future,
+            name,
+            "future-date",
+            [f"date {_iso(d)} is in the future (today is {today.isoformat()})" for d in days[future]],
+            "correct the date; a patient table can only hold dates that have happened",
+        )
 
     if data_cutoff is not None and dates:
         cutoff = data_cutoff.date() if isinstance(data_cutoff, dt.datetime) else data_cutoff

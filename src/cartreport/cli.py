@@ -15,7 +15,7 @@ import yaml
 
 from cartreport import __version__
 from cartreport.errors import CartreportError, ParameterError
-from cartreport.params import PARAMETERS, parse_cli_value
+from cartreport.params import PARAMETERS, load_yaml, parse_cli_value
 
 __all__ = ["main"]
 
@@ -27,7 +27,7 @@ def _parameters(args: argparse.Namespace) -> dict:
     if getattr(args, "params_file", None):
         path = Path(args.params_file)
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            loaded = load_yaml(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ParameterError("--params-file", str(path), f"cannot be read as YAML ({exc})") from None
         if not isinstance(loaded, dict):
@@ -77,8 +77,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if report.problems:
         for problem in report.problems:
             print(f"{problem.format()} [rule {problem.rule}]")
-        n = len(report.problems)
-        print(f"{Path(args.path).name}: {n} problem{'s' if n != 1 else ''} found.")
+        n = sum(p.count for p in report.problems)
+        print(f"{Path(args.path).name}: {n:,} problem{'s' if n != 1 else ''} found.")
         return EXIT_PROBLEMS
     print(summary_line(report))
     return EXIT_OK

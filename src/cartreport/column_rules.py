@@ -15,6 +15,7 @@ import datetime as dt
 import difflib
 import functools
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -23,9 +24,9 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from cartreport import schema
-from cartreport.problems import Problem, column_problem, quoted
+from cartreport.problems import Problem, column_problem, quoted, rows_text
 
-__all__ = ["build_schema", "is_iso_date", "schema_problems"]
+__all__ = ["build_schema", "id_key", "is_iso_date", "near_duplicate_id_problems", "schema_problems"]
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -126,11 +127,60 @@ def schema_problems(table: pd.DataFrame) -> list[Problem]:
             continue
         row = None if pd.isna(case["index"]) else int(case["index"])
         value = None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+        if check == "field_uniqueness" and rows_of_id.get(value or "", [row])[0] != row:
+            continue  # one problem per repeated patient_id, at its first row, naming the others
         pid = ids.get(row) if ids is not None and row is not None else None
         key = (check, name, value)
         if key not in described:
             described[key] = _describe(check, schema.column(name), value, rows_of_id)
         problems.append(Problem(row, pid, name, value, *described[key]))
+    return problems
+
+
+def id_key(value: str) -> str:
+    """A patient_id as compared for near-duplicates: Unicode-normalised, case-folded, without any space or
+    invisible character (``" CD7-01"``, ``"cd7-01"`` and ``"CD7\u200b-01"`` all give ``"cd7-01"``)."""
+    text = unicodedata.normalize("NFKC", value).casefold()
+    return "".join(c for c in text if not c.isspace() and unicodedata.category(c) != "Cf")
+
+
+def near_duplicate_id_problems(table: pd.DataFrame) -> list[Problem]:
+    """patient_ids that differ only in upper/lower case, spaces or invisible characters (``CD7-01`` and
+    ``cd7-01``): one problem per such id, at its first row, naming the rows and spellings of the others."""
+    if "patient_id" not in table.columns:
+        return []
+    ids = table["patient_id"].dropna()
+    distinct = pd.Series(ids.unique())
+    keys = distinct.map(id_key)
+    clashing = set(keys[keys.duplicated(keep=False)])
+    if not clashing:
+        return []
+    problems = []
+    rows_of_key: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for row, pid in ids.items():
+        key = id_key(pid)
+        if key in clashing:
+            rows_of_key[key].append((int(row), pid))
+    for entries in rows_of_key.values():
+        first_row, first = entries[0]
+        others = [(r, p) for r, p in entries if p != first]
+        spellings = list(dict.fromkeys(p for _, p in others))
+        shown = ", ".join(quoted(p) for p in spellings[:3]) + (
+            f" and {len(spellings) - 3:,} more" if len(spellings) > 3 else ""
+        )
+        problems.append(
+            Problem(
+                first_row,
+                first,
+                "patient_id",
+                first,
+                "duplicate-id-case",
+                f"patient_id {quoted(first)} differs only in upper/lower case or spaces from {shown} "
+                f"(rows {rows_text([r for r, _ in others])})",
+                "one patient must have one spelling of patient_id; different patients need ids that differ "
+                "in more than case or spaces",
+            )
+        )
     return problems
 
 
@@ -153,10 +203,10 @@ def _describe(
             hint = "fill in the cell"
         return "required-value", "the cell is blank but a value is required", hint
     if check == "field_uniqueness":
-        rows = ", ".join(str(r) for r in rows_of_id.get(value or "", []))
+        rows = rows_of_id.get(value or "", [])
         return (
             "duplicate-id",
-            f"patient_id {quoted(value)} appears in more than one row (rows {rows})",
+            f"patient_id {quoted(value)} appears in {len(rows):,} rows (rows {rows_text(rows)})",
             "each patient must have exactly one row with a unique patient_id",
         )
     if check == "date-format":

@@ -76,10 +76,10 @@ class CohortError(CartreportError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        n = len(self.problems)
+        n = sum(p.count for p in self.problems)  # a "… and N more" line stands for N problems
         noun = "problem" if n == 1 else "problems"
         head = (
-            f"{self.path.name} has {n} {noun}; nothing was computed. Please correct the file and run again:"
+            f"{self.path.name} has {n:,} {noun}; nothing was computed. Please correct the file and run again:"
         )
         return "\n".join([head, *(f"  {p.format()}" for p in self.problems)])
 

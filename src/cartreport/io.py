@@ -105,12 +105,15 @@ class ReadResult:
     path : the file read.
     format : ``"csv"``, ``"xlsx"``, ``"parquet"`` or ``"xpt"``.
     notes : every normalisation done while reading, in plain words.
+    other_sheets : Excel read from its first sheet only: the column names of each other sheet (its first
+        non-blank row), so that validation can say which sheet holds the patients.
     """
 
     table: pd.DataFrame
     path: Path
     format: str
     notes: list[str] = field(default_factory=list)
+    other_sheets: dict[str, list[str]] = field(default_factory=dict)
 
 
 def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
@@ -165,13 +168,20 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
     else:
         raw = {"csv": read_csv, "parquet": _read_parquet, "xpt": _read_xpt}[fmt](path)
     date_source = {"xlsx": "Excel date cell", "xpt": "SAS date value"}.get(fmt, "date value")
-    table, notes = assemble(path, raw, date_source)
+    try:
+        table, notes = assemble(path, raw, date_source)
+    except DataFileError as error:
+        sheet_hint = patients_sheet(_other_sheet_headers(path)) if fmt == "xlsx" and sheet is None else None
+        if sheet_hint is None:
+            raise
+        raise DataFileError(path, f"{error.reason} (on its first sheet)", sheet_hint) from None
     for note in notes:
         log.info("%s: %s", path.name, note)
     repeated = sorted(name for name, n in Counter(table.columns).items() if n > 1)
     if repeated:
         log.info("%s: repeated column names %s", path.name, repeated)
-    return ReadResult(table=table, path=path, format=fmt, notes=notes)
+    other_sheets = _other_sheet_headers(path) if fmt == "xlsx" and sheet is None else {}
+    return ReadResult(table=table, path=path, format=fmt, notes=notes, other_sheets=other_sheets)
 
 
 # ---------------------------------------------------------------------------------------------------------- Excel
@@ -239,6 +249,35 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> RawTable:
     body = [r for _, r in records[header_row:]]
     numbers = np.array([n for n, _ in records[header_row:]], dtype=np.int64)
     return RawTable(header, numbers, columns_of(body, len(header)), notes)
+
+
+def patients_sheet(other_sheets: dict[str, list[str]], have: int = 0) -> str | None:
+    """``"the patients are on sheet 'Cohort': use --sheet Cohort"`` when one of ``other_sheets`` (name → column
+    names) holds more of the contract's required columns than ``have``; else ``None``."""
+    found = {name: len(set(header) & set(schema.REQUIRED_COLUMNS)) for name, header in other_sheets.items()}
+    if not found or max(found.values()) <= have:
+        return None
+    sheet = max(found, key=lambda name: found[name])
+    option = sheet if all(c.isalnum() or c in "._-" for c in sheet) else f'"{sheet}"'
+    return f"the patients are on sheet {sheet!r}: use --sheet {option}"
+
+
+def _other_sheet_headers(path: Path, look: int = 20) -> dict[str, list[str]]:
+    """The first non-blank row (within ``look`` rows) of every sheet but the first, as stripped text."""
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        headers = {}
+        for name in workbook.sheetnames[1:]:
+            for values in workbook[name].iter_rows(min_row=1, max_row=look, values_only=True):
+                cells = [str(v).strip() for v in values if v is not None and str(v).strip()]
+                if cells:
+                    headers[name] = cells
+                    break
+        return headers
+    finally:
+        workbook.close()
 
 
 def _quoted(names: Iterable[object]) -> str:

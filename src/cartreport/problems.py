@@ -11,7 +11,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["RULES", "Problem", "cell_problems", "column_problem", "quoted"]
+__all__ = [
+    "MAX_PER_RULE",
+    "RULES",
+    "Problem",
+    "bounded",
+    "cell_problems",
+    "column_problem",
+    "quoted",
+    "rows_text",
+    "total",
+]
 
 #: every rule id → what it checks
 RULES: dict[str, str] = {
@@ -20,6 +30,8 @@ RULES: dict[str, str] = {
     "direct-identifier": "a column looks like a name, record number, date of birth or contact detail",
     "blank-id": "patient_id is blank",
     "duplicate-id": "patient_id is used in more than one row",
+    "duplicate-id-case": "patient_ids differ only in upper/lower case or spaces",
+    "wrong-sheet": "the workbook's first sheet lacks the columns, another sheet has them",
     "required-value": "a cell that may not be blank is blank",
     "date-format": "a date is not a valid YYYY-MM-DD date",
     "allowed-values": "a value is not one of the column's allowed values",
@@ -38,7 +50,12 @@ RULES: dict[str, str] = {
     "order-contact-before-event": "last contact before the CAR-T infusion, second HSCT or relapse",
     "contact-not-death": "last contact differs from the death date of a patient who died",
     "after-cutoff": "a date after the data cut-off",
+    "future-date": "a date after today (the day of the run)",
 }
+#: problems kept and shown per rule; the rest are counted in one "… and N more problems of rule X" line
+MAX_PER_RULE = 20
+#: rows named in one message (e.g. the rows sharing a patient_id); the rest are counted
+MAX_ROWS_NAMED = 5
 
 _MAX_SHOWN = 60
 
@@ -58,6 +75,8 @@ class Problem:
     message : what is wrong, in plain words.
     suggestion : how to fix it, e.g. ``'did you mean "MRD-negative CR"?'``, or ``None``.
     file : the file's name, used by :meth:`format`.
+    count : how many problems this line stands for: 1, or more for a "… and N more problems of rule X" line
+        (:func:`bounded`).
     """
 
     row: int | None
@@ -68,6 +87,7 @@ class Problem:
     message: str
     suggestion: str | None = None
     file: str | None = None
+    count: int = 1
 
     def format(self) -> str:
         """One line for a person, e.g.
@@ -82,6 +102,37 @@ class Problem:
         if self.suggestion:
             text += f"; {self.suggestion}"
         return " ".join(text.splitlines())
+
+
+def bounded(problems: list[Problem], per_rule: int = MAX_PER_RULE) -> list[Problem]:
+    """The first ``per_rule`` problems of each rule, in their order, then one line per rule counting the rest:
+    ``… and 19,990 more problems of rule duplicate-id``. What is printed and kept stays bounded whatever the
+    file's size; :func:`total` still counts every problem."""
+    kept: list[Problem] = []
+    seen: dict[str, int] = {}
+    for problem in problems:
+        seen[problem.rule] = seen.get(problem.rule, 0) + problem.count
+        if seen[problem.rule] <= per_rule:
+            kept.append(problem)
+    for rule, n in seen.items():
+        more = n - sum(p.count for p in kept if p.rule == rule)
+        if more > 0:
+            noun = "problem" if more == 1 else "problems"
+            file = next((p.file for p in problems if p.rule == rule), None)
+            message = f"… and {more:,} more {noun} of rule {rule}"
+            kept.append(Problem(None, None, None, None, rule, message, None, file, more))
+    return kept
+
+
+def total(problems: list[Problem]) -> int:
+    """How many problems ``problems`` stands for (a "… and N more" line counts N)."""
+    return sum(p.count for p in problems)
+
+
+def rows_text(rows: list[int], limit: int = MAX_ROWS_NAMED) -> str:
+    """Row numbers for a message, at most ``limit`` of them: ``"2, 4"``, ``"2, 3, 4, 5, 6 and 19,995 more"``."""
+    shown = ", ".join(str(r) for r in rows[:limit])
+    return shown if len(rows) <= limit else f"{shown} and {len(rows) - limit:,} more"
 
 
 def column_problem(column: str, rule: str, message: str, suggestion: str | None) -> Problem:

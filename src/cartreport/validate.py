@@ -37,11 +37,12 @@ import pandas as pd
 
 from cartreport import schema
 from cartreport.between_columns import date_order_problems, emd_problems
-from cartreport.column_rules import build_schema, schema_problems
+from cartreport.column_rules import build_schema, near_duplicate_id_problems, schema_problems
 from cartreport.errors import CohortError
+from cartreport.formatting import counted
 from cartreport.identifiers import IDENTIFIER_HINT, IDENTIFIER_MESSAGE, looks_like_identifier
-from cartreport.io import ReadResult, read_table
-from cartreport.problems import RULES, Problem, column_problem
+from cartreport.io import ReadResult, patients_sheet, read_table
+from cartreport.problems import RULES, Problem, bounded, column_problem, total
 
 __all__ = [
     "RULES",
@@ -113,7 +114,9 @@ def validate_file(
     return validate_table(read_table(path, sheet=sheet), data_cutoff=data_cutoff)
 
 
-def validate_table(read: ReadResult, data_cutoff: dt.date | None = None) -> ValidationReport:
+def validate_table(
+    read: ReadResult, data_cutoff: dt.date | None = None, today: dt.date | None = None
+) -> ValidationReport:
     """Validate a table read by :func:`cartreport.io.read_table` against the data contract.
 
     Parameters
@@ -121,11 +124,13 @@ def validate_table(read: ReadResult, data_cutoff: dt.date | None = None) -> Vali
     read : the table as read; cells are strings or ``None``. If its index is not named ``row`` (a table not made
         by :func:`~cartreport.io.read_table`), rows are numbered 2, 3, ... as if under a header row.
     data_cutoff : when given, every date after it is a problem (``after-cutoff``).
+    today : every date after it is a problem (``future-date``); the day of the run by default.
 
     Returns
     -------
     ValidationReport
-        every problem at once; the normalised table only when there is none.
+        every problem at once (at most :data:`~cartreport.problems.MAX_PER_RULE` lines per rule, the rest
+        counted in one line); the normalised table only when there is none.
 
     Examples
     --------
@@ -162,9 +167,10 @@ def validate_table(read: ReadResult, data_cutoff: dt.date | None = None) -> Vali
 
     table, normalised = _normalise_codes(table)
     notes.extend(normalised)
-    problems.extend(schema_problems(table))
+    problems.extend(_on_another_sheet(schema_problems(table), read))
+    problems.extend(near_duplicate_id_problems(table))
     problems.extend(emd_problems(table))
-    problems.extend(date_order_problems(table, data_cutoff))
+    problems.extend(date_order_problems(table, data_cutoff, today))
     problems = [replace(p, file=read.path.name) for p in problems]
 
     position = {name: i for i, name in enumerate(str(c).strip() for c in read.table.columns)}
@@ -172,6 +178,7 @@ def validate_table(read: ReadResult, data_cutoff: dt.date | None = None) -> Vali
         {c.name: len(position) + i for i, c in enumerate(schema.COLUMNS) if c.name not in position}
     )
     problems.sort(key=lambda p: (p.row or 0, position.get(p.column or "", len(position) + 99), p.rule))
+    problems = bounded(problems)  # at most MAX_PER_RULE per rule, the rest counted
     present = sum(1 for name in schema.REQUIRED_COLUMNS if name in table.columns)
     report = ValidationReport(
         problems=problems,
@@ -188,17 +195,31 @@ def validate_table(read: ReadResult, data_cutoff: dt.date | None = None) -> Vali
 def summary_line(report: ValidationReport) -> str:
     """One line about a validation, e.g. ``data.csv: 16 patients, 10 required columns present, valid.``"""
     name = report.path.name if report.path else "table"
-    patients = f"{report.n_rows} patient" + ("" if report.n_rows == 1 else "s")
-    total = len(schema.REQUIRED_COLUMNS)
+    patients = counted(report.n_rows, "patient")
+    required = len(schema.REQUIRED_COLUMNS)
     present = (
         f"{report.required_present}"
-        if report.required_present == total
-        else f"{report.required_present} of {total}"
+        if report.required_present == required
+        else f"{report.required_present} of {required}"
     )
     if report.valid:
         return f"{name}: {patients}, {present} required columns present, valid."
-    n = len(report.problems)
-    return f"{name}: {patients}, {present} required columns present, {n} problem{'' if n == 1 else 's'}."
+    return f"{name}: {patients}, {present} required columns present, {counted(total(report.problems), 'problem')}."
+
+
+def _on_another_sheet(problems: list[Problem], read: ReadResult) -> list[Problem]:
+    """The missing-column problems replaced by one line naming the sheet that has the columns, when the workbook
+    was read from its first sheet and another sheet holds more of the required columns."""
+    missing = [p for p in problems if p.rule == "required-column"]
+    if not missing or not read.other_sheets:
+        return problems
+    where = patients_sheet(read.other_sheets, have=len(schema.REQUIRED_COLUMNS) - len(missing))
+    if where is None:
+        return problems
+    message = f"the first sheet lacks {len(missing)} required columns; {where}"
+    hint = "or move that sheet to the front of the workbook"
+    line = Problem(None, None, None, None, "wrong-sheet", message, hint)
+    return [line, *(p for p in problems if p.rule != "required-column")]
 
 
 # ------------------------------------------------------------------------------------------- normalisation
