@@ -139,6 +139,11 @@ def test_percent_round_trips_at_any_digits(x, digits):
 def test_ci_keeps_low_at_or_below_high(a, b):
     low, high = sorted((a, b))
     text = fmt.ci(low, high)
+    if (
+        low == high
+    ):  # zero width: undefined (see test_a_zero_width_interval_is_not_estimable_like_a_missing_one)
+        assert text == "95% CI not estimable"
+        return
     assert text.startswith("95% CI ") and text.endswith("%")
     shown_low, shown_high = (float(v) for v in text.removeprefix("95% CI ").rstrip("%").split("–"))
     assert shown_low <= shown_high
@@ -156,3 +161,30 @@ def test_p_value_form(p):
     assert text in ("p < 0.001", "p > 0.999", "p < 0.05") or (text.startswith("p = ") and len(text) == 9)
     if p >= 0.05:
         assert text != "p < 0.05"
+
+
+def test_counted_agrees_in_number():
+    assert fmt.counted(1, "patient") == "1 patient"
+    assert fmt.counted(0, "patient") == "0 patients"
+    assert fmt.counted(16, "death") == "16 deaths"
+    assert fmt.counted(19990, "problem") == "19,990 problems"
+    assert fmt.counted(2, "analysis", "analyses") == "2 analyses"
+
+
+def test_dates_are_written_day_month_year():
+    assert fmt.date("2022-12-31") == "31 Dec 2022"
+    assert fmt.date("2023-01-05") == "5 Jan 2023"
+
+
+def test_a_zero_width_interval_is_not_estimable_like_a_missing_one():
+    """Issue #9: "95% CI 100–100%" in one place and "not estimable" in another for the same 100%.
+
+    R 4.2.2, survival 3.5.3: ``summary(survfit(Surv(c(10, 20, 30, 40), c(0, 1, 1, 0)) ~ 1,
+    conf.type = "log-log"), times = c(5, 10))`` gives surv 1 with lower = upper = 1 at t = 5 (before the first
+    time) and NA at t = 10 (a censoring, S still 1). Both are the same undefined interval (Greenwood variance 0).
+    """
+    assert fmt.estimate_ci(1.0, 1.0, 1.0) == "100% (95% CI not estimable)"
+    assert fmt.estimate_ci(1.0, None, None) == "100% (95% CI not estimable)"
+    assert fmt.interval(1.0, 1.0) == fmt.interval(None, None) == "not estimable"
+    assert fmt.interval(0.0, 0.0) == "not estimable"
+    assert fmt.interval(0.794, 1.0) == "79.4–100%"

@@ -179,3 +179,16 @@ def test_ci_level_flows_into_the_text():
     results = shipped_results(ci_level=0.9)
     summary = prose.summary_paragraph(results)
     assert "90% CI" in summary and "95% CI" not in summary
+
+
+def test_a_count_of_one_is_singular_everywhere():
+    """Issue #9: "1 patients". One patient of the shipped cohort (CD7-01: extramedullary disease at baseline, a
+    second HSCT, alive at last contact) from the CAR-T infusion: every count printed is 0 or 1."""
+    one = shipped_results(subgroup={"patient_id": ["CD7-01"]}, time_origin="cart_infusion")
+    text = " ".join(
+        [prose.title_block(one), *(paragraph(one) for paragraph in PARAGRAPHS), prose.methods_markdown(one)]
+    )
+    assert one["n_patients"] == 1
+    assert "1 patient" in text
+    plural_after_one = re.findall(r"(?<![\d.,])1 (?:patients|deaths|relapses|events|cells|rows)\b", text)
+    assert plural_after_one == []

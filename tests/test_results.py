@@ -212,3 +212,111 @@ def test_the_same_cohort_gives_the_same_results_in_every_format(tmp_path):
             results.pop(key)
         outcomes.append(results)
     assert all(outcome == outcomes[0] for outcome in outcomes[1:])
+
+
+@pytest.mark.parametrize("column", ["patient_id", "Patient", "patient_name"])
+def test_subgroup_by_refuses_identifying_columns(column):
+    from cartreport.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="subgroup_by") as caught:
+        api.load_analysis(subgroup_by=column)
+    assert "identifies patients" in str(caught.value) or "no such column" in str(caught.value)
+    if column == "patient_id":
+        assert "identifies patients" in str(caught.value)
+
+
+def test_subgroup_by_refuses_a_column_of_mostly_single_patient_groups(tmp_path):
+    import pandas as pd
+
+    from cartreport.errors import ParameterError
+
+    frame = pd.read_csv(api.COHORT_FILE, dtype=str, keep_default_na=False)
+    # every patient of the shipped cohort: with the CAR-T origin all 16 are analysed
+    # site: A x13, B, C, D -> 4 groups, 3 of them single patients (more than half): refused
+    frame["site"] = ["A"] * 13 + ["B", "C", "D"]
+    frame.to_csv(tmp_path / "sites.csv", index=False)
+    with pytest.raises(ParameterError, match="3 of its 4 groups hold a single patient"):
+        api.load_analysis(data=str(tmp_path / "sites.csv"), time_origin="cart_infusion", subgroup_by="site")
+    # site: A x15, B x1 -> 1 of 2 groups single (not more than half): allowed
+    frame["site"] = ["A"] * 15 + ["B"]
+    frame.to_csv(tmp_path / "sites2.csv", index=False)
+    by = api.load_analysis(data=str(tmp_path / "sites2.csv"), time_origin="cart_infusion", subgroup_by="site")
+    assert [g["n"] for g in by.results["subgroups"]["groups"]] == [15, 1]
+
+
+# Hand counts from data/ash2023_cd7_cart_cohort.csv with a data cut-off of 2022-12-31: CD7-14 (infused
+# 2023-01-18), CD7-15 (2023-03-13) and CD7-16 (2023-04-15) were infused after it; CD7-01 … CD7-13 remain:
+# T-ALL 01-07, 10, 11 (9), T-LBL 08, 09, 12, 13 (4); female 04, 05, 07, 12 (4); all 13 MRD-negative CR;
+# extramedullary disease at baseline 01, 04, 07, 08, 09, 12, 13 (7), of whom all but 09 (PD) in CR (6).
+CUTOFF_POPULATION = 13
+
+
+@pytest.fixture(scope="module")
+def cut_results():
+    return api.load_analysis(data_cutoff="2022-12-31").results
+
+
+def test_a_data_cutoff_removes_later_infusions_from_every_count(cut_results):
+    r = cut_results
+    assert r["n_patients"] == CUTOFF_POPULATION
+    assert r["flow"]["enrolled"] == 16 and r["flow"]["infused"] == CUTOFF_POPULATION
+    assert {"reason": "infused after the data cut-off of 31 Dec 2022", "n": 3} in r["flow"]["excluded"]
+    bm = r["responses"]["bm_mrd_negative_cr"]
+    assert (bm["responders"], bm["evaluable"]) == (13, 13)
+    emd = r["responses"]["emd_cr"]
+    assert (emd["responders"], emd["evaluable"]) == (6, 7)
+    rows = {(row["variable"], row["level"]): row["n"] for row in r["baseline"]["rows"]}
+    assert rows[("diagnosis", "T-ALL")] == 9 and rows[("diagnosis", "T-LBL")] == 4
+    assert rows[("sex", "female")] == 4 and rows[("sex", "male")] == 9
+    assert sum(r["response_counts"]["bm"].values()) == CUTOFF_POPULATION
+    analysis = api.load_analysis(data_cutoff="2022-12-31")
+    assert len(api.patient_timeline(analysis)) == CUTOFF_POPULATION
+    assert sorted(analysis.table["patient_id"]) == [f"CD7-{i:02d}" for i in range(1, 14)]
+
+
+def _counts(node, path=""):
+    """Every (path, value) of a count in results.json: keys n, evaluable, responders, at_risk, n_patients."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in {"n", "evaluable", "responders", "at_risk", "n_patients", "missing"} and isinstance(
+                value, int
+            ):
+                yield f"{path}.{key}", value
+            else:
+                yield from _counts(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _counts(value, f"{path}[{i}]")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"data_cutoff": "2022-12-31"}, {"data_cutoff": "2021-12-31", "time_origin": "cart_infusion"},
+     {"subgroup": {"diagnosis": ["T-LBL"]}, "data_cutoff": "2022-12-31"}],
+)  # fmt: skip
+def test_every_count_in_results_agrees_with_the_flow(params):
+    r = api.load_analysis(**params).results
+    flow = r["flow"]
+    population = flow["infused"]
+    # the flow adds up: every patient of the file is in the population or excluded before it, once
+    before = [e for e in flow["excluded"] if e["reason"] != "no second HSCT"]
+    assert population + sum(e["n"] for e in before) == flow["enrolled"] == 16
+    assert r["n_patients"] == population
+    assert flow["analysed"] == population - sum(e["n"] for e in flow["excluded"] if e not in before)
+    computed = {
+        k: v for k, v in r.items() if k not in {"flow", "published", "parameters"}
+    }  # published: the study's
+    for path, value in _counts(computed):
+        if path.startswith(".endpoints") or path.startswith(".subgroups") or path.startswith(".follow_up"):
+            bound = flow["analysed"]  # survival analyses: the analysed patients or a subset of them
+        else:
+            bound = population  # design and responses: the population or a subset of it
+        assert 0 <= value <= bound, f"{path} = {value} exceeds {bound}"
+    for key in ("os", "lfs", "relapse", "nrm"):
+        assert r["endpoints"][key]["n"] == flow["analysed"]
+    for variable in {row["variable"] for row in r["baseline"]["rows"]}:
+        rows = [row for row in r["baseline"]["rows"] if row["variable"] == variable]
+        known = rows[0]["n"] if rows[0]["kind"] == "continuous" else sum(row["n"] for row in rows)
+        assert known + rows[0]["missing"] == population, variable
+    assert r["responses"]["bm_cr"]["evaluable"] == flow["bm_evaluable"] <= population
+    assert sum(r["response_counts"]["bm"].values()) == population

@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from cartreport.errors import CohortError, SetupError
+from cartreport.formatting import counted
 from cartreport.params import resolve_parameters
 from cartreport.reconstruct import COHORT_FILE, DEFAULT_SEED, load_published_figures, reconstruct_cohort
 from cartreport.render import SHARED_DIR_ENV
@@ -220,7 +221,7 @@ def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, sta
 
     analysis = load_analysis(params)  # validates the data before any notebook runs
     _share_analysis(analysis, params, kernel.shared_dir)
-    say(f"validated {analysis.results['data_file']}: {analysis.results['n_patients']} patients")
+    say(f"validated {analysis.results['data_file']}: {counted(analysis.results['n_patients'], 'patient')}")
     kernel_params = {
         **params,
         "data": str(_resolve_data_path(params["data"])) if params["data"] else "",

@@ -4,8 +4,12 @@ Definitions (stated in every report's methods section, from :data:`DEFINITIONS`)
 
 * **Time origin** (``time_origin``): the second allogeneic HSCT (``"second_hsct"``, default) or the CAR-T infusion
   (``"cart_infusion"``). Patients without a second HSCT leave transplant-origin analyses; the patient flow counts them.
-* **Data cut-off** (``data_cutoff``, optional): events after it are ignored and follow-up is censored at it.
-  Without a cut-off, follow-up ends at each patient's last contact.
+* **Data cut-off** (``data_cutoff``, optional): one population for the whole report (:func:`at_cutoff`). A
+  patient enters the cohort on the day of the CAR-T infusion (the table has no enrolment date, and every
+  response, transplant and event is counted from the infusion), so a patient infused after the cut-off had not
+  entered the study by then and leaves every count, table, figure and sentence; the flow says how many. For the
+  others, events after the cut-off are ignored (with the second HSCT's donor and the cause of death) and
+  follow-up is censored at it. Without a cut-off, follow-up ends at each patient's last contact.
 * **OS**: death from any cause; alive patients are censored at last contact.
 * **LFS**: relapse or death, whichever comes first; censored at last contact.
 * **Relapse** (cumulative incidence): relapse, with death without relapse as the competing event.
@@ -28,6 +32,7 @@ __all__ = [
     "DEFINITIONS",
     "ORIGINS",
     "EndpointData",
+    "at_cutoff",
     "derive_endpoints",
     "month_ticks",
     "months",
@@ -105,15 +110,44 @@ class EndpointData:
         return [{"reason": str(r), "n": int(n)} for r, n in sorted(counts.items())]
 
 
+#: columns that describe an event and are blanked with it when the event falls after the data cut-off
+_EVENT_DETAILS = {"second_hsct_date": "donor_type", "death_date": "cause_of_death"}
+
+
 def _apply_cutoff(table: pd.DataFrame, cutoff: pd.Timestamp | None) -> pd.DataFrame:
-    """Dates as seen at the cut-off: later events blanked, last contact capped."""
+    """Dates as seen at the cut-off: later events (and what describes them) blanked, last contact capped."""
     out = table.copy()
     if cutoff is None:
         return out
     for name in ("second_hsct_date", "relapse_date", "death_date"):
-        out.loc[out[name] > cutoff, name] = pd.NaT
+        later = out[name] > cutoff
+        out.loc[later, name] = pd.NaT
+        detail = _EVENT_DETAILS.get(name)
+        if detail in out.columns:
+            out.loc[later, detail] = None
     out["last_contact_date"] = out["last_contact_date"].where(out["last_contact_date"] <= cutoff, cutoff)
     return out
+
+
+def at_cutoff(table: pd.DataFrame, data_cutoff=None) -> pd.DataFrame:
+    """The patients of a coerced table as known at the data cut-off: those infused on or before it, with later
+    events blanked and last contact capped at it. Without a cut-off, the table unchanged.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"patient_id": ["P1", "P2"], "cart_infusion_date": pd.to_datetime(["2022-01-01",
+    ...     "2023-02-01"]), "second_hsct_date": pd.to_datetime(["2023-03-01", None]),
+    ...     "relapse_date": pd.to_datetime([None, None]), "death_date": pd.to_datetime([None, None]),
+    ...     "last_contact_date": pd.to_datetime(["2023-06-01", "2023-06-01"])})
+    >>> seen = at_cutoff(t, "2022-12-31")
+    >>> seen["patient_id"].tolist(), seen["second_hsct_date"].isna().tolist(), str(seen["last_contact_date"][0].date())
+    (['P1'], [True], '2022-12-31')
+    """
+    cutoff = None if data_cutoff in (None, "") else pd.Timestamp(data_cutoff)
+    if cutoff is None:
+        return table
+    kept = table[table["cart_infusion_date"] <= cutoff].reset_index(drop=True)
+    return _apply_cutoff(kept, cutoff)
 
 
 def derive_endpoints(table: pd.DataFrame, time_origin: str = "second_hsct", data_cutoff=None) -> EndpointData:

@@ -12,6 +12,7 @@ The rule
 * **Confidence intervals**: ``"95% CI 30.1–78.4%"`` — the level, "CI", the bounds joined by an en dash (–), the
   unit once at the end. A missing bound (``None``) gives ``"95% CI not estimable"``.
 * **Missing values**: ``None`` (or NaN) prints ``"not estimable"``; a median ``None`` prints ``"not reached"``.
+  A zero-width interval (``100–100%``, Greenwood variance 0) is undefined and prints ``"not estimable"`` too.
 * **P-values**: three decimals (``"p = 0.032"``), ``"p < 0.001"`` below 0.001, ``"p > 0.999"`` when the value
   rounds to 1.000, and ``"p < 0.05"`` for a value below 0.05 that would otherwise round up to 0.050 — rounding
   never moves a p-value across 0.05.
@@ -47,6 +48,8 @@ __all__ = [
     "NOT_REACHED",
     "ci",
     "count",
+    "counted",
+    "date",
     "estimate_ci",
     "level_label",
     "interval",
@@ -69,6 +72,7 @@ DASH = "–"
 NOT_ESTIMABLE = "not estimable"
 NOT_REACHED = "not reached"
 _FIVE_PERCENT = Decimal("0.05")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _missing(x: float | None) -> bool:
@@ -113,6 +117,21 @@ def count(n: int | None) -> str:
     return NOT_ESTIMABLE if n is None else f"{int(n):,}"
 
 
+def counted(n: int | None, noun: str, plural: str | None = None) -> str:
+    """A count with its noun in agreement: ``(1, "patient") → "1 patient"``, ``(16, "patient") → "16 patients"``,
+    ``(0, "death") → "0 deaths"``; ``plural`` for an irregular noun."""
+    word = noun if n == 1 else (plural or f"{noun}s")
+    return f"{count(n)} {word}"
+
+
+def date(value: object) -> str:
+    """A calendar date as the report writes it: ``"2022-12-31" → "31 Dec 2022"`` (ISO text, date or Timestamp)."""
+    import datetime as dt
+
+    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"  # not %b: that depends on the locale
+
+
 def percent_number(x: float, digits: int = 1) -> str:
     """The number part of :func:`percent` (no % sign): ``0.585 → "58.5"``, exact ``1 → "100"``, ``0 → "0"``."""
     if float(x) in (0.0, 1.0):
@@ -137,8 +156,12 @@ def level_label(ci_level: float) -> str:
 
 
 def interval(low: float | None, high: float | None, digits: int = 1) -> str:
-    """The bounds of an interval of fractions, for a table column headed "95% CI": ``"30.1–78.4%"``."""
-    if _missing(low) or _missing(high):
+    """The bounds of an interval of fractions, for a table column headed "95% CI": ``"30.1–78.4%"``.
+
+    Missing bounds and a zero-width interval (``low == high``, e.g. 1–1 where the variance is 0) both print
+    ``"not estimable"``: R's ``summary.survfit`` gives 1–1 for a log-log band before the first time but ``NA`` at
+    a censoring with S = 1; the interval is undefined in both (docs/statistics.md)."""
+    if _missing(low) or _missing(high) or low == high:
         return NOT_ESTIMABLE
     return f"{percent_number(low, digits)}{DASH}{percent_number(high, digits)}%"
 

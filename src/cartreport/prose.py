@@ -115,6 +115,12 @@ def _events(n: int | None, key: str = "lfs") -> str:
     return f"{fmt.count(n)} {one if n == 1 else many}"
 
 
+def _by_cutoff(results: dict) -> str:
+    """``" by the data cut-off of 31 Dec 2022"``, or ``""`` without a cut-off."""
+    cutoff = results["parameters"].get("data_cutoff")
+    return f" by the data cut-off of {fmt.date(cutoff)}" if cutoff else ""
+
+
 def _at(lm: dict) -> str:
     return f"at {fmt.number(lm['months'])} months"
 
@@ -139,7 +145,7 @@ def title_block(results: dict) -> str:
     sha = results.get("data_sha256") or ""
     data = f"`{results['data_file']}`" if results.get("data_file") else "not recorded"
     facts = [
-        f"{fmt.count(results['n_patients'])} patients",
+        fmt.counted(results["n_patients"], "patient"),
         f"time zero: {_origin(results)}",
         f"data cut-off: {params.get('data_cutoff') or 'none (last contact)'}",
         f"data: {data}" + (f" (SHA-256 `{sha[:12]}…`)" if sha else ""),
@@ -176,7 +182,7 @@ def summary_paragraph(results: dict) -> str:
     level = _level(results)
     diagnoses = _diagnoses(results)
     parts = [
-        f"The analysis includes {fmt.count(results['n_patients'])} patients"
+        f"The analysis includes {fmt.counted(results['n_patients'], 'patient')}"
         + (f" ({diagnoses})." if diagnoses else ".")
     ]
     rates = [
@@ -213,8 +219,8 @@ def design_paragraph(results: dict) -> str:
     """Patient flow, intervals between treatment steps (median (range) days) and Table 1 highlights."""
     flow = results["flow"]
     parts = [
-        f"Of {fmt.count(flow['enrolled'])} patients enrolled, {fmt.count(flow['infused'])} received the CAR-T "
-        f"infusion; {fmt.count(flow['bm_mrd_negative_cr'])} of {fmt.count(flow['bm_evaluable'])} with an evaluable "
+        f"Of {fmt.counted(flow['enrolled'], 'patient')} enrolled, {fmt.count(flow['infused'])} received the CAR-T "
+        f"infusion{_by_cutoff(results)}; {fmt.count(flow['bm_mrd_negative_cr'])} of {fmt.count(flow['bm_evaluable'])} with an evaluable "
         f"bone marrow reached MRD-negative complete remission, {fmt.count(flow['transplanted'])} proceeded to a "
         f"second HSCT and {fmt.count(flow['analysed'])} were analysed from the {_origin(results)}."
     ]
@@ -262,7 +268,7 @@ def responses_paragraph(results: dict) -> str:
     parts = [*rates, f"Best bone-marrow response: {bm}."]
     if n_emd:
         parts.append(
-            f"Extramedullary responses are among the {fmt.count(n_emd)} patients with extramedullary disease "
+            f"Extramedullary responses are among the {fmt.counted(n_emd, 'patient')} with extramedullary disease "
             f"before CAR-T: {emd}."
         )
     else:
@@ -281,7 +287,7 @@ def survival_paragraph(results: dict) -> str:
         landmarks = _join(_landmark_phrases(results, block["landmarks"]))
         parts.append(
             f"{block['label']} ({block['definition']}): {_events(block['events'], key)} among "
-            f"{fmt.count(block['n'])} patients; {landmarks}; {_median_phrase(results, block)}."
+            f"{fmt.counted(block['n'], 'patient')}; {landmarks}; {_median_phrase(results, block)}."
         )
     follow = results["follow_up"]
     parts.append(
@@ -297,7 +303,7 @@ def competing_risks_paragraph(results: dict) -> str:
     """Cumulative incidence of relapse and non-relapse mortality (competing risks) at each landmark."""
     relapse, nrm = results["endpoints"]["relapse"], results["endpoints"]["nrm"]
     parts = [
-        f"Among {fmt.count(relapse['n'])} patients, {fmt.count(relapse['events'])} relapsed and "
+        f"Among {fmt.counted(relapse['n'], 'patient')}, {fmt.count(relapse['events'])} relapsed and "
         f"{fmt.count(relapse['competing_events'])} died without prior relapse."
     ]
     for block in (relapse, nrm):

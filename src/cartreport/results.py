@@ -22,12 +22,14 @@ from cartreport.endpoints import (
     DEFINITIONS,
     ORIGINS,
     EndpointData,
+    at_cutoff,
     derive_endpoints,
     month_ticks,
 )
 from cartreport.errors import ParameterError
 from cartreport.followup import median_follow_up
-from cartreport.formatting import count, level_label
+from cartreport.formatting import count, date, level_label
+from cartreport.identifiers import looks_like_identifier
 from cartreport.km import KMResult, kaplan_meier
 from cartreport.proportions import clopper_pearson
 from cartreport.schema import BM_RESPONSES, EMD_RESPONSES
@@ -177,6 +179,10 @@ def _subgroups(analysed: pd.DataFrame, table: pd.DataFrame, column: str, params:
     """Per-group KM (OS, LFS) and Aalen–Johansen (relapse, NRM) fits; log-rank and Gray's tests."""
     if column not in table.columns:
         raise ParameterError("subgroup_by", column, "the data have no such column")
+    if column == "patient_id" or looks_like_identifier(column):
+        raise ParameterError(
+            "subgroup_by", column, "identifies patients; choose a column that groups them, e.g. diagnosis"
+        )
     values_by_patient = table.set_index("patient_id")[column]
     if values_by_patient.dtype == bool:
         values_by_patient = values_by_patient.map({True: "yes", False: "no"})
@@ -185,6 +191,15 @@ def _subgroups(analysed: pd.DataFrame, table: pd.DataFrame, column: str, params:
     )
     group = group.astype(str)
     values = sorted(group.unique())
+    sizes = group.value_counts()
+    singles = int((sizes == 1).sum())
+    if len(sizes) > 1 and singles > len(sizes) / 2:
+        raise ParameterError(
+            "subgroup_by",
+            column,
+            f"{singles} of its {len(sizes)} groups hold a single patient; curves by this column would show "
+            "individual patients and no test is meaningful; choose a column that groups patients",
+        )
     level, method = params["ci_level"], params["ci_method"]
     fits: dict[str, dict] = {}
     rows = []
@@ -261,7 +276,15 @@ def analyse(
 ) -> Analysis:
     """Analyse a coerced patient table with resolved parameters (:func:`cartreport.params.resolve_parameters`)."""
     enrolled = len(table)
-    selected = apply_subgroup(table, params["subgroup"]) if params["subgroup"] else table
+    subgroup = apply_subgroup(table, params["subgroup"]) if params["subgroup"] else table
+    # one population for every count, table, figure and sentence: the patients infused by the data cut-off
+    selected = at_cutoff(subgroup, params["data_cutoff"] or None)
+    if selected.empty:
+        raise ParameterError(
+            "data_cutoff",
+            params["data_cutoff"],
+            "no patient can be analysed (every patient was infused after it); choose a later data cut-off",
+        )
     endpoints = derive_endpoints(selected, params["time_origin"], params["data_cutoff"] or None)
     analysed = endpoints.analysed
     if analysed.empty:
@@ -282,8 +305,11 @@ def analyse(
     }
     follow = median_follow_up(analysed["os_time_days"], analysed["os_event"], level)
     flow = baseline.patient_flow(selected, endpoints, enrolled)
-    if len(selected) < enrolled:
-        flow["excluded"].insert(0, {"reason": "outside the selected subgroup", "n": enrolled - len(selected)})
+    if len(selected) < len(subgroup):
+        reason = f"infused after the data cut-off of {date(params['data_cutoff'])}"
+        flow["excluded"].insert(0, {"reason": reason, "n": len(subgroup) - len(selected)})
+    if len(subgroup) < enrolled:
+        flow["excluded"].insert(0, {"reason": "outside the selected subgroup", "n": enrolled - len(subgroup)})
 
     by_group: dict[str, dict[str, KMResult | CIFResult]] = {}
     subgroups = None
