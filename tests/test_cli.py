@@ -127,3 +127,11 @@ def test_an_impossible_cutoff_date_is_one_line_and_exit_2(where, capsys, tmp_pat
     assert err.splitlines() == [err] and "Traceback" not in err
     assert "data_cutoff" in err and "must be a date written YYYY-MM-DD" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_subgroup_by_patient_id_is_one_line_and_exit_2(capsys, tmp_path):
+    assert cli.main(["run", "--output", str(tmp_path / "r"), "-p", "subgroup_by", "patient_id"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err] and "Traceback" not in err
+    assert err.startswith("error: report parameter subgroup_by = 'patient_id': identifies patients")
+    assert not (tmp_path / "r").exists()

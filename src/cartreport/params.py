@@ -54,7 +54,13 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "ci_method", "log-log", "choice", "Kaplan–Meier interval transformation", choices=CI_METHODS
     ),
     ParameterSpec("subgroup", {}, "mapping", "restrict to rows whose column takes one of the listed values"),
-    ParameterSpec("subgroup_by", "", "text", "column whose values split the survival curves (log-rank test)"),
+    ParameterSpec(
+        "subgroup_by",
+        "",
+        "text",
+        "column whose values split the survival curves (log-rank test); not patient_id, an identifier or a "
+        "column where more than half of the groups hold one patient",
+    ),
     ParameterSpec("title", "", "text", "report title; empty = a title from the data"),
     ParameterSpec("output_dir", "", "text", "where figures/ and tables/ are written; empty = nowhere"),
 )
