@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cartreport.errors import DataFileError
+from cartreport.formatting import counted
 
 __all__ = ["CellText", "RawTable", "assemble", "columns_of", "counted"]
 
@@ -131,11 +132,6 @@ class CellText:
         if self.booleans:
             out.append(f"read {counted(self.booleans, 'true/false cell')} as the words true/false")
         return out
-
-
-def counted(n: int, noun: str) -> str:
-    """``1 cell``, ``2 cells``."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame, list[str]]:

@@ -286,4 +286,4 @@ def _normalise_codes(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
 
 def _cells(n: int) -> str:
-    return f"{n} cell" if n == 1 else f"{n} cells"
+    return counted(n, "cell")
