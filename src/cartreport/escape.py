@@ -111,7 +111,7 @@ def md(template: str, *args: Any, **kwargs: Any) -> Markdown:
 #: what a spreadsheet reads as the start of a formula (OWASP "CSV Injection")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: a signed number written as text (``-1.5``, ``+3``, ``-1,204``): a spreadsheet reads it as that number
-_NUMBER = re.compile(r"[-+]\d[\d,]*(?:\.\d+)?")
+_NUMBER = re.compile(r"[-+][0-9][0-9,]*(?:\.[0-9]+)?")
 
 
 def csv_cell(value: object) -> object:
