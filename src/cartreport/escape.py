@@ -37,7 +37,11 @@ import pandas as pd
 __all__ = ["FORMULA_STARTS", "Markdown", "csv_cell", "escape_markdown", "md", "write_csv"]
 
 #: punctuation that Markdown (CommonMark, GFM, nbconvert's mistune plugins) or HTML gives a meaning inline
-_INLINE = re.compile(r"([\\`*_\[\]<>&!#|~$^:])")
+_INLINE = re.compile(
+    r"([\\`*\[\]<>&!#|~$^])"  # always
+    r"|((?<![^\W_])_|_(?![^\W_]))"  # ``_`` unless inside a word (``ash2023_cd7``: CommonMark never emphasises it)
+    r"|(:(?=//))"  # the colon of ``http://``, which nbconvert's url plugin would turn into a link
+)
 #: a list marker or thematic break at the start of a value (``#``, ``>``, ``*`` are escaped everywhere)
 _BLOCK_START = re.compile(r"^(\s*)(?:([-+=])|(\d{1,9})([.)])(?=\s|$))")
 _LINE_BREAKS = re.compile(r"[\r\n]+")
@@ -89,7 +93,7 @@ def escape_markdown(value: object) -> Markdown:
     """
     if isinstance(value, Markdown):
         return value
-    text = _INLINE.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(value)))
+    text = _INLINE.sub(lambda m: "\\" + m.group(), _LINE_BREAKS.sub(" ", str(value)))
     text = _BLOCK_START.sub(_escape_block_marker, text, count=1)
     return Markdown(text)
 
