@@ -165,3 +165,29 @@ def test_notebooks_run_as_opened_in_jupyterlab_with_their_defaults(tmp_path):
 def test_published_section_only_for_the_shipped_study(default_report, small_report):
     assert "Published and reproduced figures" in _html(default_report)
     assert "Published and reproduced figures" not in _html(small_report)
+
+
+def test_a_bad_parameter_in_jupyter_shows_the_message_not_a_stack(tmp_path):
+    """As in JupyterLab: the notebook executed with a bad parameter shows one clear error, no traceback."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError):
+        papermill.execute_notebook(
+            str(api.NOTEBOOK_DIR / "04_methods.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            parameters={"ci_level": 1.5},
+            kernel_name="python3",
+            cwd=str(tmp_path),
+            progress_bar=False,
+        )
+    nb = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert len(errors) == 1
+    shown = "\n".join(errors[0].traceback)
+    assert errors[0].ename == "ParameterError"
+    assert (
+        shown
+        == "ParameterError: report parameter ci_level = 1.5: must be at least 0.5 and below 1, e.g. 0.95"
+    )
+    assert "Traceback" not in shown and "File " not in shown and "load_analysis" not in shown
