@@ -1,5 +1,6 @@
 """cartreport batch: grid expansion, local processes and a dask LocalCluster, summary and index."""
 
+import csv
 import json
 from pathlib import Path
 
@@ -104,3 +105,17 @@ def test_a_worker_keeps_one_warm_kernel_across_reports(grid_file, tmp_path):
     batch._drop_worker_kernel()
     assert not kernel.is_alive()
     assert batch._KERNEL is None
+
+
+def test_summary_csv_holds_no_live_formula(tmp_path, monkeypatch):
+    """A file named ``=HYPERLINK(...).csv`` puts its name into the error column; a spreadsheet must not run it."""
+    error = '=HYPERLINK("http://x","y").csv has 1 problem; nothing was computed.'
+    monkeypatch.setattr(
+        batch,
+        "run_one",
+        lambda run, output: {"name": run.name, "status": "failed", "error": error, "n": -1, "seconds": 0.1},
+    )
+    batch.run_batch([batch.BatchRun("one", {})], tmp_path)
+    with open(tmp_path / "summary.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows == [["name", "status", "error", "n", "seconds"], ["one", "failed", "'" + error, "-1", "0.1"]]

@@ -73,3 +73,14 @@ def test_parameter_error_names_parameter_and_value():
 def test_errors_can_be_caught_as_the_base_class():
     with pytest.raises(CartreportError, match="cannot read"):
         raise DataFileError("x.csv", "boom")
+
+
+def test_ipython_shows_the_message_lines_instead_of_a_stack():
+    """IPython calls ``_render_traceback_`` when present and shows its lines as the error."""
+    error = ParameterError("ci_level", 1.5, "must be between 0 and 1, e.g. 0.95")
+    assert error._render_traceback_() == [
+        "ParameterError: report parameter ci_level = 1.5: must be between 0 and 1, e.g. 0.95"
+    ]
+    problems = [Problem(2, None, "patient_id", None, "blank-id", "the patient_id is blank")]
+    lines = CohortError(Path("d.csv"), problems)._render_traceback_()
+    assert lines[0].startswith("CohortError: d.csv has 1 problem") and len(lines) == 2

@@ -441,3 +441,15 @@ def test_theme_sets_palette_and_fonts():
     assert plt.rcParams["axes.prop_cycle"].by_key()["color"][0] == figures.PALETTE[0]
     assert plt.rcParams["font.size"] == 9 and not plt.rcParams["axes.spines.top"]
     assert math.isclose(figures.DAYS_PER_MONTH * 12, 365.25)
+
+
+def test_dollar_signs_in_data_are_text_not_mathtext(tmp_path):
+    """A subgroup value or patient id with ``$`` is drawn as written: mathtext would italicise ``$T$`` and fail
+    on ``$x^$``, losing the figure."""
+    curves = {
+        "diagnosis = $x^$": os_curves()["All patients"],
+        "diagnosis = $T$ <b>": os_curves()["All patients"],
+    }
+    fig = figures.plot_km(curves, xlabel="Months", ylabel="OS (%)")
+    svg = figures.save_figure(fig, tmp_path, "km", close=True)["svg"].read_text(encoding="utf-8")
+    assert "diagnosis = $x^$" in svg and "diagnosis = $T$ &lt;b&gt;" in svg

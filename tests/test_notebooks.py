@@ -165,3 +165,112 @@ def test_notebooks_run_as_opened_in_jupyterlab_with_their_defaults(tmp_path):
 def test_published_section_only_for_the_shipped_study(default_report, small_report):
     assert "Published and reproduced figures" in _html(default_report)
     assert "Published and reproduced figures" not in _html(small_report)
+
+
+def test_a_bad_parameter_in_jupyter_shows_the_message_not_a_stack(tmp_path):
+    """As in JupyterLab: the notebook executed with a bad parameter shows one clear error, no traceback."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError):
+        papermill.execute_notebook(
+            str(api.NOTEBOOK_DIR / "04_methods.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            parameters={"ci_level": 1.5},
+            kernel_name="python3",
+            cwd=str(tmp_path),
+            progress_bar=False,
+        )
+    nb = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert len(errors) == 1
+    shown = "\n".join(errors[0].traceback)
+    assert errors[0].ename == "ParameterError"
+    assert (
+        shown
+        == "ParameterError: report parameter ci_level = 1.5: must be at least 0.5 and below 1, e.g. 0.95"
+    )
+    assert "Traceback" not in shown and "File " not in shown and "load_analysis" not in shown
+
+
+HOSTILE_DIAGNOSES = {
+    "T-ALL": '=HYPERLINK("http://x","<img src=x onerror=alert(1)>")',
+    "T-LBL": "*T*<svg onload=alert(1)>",
+}
+HOSTILE_TITLE = "<script>alert(1)</script> **bold** [link](http://x)"
+
+
+class _Page:
+    """Every element, attribute and text run of an HTML page (``html.parser``, as a browser tokenises it)."""
+
+    def __init__(self, page: str) -> None:
+        from html.parser import HTMLParser
+
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        page_ = self
+
+        class Parser(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                page_.tags.append((tag, dict(attrs)))
+
+            def handle_startendtag(self, tag, attrs):
+                page_.tags.append((tag, dict(attrs)))
+
+            def handle_data(self, data):
+                page_.text.append(data)
+
+        Parser(convert_charrefs=True).feed(page)
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory):
+    """The shipped cohort with markup and formulas in its text cells, a hostile title and subgroups by them."""
+    import pandas as pd
+
+    folder = tmp_path_factory.mktemp("hostile")
+    frame = pd.read_csv(api.COHORT_FILE, dtype=str, keep_default_na=False)
+    frame["diagnosis"] = frame["diagnosis"].map(HOSTILE_DIAGNOSES)
+    frame.loc[0, "patient_id"] = "<svg onload=alert(1)>"
+    frame.loc[1, "patient_id"] = "@SUM(1+1)*cmd|' /C calc'!A0"
+    frame.loc[frame["death_date"] != "", "cause_of_death"] = "<img src=x onerror=alert(1)> -2+3"
+    data = folder / "hostile_cohort.csv"
+    frame.to_csv(data, index=False)
+    out = folder / "report"
+    api.run_report(
+        {
+            "data": str(data),
+            "title": HOSTILE_TITLE,
+            "subgroup_by": "diagnosis",
+            "subgroup": {"diagnosis": list(HOSTILE_DIAGNOSES.values())},
+        },
+        out,
+    )
+    return out
+
+
+def test_markup_in_data_and_parameters_is_shown_as_written_never_live(hostile_report):
+    page = _Page(_html(hostile_report))
+    names = [tag for tag, _ in page.tags]
+    assert "script" not in names and "svg" not in names and "iframe" not in names
+    assert not [(tag, a) for tag, attrs in page.tags for a in attrs if a.lower().startswith("on")]
+    images = [attrs.get("src", "") for tag, attrs in page.tags if tag == "img"]
+    assert images and all(src.startswith("data:image/png;base64,") for src in images)
+    assert not [attrs for tag, attrs in page.tags if tag == "a" and attrs.get("href", "").startswith("http")]
+    text = "".join(page.text)
+    for diagnosis in HOSTILE_DIAGNOSES.values():
+        assert diagnosis in text  # shown exactly as written: in the abstract, design, Table 1, subgroups
+    assert HOSTILE_TITLE in text
+
+
+def test_no_table_written_holds_a_live_formula(hostile_report):
+    import csv
+
+    cells = []
+    for path in sorted((hostile_report / "tables").glob("*.csv")):
+        with open(path, encoding="utf-8", newline="") as handle:
+            cells += [cell for row in csv.reader(handle) for cell in row]
+    hostile = [c for c in cells if "HYPERLINK" in c]
+    assert hostile and all(c.startswith("'=") or not c.startswith("=") for c in hostile)
+    live = [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert all(re.fullmatch(r"[-+][0-9][0-9,]*(\.[0-9]+)?", c) for c in live), live

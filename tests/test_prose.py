@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cartreport import formatting as fmt
 from cartreport import prose
@@ -192,3 +194,84 @@ def test_a_count_of_one_is_singular_everywhere():
     assert "1 patient" in text
     plural_after_one = re.findall(r"(?<![\d.,])1 (?:patients|deaths|relapses|events|cells|rows)\b", text)
     assert plural_after_one == []
+
+
+# --- data are text: no value from data, file names or parameters is live markup in the prose ----------------
+
+PROSE = (*PARAGRAPHS, prose.title_block, prose.methods_markdown)
+
+
+def _with_text(results: dict, value: str) -> dict:
+    """``results`` with ``value`` in every string that comes from the data, the file name or a parameter."""
+    changed = copy.deepcopy(results)
+    changed["title"] = value
+    changed["data_file"] = f"{value}.csv"
+    changed["data_notes"] = [f"column {value} renamed"]
+    changed["time_origin_label"] = value
+    for row in changed["baseline"]["rows"]:
+        if row["kind"] != "continuous":
+            row["level"] = value
+    changed["response_counts"] = {
+        site: {value: sum(c.values())} for site, c in results["response_counts"].items()
+    }
+    changed["flow"]["excluded"] = [{"reason": value, "n": 1}]
+    changed["subgroups"]["column"] = value
+    for group in changed["subgroups"]["groups"]:
+        group["value"] = value
+    changed["parameters"]["subgroup"] = {value: [value, "T-ALL"]}
+    changed["parameters"]["subgroup_by"] = value
+    return changed
+
+
+def _rendered_structure(markdown: str) -> tuple[list[str], list[tuple[str, str | None]]]:
+    """Tags and attributes of the Markdown as report.html shows it (nbconvert's converter)."""
+    from html.parser import HTMLParser
+
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    class Parser(HTMLParser):
+        tags: list[str] = []
+        attributes: list[tuple[str, str | None]] = []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            self.attributes.extend(attrs)
+
+    parser = Parser()
+    parser.tags, parser.attributes = [], []
+    parser.feed(markdown2html_mistune(markdown))
+    return parser.tags, parser.attributes
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    value=st.one_of(
+        st.text(min_size=1, max_size=30).filter(str.strip),
+        st.sampled_from(
+            [
+                "T-LBL<img src=x onerror=alert(1)>",
+                "<svg onload=alert(1)>",
+                "<script>alert(1)</script>",
+                "*T*",
+                "[x](javascript:alert(1))",
+                "http://evil.example",
+                "# h",
+                "`x`",
+                "a\n\n<b>x</b>",
+            ]
+        ),
+    )
+)
+def test_text_from_data_never_changes_the_markup(results, value):
+    """The prose with hostile text renders to exactly the elements of the prose with plain text."""
+    plain, hostile = _with_text(results, "X"), _with_text(results, value)
+    for paragraph in PROSE:
+        assert _rendered_structure(paragraph(hostile)) == _rendered_structure(paragraph(plain)), (
+            paragraph.__name__
+        )
+
+
+def test_markup_in_a_diagnosis_is_shown_as_written(results):
+    text = prose.summary_paragraph(_with_text(results, "*T*<img src=x>"))
+    html = __import__("nbconvert").filters.markdown_mistune.markdown2html_mistune(text)
+    assert "*T*&lt;img src=x&gt;" in html and "<img" not in html and "<em>" not in html

@@ -101,3 +101,29 @@ def test_markdown_images_are_embedded_and_external_ones_reported(
     assert f"data:image/png;base64,{PNG_1PX}" in page
     assert 'src="figures/km.png"' not in page
     assert "figures/gone.png, https://example.org/x.png" in caplog.text
+
+
+def test_html_carries_a_content_security_policy_that_forbids_scripts() -> None:
+    """A report opened offline from an e-mail runs nothing and fetches nothing, whatever markup slips in."""
+    page = export_html([executed_notebook("Design")], "t")
+    from html.parser import HTMLParser
+
+    class Head(HTMLParser):
+        tags: list[tuple[str, dict]] = []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append((tag, dict(attrs)))
+
+    head = Head()
+    head.tags = []
+    head.feed(page[: page.index("</head>")])
+    csp = [i for i, (tag, a) in enumerate(head.tags) if a.get("http-equiv") == "Content-Security-Policy"]
+    assert len(csp) == 1
+    assert csp[0] < [tag for tag, _ in head.tags].index("style")  # before anything it governs
+    content = head.tags[csp[0]][1]["content"]
+    policy = {d.split()[0]: d.split()[1:] for d in content.split(";") if d.strip()}
+    assert policy["default-src"] == ["'none'"]  # scripts, fonts, frames, connections: nothing
+    assert "script-src" not in policy  # falls back to default-src 'none'
+    assert policy["img-src"] == ["data:"]  # figures are embedded
+    assert policy["style-src"] == ["'unsafe-inline'"]  # our <style> and great_tables' inline styles
+    assert policy["base-uri"] == ["'none'"] and policy["form-action"] == ["'none'"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import csv
 import re
 from html import escape as html_escape
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from great_tables import GT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cartreport import tables
 from cartreport.api import load_analysis
@@ -177,3 +180,67 @@ def test_empty_tables_render(results):
 def test_html_escapes_cell_text():
     frame = pd.DataFrame({"p": ["p < 0.001"]})
     assert "p &lt; 0.001" in tables.to_gt(frame).as_raw_html()
+
+
+# --- data are text: hostile text in any cell is neither markup in the HTML nor a formula in the CSV ----------
+
+TABLES = (
+    tables.baseline_table,
+    tables.response_counts_table,
+    tables.subgroup_table,
+    tables.landmark_table,
+    tables.intervals_table,
+)
+
+
+def _hostile(results: dict, value: str) -> dict:
+    changed = copy.deepcopy(results)
+    for row in changed["baseline"]["rows"]:
+        if row["kind"] != "continuous":
+            row["level"] = value
+    changed["response_counts"] = {s: {value: sum(c.values())} for s, c in results["response_counts"].items()}
+    changed["subgroups"]["column"] = value
+    for group in changed["subgroups"]["groups"]:
+        group["value"] = value
+    changed["subgroups"]["caution"] = value
+    changed["time_origin_label"] = value
+    return changed
+
+
+def _structure(frame: pd.DataFrame) -> list[tuple[str, tuple[str, ...]]]:
+    """Elements and attribute names of the table's HTML (great_tables), as a browser tokenises it."""
+    from html.parser import HTMLParser
+
+    found: list[tuple[str, tuple[str, ...]]] = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.append((tag, tuple(name for name, _ in attrs)))
+
+    Parser().feed(tables.to_gt(frame).as_raw_html())
+    return found
+
+
+_PLAIN: dict = {}  # each table's structure with plain text, computed once
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    value=st.one_of(
+        st.text(min_size=1, max_size=20).filter(str.strip),
+        st.sampled_from(["<img src=x onerror=alert(1)>", "<svg onload=alert(1)>", "*T*", '=HYPERLINK("x")']),
+    )
+)
+def test_hostile_text_in_table_cells_is_never_markup_or_a_formula(results, value, tmp_path_factory):
+    from cartreport.escape import FORMULA_STARTS, write_csv
+
+    hostile = _hostile(results, value)
+    if not _PLAIN:
+        _PLAIN.update({table: _structure(table(_hostile(results, "X"))) for table in TABLES})
+    for table in TABLES:
+        frame = table(hostile)
+        assert _structure(frame) == _PLAIN[table], table.__name__
+        path = tmp_path_factory.mktemp("csv") / "t.csv"
+        write_csv(frame, path)
+        cells = [c for row in csv.reader(path.open(encoding="utf-8", newline="")) for c in row]
+        assert not [c for c in cells if c.startswith(FORMULA_STARTS) and not re.fullmatch(r"[-+][0-9.,]+", c)]

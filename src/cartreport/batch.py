@@ -34,6 +34,7 @@ import pandas as pd
 import yaml
 
 from cartreport.errors import CartreportError, ParameterError
+from cartreport.escape import write_csv
 from cartreport.params import load_yaml, resolve_parameters
 
 __all__ = ["BatchRun", "expand_grid", "load_grid", "main", "run_batch", "run_one"]
@@ -224,7 +225,7 @@ def run_batch(
     summary = pd.DataFrame(sorted(rows, key=lambda r: order[r["name"]]))
     first = ["name", "status", "error", "n"]
     summary = summary[[c for c in first if c in summary] + [c for c in summary if c not in first]]
-    summary.to_csv(output / "summary.csv", index=False, lineterminator="\n")
+    write_csv(summary, output / "summary.csv")  # text that a spreadsheet would run as a formula is quoted
     _write_index(summary, output)
     return summary
 

@@ -28,6 +28,14 @@ class CartreportError(Exception):
     Catch this one class to handle every expected failure (the CLI does); anything else is a bug.
     """
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython and Jupyter show instead of a stack: ``"ParameterError: <message>"``, one line per line.
+
+        IPython's ``InteractiveShell.showtraceback`` uses this method when an exception has it, so a notebook
+        opened in JupyterLab with a bad parameter or a bad data file shows the message, not 30 lines of stack.
+        """
+        return f"{type(self).__name__}: {self}".splitlines()
+
 
 class DataFileError(CartreportError):
     """The patient file cannot be read as a table.

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import HTML, Image, Markdown, display
+from IPython.display import HTML, Image, display
+from IPython.display import Markdown as MarkdownOutput
 
 from cartreport import figures, tables
+from cartreport.escape import Markdown, write_csv
 
 __all__ = ["setup", "show_figure", "show_markdown", "show_table"]
 
@@ -24,10 +26,17 @@ def setup() -> None:
     figures.theme()
 
 
-def show_markdown(text: str) -> None:
-    """Show generated prose (Markdown); nothing when the text is empty."""
-    if text:
-        display(Markdown(text))
+def show_markdown(text: Markdown) -> None:
+    """Show generated prose; nothing when the text is empty.
+
+    Only :class:`~cartreport.escape.Markdown` is shown (what :mod:`cartreport.prose` returns, data escaped):
+    a plain ``str`` could carry markup from the data, so it is refused.
+    """
+    if not text:
+        return
+    if not isinstance(text, Markdown):
+        raise TypeError("show_markdown shows Markdown built by cartreport.escape.md (data escaped), not str")
+    display(MarkdownOutput(str(text)))
 
 
 def show_figure(fig, name: str, output_dir: str = "") -> None:
@@ -53,7 +62,7 @@ def show_table(
     title: str | None = None,
     footnote: str | None = None,
 ) -> None:
-    """Show a table in the house style and, inside a report run, write it as CSV.
+    """Show a table in the house style and, inside a report run, write it as CSV (formulas neutralised).
 
     ``None`` or an empty table (e.g. no published figures for the user's own data) shows nothing.
     """
@@ -62,5 +71,5 @@ def show_table(
     if output_dir:
         directory = Path(output_dir) / "tables"
         directory.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(directory / f"{name}.csv", index=False, lineterminator="\n")
+        write_csv(frame, directory / f"{name}.csv")
     display(HTML(tables.to_gt(frame, title=title, footnote=footnote).as_raw_html()))

@@ -4,6 +4,10 @@ Every number in the text is read from ``results`` (``docs/results.md``) and prin
 none is typed here and nothing is recomputed, so the prose, the tables and ``results.json`` always agree. A
 landmark is stated only when its estimate exists; otherwise the text says it is not estimable because no patient
 was followed that long. Each function returns one paragraph (or ``""`` when it has nothing to say).
+
+Data are text, never markup: sentences are built as plain ``str`` and become :class:`~cartreport.escape.Markdown`
+only through :func:`~cartreport.escape.md` / :meth:`Markdown.join`, which escape them. Markdown syntax
+(``**``, ``#``, ``- ``) appears only in those templates, so a diagnosis ``*T*<img …>`` is shown as written.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cartreport import formatting as fmt
+from cartreport.escape import Markdown, md
 
 __all__ = [
     "REFERENCES",
@@ -59,6 +64,7 @@ _CITES = {
     "test": "(Mantel 1966)",
 }
 _METHOD_ORDER = ("response_ci", "km", "median_ci", "cif", "follow_up", "test")
+_SENTENCES = Markdown(" ")  # joins a paragraph's sentences, escaping each
 
 
 # --- small helpers -------------------------------------------------------------------------------------------
@@ -139,37 +145,38 @@ def _diagnoses(results: dict) -> str:
 # --- paragraphs ----------------------------------------------------------------------------------------------
 
 
-def title_block(results: dict) -> str:
+def title_block(results: dict) -> Markdown:
     """The report's title and what it is about: patients, time origin, cut-off, data file and its hash."""
     params = results["parameters"]
     sha = results.get("data_sha256") or ""
-    data = f"`{results['data_file']}`" if results.get("data_file") else "not recorded"
     facts = [
         fmt.counted(results["n_patients"], "patient"),
         f"time zero: {_origin(results)}",
         f"data cut-off: {params.get('data_cutoff') or 'none (last contact)'}",
-        f"data: {data}" + (f" (SHA-256 `{sha[:12]}…`)" if sha else ""),
+        md("data: {}", results.get("data_file") or "not recorded")
+        + (md(" (SHA-256 `{}…`)", sha[:12]) if sha else ""),
     ]
-    title = f"**{results['title']}**\n\n" if results.get("title") else ""
-    return title + " · ".join(facts)
+    title = " ".join((results.get("title") or "").split())  # bold needs no space at its edges
+    title = md("**{}**\n\n", title) if title else Markdown()
+    return title + Markdown(" · ").join(facts)
 
 
-def published_intro(results: dict) -> str:
+def published_intro(results: dict) -> Markdown:
     """Heading and one sentence for the published-versus-reproduced table; ``""`` when nothing was published."""
     if not results.get("published"):
-        return ""
-    return (
+        return Markdown()
+    return Markdown(
         "## Published and reproduced figures\n\n"
         "Each figure of the presentation beside the value this report computes from the reconstructed cohort; "
         "they agree when equal at the published precision of 0.1 percentage point."
     )
 
 
-def reconstruction_notice(results: dict) -> str:
+def reconstruction_notice(results: dict) -> Markdown:
     """A visible notice that the shipped cohort is a reconstruction; ``""`` for real data."""
     if not results.get("is_reconstruction"):
-        return ""
-    return (
+        return Markdown()
+    return Markdown(
         "> **Reconstructed data — not patient records.** The study published aggregate figures only. The cohort "
         "analysed here is a reconstruction consistent with those published aggregates: individual rows, dates, "
         "ages and causes of death are invented. Statements about individual patients describe the "
@@ -177,7 +184,7 @@ def reconstruction_notice(results: dict) -> str:
     )
 
 
-def summary_paragraph(results: dict) -> str:
+def summary_paragraph(results: dict) -> Markdown:
     """Abstract-style summary: cohort, response rates, landmark survival, medians, follow-up, relapse and NRM."""
     level = _level(results)
     diagnoses = _diagnoses(results)
@@ -212,10 +219,10 @@ def summary_paragraph(results: dict) -> str:
             incidence.append(f"{_lower_first(block['label'])} {_at(lm)} was {estimate}")
     if incidence:
         parts.append(f"The {_join(incidence)}.")
-    return " ".join(parts)
+    return _SENTENCES.join(parts)
 
 
-def design_paragraph(results: dict) -> str:
+def design_paragraph(results: dict) -> Markdown:
     """Patient flow, intervals between treatment steps (median (range) days) and Table 1 highlights."""
     flow = results["flow"]
     parts = [
@@ -237,7 +244,7 @@ def design_paragraph(results: dict) -> str:
     highlights = _baseline_highlights(results["baseline"]["rows"])
     if highlights:
         parts.append(f"Baseline characteristics (Table 1): {'; '.join(highlights)}.")
-    return " ".join(parts)
+    return _SENTENCES.join(parts)
 
 
 def _baseline_highlights(rows: list[dict]) -> list[str]:
@@ -254,7 +261,7 @@ def _baseline_highlights(rows: list[dict]) -> list[str]:
     return [f"{labels[v]}: {', '.join(values)}" for v, values in phrases.items()]
 
 
-def responses_paragraph(results: dict) -> str:
+def responses_paragraph(results: dict) -> Markdown:
     """Every response rate with its exact interval, and the best-response counts by site."""
     level = _level(results)
     rates = [
@@ -276,10 +283,10 @@ def responses_paragraph(results: dict) -> str:
     methods = sorted({r["method"] for r in results["responses"].values()})
     if methods:
         parts.append(f"Confidence intervals: {'; '.join(methods)}.")
-    return " ".join(parts)
+    return _SENTENCES.join(parts)
 
 
-def survival_paragraph(results: dict) -> str:
+def survival_paragraph(results: dict) -> Markdown:
     """OS and LFS: events, landmark estimates with CIs, medians, and the median follow-up."""
     parts = []
     for key in ("os", "lfs"):
@@ -296,10 +303,10 @@ def survival_paragraph(results: dict) -> str:
         f"({fmt.months_ci(follow['ci_low'], follow['ci_high'], _level(results))})."
     )
     parts.append(f"Times are from the {_origin(results)}. Method: {results['endpoints']['os']['method']}.")
-    return " ".join(parts)
+    return _SENTENCES.join(parts)
 
 
-def competing_risks_paragraph(results: dict) -> str:
+def competing_risks_paragraph(results: dict) -> Markdown:
     """Cumulative incidence of relapse and non-relapse mortality (competing risks) at each landmark."""
     relapse, nrm = results["endpoints"]["relapse"], results["endpoints"]["nrm"]
     parts = [
@@ -310,14 +317,14 @@ def competing_risks_paragraph(results: dict) -> str:
         landmarks = _join(_landmark_phrases(results, block["landmarks"]))
         parts.append(f"{block['label']} ({block['definition']}): {landmarks}.")
     parts.append(f"Method: {relapse['method']}.")
-    return " ".join(parts)
+    return _SENTENCES.join(parts)
 
 
-def subgroup_paragraph(results: dict) -> str:
+def subgroup_paragraph(results: dict) -> Markdown:
     """Survival and incidence by subgroup at the headline landmark, test p-values and the small-numbers caution."""
     sub = results.get("subgroups")
     if not sub:
-        return ""
+        return Markdown()
     level = _level(results)
     parts = []
     for key in ("os", "lfs", "relapse", "nrm"):
@@ -339,45 +346,51 @@ def subgroup_paragraph(results: dict) -> str:
         parts.append(f"{label} by {sub['column']}: {_join(groups)}{tested}.")
     if sub.get("caution"):
         parts.append(sub["caution"])
-    return " ".join(parts)
+    return _SENTENCES.join(parts)
 
 
-def methods_markdown(results: dict) -> str:
+def methods_markdown(results: dict) -> Markdown:
     """The methods section: endpoints, statistical methods with references, parameters, data file and SHA-256."""
     params = results["parameters"]
-    endpoints = [f"- **{b['label']}**: {b['definition']}." for b in results["endpoints"].values()]
+    endpoints = [md("- **{}**: {}.", b["label"], b["definition"]) for b in results["endpoints"].values()]
     methods = results["methods"]
     cited = [k for k in _METHOD_ORDER if k in methods and (k != "test" or results.get("subgroups"))]
-    statistics = [f"- {_cite(methods[k], _CITES.get(k, ''))}" for k in cited]
+    statistics = [_cite(methods[k], _CITES.get(k, "")) for k in cited]
     refs = [REFERENCES[r] for r in _references(cited)]
     cutoff = params.get("data_cutoff") or "none (follow-up to each patient's last contact)"
     landmarks = _join(fmt.number(m) for m in params["landmarks_months"])
     settings = [
-        f"- Time origin: {_origin(results)}",
-        f"- Data cut-off: {cutoff}",
-        f"- Landmarks: {landmarks} months",
-        f"- Confidence level: {fmt.level_label(params['ci_level'])}; Kaplan–Meier intervals: {params['ci_method']}",
-        f"- Subgroup: {_subgroup_text(params)}",
-        f"- Survival compared by: {params.get('subgroup_by') or 'none'}",
+        f"Time origin: {_origin(results)}",
+        f"Data cut-off: {cutoff}",
+        f"Landmarks: {landmarks} months",
+        f"Confidence level: {fmt.level_label(params['ci_level'])}; Kaplan–Meier intervals: {params['ci_method']}",
+        f"Subgroup: {_subgroup_text(params)}",
+        f"Survival compared by: {params.get('subgroup_by') or 'none'}",
     ]
+    sha = results.get("data_sha256") or ""
     data = [
-        f"- File: `{results.get('data_file') or 'not recorded'}`",
-        f"- SHA-256: `{results.get('data_sha256') or 'not recorded'}`",
+        f"File: {results.get('data_file') or 'not recorded'}",
+        md("SHA-256: `{}`", sha) if sha else "SHA-256: not recorded",
     ]
     if results.get("is_reconstruction"):
         data.append(
-            "- The shipped reconstructed cohort, consistent with the published aggregates (not patient records)"
+            "The shipped reconstructed cohort, consistent with the published aggregates (not patient records)"
         )
     notes = results.get("data_notes") or []
-    data += [f"- As read: {note}" for note in notes] or ["- Read as written; nothing was normalised"]
+    data += [f"As read: {note}" for note in notes] or ["Read as written; nothing was normalised"]
     sections = {
-        "Endpoints": endpoints,
-        "Statistical methods": statistics,
-        "Parameters": settings,
-        "Data": data,
-        "References": [f"{i}. {ref}" for i, ref in enumerate(refs, start=1)],
+        "Endpoints": Markdown("\n").join(endpoints),
+        "Statistical methods": _bullets(statistics),
+        "Parameters": _bullets(settings),
+        "Data": _bullets(data),
+        "References": Markdown("\n").join(md("{}. {}", i, ref) for i, ref in enumerate(refs, start=1)),
     }
-    return "\n\n".join(f"#### {title}\n\n" + "\n".join(lines) for title, lines in sections.items())
+    return Markdown("\n\n").join(md("#### {}\n\n{}", title, lines) for title, lines in sections.items())
+
+
+def _bullets(lines: list[str | Markdown]) -> Markdown:
+    """A Markdown bullet list, one line (escaped unless already Markdown) per item."""
+    return Markdown("\n").join(md("- {}", line) for line in lines)
 
 
 def _cite(sentence: str, citation: str) -> str:

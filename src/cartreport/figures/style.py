@@ -70,6 +70,7 @@ def rc_params(font_size: float = 9.0) -> dict[str, Any]:
         "pdf.fonttype": 42,
         "ps.fonttype": 42,
         "mathtext.default": "regular",
+        "text.parse_math": False,  # labels carry data (patient ids, subgroup values): ``$`` is text, not TeX
         **_SVG_STABLE,
     }
 
