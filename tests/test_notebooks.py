@@ -165,3 +165,28 @@ def test_notebooks_run_as_opened_in_jupyterlab_with_their_defaults(tmp_path):
 def test_published_section_only_for_the_shipped_study(default_report, small_report):
     assert "Published and reproduced figures" in _html(default_report)
     assert "Published and reproduced figures" not in _html(small_report)
+
+
+def test_no_path_of_this_machine_in_any_output(small_report):
+    """Issue #9: the executed notebooks embedded the data file's absolute path (and papermill the notebooks')."""
+    import os
+
+    machine_paths = {
+        str(small_report.parent),  # the folder holding the data file and the report
+        str(small_report.parent.resolve()),
+        str(api.NOTEBOOK_DIR),
+        str(Path(__file__).resolve().parents[1]),  # this checkout
+        os.getcwd(),
+    }
+    files = [p for p in sorted(small_report.rglob("*")) if p.is_file()]
+    assert len(files) > 20, "report.html, results.json, notebooks/, figures/, tables/"
+    for path in files:
+        content = path.read_bytes()
+        for machine_path in machine_paths:
+            assert machine_path.encode() not in content, (
+                f"{path.relative_to(small_report)} holds {machine_path}"
+            )
+    nb = nbformat.read(small_report / "notebooks" / "00_summary.ipynb", as_version=4)
+    assert nb.metadata.papermill.parameters["data"] == "small_cohort.csv", (
+        "the file's name, as in results.json"
+    )

@@ -12,13 +12,21 @@ import copy
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 
 from cartreport.errors import ParameterError
 from cartreport.km import CI_METHODS
 
-__all__ = ["PARAMETERS", "ParameterSpec", "default_parameters", "parse_cli_value", "resolve_parameters"]
+__all__ = [
+    "PARAMETERS",
+    "ParameterSpec",
+    "anchor_data_path",
+    "default_parameters",
+    "parse_cli_value",
+    "resolve_parameters",
+]
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,19 @@ _CHECKS: dict[str, Callable[[ParameterSpec, object], object]] = {
     "months": _months,
     "mapping": _mapping,
 }
+
+
+def anchor_data_path(params: dict, base_dir: Path) -> dict:
+    """``params`` with a relative ``data`` path made relative to ``base_dir``: the folder of the file naming it.
+
+    One rule for a params file (``--params-file``) and a batch grid: ``data: cohort.csv`` means the file beside
+    the params file or grid, wherever the command is run from. ``~`` is expanded; absolute paths are kept.
+    """
+    data = params.get("data")
+    if not isinstance(data, str) or not data.strip():
+        return params
+    path = Path(data.strip()).expanduser()
+    return {**params, "data": str(path if path.is_absolute() else (Path(base_dir) / path).resolve())}
 
 
 def resolve_parameters(overrides: Mapping[str, object] | None = None) -> dict:
