@@ -128,7 +128,8 @@ def test_a_batch_never_overwrites_the_users_index_or_summary(tiny_grid, tmp_path
     (out / "summary.csv").write_text("my,numbers\n1,2\n")
     before = _tree(tmp_path)
     assert cli.main(["batch", str(tiny_grid), "--output", str(out)]) == 2
-    assert "is not a cartreport batch folder and holds index.html, summary.csv" in capsys.readouterr().err
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "is not a cartreport batch folder and holds index.html, summary.csv" in err[0]
     assert _tree(tmp_path) == before
 
 

@@ -289,6 +289,9 @@ def main(args) -> int:
     from tqdm import tqdm
 
     runs = load_grid(args.grid)
+    from cartreport.api import check_batch_target
+
+    check_batch_target({run.name: run.parameters for run in runs}, args.output)  # a refusal: one line, no bar
     bar = tqdm(total=len(runs), unit="report", desc="cartreport batch")
 
     def progress(row: dict) -> None:
