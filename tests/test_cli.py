@@ -117,7 +117,7 @@ def _tree(folder: Path) -> dict[str, bytes | None]:
 
 
 def test_run_refuses_the_users_project_folder_before_any_work(tmp_path, monkeypatch, capsys):
-    """Issue #9: ``run --data userproj/data/my_cohort.csv --output userproj`` deleted paper.docx, thesis.tex, the CSV."""
+    """Issue #9: ``run --data userproj/data/my_cohort.csv --output userproj`` deleted the user's files."""
     project = tmp_path / "userproj"
     (project / "data").mkdir(parents=True)
     synthetic_cohort(12, seed=2).to_csv(project / "data" / "my_cohort.csv", index=False)

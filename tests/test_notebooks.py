@@ -168,7 +168,7 @@ def test_published_section_only_for_the_shipped_study(default_report, small_repo
 
 
 def test_no_path_of_this_machine_in_any_output(small_report):
-    """Issue #9: the executed notebooks embedded the data file's absolute path (and papermill the notebooks')."""
+    """Issue #9: the executed notebooks held the data file's absolute path (and papermill the notebooks')."""
     import os
 
     machine_paths = {

@@ -1,4 +1,4 @@
-"""Tests for cartreport.render.output: the report folder is replaced atomically, or not at all, and only if ours."""
+"""cartreport.render.output: a report folder is replaced atomically or not at all, and only if it is ours."""
 
 from __future__ import annotations
 

@@ -126,11 +126,11 @@ _SHARED: dict[str, tuple[str, Analysis]] = {}
 def _shared_analysis(params: dict) -> Analysis | None:
     """The analysis ``run_report`` computed and handed to this report kernel for these parameters, if any.
 
-    ``cartreport run`` validates and analyses the data once in its own process and pickles the result, with the
-    parameters it gives the notebooks, into the kernel's private folder (named by ``CARTREPORT_SHARED_DIR``),
-    so that the notebooks do not validate a 100,000-row file a second time. The notebooks are given the data
-    file's name only (never a path of the user's machine), so the analysis is found by its parameters. Outside
-    a report run the variable is unset and nothing is shared.
+    ``cartreport run`` validates and analyses the data once in its own process and pickles the result, with
+    the parameters it gives the notebooks, into the kernel's private folder (named by
+    ``CARTREPORT_SHARED_DIR``), so that the notebooks do not validate a 100,000-row file a second time.
+    The notebooks are given the data file's name only (never a path of the user's machine), so the analysis
+    is found by its parameters. Outside a report run the variable is unset and nothing is shared.
     """
     folder = os.environ.get(SHARED_DIR_ENV)
     if not folder:
@@ -142,7 +142,7 @@ def _shared_analysis(params: dict) -> Analysis | None:
     if token not in _SHARED:
         _SHARED.clear()  # a warm kernel serves one report at a time: keep only the current analysis
         with open(found[0], "rb") as handle:
-            _SHARED[token] = pickle.load(handle)  # noqa: S301 - written by our own parent process, private folder
+            _SHARED[token] = pickle.load(handle)  # noqa: S301 - our parent process wrote it, private folder
     shared_params, analysis = _SHARED[token]
     return analysis if shared_params == _analysis_parameters(params) else None
 
@@ -253,10 +253,10 @@ def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, sta
 
 
 def check_report_target(parameters: Mapping, output: str | Path) -> Path:
-    """Refuse, before any work, a report that would write where cartreport may not; the output folder, absolute.
+    """Refuse, before any work, a report writing where cartreport may not; return the output folder, absolute.
 
-    ``output_dir`` is set by cartreport itself (the folder being built) and cannot be chosen; the output folder
-    must pass :func:`cartreport.render.output.check_output_folder` and must not hold the data file.
+    ``output_dir`` is set by cartreport itself (the folder being built) and cannot be chosen; the output
+    folder must pass :func:`cartreport.render.output.check_output_folder` and must not hold the data file.
     """
     from cartreport.render.output import check_output_folder
 

@@ -57,7 +57,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("subgroup", {}, "mapping", "restrict to rows whose column takes one of the listed values"),
     ParameterSpec("subgroup_by", "", "text", "column whose values split the survival curves (log-rank test)"),
     ParameterSpec("title", "", "text", "report title; empty = a title from the data"),
-    ParameterSpec("output_dir", "", "text", "where figures/ and tables/ are written; empty = nowhere"),
+    ParameterSpec("output_dir", "", "text", "set by cartreport run (choose --output instead)"),
 )
 _BY_NAME = {p.name: p for p in PARAMETERS}
 
@@ -158,10 +158,11 @@ _CHECKS: dict[str, Callable[[ParameterSpec, object], object]] = {
 
 
 def anchor_data_path(params: dict, base_dir: Path) -> dict:
-    """``params`` with a relative ``data`` path made relative to ``base_dir``: the folder of the file naming it.
+    """``params`` with a relative ``data`` made relative to ``base_dir``, the folder of the file naming it.
 
-    One rule for a params file (``--params-file``) and a batch grid: ``data: cohort.csv`` means the file beside
-    the params file or grid, wherever the command is run from. ``~`` is expanded; absolute paths are kept.
+    One rule for a params file (``--params-file``) and a batch grid: ``data: cohort.csv`` means the file
+    beside the params file or grid, wherever the command is run from. ``~`` is expanded; absolute paths are
+    kept.
     """
     data = params.get("data")
     if not isinstance(data, str) or not data.strip():

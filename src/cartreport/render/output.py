@@ -1,9 +1,10 @@
 """Write a report folder atomically, and only where cartreport may write: the one ownership rule.
 
 A folder cartreport writes holds a marker file (``.cartreport-report``, ``.cartreport-batch`` or
-``.cartreport-failed``: a small JSON with the tool's version and the entries it wrote). :func:`check_output_folder`
-allows a folder that is absent, empty or marked as ours (a report folder only if it holds nothing cartreport did
-not write), and refuses anything else with one :class:`~cartreport.errors.OutputFolderError` before any work.
+``.cartreport-failed``: a small JSON with the tool's version and the entries it wrote).
+:func:`check_output_folder` allows a folder that is absent, empty or marked as ours (a report folder only if
+it holds nothing cartreport did not write), and refuses anything else with one
+:class:`~cartreport.errors.OutputFolderError` before any work.
 
 A failure (also Ctrl-C) never destroys the previous good report; the failing notebooks are kept in
 ``<output_dir>.failed/`` for debugging.
@@ -53,7 +54,7 @@ def claim_folder(folder: Path, kind: str) -> None:
 
 
 def _marked_entries(folder: Path, kind: str) -> set[str] | None:
-    """The entries ``folder``'s marker lists, or ``None`` if the folder carries no readable marker of ``kind``."""
+    """The entries ``folder``'s marker lists; ``None`` if the folder has no readable marker of ``kind``."""
     marker = marker_path(folder, kind)
     try:
         if marker.is_symlink() or marker.stat().st_size > 1 << 20:
@@ -68,7 +69,7 @@ def _marked_entries(folder: Path, kind: str) -> set[str] | None:
 
 
 def _foreign_entries(folder: Path, kind: str) -> list[str] | None:
-    """Up to ``_LISTED`` entries of ``folder`` that cartreport did not write (sorted); ``None`` if all are ours.
+    """Up to ``_LISTED`` entries of ``folder`` cartreport did not write (sorted); ``None`` if all are ours.
 
     An empty folder is ours. A report folder is ours if its marker lists every entry in it (a file the user
     added to a report folder would be lost when the report is replaced); a batch folder if it carries its
@@ -154,7 +155,8 @@ def check_output_folder(
     if foreign:
         what = "report" if kind == "report" else "batch"
         reason = (
-            f"it is a cartreport {what} folder but also holds {_describe(foreign)}, which cartreport did not write"
+            f"it is a cartreport {what} folder but also holds {_describe(foreign)}, "
+            "which cartreport did not write"
             if _marked_entries(absolute, kind) is not None
             else f"it is not a cartreport {what} folder and holds {_describe(foreign)}"
         )
@@ -172,7 +174,7 @@ def _remove(path: Path) -> None:
 
 
 def _remove_if_ours(path: Path, kind: str) -> bool:
-    """Remove ``path`` if it is absent or a folder cartreport marked as ``kind``; ``False`` if it is the user's."""
+    """Remove ``path`` if absent or a folder cartreport marked as ``kind``; ``False`` if it is the user's."""
     if not (path.exists() or path.is_symlink()):
         return True
     if path.is_symlink() or not path.is_dir() or _foreign_entries(path, kind) is not None:
@@ -213,12 +215,12 @@ def write_atomically(
     """Build a report folder beside ``output_dir`` and swap it in only if ``build`` succeeds.
 
     ``output_dir`` must pass :func:`check_output_folder` (absent, empty or a cartreport report folder, not
-    holding ``inputs``), checked before ``build`` starts and again just before the swap. ``build(tmp)`` fills a
-    fresh folder ``<parent>/.<name>.tmp-<random>``, which then gets its marker. On success the old
-    ``output_dir`` (if any) is renamed to ``.<name>.trash-<random>``, the new folder renamed into place and the
-    old one deleted; a stale ``<name>.failed`` sibling of ours is removed. On any exception (also Ctrl-C) the
-    temporary folder is deleted, except its ``failed/`` subfolder which is moved to ``<output_dir>.failed/``
-    for debugging, and the exception re-raised; ``output_dir`` is untouched.
+    holding ``inputs``), checked before ``build`` starts and again just before the swap. ``build(tmp)``
+    fills a fresh folder ``<parent>/.<name>.tmp-<random>``, which then gets its marker. On success the old
+    ``output_dir`` (if any) is renamed to ``.<name>.trash-<random>``, the new folder renamed into place and
+    the old one deleted; a stale ``<name>.failed`` sibling of ours is removed. On any exception (also
+    Ctrl-C) the temporary folder is deleted, except its ``failed/`` subfolder which is moved to
+    ``<output_dir>.failed/`` for debugging, and the exception re-raised; ``output_dir`` is untouched.
 
     Parameters
     ----------
