@@ -119,3 +119,67 @@ def test_summary_csv_holds_no_live_formula(tmp_path, monkeypatch):
     with open(tmp_path / "summary.csv", encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows == [["name", "status", "error", "n", "seconds"], ["one", "failed", "'" + error, "-1", "0.1"]]
+
+
+def _tree(folder: Path) -> dict[str, bytes | None]:
+    return {
+        str(p.relative_to(folder)): None if p.is_dir() else p.read_bytes() for p in sorted(folder.rglob("*"))
+    }
+
+
+@pytest.fixture
+def tiny_grid(tmp_path):
+    synthetic_cohort(12, seed=5).to_csv(tmp_path / "cohort.csv", index=False)
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump({"defaults": {"data": "cohort.csv"}, "runs": [{"name": "all"}]}))
+    return path
+
+
+def test_a_batch_never_overwrites_the_users_index_or_summary(tiny_grid, tmp_path, capsys):
+    """Issue #9: ``batch --output D`` overwrote the user's D/index.html and D/summary.csv."""
+    out = tmp_path / "D"
+    out.mkdir()
+    (out / "index.html").write_text("<h1>my lab's page</h1>")
+    (out / "summary.csv").write_text("my,numbers\n1,2\n")
+    before = _tree(tmp_path)
+    assert cli.main(["batch", str(tiny_grid), "--output", str(out)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "is not a cartreport batch folder and holds index.html, summary.csv" in err[0]
+    assert _tree(tmp_path) == before
+
+
+def test_a_batch_never_replaces_a_users_folder_named_like_a_run(tiny_grid, tmp_path, capsys):
+    """Issue #9: a subfolder sharing a run's name was replaced."""
+    from cartreport.render.output import claim_folder
+
+    out = tmp_path / "D"
+    (out / "all").mkdir(parents=True)
+    (out / "all" / "draft.docx").write_bytes(b"PK\x03\x04")
+    claim_folder(out, "batch")  # an earlier batch folder: still, "all" is not a report folder of cartreport
+    before = _tree(tmp_path)
+    assert cli.main(["batch", str(tiny_grid), "--output", str(out)]) == 2
+    assert f"will not write to {out / 'all'}: it is not a cartreport report folder" in capsys.readouterr().err
+    assert _tree(tmp_path) == before
+
+
+def test_a_batch_refuses_an_output_dir_parameter_before_any_run(tmp_path, capsys):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"runs": [{"name": "a"}, {"name": "b", "output_dir": "x"}]}))
+    assert cli.main(["batch", str(grid), "--output", str(tmp_path / "D")]) == 2
+    assert "output_dir = 'x': is set by cartreport" in capsys.readouterr().err
+    assert not (tmp_path / "D").exists()
+
+
+def test_relative_data_is_relative_to_the_grid_as_in_a_params_file(tmp_path, monkeypatch):
+    """One rule for grids and params files: a relative data path is relative to the file that names it."""
+    (tmp_path / "study" / "grids").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    grid = tmp_path / "study" / "grids" / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"defaults": {"data": "../data/cohort.csv"}, "runs": [{"name": "a"}]}))
+    params = tmp_path / "study" / "grids" / "params.yaml"
+    params.write_text("data: ../data/cohort.csv\n")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    expected = str(tmp_path / "study" / "data" / "cohort.csv")
+    assert batch.load_grid(Path("../study/grids/grid.yaml"))[0].parameters["data"] == expected
+    args = cli.build_parser().parse_args(["run", "--params-file", "../study/grids/params.yaml"])
+    assert cli._parameters(args)["data"] == expected

@@ -135,3 +135,99 @@ def test_subgroup_by_patient_id_is_one_line_and_exit_2(capsys, tmp_path):
     assert err.splitlines() == [err] and "Traceback" not in err
     assert err.startswith("error: report parameter subgroup_by = 'patient_id': identifies patients")
     assert not (tmp_path / "r").exists()
+
+
+def _tree(folder: Path) -> dict[str, bytes | None]:
+    return {
+        str(p.relative_to(folder)): None if p.is_dir() else p.read_bytes() for p in sorted(folder.rglob("*"))
+    }
+
+
+def test_run_refuses_the_users_project_folder_before_any_work(tmp_path, monkeypatch, capsys):
+    """Issue #9: ``run --data userproj/data/my_cohort.csv --output userproj`` deleted the user's files."""
+    project = tmp_path / "userproj"
+    (project / "data").mkdir(parents=True)
+    synthetic_cohort(12, seed=2).to_csv(project / "data" / "my_cohort.csv", index=False)
+    (project / "paper.docx").write_bytes(b"PK\x03\x04")
+    (project / "thesis.tex").write_text("\\documentclass{book}")
+    before = _tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["run", "--data", "userproj/data/my_cohort.csv", "--output", "userproj"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.splitlines() == [
+        "error: will not write to userproj: it holds the input data file my_cohort.csv; "
+        "write the report to another folder"
+    ]
+    assert _tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("output", [".", "..", "/", "existing.txt"])
+def test_run_refuses_impossible_output_folders_in_one_line(tmp_path, monkeypatch, output):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "existing.txt").write_text("mine")
+    before = _tree(tmp_path)
+    proc = subprocess.run(
+        [str(EXE), "run", "--output", output], capture_output=True, text=True, timeout=300, cwd=work
+    )
+    assert proc.returncode == 2
+    assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith(
+        f"error: will not write to {output}:"
+    )
+    assert _tree(tmp_path) == before
+
+
+def test_output_dir_is_not_a_parameter_users_set(capsys, tmp_path):
+    """Issue #9: ``-p output_dir X`` was silently ignored."""
+    assert cli.main(["run", "--output", str(tmp_path / "r"), "-p", "output_dir", "elsewhere"]) == 2
+    assert "output_dir = 'elsewhere': is set by cartreport" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "elsewhere").exists()
+
+
+def test_data_in_a_params_file_is_relative_to_the_params_file(tmp_path, monkeypatch):
+    (tmp_path / "study" / "params").mkdir(parents=True)
+    params = tmp_path / "study" / "params" / "cut_2024.yaml"
+    params.write_text("data: ../data/cohort.csv\ndata_cutoff: 2024-06-30\n")
+    monkeypatch.chdir(tmp_path)
+    args = cli.build_parser().parse_args(["run", "--params-file", "study/params/cut_2024.yaml"])
+    assert cli._parameters(args)["data"] == str(tmp_path / "study" / "data" / "cohort.csv")
+
+
+def test_a_folder_given_as_data_is_named_a_folder(tmp_path, capsys):
+    (tmp_path / "exports").mkdir()
+    assert cli.main(["validate", str(tmp_path / "exports")]) == 2
+    assert "exports: this is a folder, not a file" in capsys.readouterr().err
+
+
+def test_reconstruct_never_overwrites_without_force(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:  # an explicit --output is required: no silent default
+        cli.main(["reconstruct"])
+    assert info.value.code == 2
+    mine = tmp_path / "cohort.csv"
+    mine.write_text("my edited cohort")
+    assert cli.main(["reconstruct", "--output", str(mine)]) == 2
+    assert "exists already; add --force to replace it" in capsys.readouterr().err
+    assert mine.read_text() == "my edited cohort"
+    assert cli.main(["reconstruct", "--output", str(mine), "--force"]) == 0
+    from cartreport.reconstruct import COHORT_FILE
+
+    assert mine.read_bytes() == COHORT_FILE.read_bytes()
+
+
+@pytest.mark.parametrize("command", ["synthesize", "reconstruct"])
+def test_a_folder_as_csv_output_is_a_clean_error(tmp_path, capsys, command):
+    """Issue #9: ``synthesize --output FOLDER/`` gave a traceback."""
+    (tmp_path / "existing").mkdir()
+    extra = ["--n", "5"] if command == "synthesize" else []
+    for output in (str(tmp_path / "existing"), str(tmp_path / "new") + "/"):
+        assert cli.main([command, *extra, "--output", output]) == 2
+        assert "must name a CSV file, not a folder" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["existing"]
+
+
+def test_synthesize_below_a_file_is_a_clean_error(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert cli.main(["synthesize", "--n", "5", "--output", str(tmp_path / "notes.txt" / "c.csv")]) == 2
+    assert "its folder cannot be made" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine"

@@ -274,3 +274,28 @@ def test_no_table_written_holds_a_live_formula(hostile_report):
     assert hostile and all(c.startswith("'=") or not c.startswith("=") for c in hostile)
     live = [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
     assert all(re.fullmatch(r"[-+][0-9][0-9,]*(\.[0-9]+)?", c) for c in live), live
+
+
+def test_no_path_of_this_machine_in_any_output(small_report):
+    """Issue #9: the executed notebooks held the data file's absolute path (and papermill the notebooks')."""
+    import os
+
+    machine_paths = {
+        str(small_report.parent),  # the folder holding the data file and the report
+        str(small_report.parent.resolve()),
+        str(api.NOTEBOOK_DIR),
+        str(Path(__file__).resolve().parents[1]),  # this checkout
+        os.getcwd(),
+    }
+    files = [p for p in sorted(small_report.rglob("*")) if p.is_file()]
+    assert len(files) > 20, "report.html, results.json, notebooks/, figures/, tables/"
+    for path in files:
+        content = path.read_bytes()
+        for machine_path in machine_paths:
+            assert machine_path.encode() not in content, (
+                f"{path.relative_to(small_report)} holds {machine_path}"
+            )
+    nb = nbformat.read(small_report / "notebooks" / "00_summary.ipynb", as_version=4)
+    assert nb.metadata.papermill.parameters["data"] == "small_cohort.csv", (
+        "the file's name, as in results.json"
+    )

@@ -15,6 +15,7 @@ import nbformat
 import pytest
 
 from cartreport.render import Section, SectionFailed, execute_sections, render_report
+from cartreport.render.output import claim_folder
 
 # Small preload for the execute_sections tests (render_report uses the full default list).
 PRELOAD = ("pandas", "matplotlib.pyplot")
@@ -219,6 +220,7 @@ def test_render_report_writes_the_folder(tmp_path: Path, private_tmp: Path) -> N
     assert render_report(sections, {"label": "km"}, out, "Report") == out
 
     assert sorted(snapshot(out)) == [
+        ".cartreport-report",  # the marker: cartreport may replace this folder
         "figures/km.png",
         "kernel.pid",  # written by the notebooks into their cwd
         "notebooks/01_design.ipynb",
@@ -247,6 +249,7 @@ def test_render_report_failure_keeps_previous_report(tmp_path: Path, private_tmp
     (out / "figures").mkdir(parents=True)
     (out / "report.html").write_text("<p>the earlier good report</p>")
     (out / "figures" / "old.png").write_bytes(b"old")
+    claim_folder(out, "report")  # an earlier report of cartreport (else the folder is not replaced at all)
     before = snapshot(out)
 
     with pytest.raises(SectionFailed) as info:

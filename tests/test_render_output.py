@@ -1,39 +1,77 @@
-"""Tests for cartreport.render.output: the report folder is replaced atomically, or not at all."""
+"""cartreport.render.output: a report folder is replaced atomically or not at all, and only if it is ours."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from cartreport.render import write_atomically
+from cartreport import __version__
+from cartreport.errors import OutputFolderError
+from cartreport.render import check_output_folder, write_atomically
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def tree(folder: Path) -> dict[str, bytes | None]:
+    """Every file's bytes and every folder (``None``) under ``folder``, by relative path."""
+    return {
+        str(p.relative_to(folder)): None if p.is_dir() else p.read_bytes() for p in sorted(folder.rglob("*"))
+    }
+
+
+def earlier_report(out: Path, files: dict[str, bytes] | None = None) -> None:
+    """A report folder as cartreport writes it (through write_atomically)."""
+
+    def build(folder: Path) -> None:
+        for name, content in (files or {"report.html": b"old report"}).items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(content)
+
+    write_atomically(build, out)
+
+
 def test_write_atomically_replaces_the_folder_on_success(tmp_path: Path) -> None:
     out = tmp_path / "report"
-    out.mkdir()
-    (out / "old.txt").write_text("old")
-    (tmp_path / "report.failed").mkdir()  # stale debugging folder from an earlier failure
+    earlier_report(out, {"old.txt": b"old"})
+    failed = tmp_path / "report.failed"  # stale debugging folder from an earlier failure
+    failed.mkdir()
+    (failed / ".cartreport-failed").write_text(json.dumps({"tool": "cartreport", "kind": "failed"}))
 
     def build(folder: Path) -> None:
         assert folder.parent == tmp_path and folder.name.startswith(".report.tmp-")
         (folder / "report.html").write_text("new")
 
     assert write_atomically(build, out) == out
-    assert snapshot(out) == {"report.html": b"new"}
+    assert snapshot(out).keys() == {"report.html", ".cartreport-report"}
+    assert snapshot(out)["report.html"] == b"new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+
+
+def test_the_marker_says_cartreport_its_version_and_what_it_wrote(tmp_path: Path) -> None:
+    def build(folder: Path) -> None:
+        (folder / "figures").mkdir()
+        (folder / "report.html").write_text("new")
+
+    write_atomically(build, tmp_path / "report")
+    marker = json.loads((tmp_path / "report" / ".cartreport-report").read_text())
+    assert marker == {
+        "tool": "cartreport",
+        "version": __version__,
+        "kind": "report",
+        "entries": ["figures", "report.html"],
+    }
 
 
 @pytest.mark.parametrize("error", [RuntimeError("build failed"), KeyboardInterrupt()])
 def test_write_atomically_keeps_the_old_folder_on_failure(tmp_path: Path, error: BaseException) -> None:
     out = tmp_path / "report"
-    (out / "figures").mkdir(parents=True)
-    (out / "report.html").write_text("good report")
-    (out / "figures" / "km.png").write_bytes(b"\x89PNG")
+    earlier_report(out, {"report.html": b"good report", "figures/km.png": b"\x89PNG"})
     before = snapshot(out)
 
     def build(folder: Path) -> None:
@@ -46,7 +84,8 @@ def test_write_atomically_keeps_the_old_folder_on_failure(tmp_path: Path, error:
         write_atomically(build, out)
 
     assert snapshot(out) == before
-    assert snapshot(tmp_path / "report.failed") == {"02_bad.ipynb": b"{}"}
+    assert snapshot(tmp_path / "report.failed").keys() == {"02_bad.ipynb", ".cartreport-failed"}
+    assert snapshot(tmp_path / "report.failed")["02_bad.ipynb"] == b"{}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "report.failed"]
 
 
@@ -54,5 +93,154 @@ def test_write_atomically_refuses_the_current_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ValueError):
+    with pytest.raises(OutputFolderError):
         write_atomically(lambda folder: None, Path("."))
+
+
+def never(folder: Path) -> None:
+    raise AssertionError("the build must not start")
+
+
+def test_a_users_project_folder_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    """Issue #9: ``run --data userproj/data/my_cohort.csv --output userproj`` deleted the user's files."""
+    project = tmp_path / "userproj"
+    (project / "data").mkdir(parents=True)
+    (project / "paper.docx").write_bytes(b"PK\x03\x04 thesis chapter")
+    (project / "thesis.tex").write_text("\\documentclass{book}")
+    (project / "data" / "my_cohort.csv").write_text("patient_id\nP01\n")
+    before = tree(tmp_path)
+    with pytest.raises(OutputFolderError, match="holds the input data file my_cohort.csv"):
+        write_atomically(never, project, inputs=[project / "data" / "my_cohort.csv"])
+    with pytest.raises(
+        OutputFolderError, match=r"not a cartreport report folder and holds data, paper.docx, th"
+    ):
+        write_atomically(never, project)
+    assert tree(tmp_path) == before
+
+
+def test_a_typo_for_a_subfolder_does_not_replace_the_sibling_reports(tmp_path: Path) -> None:
+    """Issue #9: ``--output reports`` (meant: reports/new) deleted every report in reports/."""
+    for name in ("a", "b", "c", "d"):
+        earlier_report(tmp_path / "reports" / name)
+    before = tree(tmp_path)
+    with pytest.raises(OutputFolderError, match="holds a, b, c and 1 more"):
+        write_atomically(never, tmp_path / "reports")
+    assert tree(tmp_path) == before
+
+
+def test_a_file_the_user_added_to_a_report_folder_is_not_lost(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    earlier_report(out)
+    (out / "my_notes.txt").write_text("to discuss with the PI")
+    before = tree(tmp_path)
+    with pytest.raises(OutputFolderError, match="also holds my_notes.txt, which cartreport did not write"):
+        write_atomically(never, out)
+    assert tree(tmp_path) == before
+
+
+def test_an_empty_or_absent_folder_is_written(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    for out in (tmp_path / "empty", tmp_path / "absent" / "deeper"):
+        write_atomically(lambda folder: (folder / "report.html").write_text("new"), out)
+        assert (out / "report.html").read_text() == "new"
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        (".", "the current folder or one of its parents"),
+        ("..", "the current folder or one of its parents"),
+        ("/", "the root of the file system"),
+        ("cohort.csv", "it is a file, not a folder"),
+        ("cohort.csv/report", "cohort.csv is a file, so no folder can be made in it"),
+    ],
+)
+def test_impossible_output_folders_are_refused_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, output: str, message: str
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "cohort.csv").write_text("patient_id\nP01\n")
+    monkeypatch.chdir(work)
+    before = tree(tmp_path)
+    with pytest.raises(OutputFolderError, match=message) as info:
+        write_atomically(never, Path(output))
+    assert len(str(info.value).splitlines()) == 1 and str(info.value).startswith(
+        f"will not write to {output}:"
+    )
+    assert tree(tmp_path) == before
+
+
+def test_a_failed_folder_of_the_user_is_never_removed(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    (tmp_path / "report.failed").mkdir()
+    (tmp_path / "report.failed" / "mine.txt").write_text("not cartreport's")
+
+    def failing(folder: Path) -> None:
+        (folder / "failed").mkdir()
+        (folder / "failed" / "02_bad.ipynb").write_text("{}")
+        raise RuntimeError("section failed")
+
+    with pytest.raises(RuntimeError):
+        write_atomically(failing, out)
+    write_atomically(lambda folder: (folder / "report.html").write_text("new"), out)
+    assert snapshot(tmp_path / "report.failed") == {"mine.txt": b"not cartreport's"}
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("report.failed-")]
+    assert len(kept) == 1 and (kept[0] / "02_bad.ipynb").read_text() == "{}"
+
+
+def test_check_output_folder_creates_nothing(tmp_path: Path) -> None:
+    assert check_output_folder(tmp_path / "a" / "b") == tmp_path / "a" / "b"
+    assert list(tmp_path.iterdir()) == []
+
+
+_NAMES = st.text(alphabet="abcXYZ019._- ", min_size=1, max_size=8).filter(lambda n: n not in (".", ".."))
+_TREES = st.recursive(
+    st.binary(max_size=20), lambda children: st.dictionaries(_NAMES, children, max_size=4), max_leaves=8
+)
+
+
+def _write_tree(folder: Path, content: dict) -> None:
+    for name, value in content.items():
+        if isinstance(value, dict):
+            (folder / name).mkdir(exist_ok=True)
+            _write_tree(folder / name, value)
+        else:
+            (folder / name).write_bytes(value)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    content=st.dictionaries(_NAMES, _TREES, max_size=5),
+    state=st.sampled_from(["absent", "plain", "earlier report", "earlier report plus the user's files"]),
+    forged_marker=st.booleans(),
+)
+def test_no_file_is_ever_lost(tmp_path_factory, content: dict, state: str, forged_marker: bool) -> None:
+    """Random folder contents: either the report is refused and every byte stays, or the folder was ours."""
+    root = tmp_path_factory.mktemp("prop")
+    out = root / "out"
+    (root / "neighbour.txt").write_bytes(b"beside the report folder")
+    if state.startswith("earlier report"):
+        earlier_report(out, {"report.html": b"old"})
+    if state != "earlier report" and state != "absent":
+        out.mkdir(exist_ok=True)
+        _write_tree(out, content)
+        if forged_marker:  # a marker that does not list these files does not make them cartreport's
+            (out / ".cartreport-report").write_text(json.dumps({"tool": "cartreport", "kind": "report"}))
+    before = tree(root)
+    users_files = bool(content) and state not in ("absent", "earlier report")
+    plainly_ours = state in ("absent", "earlier report") or (
+        state == "plain" and not content and not forged_marker
+    )
+
+    try:
+        write_atomically(lambda folder: (folder / "report.html").write_bytes(b"new"), out)
+    except OutputFolderError:
+        assert not plainly_ours, "an absent or empty folder or an untouched earlier report is replaced"
+        assert tree(root) == before
+    else:
+        assert not users_files, "a folder holding the user's files was replaced"
+        assert (out / "report.html").read_bytes() == b"new"
+        assert {k: v for k, v in tree(root).items() if not k.startswith("out")} == {
+            k: v for k, v in before.items() if not k.startswith("out")
+        }

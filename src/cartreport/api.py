@@ -17,6 +17,7 @@ import logging
 import os
 import pickle
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cartreport.errors import CohortError, SetupError
+from cartreport.errors import CohortError, ParameterError, SetupError
 from cartreport.formatting import counted
 from cartreport.params import resolve_parameters
 from cartreport.reconstruct import COHORT_FILE, DEFAULT_SEED, load_published_figures, reconstruct_cohort
@@ -111,53 +112,56 @@ def load_analysis(parameters: Mapping | None = None, **overrides) -> Analysis:
     Cached on the resolved parameters and the data file's hash: the notebooks of a report share it.
     """
     params = resolve_parameters({**(parameters or {}), **overrides})
-    path = _resolve_data_path(params["data"])
-    sha256 = file_sha256(path) if path.is_file() else ""
-    key = _analysis_key(params, path, sha256)
-    shared = _shared_analysis(key)
+    shared = _shared_analysis(params)
     if shared is not None:
         return shared
+    path = _resolve_data_path(params["data"])
+    sha256 = file_sha256(path) if path.is_file() else ""
     _load_cached(path, params["sheet"], sha256)  # validates; raises CohortError listing every problem
     return _analysis_cached(json.dumps(params, sort_keys=True), path, sha256, params["sheet"])
 
 
-def _analysis_key(params: dict, path: Path, sha256: str) -> str:
-    """What identifies an analysis across processes: the resolved data file, its bytes and the parameters."""
-    relevant = {k: v for k, v in params.items() if k not in ("data", "output_dir")}
-    text = json.dumps({"path": str(path), "sha256": sha256, "parameters": relevant}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+_SHARED: dict[str, tuple[str, Analysis]] = {}
 
 
-_SHARED: dict[str, Analysis] = {}
+def _shared_analysis(params: dict) -> Analysis | None:
+    """The analysis ``run_report`` computed and handed to this report kernel for these parameters, if any.
 
-
-def _shared_analysis(key: str) -> Analysis | None:
-    """The analysis ``run_report`` computed and handed to this report kernel, if any.
-
-    ``cartreport run`` validates and analyses the data once in its own process and pickles the result into
-    the kernel's private folder (named by ``CARTREPORT_SHARED_DIR``), so that the notebooks do not validate a
-    100,000-row file a second time. Outside a report run the variable is unset and nothing is shared.
+    ``cartreport run`` validates and analyses the data once in its own process and pickles the result, with
+    the parameters it gives the notebooks, into the kernel's private folder (named by
+    ``CARTREPORT_SHARED_DIR``), so that the notebooks do not validate a 100,000-row file a second time.
+    The notebooks are given the data file's name only (never a path of the user's machine), so the analysis
+    is found by its parameters. Outside a report run the variable is unset and nothing is shared.
     """
-    if key in _SHARED:
-        return _SHARED[key]
     folder = os.environ.get(SHARED_DIR_ENV)
-    if not folder or not (Path(folder) / f"{key}.pkl").is_file():
+    if not folder:
         return None
-    _SHARED.clear()  # a warm kernel serves one report at a time: keep only the current analysis
-    with open(Path(folder) / f"{key}.pkl", "rb") as handle:
-        _SHARED[key] = pickle.load(handle)  # noqa: S301 - written by our own parent process, private folder
-    return _SHARED[key]
+    found = sorted(Path(folder).glob("*.pkl"))
+    if len(found) != 1:
+        return None
+    token = found[0].stem  # a new token for every report: a warm kernel never reuses an earlier analysis
+    if token not in _SHARED:
+        _SHARED.clear()  # a warm kernel serves one report at a time: keep only the current analysis
+        with open(found[0], "rb") as handle:
+            _SHARED[token] = pickle.load(handle)  # noqa: S301 - our parent process wrote it, private folder
+    shared_params, analysis = _SHARED[token]
+    return analysis if shared_params == _analysis_parameters(params) else None
 
 
-def _share_analysis(analysis: Analysis, params: dict, folder: Path) -> None:
-    path = _resolve_data_path(params["data"])
-    key = _analysis_key(params, path, analysis.results["data_sha256"])
+def _analysis_parameters(params: dict) -> str:
+    """What identifies an analysis within a report: its parameters, except where figures are written."""
+    return json.dumps({k: v for k, v in params.items() if k != "output_dir"}, sort_keys=True)
+
+
+def _share_analysis(analysis: Analysis, kernel_params: dict, folder: Path) -> None:
     for old in folder.glob("*.pkl"):  # a warm kernel serves one report at a time
         old.unlink()
-    tmp = folder / f"{key}.tmp"
+    token = uuid.uuid4().hex
+    tmp = folder / f"{token}.tmp"
+    shared_params = _analysis_parameters(resolve_parameters(kernel_params))
     with open(tmp, "wb") as handle:
-        pickle.dump(analysis, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(folder / f"{key}.pkl")
+        pickle.dump((shared_params, analysis), handle, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(folder / f"{token}.pkl")
 
 
 @lru_cache(maxsize=8)
@@ -206,6 +210,7 @@ def run_report(
     say = progress or (lambda line: None)
     started = time.perf_counter()
     params = resolve_parameters(dict(parameters or {}))
+    check_report_target(params, output)  # before any work: refuse a folder cartreport may not replace
     owned = kernel is None
     if owned:
         kernel = render.start_kernel()
@@ -220,13 +225,10 @@ def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, sta
     from cartreport import render
 
     analysis = load_analysis(params)  # validates the data before any notebook runs
-    _share_analysis(analysis, params, kernel.shared_dir)
+    # the notebooks get the data file's name, never a path of this machine (it would be in notebooks/)
+    kernel_params = {**params, "data": analysis.results["parameters"]["data"], "output_dir": "."}
+    _share_analysis(analysis, kernel_params, kernel.shared_dir)
     say(f"validated {analysis.results['data_file']}: {counted(analysis.results['n_patients'], 'patient')}")
-    kernel_params = {
-        **params,
-        "data": str(_resolve_data_path(params["data"])) if params["data"] else "",
-        "output_dir": ".",
-    }
     sections = [render.Section(name, notebook_dir / f"{name}.ipynb") for name in SECTIONS]
     missing = [s.path.name for s in sections if not s.path.is_file()]
     if missing:
@@ -246,9 +248,43 @@ def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, sta
         html = render.export_html(executed, analysis.results["title"])
         (workdir / "report.html").write_text(html, encoding="utf-8")
 
-    render.write_atomically(build, output)
+    render.write_atomically(build, output, inputs=[_resolve_data_path(params["data"])])
     say(f"wrote {output / 'report.html'} in {time.perf_counter() - started:.1f} s")
     return output
+
+
+def check_report_target(parameters: Mapping, output: str | Path) -> Path:
+    """Refuse, before any work, a report writing where cartreport may not; return the output folder, absolute.
+
+    ``output_dir`` is set by cartreport itself (the folder being built) and cannot be chosen; the output
+    folder must pass :func:`cartreport.render.output.check_output_folder` and must not hold the data file.
+    """
+    from cartreport.render.output import check_output_folder
+
+    params = resolve_parameters(dict(parameters))
+    if params["output_dir"]:
+        raise ParameterError(
+            "output_dir",
+            params["output_dir"],
+            "is set by cartreport for the notebooks; choose the report folder with --output",
+        )
+    return check_output_folder(output, "report", inputs=[_resolve_data_path(params["data"])])
+
+
+def check_batch_target(runs: Mapping[str, Mapping], output: str | Path) -> Path:
+    """Refuse, before any work, a batch that would write where cartreport may not; the batch folder, absolute.
+
+    ``runs`` maps each run's name to its parameters. The batch folder must be absent, empty or an earlier
+    batch folder of cartreport, holding no data file; each run's folder ``output/<name>`` is a report folder
+    (:func:`check_report_target`).
+    """
+    from cartreport.render.output import check_output_folder
+
+    inputs = [_resolve_data_path(resolve_parameters(dict(p))["data"]) for p in runs.values()]
+    folder = check_output_folder(output, "batch", inputs=inputs)
+    for name, params in runs.items():
+        check_report_target(params, folder / name)
+    return folder
 
 
 def patient_timeline(analysis: Analysis) -> pd.DataFrame:
@@ -288,10 +324,18 @@ def provenance_table(results: dict) -> pd.DataFrame:
     return table(results)
 
 
-def reconstruct(output: str | Path = COHORT_FILE, seed: int = DEFAULT_SEED) -> Path:
-    """Regenerate the flagship study's reconstructed cohort (checked against every published figure)."""
-    frame = reconstruct_cohort(seed=seed)
+def reconstruct(output: str | Path, seed: int = DEFAULT_SEED, *, force: bool = False) -> Path:
+    """Regenerate the flagship study's reconstructed cohort (checked against every published figure).
+
+    An existing ``output`` (the shipped file too) is replaced only with ``force=True``.
+    """
+    folder_like = str(output).endswith(("/", os.sep))  # before Path() drops the trailing separator
     output = Path(output)
+    if folder_like or output.is_dir():
+        raise ParameterError("--output", str(output), "must name a CSV file, not a folder")
+    if output.exists() and not force:
+        raise ParameterError("--output", str(output), "exists already; add --force to replace it")
+    frame = reconstruct_cohort(seed=seed)
     output.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(output, index=False, lineterminator="\n")
     return output

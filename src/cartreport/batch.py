@@ -35,7 +35,7 @@ import yaml
 
 from cartreport.errors import CartreportError, ParameterError
 from cartreport.escape import write_csv
-from cartreport.params import load_yaml, resolve_parameters
+from cartreport.params import anchor_data_path, load_yaml, resolve_parameters
 
 __all__ = ["BatchRun", "expand_grid", "load_grid", "main", "run_batch", "run_one"]
 
@@ -76,8 +76,8 @@ def expand_grid(grid: dict, base_dir: Path | None = None) -> list[BatchRun]:
             name = "__".join([str(run["name"]), *(_suffix(k, v) for k, v in zip(matrix, combo, strict=True))])
             if not _NAME.match(name):
                 raise ParameterError("name", name, "run names may hold letters, digits and _ . = + - only")
-            if base_dir is not None and params.get("data") and not Path(params["data"]).is_absolute():
-                params["data"] = str((base_dir / params["data"]).resolve())
+            if base_dir is not None:
+                params = anchor_data_path(params, base_dir)
             resolve_parameters(params)  # refuse a bad grid before the first run starts
             expanded.append(BatchRun(name, params))
     names = [r.name for r in expanded]
@@ -211,8 +211,12 @@ def run_batch(
     progress: Callable[[dict], None] | None = None,
 ) -> pd.DataFrame:
     """Execute every run and write ``summary.csv`` and ``index.html``; returns the summary (runs in grid order)."""
-    output = Path(output).resolve()
+    from cartreport.api import check_batch_target
+    from cartreport.render.output import claim_folder
+
+    output = check_batch_target({run.name: run.parameters for run in runs}, output)  # before any work
     output.mkdir(parents=True, exist_ok=True)
+    claim_folder(output, "batch")
     source = (
         _dask(runs, str(output), jobs, scheduler) if executor == "dask" else _local(runs, str(output), jobs)
     )
@@ -286,6 +290,9 @@ def main(args) -> int:
     from tqdm import tqdm
 
     runs = load_grid(args.grid)
+    from cartreport.api import check_batch_target
+
+    check_batch_target({run.name: run.parameters for run in runs}, args.output)  # a refusal: one line, no bar
     bar = tqdm(total=len(runs), unit="report", desc="cartreport batch")
 
     def progress(row: dict) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import yaml
 
 from cartreport import __version__
 from cartreport.errors import CartreportError, ParameterError
-from cartreport.params import PARAMETERS, load_yaml, parse_cli_value
+from cartreport.params import PARAMETERS, anchor_data_path, load_yaml, parse_cli_value
 
 __all__ = ["main"]
 
@@ -34,7 +35,7 @@ def _parameters(args: argparse.Namespace) -> dict:
             raise ParameterError(
                 "--params-file", str(path), "must hold a mapping of parameter names to values"
             )
-        params.update(loaded)
+        params.update(anchor_data_path(loaded, path.resolve().parent))  # data: beside the params file
     for name, value in getattr(args, "parameter", None) or []:
         params[name] = parse_cli_value(value)
     if getattr(args, "data", None):
@@ -52,6 +53,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from cartreport import render
 
     params = _parameters(args)
+    data = params.get("data")
+    render.check_output_folder(args.output, inputs=[data] if isinstance(data, str) and data else [])
     kernel = render.start_kernel()  # boots while the analysis stack is imported and the data validated
     try:
         from cartreport import api
@@ -87,7 +90,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_reconstruct(args: argparse.Namespace) -> int:
     from cartreport import api
 
-    path = api.reconstruct(args.output, args.seed)
+    path = api.reconstruct(args.output, args.seed, force=args.force)
     print(f"wrote {path} (seed {args.seed}); it reproduces every published figure")
     return EXIT_OK
 
@@ -97,8 +100,13 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ParameterError("--n", args.n, "must be at least 1")
+    if args.output.endswith(("/", os.sep)) or Path(args.output).is_dir():
+        raise ParameterError("--output", args.output, "must name a CSV file, not a folder")
     output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError("--output", args.output, f"its folder cannot be made ({exc.strerror})") from None
     synthetic_cohort(args.n, seed=args.seed).to_csv(output, index=False, lineterminator="\n")
     print(f"wrote {output}: {args.n} synthetic patients (seed {args.seed}); not a model of any real study")
     return EXIT_OK
@@ -137,7 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     rec = sub.add_parser("reconstruct", help="regenerate the shipped reconstructed cohort")
     rec.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    rec.add_argument("--output", default=str(COHORT_FILE))
+    rec.add_argument(
+        "--output", required=True, help=f"CSV file to write (the shipped one: {COHORT_FILE.name})"
+    )
+    rec.add_argument("--force", action="store_true", help="replace the file if it exists")
     rec.set_defaults(func=_cmd_reconstruct)
 
     syn = sub.add_parser("synthesize", help="write a seeded synthetic cohort of any size (tests, benchmarks)")
@@ -169,8 +180,6 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted; nothing was written", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error of ours
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
 

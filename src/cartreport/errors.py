@@ -7,6 +7,7 @@ The command line turns any :class:`CartreportError` into exit code 2 and prints 
 - :class:`CohortError`: the patient table was read but breaks the data contract (:mod:`cartreport.validate`);
 - :class:`DataFileError`: the file cannot be read at all (missing, empty, header only, unsupported, damaged);
 - :class:`ParameterError`: a report parameter has a wrong type or value;
+- :class:`OutputFolderError`: the output folder is not one cartreport may write (it holds files of the user);
 - ``SectionFailed``: a report section failed while rendering (defined in :mod:`cartreport.render`).
 """
 
@@ -19,7 +20,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover - imported for type hints only (validate imports this module)
     from cartreport.validate import Problem
 
-__all__ = ["CartreportError", "CohortError", "DataFileError", "ParameterError", "SetupError"]
+__all__ = [
+    "CartreportError",
+    "CohortError",
+    "DataFileError",
+    "OutputFolderError",
+    "ParameterError",
+    "SetupError",
+]
 
 
 class CartreportError(Exception):
@@ -115,6 +123,25 @@ class ParameterError(CartreportError):
 
     def __str__(self) -> str:
         return f"report parameter {self.name} = {self.value!r}: {self.message}"
+
+
+class OutputFolderError(CartreportError):
+    """cartreport refuses to write where it was asked to, because it could lose a file it does not own.
+
+    Examples
+    --------
+    >>> str(OutputFolderError("userproj", "it holds paper.docx", "choose a new folder"))
+    'will not write to userproj: it holds paper.docx; choose a new folder'
+    """
+
+    def __init__(self, path: str | Path, reason: str, hint: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"will not write to {self.path}: {self.reason}; {self.hint}"
 
 
 class SetupError(CartreportError):

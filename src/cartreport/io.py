@@ -149,6 +149,8 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise DataFileError(path, "this is a folder, not a file", "name the patient table itself")
     if suffix not in FORMATS:
         supported = ", ".join(sorted(FORMATS))
         hint = _UNSUPPORTED_HINTS.get(suffix, f"supported file types are {supported}")
@@ -157,7 +159,7 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
     if not path.exists():
         raise DataFileError(path, "the file does not exist", "check the name and the folder")
     if not path.is_file():
-        raise DataFileError(path, "this is a folder, not a file")
+        raise DataFileError(path, "this is not a regular file")
     if path.stat().st_size == 0:
         raise DataFileError(path, "the file is empty (0 bytes)")
     fmt = FORMATS[suffix]

@@ -12,6 +12,7 @@ import copy
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 
@@ -21,6 +22,7 @@ from cartreport.km import CI_METHODS
 __all__ = [
     "PARAMETERS",
     "ParameterSpec",
+    "anchor_data_path",
     "default_parameters",
     "load_yaml",
     "parse_cli_value",
@@ -62,7 +64,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "column where more than half of the groups hold one patient",
     ),
     ParameterSpec("title", "", "text", "report title; empty = a title from the data"),
-    ParameterSpec("output_dir", "", "text", "where figures/ and tables/ are written; empty = nowhere"),
+    ParameterSpec("output_dir", "", "text", "set by cartreport run (choose --output instead)"),
 )
 _BY_NAME = {p.name: p for p in PARAMETERS}
 
@@ -180,6 +182,20 @@ _CHECKS: dict[str, Callable[[ParameterSpec, object], object]] = {
     "months": _months,
     "mapping": _mapping,
 }
+
+
+def anchor_data_path(params: dict, base_dir: Path) -> dict:
+    """``params`` with a relative ``data`` made relative to ``base_dir``, the folder of the file naming it.
+
+    One rule for a params file (``--params-file``) and a batch grid: ``data: cohort.csv`` means the file
+    beside the params file or grid, wherever the command is run from. ``~`` is expanded; absolute paths are
+    kept.
+    """
+    data = params.get("data")
+    if not isinstance(data, str) or not data.strip():
+        return params
+    path = Path(data.strip()).expanduser()
+    return {**params, "data": str(path if path.is_absolute() else (Path(base_dir) / path).resolve())}
 
 
 def resolve_parameters(overrides: Mapping[str, object] | None = None) -> dict:

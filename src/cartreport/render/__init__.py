@@ -22,7 +22,7 @@ from pathlib import Path
 from cartreport.render.execute import Section, SectionFailed, execute_sections
 from cartreport.render.html import REMOVE_CELL_TAGS, TEMPLATES_DIR, export_html
 from cartreport.render.kernel import PRELOAD_MODULES, SHARED_DIR_ENV, start_kernel
-from cartreport.render.output import write_atomically
+from cartreport.render.output import check_output_folder, write_atomically
 
 __all__ = [
     "PRELOAD_MODULES",
@@ -31,6 +31,7 @@ __all__ = [
     "TEMPLATES_DIR",
     "Section",
     "SectionFailed",
+    "check_output_folder",
     "execute_sections",
     "export_html",
     "render_report",

@@ -133,6 +133,13 @@ def _first_error(nb: NotebookNode) -> str | None:
     return None
 
 
+def _forget_machine_paths(nb: NotebookNode, section: Section) -> None:
+    """papermill records the notebook's absolute path; a report names it by its file name only."""
+    papermill_metadata = nb.metadata.get("papermill", {})
+    if papermill_metadata.get("input_path"):
+        papermill_metadata["input_path"] = Path(section.path).name
+
+
 def execute_sections(
     sections: Sequence[Section],
     parameters: dict,
@@ -243,6 +250,7 @@ def execute_sections(
                 if progress is not None:
                     progress(line)
                 raise SectionFailed(section.name, error, failed) from exc
+            _forget_machine_paths(nb, section)
             results.append(nb)
             line = f"[{i}/{n}] {section.name} ... ok ({time.perf_counter() - t0:.1f} s)"
             logger.info(line)

@@ -1,4 +1,10 @@
-"""Write a report folder atomically: build it beside its final place, swap it in only on success.
+"""Write a report folder atomically, and only where cartreport may write: the one ownership rule.
+
+A folder cartreport writes holds a marker file (``.cartreport-report``, ``.cartreport-batch`` or
+``.cartreport-failed``: a small JSON with the tool's version and the entries it wrote).
+:func:`check_output_folder` allows a folder that is absent, empty or marked as ours (a report folder only if
+it holds nothing cartreport did not write), and refuses anything else with one
+:class:`~cartreport.errors.OutputFolderError` before any work.
 
 A failure (also Ctrl-C) never destroys the previous good report; the failing notebooks are kept in
 ``<output_dir>.failed/`` for debugging.
@@ -7,18 +13,157 @@ A failure (also Ctrl-C) never destroys the previous good report; the failing not
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from cartreport import __version__
+from cartreport.errors import OutputFolderError
 from cartreport.render.execute import SectionFailed
 
-__all__ = ["write_atomically"]
+__all__ = ["check_output_folder", "claim_folder", "marker_path", "write_atomically"]
 
 logger = logging.getLogger(__name__)
+
+#: what a marked folder is: a report (replaced whole), a batch (runs written inside), kept failing notebooks
+KINDS = ("report", "batch", "failed")
+_SHOWN = 3  # a refusal names this many of the user's files and counts the rest
+_LISTED = 1000  # at most this many entries are read from a folder that is not ours
+
+
+def marker_path(folder: Path, kind: str) -> Path:
+    """The marker file that proves ``folder`` was written by cartreport as a ``kind`` folder."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}: {kind!r}")
+    return Path(folder) / f".cartreport-{kind}"
+
+
+def claim_folder(folder: Path, kind: str) -> None:
+    """Write ``folder``'s marker: the tool version and the entries cartreport put there (sorted)."""
+    marker = marker_path(folder, kind)
+    entries = sorted(p.name for p in Path(folder).iterdir() if p.name != marker.name)
+    text = json.dumps(
+        {"tool": "cartreport", "version": __version__, "kind": kind, "entries": entries}, indent=1
+    )
+    marker.write_text(text + "\n", encoding="utf-8")
+
+
+def _marked_entries(folder: Path, kind: str) -> set[str] | None:
+    """The entries ``folder``'s marker lists; ``None`` if the folder has no readable marker of ``kind``."""
+    marker = marker_path(folder, kind)
+    try:
+        if marker.is_symlink() or marker.stat().st_size > 1 << 20:
+            return None
+        content = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(content, dict) or content.get("tool") != "cartreport" or content.get("kind") != kind:
+        return None
+    entries = content.get("entries", [])
+    return {str(e) for e in entries} | {marker.name} if isinstance(entries, list) else None
+
+
+def _foreign_entries(folder: Path, kind: str) -> list[str] | None:
+    """Up to ``_LISTED`` entries of ``folder`` cartreport did not write (sorted); ``None`` if all are ours.
+
+    An empty folder is ours. A report folder is ours if its marker lists every entry in it (a file the user
+    added to a report folder would be lost when the report is replaced); a batch folder if it carries its
+    marker (a batch writes inside it, replacing only its runs' report folders, each checked as a report).
+    """
+    with os.scandir(folder) as scan:
+        names = sorted(e.name for e in itertools.islice(scan, _LISTED + 1))
+    if not names:
+        return None
+    ours = _marked_entries(folder, kind)
+    if ours is None:
+        return names
+    if kind != "report":
+        return None
+    foreign = [n for n in names if n not in ours]
+    return foreign or None
+
+
+def _describe(names: list[str]) -> str:
+    shown = ", ".join(names[:_SHOWN])
+    more = len(names) - _SHOWN
+    if len(names) > _LISTED:
+        return f"{shown} and more"
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def check_output_folder(
+    output: str | Path, kind: str = "report", *, inputs: Iterable[str | Path] = ()
+) -> Path:
+    """Refuse an output folder cartreport may not write; return it as an absolute path.
+
+    Allowed: a folder that does not exist yet (below folders, not files), an empty folder, or a folder with
+    ``kind``'s marker (for a report: holding only what cartreport wrote there). Refused, each with one
+    :class:`~cartreport.errors.OutputFolderError` line: the file-system root, the current folder or one of its
+    parents (``.``, ``..``), an existing file, a folder that holds any of ``inputs`` (the data files), and any
+    other folder with something in it. Nothing is created or changed here.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "paper.docx").write_text("my thesis")
+    >>> try:
+    ...     check_output_folder(folder)
+    ... except OutputFolderError as exc:
+    ...     print(exc.reason)
+    it is not a cartreport report folder and holds paper.docx
+    >>> check_output_folder(folder / "report") == folder / "report"
+    True
+    """
+    shown = Path(output)
+    absolute = Path(os.path.abspath(shown))
+    real = _real(absolute)
+    new_folder = "choose a new folder, e.g. reports/my_cohort"
+    if real.parent == real:
+        raise OutputFolderError(shown, "it is the root of the file system", new_folder)
+    cwd = _real(Path.cwd())
+    if real == cwd or real in cwd.parents:
+        raise OutputFolderError(shown, "it is the current folder or one of its parents", new_folder)
+    for data in inputs:
+        data_real = _real(Path(data).expanduser())
+        if real in data_real.parents:
+            raise OutputFolderError(
+                shown, f"it holds the input data file {data_real.name}", "write the report to another folder"
+            )
+    if absolute.exists() and not absolute.is_dir():
+        raise OutputFolderError(shown, "it is a file, not a folder", new_folder)
+    existing = next(p for p in (absolute, *absolute.parents) if p.exists() or p.is_symlink())
+    if existing != absolute:
+        if not existing.is_dir():
+            raise OutputFolderError(
+                shown, f"{existing} is a file, so no folder can be made in it", new_folder
+            )
+        return absolute
+    try:
+        foreign = _foreign_entries(absolute, kind)
+    except OSError as exc:
+        raise OutputFolderError(shown, f"its contents cannot be read ({exc.strerror})", new_folder) from None
+    if foreign:
+        what = "report" if kind == "report" else "batch"
+        reason = (
+            f"it is a cartreport {what} folder but also holds {_describe(foreign)}, "
+            "which cartreport did not write"
+            if _marked_entries(absolute, kind) is not None
+            else f"it is not a cartreport {what} folder and holds {_describe(foreign)}"
+        )
+        raise OutputFolderError(
+            shown, reason, "choose a new or empty folder, or remove what is in it yourself"
+        )
+    return absolute
 
 
 def _remove(path: Path) -> None:
@@ -28,12 +173,24 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def _remove_if_ours(path: Path, kind: str) -> bool:
+    """Remove ``path`` if absent or a folder cartreport marked as ``kind``; ``False`` if it is the user's."""
+    if not (path.exists() or path.is_symlink()):
+        return True
+    if path.is_symlink() or not path.is_dir() or _foreign_entries(path, kind) is not None:
+        return False
+    _remove(path)
+    return True
+
+
 def _keep_failed(failed: Path, failed_sibling: Path, exc: BaseException) -> None:
-    """Move ``failed`` to ``failed_sibling`` (replacing an older one) and point ``exc`` there."""
-    _remove(failed_sibling)  # from an earlier run: would be mistaken for this failure
+    """Move ``failed`` to ``failed_sibling`` (replacing an older one of ours) and point ``exc`` there."""
+    if not _remove_if_ours(failed_sibling, "failed"):  # the user's: keep it, and ours beside it
+        failed_sibling = failed_sibling.with_name(f"{failed_sibling.name}-{uuid.uuid4().hex[:8]}")
     if not failed.is_dir():
         return
     failed = failed.resolve()
+    claim_folder(failed, "failed")
     os.replace(failed, failed_sibling)
     logger.error("failing notebooks kept in %s", failed_sibling)
     if isinstance(exc, SectionFailed) and failed in exc.notebook_path.resolve().parents:
@@ -52,13 +209,17 @@ def _tmp_beside(output_dir: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_atomically(build: Callable[[Path], None], output_dir: Path) -> Path:
-    """Build an output folder beside ``output_dir`` and swap it in only if ``build`` succeeds.
+def write_atomically(
+    build: Callable[[Path], None], output_dir: Path, *, inputs: Iterable[str | Path] = ()
+) -> Path:
+    """Build a report folder beside ``output_dir`` and swap it in only if ``build`` succeeds.
 
-    ``build(tmp)`` fills a fresh folder ``<parent>/.<name>.tmp-<random>``. On success the old
-    ``output_dir`` (if any) is renamed to ``.<name>.trash-<random>``, the new folder renamed into
-    place and the old one deleted; a stale ``<name>.failed`` sibling is removed. On any exception
-    (also Ctrl-C) the temporary folder is deleted, except its ``failed/`` subfolder which is moved to
+    ``output_dir`` must pass :func:`check_output_folder` (absent, empty or a cartreport report folder, not
+    holding ``inputs``), checked before ``build`` starts and again just before the swap. ``build(tmp)``
+    fills a fresh folder ``<parent>/.<name>.tmp-<random>``, which then gets its marker. On success the old
+    ``output_dir`` (if any) is renamed to ``.<name>.trash-<random>``, the new folder renamed into place and
+    the old one deleted; a stale ``<name>.failed`` sibling of ours is removed. On any exception (also
+    Ctrl-C) the temporary folder is deleted, except its ``failed/`` subfolder which is moved to
     ``<output_dir>.failed/`` for debugging, and the exception re-raised; ``output_dir`` is untouched.
 
     Parameters
@@ -67,24 +228,34 @@ def write_atomically(build: Callable[[Path], None], output_dir: Path) -> Path:
         Writes the whole report into the folder it is given.
     output_dir : Path
         Final folder; its parent is created if needed.
+    inputs : iterable of paths
+        Files the report is made from (the data file): the output folder must not hold them.
 
     Returns
     -------
     Path
         ``output_dir`` as an absolute path.
+
+    Raises
+    ------
+    OutputFolderError
+        ``output_dir`` is not a folder cartreport may replace; nothing was done.
     """
-    output_dir = Path(os.path.abspath(output_dir))
-    if not output_dir.name:
-        raise ValueError(f"output_dir cannot be a file-system root: {output_dir}")
-    if output_dir.exists() and not output_dir.is_dir():
-        raise NotADirectoryError(f"output_dir exists and is not a folder: {output_dir}")
-    if Path.cwd() == output_dir or output_dir in Path.cwd().parents:
-        raise ValueError(f"output_dir must not contain the current working directory: {output_dir}")
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    inputs = list(inputs)
+    shown = output_dir
+    output_dir = check_output_folder(output_dir, "report", inputs=inputs)
+    try:
+        output_dir.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputFolderError(
+            shown, f"its folder cannot be made ({exc.strerror})", "check the path"
+        ) from None
     failed_sibling = output_dir.with_name(output_dir.name + ".failed")
     with _tmp_beside(output_dir) as tmp:
         try:
             build(tmp)
+            claim_folder(tmp, "report")
+            check_output_folder(shown, "report", inputs=inputs)  # the user may have used the folder meanwhile
         except BaseException as exc:
             try:
                 _keep_failed(tmp / "failed", failed_sibling, exc)
@@ -92,7 +263,7 @@ def write_atomically(build: Callable[[Path], None], output_dir: Path) -> Path:
                 logger.exception("could not keep the failing notebooks")
             raise
         trash = output_dir.with_name(f".{output_dir.name}.trash-{uuid.uuid4().hex[:8]}")
-        had_old = output_dir.exists()
+        had_old = output_dir.exists() or output_dir.is_symlink()
         if had_old:
             os.rename(output_dir, trash)
         try:
@@ -103,6 +274,6 @@ def write_atomically(build: Callable[[Path], None], output_dir: Path) -> Path:
             raise
     if had_old:
         _remove(trash)
-    _remove(failed_sibling)
+    _remove_if_ours(failed_sibling, "failed")
     logger.info("report written to %s", output_dir)
     return output_dir
