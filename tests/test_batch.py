@@ -104,3 +104,64 @@ def test_a_worker_keeps_one_warm_kernel_across_reports(grid_file, tmp_path):
     batch._drop_worker_kernel()
     assert not kernel.is_alive()
     assert batch._KERNEL is None
+
+
+@pytest.mark.parametrize(
+    ("runs", "message"),
+    [
+        ([{"name": "summary.csv"}], "summary.csv"),
+        ([{"name": "index.html"}], "index.html"),
+        ([{"name": "Index.HTML"}], "index.html"),
+        ([{"name": "a/b"}], "letters, digits"),
+        ([{"name": ".."}], "letters, digits"),
+        ([{"name": "ok"}, {"name": "OK"}], "differ only in upper/lower case"),
+        ([{"name": "ok"}, {"name": "ok.failed"}], "failed"),
+        ([{"name": "x" * 201}], "at most 200"),
+    ],
+)
+def test_run_names_that_would_collide_are_refused_with_one_line_exit_2(tmp_path, capsys, runs, message):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"runs": runs}))
+    out = tmp_path / "out"
+    assert cli.main(["batch", str(grid), "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists(), "refused before anything ran"
+
+
+def _cohort_with_bad_dates(rows: list[int]) -> pd.DataFrame:
+    cohort = synthetic_cohort(30, seed=5)
+    for row in rows:
+        cohort.loc[row, "death_date"] = f"bad date {row}"
+    return cohort
+
+
+def test_a_failed_run_keeps_every_problem_in_summary_and_index(tmp_path, capsys):
+    rows = [0, 3, 7]
+    _cohort_with_bad_dates(rows).to_csv(tmp_path / "bad.csv", index=False)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"defaults": {"data": "bad.csv"}, "runs": [{"name": "broken"}]}))
+    out = tmp_path / "out"
+    assert cli.main(["batch", str(grid), "--output", str(out)]) == 1
+    error = pd.read_csv(out / "summary.csv", keep_default_na=False).loc[0, "error"]
+    index = (out / "index.html").read_text()
+    for row in rows:  # the header is row 1, so data row i is spreadsheet row i + 2
+        assert f"row {row + 2} " in error and f"bad date {row}" in error
+        assert f"row {row + 2} " in index and f"bad date {row}" in index
+    captured = capsys.readouterr()
+    line = next(x for x in (captured.out + captured.err).splitlines() if x.startswith("broken: failed"))
+    assert "bad.csv has 3 problems" in line and str(out / "summary.csv") in line
+
+
+def test_a_long_problem_list_is_capped_with_a_count(tmp_path):
+    _cohort_with_bad_dates(list(range(30))).to_csv(tmp_path / "bad.csv", index=False)
+    runs = batch.expand_grid(
+        {"defaults": {"data": "bad.csv"}, "runs": [{"name": "broken"}]}, base_dir=tmp_path
+    )
+    summary = batch.run_batch(runs, tmp_path / "out")
+    error = summary.loc[0, "error"]
+    assert "bad.csv has 30 problems" in error
+    shown = [line for line in error.splitlines() if "bad date" in line]
+    assert len(shown) == batch.MAX_PROBLEMS_KEPT < 30
+    assert error.splitlines()[-1].strip() == f"and {30 - batch.MAX_PROBLEMS_KEPT} more"

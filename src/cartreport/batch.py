@@ -33,12 +33,16 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from cartreport.errors import CartreportError, ParameterError
+from cartreport.errors import CartreportError, CohortError, ParameterError
 from cartreport.params import resolve_parameters
 
 __all__ = ["BatchRun", "expand_grid", "load_grid", "main", "run_batch", "run_one"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
+#: what a batch writes beside its report folders; a run may not be named so (in any case)
+_RESERVED = ("summary.csv", "index.html")
+#: longest run name: ``.NAME.tmp-xxxxxxxx`` must still fit a file-system name (255 bytes)
+MAX_NAME_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,7 @@ def expand_grid(grid: dict, base_dir: Path | None = None) -> list[BatchRun]:
         for combo in combos:
             params = {**base, **dict(zip(matrix, combo, strict=True))}
             name = "__".join([str(run["name"]), *(_suffix(k, v) for k, v in zip(matrix, combo, strict=True))])
-            if not _NAME.match(name):
-                raise ParameterError("name", name, "run names may hold letters, digits and _ . = + - only")
+            _check_name(name)
             if base_dir is not None and params.get("data") and not Path(params["data"]).is_absolute():
                 params["data"] = str((base_dir / params["data"]).resolve())
             resolve_parameters(params)  # refuse a bad grid before the first run starts
@@ -83,7 +86,30 @@ def expand_grid(grid: dict, base_dir: Path | None = None) -> list[BatchRun]:
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise ParameterError("runs", duplicated, "run names must be unique")
+    folded: dict[str, list[str]] = {}
+    for name in names:  # case-insensitive file systems (macOS, Windows) would write both into one folder
+        folded.setdefault(name.casefold(), []).append(name)
+    clashes = sorted(group for group in folded.values() if len(group) > 1)
+    if clashes:
+        raise ParameterError("runs", clashes[0], "run names must not differ only in upper/lower case")
+    failed = sorted(n for n in names if n.casefold().endswith(".failed") and n.casefold()[:-7] in folded)
+    if failed:
+        raise ParameterError(
+            "name", failed[0], "is where the failed run of the same name keeps its notebooks"
+        )
     return expanded
+
+
+def _check_name(name: str) -> None:
+    """A run name is one safe folder name inside the batch's output folder, not one of the batch's own files."""
+    if not _NAME.match(name):
+        raise ParameterError("name", name, "run names may hold letters, digits and _ . = + - only")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ParameterError(
+            "name", name[:40] + "…", f"run names may be at most {MAX_NAME_LENGTH} characters"
+        )
+    if name.casefold() in _RESERVED:
+        raise ParameterError("name", name, f"is reserved for the batch's own {name.casefold()}")
 
 
 def load_grid(path: str | Path) -> list[BatchRun]:
@@ -105,6 +131,18 @@ def _headline(results: dict) -> dict:
             row[f"{key}_{m}m_ci_low"] = lm["ci_low"]
             row[f"{key}_{m}m_ci_high"] = lm["ci_high"]
     return row
+
+
+#: problems of an invalid data file kept in summary.csv and index.html; the rest are counted
+MAX_PROBLEMS_KEPT = 20
+
+
+def _failure_text(exc: CartreportError) -> str:
+    """The whole message (every problem of an invalid file, the first :data:`MAX_PROBLEMS_KEPT` and a count)."""
+    if not isinstance(exc, CohortError) or len(exc.problems) <= MAX_PROBLEMS_KEPT:
+        return str(exc)
+    lines = str(exc).splitlines()[: 1 + MAX_PROBLEMS_KEPT]
+    return "\n".join([*lines, f"  and {len(exc.problems) - MAX_PROBLEMS_KEPT} more"])
 
 
 _KERNEL = None
@@ -136,7 +174,21 @@ def _drop_worker_kernel() -> None:
     global _KERNEL
     if _KERNEL is not None:
         _KERNEL.shutdown()
-        _KERNEL = None
+        #: problems of an invalid data file kept in summary.csv and index.html; the rest are counted
+
+
+MAX_PROBLEMS_KEPT = 20
+
+
+def _failure_text(exc: CartreportError) -> str:
+    """The whole message (every problem of an invalid file, the first :data:`MAX_PROBLEMS_KEPT` and a count)."""
+    if not isinstance(exc, CohortError) or len(exc.problems) <= MAX_PROBLEMS_KEPT:
+        return str(exc)
+    lines = str(exc).splitlines()[: 1 + MAX_PROBLEMS_KEPT]
+    return "\n".join([*lines, f"  and {len(exc.problems) - MAX_PROBLEMS_KEPT} more"])
+
+
+_KERNEL = None
 
 
 def run_one(run: BatchRun, output: str) -> dict:
@@ -154,7 +206,7 @@ def run_one(run: BatchRun, output: str) -> dict:
         row.update(status="failed", error=f"section {exc.section}: {exc.error}")
         _drop_worker_kernel()
     except CartreportError as exc:  # invalid data or parameters: nothing ran in the kernel
-        row.update(status="failed", error=str(exc).splitlines()[0])
+        row.update(status="failed", error=_failure_text(exc))
     except Exception as exc:  # noqa: BLE001 - a batch reports every failure and goes on
         row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         _drop_worker_kernel()
@@ -260,7 +312,12 @@ def _write_index(summary: pd.DataFrame, output: Path) -> None:
             if r.status == "ok"
             else html.escape(r.name)
         )
-        status = "ok" if r.status == "ok" else f"failed: {html.escape(str(r.error))}"
+        if r.status == "ok":
+            status = "ok"
+        elif "\n" in str(r.error):  # every problem of an invalid file, one per line
+            status = f"{html.escape(r.status)}: <pre>{html.escape(str(r.error))}</pre>"
+        else:
+            status = f"{html.escape(r.status)}: {html.escape(str(r.error))}"
         items.append(f"<li>{link} — {status}</li>")
     shown = summary.copy()
     for c in shown.columns:
@@ -287,17 +344,19 @@ def main(args) -> int:
     runs = load_grid(args.grid)
     bar = tqdm(total=len(runs), unit="report", desc="cartreport batch")
 
+    where = Path(args.output) / "summary.csv"
+
     def progress(row: dict) -> None:
         bar.update(1)
         if row["status"] != "ok":
-            bar.write(f"{row['name']}: failed: {row['error']}")
+            lines = str(row["error"]).splitlines() or [""]
+            more = f" (the full list is in {where})" if len(lines) > 1 else ""
+            bar.write(f"{row['name']}: {row['status']}: {lines[0].rstrip(':')}{more}")
 
     summary = run_batch(
         runs, args.output, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler, progress=progress
     )
     bar.close()
     failed = int((summary["status"] != "ok").sum())
-    print(
-        f"{len(summary) - failed} of {len(summary)} runs ok; summary in {Path(args.output) / 'summary.csv'}"
-    )
+    print(f"{len(summary) - failed} of {len(summary)} runs ok; summary in {where}")
     return 1 if failed else 0
