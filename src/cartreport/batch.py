@@ -21,34 +21,43 @@ finish; the exit code is 1 if any run failed.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import itertools
 import json
+import os
 import re
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from cartreport.errors import CartreportError, CohortError, ParameterError
+from cartreport import batch_workers
+from cartreport.batch_workers import MAX_PROBLEMS_KEPT, BatchRun, run_one
+from cartreport.errors import ParameterError
 from cartreport.params import resolve_parameters
 
-__all__ = ["BatchRun", "expand_grid", "load_grid", "main", "run_batch", "run_one"]
+__all__ = [
+    "MAX_PROBLEMS_KEPT",
+    "BatchInterrupted",
+    "BatchRun",
+    "expand_grid",
+    "load_grid",
+    "main",
+    "run_batch",
+    "run_one",
+]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
 #: what a batch writes beside its report folders; a run may not be named so (in any case)
 _RESERVED = ("summary.csv", "index.html")
 #: longest run name: ``.NAME.tmp-xxxxxxxx`` must still fit a file-system name (255 bytes)
 MAX_NAME_LENGTH = 200
-
-
-@dataclass(frozen=True)
-class BatchRun:
-    name: str
-    parameters: dict
 
 
 def _suffix(key: str, value: object) -> str:
@@ -121,115 +130,107 @@ def load_grid(path: str | Path) -> list[BatchRun]:
     return expand_grid(grid, base_dir=path.parent.resolve())
 
 
-def _headline(results: dict) -> dict:
-    row: dict = {"n": results["n_patients"]}
-    for key in ("os", "lfs"):
-        block = results["endpoints"][key]
-        for lm in block["landmarks"]:
-            m = lm["months"]
-            row[f"{key}_{m}m"] = lm["estimate"]
-            row[f"{key}_{m}m_ci_low"] = lm["ci_low"]
-            row[f"{key}_{m}m_ci_high"] = lm["ci_high"]
-    return row
+class BatchInterrupted(KeyboardInterrupt):
+    """A signal stopped the batch; ``summary.csv`` and ``index.html`` were written for what finished.
 
-
-#: problems of an invalid data file kept in summary.csv and index.html; the rest are counted
-MAX_PROBLEMS_KEPT = 20
-
-
-def _failure_text(exc: CartreportError) -> str:
-    """The whole message (every problem of an invalid file, the first :data:`MAX_PROBLEMS_KEPT` and a count)."""
-    if not isinstance(exc, CohortError) or len(exc.problems) <= MAX_PROBLEMS_KEPT:
-        return str(exc)
-    lines = str(exc).splitlines()[: 1 + MAX_PROBLEMS_KEPT]
-    return "\n".join([*lines, f"  and {len(exc.problems) - MAX_PROBLEMS_KEPT} more"])
-
-
-_KERNEL = None
-
-
-def _worker_kernel():
-    """This process's warm report kernel, started on first use and kept across its reports.
-
-    As measured in the team's notes (fast-reports.md), one kernel per worker kept across reports is about three
-    times faster than a fresh kernel per report: imports stay loaded, the namespace is reset between notebooks.
-    It is shut down when the worker process exits (``multiprocessing.util.Finalize`` runs there, ``atexit`` in
-    the main process); a kernel also exits by itself when its parent process dies.
+    ``signum`` is the signal (``signal.SIGINT`` or ``signal.SIGTERM``), ``summary`` the summary written.
     """
-    global _KERNEL
-    import atexit
-    from multiprocessing import util
 
-    from cartreport import render
-
-    if _KERNEL is None or not _KERNEL.is_alive():
-        _KERNEL = render.start_kernel()
-        util.Finalize(None, _KERNEL.shutdown, exitpriority=10)
-        atexit.register(_KERNEL.shutdown)
-    return _KERNEL
+    def __init__(self, signum: int, summary: pd.DataFrame) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.summary = summary
 
 
-def _drop_worker_kernel() -> None:
-    """After a failed report the kernel may be mid-cell or broken: the next report gets a new one."""
-    global _KERNEL
-    if _KERNEL is not None:
-        _KERNEL.shutdown()
-        #: problems of an invalid data file kept in summary.csv and index.html; the rest are counted
+class _StopOnSignal:
+    """While a batch runs: SIGINT and SIGTERM stop it (no exception is raised, the first signal is kept)."""
+
+    def __init__(self, batch_id: str) -> None:
+        self.batch_id = batch_id
+        self.signum: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum: int, _frame) -> None:
+        if self.signum is None:
+            self.signum = signum
+        batch_workers.stop_batch(self.batch_id)  # a report running in this process (--jobs 1)
+
+    def __enter__(self) -> _StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
 
-MAX_PROBLEMS_KEPT = 20
+#: seconds the running reports get, after a signal, to stop and clean up
+STOP_GRACE_SECONDS = 30
 
 
-def _failure_text(exc: CartreportError) -> str:
-    """The whole message (every problem of an invalid file, the first :data:`MAX_PROBLEMS_KEPT` and a count)."""
-    if not isinstance(exc, CohortError) or len(exc.problems) <= MAX_PROBLEMS_KEPT:
-        return str(exc)
-    lines = str(exc).splitlines()[: 1 + MAX_PROBLEMS_KEPT]
-    return "\n".join([*lines, f"  and {len(exc.problems) - MAX_PROBLEMS_KEPT} more"])
+def _collect(futures: dict, stop: _StopOnSignal, on_stop: Callable[[], None]) -> Iterator[dict]:
+    """Each future's row as it finishes; after a signal, ``on_stop()`` once and a bounded wait for the rest."""
+    from concurrent.futures import CancelledError
+
+    pending = dict(futures)
+    deadline = None
+    while pending and (deadline is None or time.monotonic() < deadline):
+        if stop.signum is not None and deadline is None:
+            on_stop()
+            deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for future in [f for f in pending if f.done()]:
+            run = pending.pop(future)
+            try:
+                yield future.result()
+            except CancelledError:
+                yield batch_workers.interrupted_row(run.name)
+            except Exception as exc:  # noqa: BLE001 - a worker process died (killed, out of memory)
+                status = "interrupted" if stop.signum is not None else "failed"
+                yield {"name": run.name, "status": status, "error": f"{type(exc).__name__}: {exc}"}
+        time.sleep(0.1)
 
 
-_KERNEL = None
+def _in_process(runs: list[BatchRun], output: str, stop: _StopOnSignal) -> Iterator[dict]:
+    for run in runs:
+        if stop.signum is not None:
+            return
+        yield run_one(run, output, stop.batch_id)
 
 
-def run_one(run: BatchRun, output: str) -> dict:
-    """Execute one report; never raises: the outcome is a summary row (status ok/failed, error, seconds)."""
-    from cartreport import api
-    from cartreport.render import SectionFailed
+def _local(runs: list[BatchRun], output: str, jobs: int, stop: _StopOnSignal) -> Iterator[dict]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-    started = time.perf_counter()
-    row = {"name": run.name, "status": "ok", "error": ""}
+    pool = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=batch_workers.stop_on_signal,
+    )
+
+    def on_stop() -> None:
+        pool.shutdown(wait=False, cancel_futures=True)  # queued reports never start
+        for worker in multiprocessing.active_children():  # also when only this process was signalled
+            with contextlib.suppress(OSError):
+                os.kill(worker.pid, signal.SIGTERM)
+
     try:
-        folder = api.run_report(run.parameters, Path(output) / run.name, kernel=_worker_kernel())
-        results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-        row.update(_headline(results))
-    except SectionFailed as exc:
-        row.update(status="failed", error=f"section {exc.section}: {exc.error}")
-        _drop_worker_kernel()
-    except CartreportError as exc:  # invalid data or parameters: nothing ran in the kernel
-        row.update(status="failed", error=_failure_text(exc))
-    except Exception as exc:  # noqa: BLE001 - a batch reports every failure and goes on
-        row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-        _drop_worker_kernel()
-    row["seconds"] = round(time.perf_counter() - started, 2)
-    return row
+        futures = {pool.submit(run_one, run, output, stop.batch_id): run for run in runs}
+        yield from _collect(futures, stop, on_stop)
+    finally:
+        if stop.signum is not None:
+            for worker in multiprocessing.active_children():  # still busy after the grace period
+                worker.join(timeout=5)
+                if worker.is_alive():
+                    worker.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _local(runs: list[BatchRun], output: str, jobs: int) -> Iterable[dict]:
-    if jobs <= 1:
-        for run in runs:
-            yield run_one(run, output)
-        return
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from multiprocessing import get_context
-
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(run_one, run, output) for run in runs]
-        for future in as_completed(futures):
-            yield future.result()
-
-
-def _dask(runs: list[BatchRun], output: str, jobs: int, scheduler: str | None) -> Iterable[dict]:
-    from dask.distributed import Client, LocalCluster, as_completed
+def _dask(
+    runs: list[BatchRun], output: str, jobs: int, scheduler: str | None, stop: _StopOnSignal
+) -> Iterator[dict]:
+    from dask.distributed import Client, LocalCluster
 
     cluster = None
     if scheduler:
@@ -240,12 +241,20 @@ def _dask(runs: list[BatchRun], output: str, jobs: int, scheduler: str | None) -
             n_workers=max(jobs, 1), threads_per_worker=1, processes=True, dashboard_address=None
         )
         client = Client(cluster)
+        # our own workers (not those of a shared cluster): a signal to the process group stops, not kills, them
+        client.register_plugin(batch_workers.dask_stop_plugin())
+
+    def on_stop() -> None:
+        with contextlib.suppress(Exception):
+            client.run(batch_workers.stop_batch, stop.batch_id)
+
     try:
-        futures = [
-            client.submit(run_one, run, output, key=f"cartreport-{run.name}", pure=False) for run in runs
-        ]
-        for future in as_completed(futures):
-            yield future.result()
+        futures = {
+            client.submit(run_one, run, output, stop.batch_id, key=f"cartreport-{run.name}", pure=False): run
+            for run in runs
+        }
+        yield from _collect(futures, stop, on_stop)
+        client.cancel(list(futures))
     finally:
         client.close()
         if cluster is not None:
@@ -261,23 +270,34 @@ def run_batch(
     scheduler: str | None = None,
     progress: Callable[[dict], None] | None = None,
 ) -> pd.DataFrame:
-    """Execute every run and write ``summary.csv`` and ``index.html``; returns the summary (runs in grid order)."""
+    """Execute every run and write ``summary.csv`` and ``index.html``; returns the summary (runs in grid order).
+
+    SIGINT or SIGTERM (in the main thread) stops the batch: no new report starts, the running ones are stopped
+    and their temporary folders and kernels deleted, the summary is written for what finished (the rest marked
+    ``interrupted``) and :class:`BatchInterrupted` is raised.
+    """
     output = Path(output).resolve()
     output.mkdir(parents=True, exist_ok=True)
-    source = (
-        _dask(runs, str(output), jobs, scheduler) if executor == "dask" else _local(runs, str(output), jobs)
-    )
-    rows = []
-    for row in source:
-        rows.append(row)
-        if progress:
-            progress(row)
-    order = {run.name: i for i, run in enumerate(runs)}
-    summary = pd.DataFrame(sorted(rows, key=lambda r: order[r["name"]]))
-    first = ["name", "status", "error", "n"]
-    summary = summary[[c for c in first if c in summary] + [c for c in summary if c not in first]]
-    summary.to_csv(output / "summary.csv", index=False, lineterminator="\n")
-    _write_index(summary, output)
+    with _StopOnSignal(uuid.uuid4().hex) as stop:
+        if executor == "dask":
+            source = _dask(runs, str(output), jobs, scheduler, stop)
+        elif jobs > 1:
+            source = _local(runs, str(output), jobs, stop)
+        else:
+            source = _in_process(runs, str(output), stop)
+        rows = {}
+        for row in source:
+            rows[row["name"]] = row
+            if progress:
+                progress(row)
+        rows = [rows.get(run.name) or batch_workers.interrupted_row(run.name) for run in runs]
+        summary = pd.DataFrame(rows)
+        first = ["name", "status", "error", "n"]
+        summary = summary[[c for c in first if c in summary] + [c for c in summary if c not in first]]
+        summary.to_csv(output / "summary.csv", index=False, lineterminator="\n")
+        _write_index(summary, output)
+    if stop.signum is not None:
+        raise BatchInterrupted(stop.signum, summary)
     return summary
 
 
@@ -312,8 +332,8 @@ def _write_index(summary: pd.DataFrame, output: Path) -> None:
             if r.status == "ok"
             else html.escape(r.name)
         )
-        if r.status == "ok":
-            status = "ok"
+        if r.status == "ok" or not str(r.error):
+            status = html.escape(r.status)
         elif "\n" in str(r.error):  # every problem of an invalid file, one per line
             status = f"{html.escape(r.status)}: <pre>{html.escape(str(r.error))}</pre>"
         else:
@@ -338,25 +358,45 @@ td,th{{border-bottom:1px solid #ccc;padding:3px 8px;text-align:left}}</style></h
 
 
 def main(args) -> int:
-    """``cartreport batch`` (called by :mod:`cartreport.cli`)."""
+    """``cartreport batch`` (called by :mod:`cartreport.cli`); 128 + the signal's number after SIGINT/SIGTERM."""
+    import sys
+
     from tqdm import tqdm
 
     runs = load_grid(args.grid)
     bar = tqdm(total=len(runs), unit="report", desc="cartreport batch")
-
     where = Path(args.output) / "summary.csv"
 
     def progress(row: dict) -> None:
         bar.update(1)
-        if row["status"] != "ok":
+        if row["status"] == "failed":
             lines = str(row["error"]).splitlines() or [""]
             more = f" (the full list is in {where})" if len(lines) > 1 else ""
-            bar.write(f"{row['name']}: {row['status']}: {lines[0].rstrip(':')}{more}")
+            bar.write(f"{row['name']}: failed: {lines[0].rstrip(':')}{more}")
 
-    summary = run_batch(
-        runs, args.output, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler, progress=progress
-    )
+    try:
+        summary = run_batch(
+            runs,
+            args.output,
+            jobs=args.jobs,
+            executor=args.executor,
+            scheduler=args.scheduler,
+            progress=progress,
+        )
+        interrupted_by = None
+    except BatchInterrupted as stop:
+        summary, interrupted_by = stop.summary, stop.signum
     bar.close()
-    failed = int((summary["status"] != "ok").sum())
-    print(f"{len(summary) - failed} of {len(summary)} runs ok; summary in {where}")
-    return 1 if failed else 0
+    counts = summary["status"].value_counts()
+    others = ", ".join(f"{counts[s]} {s}" for s in ("failed", "interrupted") if s in counts)
+    print(
+        f"{counts.get('ok', 0)} of {len(summary)} runs ok{f' ({others})' if others else ''}; summary in {where}"
+    )
+    if interrupted_by is not None:
+        name = signal.Signals(interrupted_by).name
+        print(
+            f"interrupted by {name}: no new report was started, the running ones were stopped",
+            file=sys.stderr,
+        )
+        return 128 + interrupted_by
+    return 1 if counts.get("ok", 0) < len(summary) else 0
