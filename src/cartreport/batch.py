@@ -256,6 +256,9 @@ def _dask(
         yield from _collect(futures, stop, on_stop)
         client.cancel(list(futures))
     finally:
+        if cluster is not None:  # our workers: their kernels go with them, even if a worker is slow to close
+            with contextlib.suppress(Exception):
+                client.run(batch_workers.release_idle_kernels)
         client.close()
         if cluster is not None:
             cluster.close()

@@ -56,6 +56,19 @@ def stop_batch(batch_id: str = ALL_BATCHES) -> None:
             kernel.kill()
 
 
+def release_idle_kernels() -> None:
+    """Kill this process's idle warm kernels and delete their private folders (signal-safe, no event loop).
+
+    Run on the workers of a LocalCluster just before it is closed: a worker slow to close is killed outright
+    and could not shut its kernels down itself.
+    """
+    for thread, kernel in list(_KERNELS.items()):
+        if thread not in _RUNNING:
+            _KERNELS.pop(thread, None)
+            kernel.kill()
+            shutil.rmtree(kernel.runtime_dir, ignore_errors=True)
+
+
 def stop_on_signal() -> None:
     """In a worker process: SIGINT and SIGTERM stop its reports (see :func:`stop_batch`) instead of killing it.
 
