@@ -283,3 +283,95 @@ def test_a_killed_kernel_fails_a_namespace_reset_at_once_not_after_its_timeout()
     finally:
         kernel.shutdown()
     assert not kernel.runtime_dir.exists()
+
+
+# --- a real dask.distributed cluster, started with the dask CLI on 127.0.0.1 ---------------------------------
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A scheduler and two one-thread workers (``dask scheduler`` / ``dask worker``), each in its own process
+    group; yields the scheduler address and the two workers' Popen objects; always torn down."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    bin_dir = Path(sys.executable).parent
+    scheduler_file = tmp_path / "scheduler.json"
+    log = open(tmp_path / "cluster.log", "w")  # noqa: SIM115 - closed in the finaliser
+    common = {"stdout": log, "stderr": subprocess.STDOUT, "start_new_session": True}
+    processes = [
+        subprocess.Popen(
+            [str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
+            + ["--scheduler-file", str(scheduler_file)],
+            **common,
+        )
+    ]
+    try:
+        _wait_for(scheduler_file.exists, 60, "the dask scheduler")
+        for _ in range(2):
+            processes.append(
+                subprocess.Popen(
+                    [str(bin_dir / "dask"), "worker", "--scheduler-file", str(scheduler_file)]
+                    + ["--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1", "--no-dashboard"]
+                    + ["--local-directory", str(tmp_path / "dask-workers")],
+                    **common,
+                )
+            )
+        address = json.loads(scheduler_file.read_text())["address"]
+        from dask.distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address, processes[1:]
+    finally:
+        for process in reversed(processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log.close()
+
+
+def test_a_dask_cluster_finishes_every_report_when_a_worker_is_killed_mid_batch(tmp_path, dask_cluster):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    address, workers = dask_cluster
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(
+        yaml.safe_dump({"defaults": {"landmarks_months": [12]}, "runs": [{"name": n} for n in RUNS]})
+    )
+    out = tmp_path / "out"
+    command = [str(Path(sys.executable).parent / "cartreport"), "batch", str(grid), "--output", str(out)]
+    batch_process = subprocess.Popen(
+        [*command, "--executor", "dask", "--scheduler", address],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(lambda: any((out / n / "report.html").exists() for n in RUNS), 180, "a first report")
+        os.killpg(workers[0].pid, signal.SIGKILL)  # the machine is lost: worker, nanny, no clean-up
+        stdout, stderr = batch_process.communicate(timeout=240)
+    finally:
+        if batch_process.poll() is None:
+            batch_process.kill()
+            batch_process.wait()
+    assert batch_process.returncode == 0, stderr
+    assert "Traceback" not in stderr + stdout
+    summary = pd.read_csv(out / "summary.csv", keep_default_na=False)
+    assert list(summary["name"]) == RUNS and set(summary["status"]) == {"ok"}
+    for name in RUNS:
+        assert json.loads((out / name / "results.json").read_text())["n_patients"] == SHIPPED_STUDY_PATIENTS
+    assert f"{len(RUNS)} of {len(RUNS)} runs ok" in stdout
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")], (
+        "the killed worker's folder was left"
+    )

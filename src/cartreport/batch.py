@@ -22,11 +22,14 @@ finish; the exit code is 1 if any run failed.
 from __future__ import annotations
 
 import contextlib
+import glob
 import html
 import itertools
 import json
+import logging
 import os
 import re
+import shutil
 import signal
 import threading
 import time
@@ -52,6 +55,8 @@ __all__ = [
     "run_batch",
     "run_one",
 ]
+
+logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
 #: what a batch writes beside its report folders; a run may not be named so (in any case)
@@ -250,7 +255,14 @@ def _dask(
 
     try:
         futures = {
-            client.submit(run_one, run, output, stop.batch_id, key=f"cartreport-{run.name}", pure=False): run
+            client.submit(
+                run_one,
+                run,
+                output,
+                stop.batch_id,
+                key=f"cartreport-{stop.batch_id[:8]}-{run.name}",
+                pure=False,
+            ): run
             for run in runs
         }
         yield from _collect(futures, stop, on_stop)
@@ -262,6 +274,19 @@ def _dask(
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _remove_leftovers(output: Path, runs: list[BatchRun]) -> None:
+    """Delete the hidden ``.NAME.tmp-*`` / ``.NAME.trash-*`` folders of this batch's runs.
+
+    A worker killed outright (SIGKILL, a lost machine) cannot clean up; dask reruns its report elsewhere, and
+    once every report of the batch has ended nothing writes to those folders any more.
+    """
+    for run in runs:
+        for kind in ("tmp", "trash"):
+            for leftover in output.glob(f".{glob.escape(run.name)}.{kind}-*"):
+                logger.info("removing %s, left by a worker that was killed", leftover)
+                shutil.rmtree(leftover, ignore_errors=True)
 
 
 def run_batch(
@@ -294,6 +319,7 @@ def run_batch(
             if progress:
                 progress(row)
         rows = [rows.get(run.name) or batch_workers.interrupted_row(run.name) for run in runs]
+        _remove_leftovers(output, runs)
         summary = pd.DataFrame(rows)
         first = ["name", "status", "error", "n"]
         summary = summary[[c for c in first if c in summary] + [c for c in summary if c not in first]]
