@@ -16,7 +16,9 @@ Grid file::
 With ``matrix``, every listed run (or one run named ``run`` when ``runs`` is absent) is crossed with every
 combination; names get ``__time_origin=cart_infusion`` style suffixes. Each run writes ``DIR/<name>/`` exactly as
 ``cartreport run``; ``DIR/summary.csv`` and ``DIR/index.html`` summarise them. A failed run is reported and the others
-finish; the exit code is 1 if any run failed.
+finish; the exit code is 1 if any run failed. SIGINT or SIGTERM stops the batch: no new report starts, the running
+ones are stopped and cleaned up (:mod:`cartreport.batch_workers`), the summary is written for what finished and the
+exit code is 128 + the signal's number.
 """
 
 from __future__ import annotations
