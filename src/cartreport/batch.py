@@ -23,20 +23,16 @@ exit code is 128 + the signal's number.
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import html
 import itertools
 import json
 import logging
-import os
 import re
 import shutil
 import signal
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -149,135 +145,6 @@ class BatchInterrupted(KeyboardInterrupt):
         self.summary = summary
 
 
-class _StopOnSignal:
-    """While a batch runs: SIGINT and SIGTERM stop it (no exception is raised, the first signal is kept)."""
-
-    def __init__(self, batch_id: str) -> None:
-        self.batch_id = batch_id
-        self.signum: int | None = None
-        self._previous: dict[int, object] = {}
-
-    def _handle(self, signum: int, _frame) -> None:
-        if self.signum is None:
-            self.signum = signum
-        batch_workers.stop_batch(self.batch_id)  # a report running in this process (--jobs 1)
-
-    def __enter__(self) -> _StopOnSignal:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-
-
-#: seconds the running reports get, after a signal, to stop and clean up
-STOP_GRACE_SECONDS = 30
-
-
-def _collect(futures: dict, stop: _StopOnSignal, on_stop: Callable[[], None]) -> Iterator[dict]:
-    """Each future's row as it finishes; after a signal, ``on_stop()`` once and a bounded wait for the rest."""
-    from concurrent.futures import CancelledError
-
-    pending = dict(futures)
-    deadline = None
-    while pending and (deadline is None or time.monotonic() < deadline):
-        if stop.signum is not None and deadline is None:
-            on_stop()
-            deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for future in [f for f in pending if f.done()]:
-            run = pending.pop(future)
-            try:
-                yield future.result()
-            except CancelledError:
-                yield batch_workers.interrupted_row(run.name)
-            except Exception as exc:  # noqa: BLE001 - a worker process died (killed, out of memory)
-                status = "interrupted" if stop.signum is not None else "failed"
-                yield {"name": run.name, "status": status, "error": f"{type(exc).__name__}: {exc}"}
-        time.sleep(0.1)
-
-
-def _in_process(runs: list[BatchRun], output: str, stop: _StopOnSignal) -> Iterator[dict]:
-    for run in runs:
-        if stop.signum is not None:
-            return
-        yield run_one(run, output, stop.batch_id)
-
-
-def _local(runs: list[BatchRun], output: str, jobs: int, stop: _StopOnSignal) -> Iterator[dict]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    pool = ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=batch_workers.stop_on_signal,
-    )
-
-    def on_stop() -> None:
-        pool.shutdown(wait=False, cancel_futures=True)  # queued reports never start
-        for worker in multiprocessing.active_children():  # also when only this process was signalled
-            with contextlib.suppress(OSError):
-                os.kill(worker.pid, signal.SIGTERM)
-
-    try:
-        futures = {pool.submit(run_one, run, output, stop.batch_id): run for run in runs}
-        yield from _collect(futures, stop, on_stop)
-    finally:
-        if stop.signum is not None:
-            for worker in multiprocessing.active_children():  # still busy after the grace period
-                worker.join(timeout=5)
-                if worker.is_alive():
-                    worker.kill()
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _dask(
-    runs: list[BatchRun], output: str, jobs: int, scheduler: str | None, stop: _StopOnSignal
-) -> Iterator[dict]:
-    from dask.distributed import Client, LocalCluster
-
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-    else:
-        # one thread per worker: each worker runs one report (and one kernel) at a time
-        cluster = LocalCluster(
-            n_workers=max(jobs, 1), threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        client = Client(cluster)
-        # our own workers (not those of a shared cluster): a signal to the process group stops, not kills, them
-        client.register_plugin(batch_workers.dask_stop_plugin())
-
-    def on_stop() -> None:
-        with contextlib.suppress(Exception):
-            client.run(batch_workers.stop_batch, stop.batch_id)
-
-    try:
-        futures = {
-            client.submit(
-                run_one,
-                run,
-                output,
-                stop.batch_id,
-                key=f"cartreport-{stop.batch_id[:8]}-{run.name}",
-                pure=False,
-            ): run
-            for run in runs
-        }
-        yield from _collect(futures, stop, on_stop)
-        client.cancel(list(futures))
-    finally:
-        if cluster is not None:  # our workers: their kernels go with them, even if a worker is slow to close
-            with contextlib.suppress(Exception):
-                client.run(batch_workers.release_idle_kernels)
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
 def _remove_leftovers(output: Path, runs: list[BatchRun]) -> None:
     """Delete the hidden ``.NAME.tmp-*`` / ``.NAME.trash-*`` folders of this batch's runs.
 
@@ -308,13 +175,13 @@ def run_batch(
     """
     output = Path(output).resolve()
     output.mkdir(parents=True, exist_ok=True)
-    with _StopOnSignal(uuid.uuid4().hex) as stop:
+    with batch_workers.StopOnSignal(uuid.uuid4().hex) as stop:
         if executor == "dask":
-            source = _dask(runs, str(output), jobs, scheduler, stop)
+            source = batch_workers.on_dask(runs, str(output), jobs, scheduler, stop)
         elif jobs > 1:
-            source = _local(runs, str(output), jobs, stop)
+            source = batch_workers.on_local_processes(runs, str(output), jobs, stop)
         else:
-            source = _in_process(runs, str(output), stop)
+            source = batch_workers.in_this_process(runs, str(output), stop)
         rows = {}
         for row in source:
             rows[row["name"]] = row
