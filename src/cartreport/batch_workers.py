@@ -179,9 +179,7 @@ def run_one(run: BatchRun, output: str, batch_id: str = "") -> dict:
         _drop_worker_kernel()
     finally:
         _RUNNING.pop(thread, None)
-    if row["status"] == "failed" and _is_stopped(
-        batch_id
-    ):  # killed by stop_batch: not a failure of the report
+    if row["status"] == "failed" and _is_stopped(batch_id):  # its kernel was killed by stop_batch
         _drop_worker_kernel()
         # this run's own notebooks, moved there a moment ago: an interruption is not a failure to debug
         shutil.rmtree(Path(output) / f"{run.name}.failed", ignore_errors=True)
@@ -322,11 +320,11 @@ def dask_stop_plugin():
     """A dask ``WorkerPlugin`` making the workers of *our own* LocalCluster stop on SIGINT/SIGTERM."""
     from distributed.diagnostics.plugin import WorkerPlugin
 
-    class StopOnSignal(WorkerPlugin):
+    class WorkerStopsOnSignal(WorkerPlugin):
         name = "cartreport-stop-on-signal"
 
         def setup(self, worker) -> None:
             with contextlib.suppress(ValueError):
                 stop_on_signal()
 
-    return StopOnSignal()
+    return WorkerStopsOnSignal()
