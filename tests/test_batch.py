@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from cartreport import batch, cli
+from cartreport import batch, batch_workers, cli
 from cartreport.errors import ParameterError
 from cartreport.synthetic import synthetic_cohort
 
@@ -100,9 +100,9 @@ def test_a_worker_keeps_one_warm_kernel_across_reports(grid_file, tmp_path):
     runs = batch.load_grid(grid_file)[:2]  # two valid runs, in this process (jobs=1)
     summary = batch.run_batch(runs, tmp_path / "warm", jobs=1)
     assert list(summary["status"]) == ["ok", "ok"]
-    kernel = batch._worker_kernel()
-    assert kernel.is_alive() and batch._worker_kernel() is kernel, "reused, not restarted"
-    batch._drop_worker_kernel()
+    kernel = batch_workers._worker_kernel()
+    assert kernel.is_alive() and batch_workers._worker_kernel() is kernel, "reused, not restarted"
+    batch_workers._drop_worker_kernel()
     assert not kernel.is_alive()
     assert batch._KERNEL is None
 
@@ -183,3 +183,276 @@ def test_relative_data_is_relative_to_the_grid_as_in_a_params_file(tmp_path, mon
     assert batch.load_grid(Path("../study/grids/grid.yaml"))[0].parameters["data"] == expected
     args = cli.build_parser().parse_args(["run", "--params-file", "../study/grids/params.yaml"])
     assert cli._parameters(args)["data"] == expected
+
+    assert not batch_workers._KERNELS
+
+
+@pytest.mark.parametrize(
+    ("runs", "message"),
+    [
+        ([{"name": "summary.csv"}], "summary.csv"),
+        ([{"name": "index.html"}], "index.html"),
+        ([{"name": "Index.HTML"}], "index.html"),
+        ([{"name": "a/b"}], "letters, digits"),
+        ([{"name": ".."}], "letters, digits"),
+        ([{"name": "ok"}, {"name": "OK"}], "differ only in upper/lower case"),
+        ([{"name": "ok"}, {"name": "ok.failed"}], "failed"),
+        ([{"name": "x" * 201}], "at most 200"),
+    ],
+)
+def test_run_names_that_would_collide_are_refused_with_one_line_exit_2(tmp_path, capsys, runs, message):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"runs": runs}))
+    out = tmp_path / "out"
+    assert cli.main(["batch", str(grid), "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists(), "refused before anything ran"
+
+
+def _cohort_with_bad_dates(rows: list[int]) -> pd.DataFrame:
+    cohort = synthetic_cohort(30, seed=5)
+    for row in rows:
+        cohort.loc[row, "death_date"] = f"bad date {row}"
+    return cohort
+
+
+def test_a_failed_run_keeps_every_problem_in_summary_and_index(tmp_path, capsys):
+    rows = [0, 3, 7]
+    _cohort_with_bad_dates(rows).to_csv(tmp_path / "bad.csv", index=False)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"defaults": {"data": "bad.csv"}, "runs": [{"name": "broken"}]}))
+    out = tmp_path / "out"
+    assert cli.main(["batch", str(grid), "--output", str(out)]) == 1
+    error = pd.read_csv(out / "summary.csv", keep_default_na=False).loc[0, "error"]
+    index = (out / "index.html").read_text()
+    for row in rows:  # the header is row 1, so data row i is spreadsheet row i + 2
+        assert f"row {row + 2} " in error and f"bad date {row}" in error
+        assert f"row {row + 2} " in index and f"bad date {row}" in index
+    captured = capsys.readouterr()
+    line = next(x for x in (captured.out + captured.err).splitlines() if x.startswith("broken: failed"))
+    assert "bad.csv has 3 problems" in line and str(out / "summary.csv") in line
+
+
+def test_a_long_problem_list_is_capped_with_a_count(tmp_path):
+    _cohort_with_bad_dates(list(range(30))).to_csv(tmp_path / "bad.csv", index=False)
+    runs = batch.expand_grid(
+        {"defaults": {"data": "bad.csv"}, "runs": [{"name": "broken"}]}, base_dir=tmp_path
+    )
+    summary = batch.run_batch(runs, tmp_path / "out")
+    error = summary.loc[0, "error"]
+    assert "bad.csv has 30 problems" in error
+    shown = [line for line in error.splitlines() if "bad date" in line]
+    assert len(shown) == batch.MAX_PROBLEMS_KEPT < 30
+    assert error.splitlines()[-1].strip() == f"and {30 - batch.MAX_PROBLEMS_KEPT} more"
+
+
+# --- Ctrl-C and SIGTERM: a real `cartreport batch` process, real signals ------------------------------------
+
+SHIPPED_STUDY_PATIENTS = 16  # the flagship study's cohort size (published; data/README.md)
+RUNS = ["a", "b", "c", "d", "e"]
+
+
+def _private_tmp_processes(private_tmp: Path) -> list:
+    """Processes (report kernels) whose command line names a file under ``private_tmp``."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(str(private_tmp) in arg for arg in proc.info["cmdline"] or []):
+            found.append(proc)
+    return found
+
+
+def _wait_for(condition, seconds: float, what: str) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"hang guard: {what} not within {seconds} s"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize(
+    ("executor", "signum", "to_group"),
+    [("local", "SIGINT", True), ("local", "SIGTERM", False), ("dask", "SIGTERM", True)],
+)
+def test_a_signal_stops_the_batch_cleans_up_and_reports_what_finished(tmp_path, executor, signum, to_group):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(
+        yaml.safe_dump({"defaults": {"landmarks_months": [12]}, "runs": [{"name": n} for n in RUNS]})
+    )
+    out = tmp_path / "out"
+    private_tmp = tmp_path / "tmp"  # the kernels' private folders go here, so the test sees only its own
+    private_tmp.mkdir()
+    command = [str(Path(sys.executable).parent / "cartreport"), "batch", str(grid), "--output", str(out)]
+    batch_process = subprocess.Popen(
+        [*command, "--jobs", "2", "--executor", executor],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell job is
+        env={**os.environ, "TMPDIR": str(private_tmp)},
+    )
+    try:
+        _wait_for(lambda: any((out / n / "report.html").exists() for n in RUNS), 180, "a first report")
+        children = psutil.Process(batch_process.pid).children(recursive=True)
+        sig = getattr(signal, signum)
+        if to_group:
+            os.killpg(batch_process.pid, sig)
+        else:
+            batch_process.send_signal(sig)
+        stdout, stderr = batch_process.communicate(timeout=60)
+    finally:
+        if batch_process.poll() is None:
+            os.killpg(batch_process.pid, signal.SIGKILL)
+            batch_process.wait()
+    assert batch_process.returncode == 128 + sig, stderr
+    assert "Traceback" not in stderr + stdout
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"stray processes: {alive}"
+    assert not _private_tmp_processes(private_tmp), "a report kernel outlived the batch"
+    assert not list(private_tmp.glob("cr-k-*")), "a kernel's private folder (pickled analysis) was left"
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")], "temporary or trash folders left"
+    summary = pd.read_csv(out / "summary.csv", keep_default_na=False)
+    assert list(summary["name"]) == RUNS
+    assert set(summary["status"]) == {"ok", "interrupted"}
+    for row in summary.itertuples():
+        if row.status == "ok":
+            results = json.loads((out / row.name / "results.json").read_text())
+            assert results["n_patients"] == SHIPPED_STUDY_PATIENTS
+            assert (out / row.name / "report.html").read_text().rstrip().endswith("</html>")
+        else:
+            assert not (out / row.name).exists() and not (out / f"{row.name}.failed").exists()
+    index = (out / "index.html").read_text()
+    assert all(f"{n}</a> — ok" in index or f"{n} — interrupted" in index for n in RUNS)
+    n_ok = int((summary["status"] == "ok").sum())
+    assert f"interrupted by {signum}" in stderr and f"{n_ok} of {len(RUNS)} runs ok" in stdout
+
+
+def test_a_killed_kernel_fails_a_namespace_reset_at_once_not_after_its_timeout():
+    import threading
+
+    from cartreport import render
+
+    kernel = render.start_kernel(preload=())
+    try:
+        kernel.connect(timeout=60)
+        kernel.reset(timeout=60)
+        kernel.kill()  # what stop_batch does to the kernel of a running report
+        outcome: list = []
+
+        def reset() -> None:
+            try:
+                kernel.reset(timeout=600)
+            except Exception as exc:  # noqa: BLE001 - the outcome is what the test checks
+                outcome.append(exc)
+
+        thread = threading.Thread(target=reset, daemon=True)
+        thread.start()
+        thread.join(timeout=30)  # hang guard, far below the reset's own 600 s timeout
+        assert not thread.is_alive(), "reset waited on a dead kernel"
+        assert outcome and "died" in str(outcome[0])
+    finally:
+        kernel.shutdown()
+    assert not kernel.runtime_dir.exists()
+
+
+# --- a real dask.distributed cluster, started with the dask CLI on 127.0.0.1 ---------------------------------
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A scheduler and two one-thread workers (``dask scheduler`` / ``dask worker``), each in its own process
+    group; yields the scheduler address and the two workers' Popen objects; always torn down."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    bin_dir = Path(sys.executable).parent
+    scheduler_file = tmp_path / "scheduler.json"
+    log = open(tmp_path / "cluster.log", "w")  # noqa: SIM115 - closed in the finaliser
+    common = {"stdout": log, "stderr": subprocess.STDOUT, "start_new_session": True}
+    processes = [
+        subprocess.Popen(
+            [str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
+            + ["--scheduler-file", str(scheduler_file)],
+            **common,
+        )
+    ]
+    try:
+        _wait_for(scheduler_file.exists, 60, "the dask scheduler")
+        for _ in range(2):
+            processes.append(
+                subprocess.Popen(
+                    [str(bin_dir / "dask"), "worker", "--scheduler-file", str(scheduler_file)]
+                    + ["--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1", "--no-dashboard"]
+                    + ["--local-directory", str(tmp_path / "dask-workers")],
+                    **common,
+                )
+            )
+        address = json.loads(scheduler_file.read_text())["address"]
+        from dask.distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address, processes[1:]
+    finally:
+        for process in reversed(processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log.close()
+
+
+def test_a_dask_cluster_finishes_every_report_when_a_worker_is_killed_mid_batch(tmp_path, dask_cluster):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    address, workers = dask_cluster
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(
+        yaml.safe_dump({"defaults": {"landmarks_months": [12]}, "runs": [{"name": n} for n in RUNS]})
+    )
+    out = tmp_path / "out"
+    command = [str(Path(sys.executable).parent / "cartreport"), "batch", str(grid), "--output", str(out)]
+    batch_process = subprocess.Popen(
+        [*command, "--executor", "dask", "--scheduler", address],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(lambda: any((out / n / "report.html").exists() for n in RUNS), 180, "a first report")
+        os.killpg(workers[0].pid, signal.SIGKILL)  # the machine is lost: worker, nanny, no clean-up
+        stdout, stderr = batch_process.communicate(timeout=240)
+    finally:
+        if batch_process.poll() is None:
+            batch_process.kill()
+            batch_process.wait()
+    assert batch_process.returncode == 0, stderr
+    assert "Traceback" not in stderr + stdout
+    summary = pd.read_csv(out / "summary.csv", keep_default_na=False)
+    assert list(summary["name"]) == RUNS and set(summary["status"]) == {"ok"}
+    for name in RUNS:
+        assert json.loads((out / name / "results.json").read_text())["n_patients"] == SHIPPED_STUDY_PATIENTS
+    assert f"{len(RUNS)} of {len(RUNS)} runs ok" in stdout
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")], (
+        "the killed worker's folder was left"
+    )

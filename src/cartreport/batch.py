@@ -16,36 +16,52 @@ Grid file::
 With ``matrix``, every listed run (or one run named ``run`` when ``runs`` is absent) is crossed with every
 combination; names get ``__time_origin=cart_infusion`` style suffixes. Each run writes ``DIR/<name>/`` exactly as
 ``cartreport run``; ``DIR/summary.csv`` and ``DIR/index.html`` summarise them. A failed run is reported and the others
-finish; the exit code is 1 if any run failed.
+finish; the exit code is 1 if any run failed. SIGINT or SIGTERM stops the batch: no new report starts, the running
+ones are stopped and cleaned up (:mod:`cartreport.batch_workers`), the summary is written for what finished and the
+exit code is 128 + the signal's number.
 """
 
 from __future__ import annotations
 
+import glob
 import html
 import itertools
 import json
+import logging
 import re
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import shutil
+import signal
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from cartreport.errors import CartreportError, ParameterError
+from cartreport import batch_workers
+from cartreport.batch_workers import MAX_PROBLEMS_KEPT, BatchRun, run_one
+from cartreport.errors import ParameterError
 from cartreport.escape import write_csv
 from cartreport.params import anchor_data_path, load_yaml, resolve_parameters
 
-__all__ = ["BatchRun", "expand_grid", "load_grid", "main", "run_batch", "run_one"]
+__all__ = [
+    "MAX_PROBLEMS_KEPT",
+    "BatchInterrupted",
+    "BatchRun",
+    "expand_grid",
+    "load_grid",
+    "main",
+    "run_batch",
+    "run_one",
+]
+
+logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
-
-
-@dataclass(frozen=True)
-class BatchRun:
-    name: str
-    parameters: dict
+#: what a batch writes beside its report folders; a run may not be named so (in any case)
+_RESERVED = ("summary.csv", "index.html")
+#: longest run name: ``.NAME.tmp-xxxxxxxx`` must still fit a file-system name (255 bytes)
+MAX_NAME_LENGTH = 200
 
 
 def _suffix(key: str, value: object) -> str:
@@ -74,8 +90,7 @@ def expand_grid(grid: dict, base_dir: Path | None = None) -> list[BatchRun]:
         for combo in combos:
             params = {**base, **dict(zip(matrix, combo, strict=True))}
             name = "__".join([str(run["name"]), *(_suffix(k, v) for k, v in zip(matrix, combo, strict=True))])
-            if not _NAME.match(name):
-                raise ParameterError("name", name, "run names may hold letters, digits and _ . = + - only")
+            _check_name(name)
             if base_dir is not None:
                 params = anchor_data_path(params, base_dir)
             resolve_parameters(params)  # refuse a bad grid before the first run starts
@@ -84,7 +99,30 @@ def expand_grid(grid: dict, base_dir: Path | None = None) -> list[BatchRun]:
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise ParameterError("runs", duplicated, "run names must be unique")
+    folded: dict[str, list[str]] = {}
+    for name in names:  # case-insensitive file systems (macOS, Windows) would write both into one folder
+        folded.setdefault(name.casefold(), []).append(name)
+    clashes = sorted(group for group in folded.values() if len(group) > 1)
+    if clashes:
+        raise ParameterError("runs", clashes[0], "run names must not differ only in upper/lower case")
+    failed = sorted(n for n in names if n.casefold().endswith(".failed") and n.casefold()[:-7] in folded)
+    if failed:
+        raise ParameterError(
+            "name", failed[0], "is where the failed run of the same name keeps its notebooks"
+        )
     return expanded
+
+
+def _check_name(name: str) -> None:
+    """A run name is one safe folder name inside the batch's output folder, not one of the batch's own files."""
+    if not _NAME.match(name):
+        raise ParameterError("name", name, "run names may hold letters, digits and _ . = + - only")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ParameterError(
+            "name", name[:40] + "…", f"run names may be at most {MAX_NAME_LENGTH} characters"
+        )
+    if name.casefold() in _RESERVED:
+        raise ParameterError("name", name, f"is reserved for the batch's own {name.casefold()}")
 
 
 def load_grid(path: str | Path) -> list[BatchRun]:
@@ -96,109 +134,29 @@ def load_grid(path: str | Path) -> list[BatchRun]:
     return expand_grid(grid, base_dir=path.parent.resolve())
 
 
-def _headline(results: dict) -> dict:
-    row: dict = {"n": results["n_patients"]}
-    for key in ("os", "lfs"):
-        block = results["endpoints"][key]
-        for lm in block["landmarks"]:
-            m = lm["months"]
-            row[f"{key}_{m}m"] = lm["estimate"]
-            row[f"{key}_{m}m_ci_low"] = lm["ci_low"]
-            row[f"{key}_{m}m_ci_high"] = lm["ci_high"]
-    return row
+class BatchInterrupted(KeyboardInterrupt):
+    """A signal stopped the batch; ``summary.csv`` and ``index.html`` were written for what finished.
 
-
-_KERNEL = None
-
-
-def _worker_kernel():
-    """This process's warm report kernel, started on first use and kept across its reports.
-
-    As measured in the team's notes (fast-reports.md), one kernel per worker kept across reports is about three
-    times faster than a fresh kernel per report: imports stay loaded, the namespace is reset between notebooks.
-    It is shut down when the worker process exits (``multiprocessing.util.Finalize`` runs there, ``atexit`` in
-    the main process); a kernel also exits by itself when its parent process dies.
+    ``signum`` is the signal (``signal.SIGINT`` or ``signal.SIGTERM``), ``summary`` the summary written.
     """
-    global _KERNEL
-    import atexit
-    from multiprocessing import util
 
-    from cartreport import render
-
-    if _KERNEL is None or not _KERNEL.is_alive():
-        _KERNEL = render.start_kernel()
-        util.Finalize(None, _KERNEL.shutdown, exitpriority=10)
-        atexit.register(_KERNEL.shutdown)
-    return _KERNEL
+    def __init__(self, signum: int, summary: pd.DataFrame) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.summary = summary
 
 
-def _drop_worker_kernel() -> None:
-    """After a failed report the kernel may be mid-cell or broken: the next report gets a new one."""
-    global _KERNEL
-    if _KERNEL is not None:
-        _KERNEL.shutdown()
-        _KERNEL = None
+def _remove_leftovers(output: Path, runs: list[BatchRun]) -> None:
+    """Delete the hidden ``.NAME.tmp-*`` / ``.NAME.trash-*`` folders of this batch's runs.
 
-
-def run_one(run: BatchRun, output: str) -> dict:
-    """Execute one report; never raises: the outcome is a summary row (status ok/failed, error, seconds)."""
-    from cartreport import api
-    from cartreport.render import SectionFailed
-
-    started = time.perf_counter()
-    row = {"name": run.name, "status": "ok", "error": ""}
-    try:
-        folder = api.run_report(run.parameters, Path(output) / run.name, kernel=_worker_kernel())
-        results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-        row.update(_headline(results))
-    except SectionFailed as exc:
-        row.update(status="failed", error=f"section {exc.section}: {exc.error}")
-        _drop_worker_kernel()
-    except CartreportError as exc:  # invalid data or parameters: nothing ran in the kernel
-        row.update(status="failed", error=str(exc).splitlines()[0])
-    except Exception as exc:  # noqa: BLE001 - a batch reports every failure and goes on
-        row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-        _drop_worker_kernel()
-    row["seconds"] = round(time.perf_counter() - started, 2)
-    return row
-
-
-def _local(runs: list[BatchRun], output: str, jobs: int) -> Iterable[dict]:
-    if jobs <= 1:
-        for run in runs:
-            yield run_one(run, output)
-        return
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from multiprocessing import get_context
-
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(run_one, run, output) for run in runs]
-        for future in as_completed(futures):
-            yield future.result()
-
-
-def _dask(runs: list[BatchRun], output: str, jobs: int, scheduler: str | None) -> Iterable[dict]:
-    from dask.distributed import Client, LocalCluster, as_completed
-
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-    else:
-        # one thread per worker: each worker runs one report (and one kernel) at a time
-        cluster = LocalCluster(
-            n_workers=max(jobs, 1), threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        client = Client(cluster)
-    try:
-        futures = [
-            client.submit(run_one, run, output, key=f"cartreport-{run.name}", pure=False) for run in runs
-        ]
-        for future in as_completed(futures):
-            yield future.result()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    A worker killed outright (SIGKILL, a lost machine) cannot clean up; dask reruns its report elsewhere, and
+    once every report of the batch has ended nothing writes to those folders any more.
+    """
+    for run in runs:
+        for kind in ("tmp", "trash"):
+            for leftover in output.glob(f".{glob.escape(run.name)}.{kind}-*"):
+                logger.info("removing %s, left by a worker that was killed", leftover)
+                shutil.rmtree(leftover, ignore_errors=True)
 
 
 def run_batch(
@@ -210,27 +168,39 @@ def run_batch(
     scheduler: str | None = None,
     progress: Callable[[dict], None] | None = None,
 ) -> pd.DataFrame:
-    """Execute every run and write ``summary.csv`` and ``index.html``; returns the summary (runs in grid order)."""
+    """Execute every run and write ``summary.csv`` and ``index.html``; returns the summary (runs in grid order).
+
+    SIGINT or SIGTERM (in the main thread) stops the batch: no new report starts, the running ones are stopped
+    and their temporary folders and kernels deleted, the summary is written for what finished (the rest marked
+    ``interrupted``) and :class:`BatchInterrupted` is raised.
+    """
     from cartreport.api import check_batch_target
     from cartreport.render.output import claim_folder
 
     output = check_batch_target({run.name: run.parameters for run in runs}, output)  # before any work
     output.mkdir(parents=True, exist_ok=True)
     claim_folder(output, "batch")
-    source = (
-        _dask(runs, str(output), jobs, scheduler) if executor == "dask" else _local(runs, str(output), jobs)
-    )
-    rows = []
-    for row in source:
-        rows.append(row)
-        if progress:
-            progress(row)
-    order = {run.name: i for i, run in enumerate(runs)}
-    summary = pd.DataFrame(sorted(rows, key=lambda r: order[r["name"]]))
-    first = ["name", "status", "error", "n"]
-    summary = summary[[c for c in first if c in summary] + [c for c in summary if c not in first]]
-    write_csv(summary, output / "summary.csv")  # text that a spreadsheet would run as a formula is quoted
-    _write_index(summary, output)
+    with batch_workers.StopOnSignal(uuid.uuid4().hex) as stop:
+        if executor == "dask":
+            source = batch_workers.on_dask(runs, str(output), jobs, scheduler, stop)
+        elif jobs > 1:
+            source = batch_workers.on_local_processes(runs, str(output), jobs, stop)
+        else:
+            source = batch_workers.in_this_process(runs, str(output), stop)
+        rows = {}
+        for row in source:
+            rows[row["name"]] = row
+            if progress:
+                progress(row)
+        rows = [rows.get(run.name) or batch_workers.interrupted_row(run.name) for run in runs]
+        _remove_leftovers(output, runs)
+        summary = pd.DataFrame(rows)
+        first = ["name", "status", "error", "n"]
+        summary = summary[[c for c in first if c in summary] + [c for c in summary if c not in first]]
+        write_csv(summary, output / "summary.csv")  # text a spreadsheet would run as a formula is quoted
+        _write_index(summary, output)
+    if stop.signum is not None:
+        raise BatchInterrupted(stop.signum, summary)
     return summary
 
 
@@ -265,7 +235,12 @@ def _write_index(summary: pd.DataFrame, output: Path) -> None:
             if r.status == "ok"
             else html.escape(r.name)
         )
-        status = "ok" if r.status == "ok" else f"failed: {html.escape(str(r.error))}"
+        if r.status == "ok" or not str(r.error):
+            status = html.escape(r.status)
+        elif "\n" in str(r.error):  # every problem of an invalid file, one per line
+            status = f"{html.escape(r.status)}: <pre>{html.escape(str(r.error))}</pre>"
+        else:
+            status = f"{html.escape(r.status)}: {html.escape(str(r.error))}"
         items.append(f"<li>{link} — {status}</li>")
     shown = summary.copy()
     for c in shown.columns:
@@ -286,7 +261,9 @@ td,th{{border-bottom:1px solid #ccc;padding:3px 8px;text-align:left}}</style></h
 
 
 def main(args) -> int:
-    """``cartreport batch`` (called by :mod:`cartreport.cli`)."""
+    """``cartreport batch`` (called by :mod:`cartreport.cli`); 128 + the signal's number after SIGINT/SIGTERM."""
+    import sys
+
     from tqdm import tqdm
 
     runs = load_grid(args.grid)
@@ -294,18 +271,38 @@ def main(args) -> int:
 
     check_batch_target({run.name: run.parameters for run in runs}, args.output)  # a refusal: one line, no bar
     bar = tqdm(total=len(runs), unit="report", desc="cartreport batch")
+    where = Path(args.output) / "summary.csv"
 
     def progress(row: dict) -> None:
         bar.update(1)
-        if row["status"] != "ok":
-            bar.write(f"{row['name']}: failed: {row['error']}")
+        if row["status"] == "failed":
+            lines = str(row["error"]).splitlines() or [""]
+            more = f" (the full list is in {where})" if len(lines) > 1 else ""
+            bar.write(f"{row['name']}: failed: {lines[0].rstrip(':')}{more}")
 
-    summary = run_batch(
-        runs, args.output, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler, progress=progress
-    )
+    try:
+        summary = run_batch(
+            runs,
+            args.output,
+            jobs=args.jobs,
+            executor=args.executor,
+            scheduler=args.scheduler,
+            progress=progress,
+        )
+        interrupted_by = None
+    except BatchInterrupted as stop:
+        summary, interrupted_by = stop.summary, stop.signum
     bar.close()
-    failed = int((summary["status"] != "ok").sum())
+    counts = summary["status"].value_counts()
+    others = ", ".join(f"{counts[s]} {s}" for s in ("failed", "interrupted") if s in counts)
     print(
-        f"{len(summary) - failed} of {len(summary)} runs ok; summary in {Path(args.output) / 'summary.csv'}"
+        f"{counts.get('ok', 0)} of {len(summary)} runs ok{f' ({others})' if others else ''}; summary in {where}"
     )
-    return 1 if failed else 0
+    if interrupted_by is not None:
+        name = signal.Signals(interrupted_by).name
+        print(
+            f"interrupted by {name}: no new report was started, the running ones were stopped",
+            file=sys.stderr,
+        )
+        return 128 + interrupted_by
+    return 1 if counts.get("ok", 0) < len(summary) else 0

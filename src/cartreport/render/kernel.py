@@ -148,15 +148,29 @@ class _Kernel:
     def reset(self, timeout: float) -> None:
         """Clear the user namespace, close figures, restore rcParams and the working directory."""
         assert self.kc is not None
-        reply = _run(
-            self.kc.execute_interactive,
-            _reset_code(self.cwd),
-            silent=True,
-            store_history=False,
-            timeout=timeout,
-            output_hook=lambda msg: None,
-        )
-        content = reply["content"]
+        kc, km = self.kc, self.km
+
+        async def _reset_while_alive() -> dict:
+            # as nbclient does for cells: a kernel killed meanwhile (a batch stopped) fails this within a second
+            reply = asyncio.ensure_future(
+                kc.execute_interactive(
+                    _reset_code(self.cwd),
+                    silent=True,
+                    store_history=False,
+                    timeout=timeout,
+                    output_hook=lambda msg: None,
+                )
+            )
+            while not reply.done():
+                await asyncio.wait([reply], timeout=0.5)
+                if not reply.done() and not await km.is_alive():
+                    reply.cancel()
+                    with contextlib.suppress(BaseException):
+                        await reply
+                    raise RuntimeError("the kernel died while its namespace was being reset")
+            return reply.result()
+
+        content = _run(_reset_while_alive)["content"]
         if content.get("status") != "ok":
             raise RuntimeError(f"could not reset the kernel: {content.get('ename')}: {content.get('evalue')}")
 
@@ -166,6 +180,17 @@ class _Kernel:
             return bool(_run(self.km.is_alive))
         except Exception:  # noqa: BLE001 - any doubt means: start a new one
             return False
+
+    def kill(self) -> None:
+        """Kill the kernel process at once; safe in a signal handler and from another thread (one ``kill``).
+
+        A notebook running on it fails within about a second (nbclient checks the kernel's life); call
+        :meth:`shutdown` afterwards, which also deletes the private folder.
+        """
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if process is not None:
+            with contextlib.suppress(Exception):
+                process.kill()
 
     def shutdown(self) -> None:
         """Stop the client, kill the kernel (``now=True``) and delete the IPC files; never raises."""
