@@ -10,6 +10,7 @@ import yaml
 
 from cartreport import batch, batch_workers, cli
 from cartreport.errors import ParameterError
+from cartreport.problems import MAX_PER_RULE
 from cartreport.synthetic import synthetic_cohort
 
 
@@ -104,16 +105,22 @@ def test_a_worker_keeps_one_warm_kernel_across_reports(grid_file, tmp_path):
     assert kernel.is_alive() and batch_workers._worker_kernel() is kernel, "reused, not restarted"
     batch_workers._drop_worker_kernel()
     assert not kernel.is_alive()
-    assert batch._KERNEL is None
+    assert not batch_workers._KERNELS
 
 
 def test_summary_csv_holds_no_live_formula(tmp_path, monkeypatch):
     """A file named ``=HYPERLINK(...).csv`` puts its name into the error column; a spreadsheet must not run it."""
     error = '=HYPERLINK("http://x","y").csv has 1 problem; nothing was computed.'
     monkeypatch.setattr(
-        batch,
+        batch_workers,
         "run_one",
-        lambda run, output: {"name": run.name, "status": "failed", "error": error, "n": -1, "seconds": 0.1},
+        lambda run, output, *_: {
+            "name": run.name,
+            "status": "failed",
+            "error": error,
+            "n": -1,
+            "seconds": 0.1,
+        },
     )
     batch.run_batch([batch.BatchRun("one", {})], tmp_path)
     with open(tmp_path / "summary.csv", encoding="utf-8", newline="") as handle:
@@ -184,8 +191,6 @@ def test_relative_data_is_relative_to_the_grid_as_in_a_params_file(tmp_path, mon
     args = cli.build_parser().parse_args(["run", "--params-file", "../study/grids/params.yaml"])
     assert cli._parameters(args)["data"] == expected
 
-    assert not batch_workers._KERNELS
-
 
 @pytest.mark.parametrize(
     ("runs", "message"),
@@ -244,8 +249,11 @@ def test_a_long_problem_list_is_capped_with_a_count(tmp_path):
     error = summary.loc[0, "error"]
     assert "bad.csv has 30 problems" in error
     shown = [line for line in error.splitlines() if "bad date" in line]
-    assert len(shown) == batch.MAX_PROBLEMS_KEPT < 30
-    assert error.splitlines()[-1].strip() == f"and {30 - batch.MAX_PROBLEMS_KEPT} more"
+    assert len(shown) == MAX_PER_RULE < 30  # the validator's bound on lines per rule, then a count
+    assert (
+        error.splitlines()[-1].strip()
+        == f"bad.csv: … and {30 - MAX_PER_RULE} more problems of rule date-format"
+    )
 
 
 # --- Ctrl-C and SIGTERM: a real `cartreport batch` process, real signals ------------------------------------
@@ -321,7 +329,8 @@ def test_a_signal_stops_the_batch_cleans_up_and_reports_what_finished(tmp_path, 
     assert not alive, f"stray processes: {alive}"
     assert not _private_tmp_processes(private_tmp), "a report kernel outlived the batch"
     assert not list(private_tmp.glob("cr-k-*")), "a kernel's private folder (pickled analysis) was left"
-    assert not [p.name for p in out.iterdir() if p.name.startswith(".")], "temporary or trash folders left"
+    hidden = [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != ".cartreport-batch"]
+    assert not hidden, "temporary or trash folders left"
     summary = pd.read_csv(out / "summary.csv", keep_default_na=False)
     assert list(summary["name"]) == RUNS
     assert set(summary["status"]) == {"ok", "interrupted"}
@@ -453,6 +462,6 @@ def test_a_dask_cluster_finishes_every_report_when_a_worker_is_killed_mid_batch(
     for name in RUNS:
         assert json.loads((out / name / "results.json").read_text())["n_patients"] == SHIPPED_STUDY_PATIENTS
     assert f"{len(RUNS)} of {len(RUNS)} runs ok" in stdout
-    assert not [p.name for p in out.iterdir() if p.name.startswith(".")], (
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != ".cartreport-batch"], (
         "the killed worker's folder was left"
     )

@@ -39,13 +39,12 @@ import pandas as pd
 import yaml
 
 from cartreport import batch_workers
-from cartreport.batch_workers import MAX_PROBLEMS_KEPT, BatchRun, run_one
+from cartreport.batch_workers import BatchRun, run_one
 from cartreport.errors import ParameterError
 from cartreport.escape import write_csv
 from cartreport.params import anchor_data_path, load_yaml, resolve_parameters
 
 __all__ = [
-    "MAX_PROBLEMS_KEPT",
     "BatchInterrupted",
     "BatchRun",
     "expand_grid",

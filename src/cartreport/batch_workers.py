@@ -23,11 +23,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cartreport.errors import CartreportError, CohortError
+from cartreport.errors import CartreportError
 
 __all__ = [
     "ALL_BATCHES",
-    "MAX_PROBLEMS_KEPT",
     "BatchRun",
     "StopOnSignal",
     "in_this_process",
@@ -40,8 +39,6 @@ __all__ = [
 
 #: :func:`stop_batch` argument: every batch served by this process (a worker that serves one batch only)
 ALL_BATCHES = "*"
-#: problems of an invalid data file kept in summary.csv and index.html; the rest are counted
-MAX_PROBLEMS_KEPT = 20
 
 _KERNELS: dict[int, object] = {}  # thread → its warm report kernel
 _RUNNING: dict[int, str] = {}  # thread → the batch whose report it is running
@@ -126,14 +123,6 @@ def _drop_worker_kernel() -> None:
         kernel.shutdown()
 
 
-def _failure_text(exc: CartreportError) -> str:
-    """The whole message (every problem of an invalid file, the first :data:`MAX_PROBLEMS_KEPT` and a count)."""
-    if not isinstance(exc, CohortError) or len(exc.problems) <= MAX_PROBLEMS_KEPT:
-        return str(exc)
-    lines = str(exc).splitlines()[: 1 + MAX_PROBLEMS_KEPT]
-    return "\n".join([*lines, f"  and {len(exc.problems) - MAX_PROBLEMS_KEPT} more"])
-
-
 def _headline(results: dict) -> dict:
     row: dict = {"n": results["n_patients"]}
     for key in ("os", "lfs"):
@@ -173,7 +162,8 @@ def run_one(run: BatchRun, output: str, batch_id: str = "") -> dict:
         row.update(status="failed", error=f"section {exc.section}: {exc.error}")
         _drop_worker_kernel()
     except CartreportError as exc:  # invalid data or parameters: nothing ran in the kernel
-        row.update(status="failed", error=_failure_text(exc))
+        # the whole message: the validator bounds it (problems.MAX_PER_RULE lines per rule and a count)
+        row.update(status="failed", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - a batch reports every failure and goes on
         row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         _drop_worker_kernel()
