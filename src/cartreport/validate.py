@@ -42,6 +42,7 @@ from cartreport.errors import CohortError
 from cartreport.identifiers import IDENTIFIER_HINT, IDENTIFIER_MESSAGE, looks_like_identifier
 from cartreport.io import ReadResult, read_table
 from cartreport.problems import RULES, Problem, column_problem
+from cartreport.transplant_rules import transplant_problems
 
 __all__ = [
     "RULES",
@@ -165,6 +166,7 @@ def validate_table(read: ReadResult, data_cutoff: dt.date | None = None) -> Vali
     problems.extend(schema_problems(table))
     problems.extend(emd_problems(table))
     problems.extend(date_order_problems(table, data_cutoff))
+    problems.extend(transplant_problems(table))
     problems = [replace(p, file=read.path.name) for p in problems]
 
     position = {name: i for i, name in enumerate(str(c).strip() for c in read.table.columns)}
