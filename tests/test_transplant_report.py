@@ -87,3 +87,25 @@ def test_partial_columns_name_what_is_missing(tmp_path):
     assert transplant_prose.transplant_intro(results).startswith("Not reported: chronic GVHD and GVHD-free")
     assert {"cgvhd", "cgvhd_moderate_severe", "grfs"}.isdisjoint(results["endpoints"])
     assert "agvhd_3_4" in results["endpoints"]
+
+
+def test_columns_without_any_second_hsct_say_so(tmp_path):
+    import pandas as pd
+
+    table = pd.read_csv(TIES, dtype=str)
+    outcomes = ["neutrophil_engraftment_date", "platelet_engraftment_date", "agvhd_2_4_date", "agvhd_3_4_date",
+                "cgvhd_date", "cgvhd_severity", "cgvhd_systemic_date"]  # fmt: skip
+    table["second_hsct_date"] = None
+    table[outcomes] = None
+    path = tmp_path / "no_hsct.csv"
+    table.to_csv(path, index=False)
+    analysis = api.load_analysis(data=str(path), time_origin="cart_infusion")
+    results = analysis.results
+    assert results["transplant_flow"] == {
+        "transplanted": 0,
+        "excluded": [{"reason": "no second HSCT", "n": 15}],
+    }
+    assert "grfs" not in results["endpoints"] and transplant_prose.grfs_paragraph(results) == ""
+    assert transplant_prose.transplant_intro(results).startswith("No patient analysed had a second HSCT")
+    assert api.transplant_figure(analysis, "grfs") is None
+    assert results["safety"]["crs"]["evaluable"] == 14

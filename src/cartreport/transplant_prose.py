@@ -72,6 +72,13 @@ def _flow(results: dict) -> str:
 def transplant_intro(results: dict) -> str:
     """What the section reports and, by name, what the data do not report (the reconstruction says why)."""
     missing = [name for name, keys in PARTS if not any(_has(results, k) for k in keys)]
+    flow = results.get("transplant_flow")
+    if flow and not flow["transplanted"]:
+        return (
+            "No patient analysed had a second HSCT, so engraftment, GVHD and GVHD-free, relapse-free survival "
+            "(timed from it) could not be estimated."
+            + (" CRS and ICANS follow." if results.get("safety") else "")
+        )
     if not missing:
         return "Safety of the CAR-T infusion and outcomes of the second allogeneic HSCT."
     what = _join(missing)

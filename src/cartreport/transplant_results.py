@@ -123,6 +123,9 @@ def analyse_transplant(
     if not derived.endpoints:
         return TransplantAnalysis(endpoints=derived, safety=safety)
     patients = derived.analysed
+    flow = {"transplanted": int(len(patients)), "excluded": derived.exclusions()}
+    if patients.empty:  # the columns are there but nobody had a second HSCT (e.g. time_origin cart_infusion)
+        return TransplantAnalysis(endpoints=derived, safety=safety, flow=flow)
     fits: dict[str, KMResult | CIFResult] = {}
     for key in derived.endpoints:
         time = patients[f"{key}_time_days"]
@@ -143,8 +146,4 @@ def analyse_transplant(
                 {"days": float(t * unit), "months": float(t * unit / DAYS_PER_MONTH), "at_risk": int(n)}
                 for t, n in zip(ticks, fits[key].at_risk_at(ticks * unit), strict=True)
             ]
-    flow = {
-        "transplanted": int(len(patients)),
-        "excluded": derived.exclusions(),
-    }
     return TransplantAnalysis(endpoints=derived, fits=fits, blocks=blocks, safety=safety, flow=flow)
