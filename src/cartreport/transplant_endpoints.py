@@ -144,6 +144,9 @@ def derive_transplant_endpoints(table: pd.DataFrame, data_cutoff=None) -> Transp
     (28.0, 2)
     """
     keys = available_endpoints(table.columns)
+    if not keys:  # a cohort without the optional columns: nothing to derive (and nothing to copy)
+        empty = pd.DataFrame({"patient_id": [], "analysed": [], "exclusion_reason": []})
+        return TransplantEndpoints(patients=empty.astype({"analysed": bool}), endpoints=())
     cutoff = None if data_cutoff in (None, "") else pd.Timestamp(data_cutoff)
     seen = table.copy()
     if cutoff is not None:
