@@ -39,11 +39,23 @@ def test_contract_lists_every_column_of_the_issue():
         "relapse_after_first_hsct_date",
         "donor_type",
         "cause_of_death",
+        # issue #11: safety and transplant outcomes
+        "crs_grade",
+        "icans_grade",
+        "neutrophil_engraftment_date",
+        "platelet_engraftment_date",
+        "agvhd_2_4_date",
+        "agvhd_3_4_date",
+        "cgvhd_date",
+        "cgvhd_severity",
+        "cgvhd_systemic_date",
     }
     assert set(schema.REQUIRED_COLUMNS) == required
     assert set(schema.OPTIONAL_COLUMNS) == optional
     assert schema.BM_RESPONSES == ("MRD-negative CR", "MRD-positive CR", "NR", "NE")
     assert schema.EMD_RESPONSES == ("CR", "PR", "SD", "PD", "NE")
+    assert schema.CGVHD_SEVERITIES == ("mild", "moderate", "severe")
+    assert schema.INTEGER_COLUMNS == ("crs_grade", "icans_grade")
 
 
 def test_coerce_types_sorts_and_keeps_extra_columns():

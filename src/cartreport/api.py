@@ -48,7 +48,14 @@ log = logging.getLogger(__name__)
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 #: the report's sections: notebook stems in ``notebooks/``, in order
-SECTIONS: tuple[str, ...] = ("00_summary", "01_design", "02_responses", "03_survival", "04_methods")
+SECTIONS: tuple[str, ...] = (
+    "00_summary",
+    "01_design",
+    "02_responses",
+    "03_survival",
+    "03b_transplant",
+    "04_methods",
+)
 
 
 @dataclass(frozen=True)
@@ -316,6 +323,21 @@ def subgroup_figure(analysis: Analysis, endpoint: str = "os"):
         ylabel=f"{label} (%)",
         landmarks_months=results["parameters"]["landmarks_months"],
     )
+
+
+def transplant_figure(analysis: Analysis, group: str):
+    """Engraftment (``"engraftment"``), acute / chronic GVHD (``"agvhd"``, ``"cgvhd"``) or GRFS (``"grfs"``, beside
+    OS and LFS when the report's time origin is the second HSCT) curves; ``None`` without the group's columns."""
+    from cartreport.figures.transplant import plot_transplant_curves
+
+    if analysis.transplant is None:
+        return None
+    same_origin = analysis.results["parameters"]["time_origin"] == "second_hsct"
+    survival = None
+    if group == "grfs" and same_origin:
+        labels = {key: analysis.results["endpoints"][key]["label"] for key in ("os", "lfs")}
+        survival = {labels[key]: fit for key, fit in analysis.survival.items()}
+    return plot_transplant_curves(analysis.transplant.fits, group, survival)
 
 
 def provenance_table(results: dict) -> pd.DataFrame:

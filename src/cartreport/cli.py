@@ -107,7 +107,12 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ParameterError("--output", args.output, f"its folder cannot be made ({exc.strerror})") from None
-    synthetic_cohort(args.n, seed=args.seed).to_csv(output, index=False, lineterminator="\n")
+    table = synthetic_cohort(args.n, seed=args.seed)
+    if args.transplant_outcomes:
+        from cartreport.synthetic_transplant import add_transplant_outcomes
+
+        table = add_transplant_outcomes(table, seed=args.seed)
+    table.to_csv(output, index=False, lineterminator="\n")
     print(f"wrote {output}: {args.n} synthetic patients (seed {args.seed}); not a model of any real study")
     return EXIT_OK
 
@@ -155,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--n", type=int, required=True, help="number of patients")
     syn.add_argument("--seed", type=int, default=0)
     syn.add_argument("--output", required=True, help="CSV file to write")
+    syn.add_argument(
+        "--transplant-outcomes",
+        action="store_true",
+        help="add CRS/ICANS grades, engraftment and GVHD columns (the safety and transplant section)",
+    )
     syn.set_defaults(func=_cmd_synthesize)
 
     bat = sub.add_parser("batch", help="run a grid of reports")

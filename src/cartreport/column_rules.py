@@ -57,6 +57,11 @@ def _in_range(value: object, low: float | None, high: float | None) -> bool:
     return (low is None or number >= low) and (high is None or number <= high)
 
 
+def _is_whole_or_not_number(value: object) -> bool:
+    number = _number(value)
+    return number is None or number.is_integer()  # not a number is reported as not-a-number
+
+
 def _by_distinct_value(test: Callable[[object], bool]) -> Callable[[pd.Series], pd.Series]:
     """A vectorised check: whether each cell passes ``test``, calling ``test`` once per distinct value."""
 
@@ -84,9 +89,11 @@ def build_schema() -> pa.DataFrameSchema:
             checks.append(pa.Check(_by_distinct_value(is_iso_date), name="date-format"))
         elif spec.values:
             checks.append(pa.Check(lambda s, allowed=spec.values: s.isin(allowed), name="allowed-values"))
-        elif spec.kind == "number":
+        elif spec.kind in ("number", "integer"):
             low, high = spec.minimum, spec.maximum
             checks.append(pa.Check(_by_distinct_value(lambda v: _number(v) is not None), name="not-a-number"))
+            if spec.kind == "integer":
+                checks.append(pa.Check(_by_distinct_value(_is_whole_or_not_number), name="not-an-integer"))
             checks.append(
                 pa.Check(
                     _by_distinct_value(lambda v, lo=low, hi=high: _in_range(v, lo, hi)), name="out-of-range"
@@ -227,6 +234,12 @@ def _describe(
     if check == "not-a-number":
         hint = "use a point as the decimal separator" if re.fullmatch(r"\d+,\d+", value or "") else None
         return "not-a-number", f"value {quoted(value)} is not a number", hint
+    if check == "not-an-integer":
+        return (
+            "not-an-integer",
+            f"value {quoted(value)} is not a whole number",
+            f"write a whole number {spec.minimum:g}–{spec.maximum:g}",
+        )
     if check == "out-of-range":
         return (
             "out-of-range",

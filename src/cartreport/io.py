@@ -91,6 +91,15 @@ XPT_ALIASES: dict[str, str] = {
     "RELH1DT": "relapse_after_first_hsct_date",
     "DONORTYP": "donor_type",
     "DTHCAUS": "cause_of_death",
+    "CRSGR": "crs_grade",
+    "ICANSGR": "icans_grade",
+    "NEUTENDT": "neutrophil_engraftment_date",
+    "PLTENDT": "platelet_engraftment_date",
+    "AGVHD2DT": "agvhd_2_4_date",
+    "AGVHD3DT": "agvhd_3_4_date",
+    "CGVHDDT": "cgvhd_date",
+    "CGVHDSEV": "cgvhd_severity",
+    "CGVHDSDT": "cgvhd_systemic_date",
 }
 
 

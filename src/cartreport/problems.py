@@ -37,6 +37,7 @@ RULES: dict[str, str] = {
     "allowed-values": "a value is not one of the column's allowed values",
     "not-a-number": "a number column holds something that is not a number",
     "out-of-range": "a number is outside the column's range",
+    "not-an-integer": "a grade (a whole-number column) holds a fraction",
     "emd-response-without-emd": "emd_response is given but emd_at_baseline is no",
     "emd-response-missing": "emd_response is blank but emd_at_baseline is yes",
     "order-hsct-before-cart": "second HSCT before the CAR-T infusion",
@@ -51,6 +52,16 @@ RULES: dict[str, str] = {
     "contact-not-death": "last contact differs from the death date of a patient who died",
     "after-cutoff": "a date after the data cut-off",
     "future-date": "a date after today (the day of the run)",
+    # safety and transplant outcomes (cartreport.transplant_rules)
+    "outcome-without-hsct": "an engraftment or GVHD date for a patient without a second HSCT",
+    "outcome-before-hsct": "an engraftment or GVHD date before the second HSCT",
+    "outcome-after-follow-up": "an engraftment or GVHD date after death or after the last contact",
+    "agvhd-3-4-without-2-4": "agvhd_3_4_date given but agvhd_2_4_date blank",
+    "agvhd-3-4-before-2-4": "acute GVHD grade III–IV dated before grade II–IV",
+    "cgvhd-severity-without-onset": "cgvhd_severity given but cgvhd_date blank",
+    "cgvhd-severity-missing": "cgvhd_date given but cgvhd_severity blank",
+    "cgvhd-treatment-without-onset": "cgvhd_systemic_date given but cgvhd_date blank",
+    "cgvhd-treatment-before-onset": "systemic treatment of chronic GVHD before its onset",
 }
 #: problems kept and shown per rule; the rest are counted in one "… and N more problems of rule X" line
 MAX_PER_RULE = 20

@@ -33,6 +33,7 @@ from cartreport.identifiers import looks_like_identifier
 from cartreport.km import KMResult, kaplan_meier
 from cartreport.proportions import clopper_pearson
 from cartreport.schema import BM_RESPONSES, EMD_RESPONSES
+from cartreport.transplant_results import TransplantAnalysis, analyse_transplant
 
 __all__ = ["Analysis", "analyse", "apply_subgroup", "write_results"]
 
@@ -54,6 +55,7 @@ class Analysis:
     incidence: dict[str, CIFResult]
     by_group: dict[str, dict[str, KMResult | CIFResult]]
     results: dict = field(repr=False)
+    transplant: TransplantAnalysis | None = None  # safety and transplant outcomes (optional columns)
 
 
 def apply_subgroup(table: pd.DataFrame, subgroup: dict[str, list[str]]) -> pd.DataFrame:
@@ -331,6 +333,9 @@ def analyse(
                 for m, n in zip(ticks, fits[key].at_risk_at(ticks * DAYS_PER_MONTH), strict=True)
             ]
 
+    transplant = analyse_transplant(selected, params, survival)
+    blocks.update(transplant.blocks)
+
     results = {
         "schema_version": SCHEMA_VERSION,
         "title": params["title"],
@@ -363,6 +368,10 @@ def analyse(
         "subgroups": subgroups,
         "methods": _methods(params),
     }
+    if transplant.safety:  # only with the optional columns: a cohort without them reports as before
+        results["safety"] = transplant.safety
+    if transplant.flow:
+        results["transplant_flow"] = transplant.flow
     return Analysis(
         table=selected,
         endpoints=endpoints,
@@ -370,6 +379,7 @@ def analyse(
         incidence=incidence,
         by_group=by_group,
         results=_clean(results),
+        transplant=transplant,
     )
 
 

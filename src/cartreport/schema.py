@@ -14,6 +14,7 @@ import pandas as pd
 
 __all__ = [
     "BM_RESPONSES",
+    "CGVHD_SEVERITIES",
     "COLUMNS",
     "DATE_COLUMNS",
     "EMD_RESPONSES",
@@ -39,6 +40,8 @@ DONOR_TYPES: tuple[str, ...] = (
     "cord blood",
     "other",
 )
+#: NIH global severity of chronic GVHD (Jagasia et al., BBMT 2015)
+CGVHD_SEVERITIES: tuple[str, ...] = ("mild", "moderate", "severe")
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class ColumnSpec:
     ----------
     name : column name, exactly as in the file header.
     required : the column must be present.
-    kind : ``"text"``, ``"date"``, ``"category"``, ``"yes/no"`` or ``"number"``.
+    kind : ``"text"``, ``"date"``, ``"category"``, ``"yes/no"``, ``"number"`` or ``"integer"``.
     blank : what a blank cell means, or ``None`` when a blank is not allowed.
     values : allowed values for a category column.
     description : one line for data/README.md.
@@ -72,6 +75,8 @@ class ColumnSpec:
             return "date `YYYY-MM-DD`"
         if self.kind == "number":
             return f"number {self.minimum:g}–{self.maximum:g}"
+        if self.kind == "integer":
+            return f"whole number {self.minimum:g}–{self.maximum:g}"
         return "text"
 
 
@@ -130,12 +135,76 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec(
         "cause_of_death", False, "text", "alive or unknown", "free text, e.g. `relapse`, `infection`, `GVHD`"
     ),
+    # safety of the CAR-T infusion and outcomes of the second HSCT (optional; see cartreport.transplant_endpoints)
+    ColumnSpec(
+        "crs_grade",
+        False,
+        "integer",
+        "not assessed",
+        "worst cytokine release syndrome after CAR-T, ASTCT 2019 consensus grade (0 = none)",
+        minimum=0,
+        maximum=5,
+    ),
+    ColumnSpec(
+        "icans_grade",
+        False,
+        "integer",
+        "not assessed",
+        "worst immune effector cell-associated neurotoxicity (ICANS), ASTCT 2019 grade (0 = none)",
+        minimum=0,
+        maximum=5,
+    ),
+    ColumnSpec(
+        "neutrophil_engraftment_date",
+        False,
+        "date",
+        "not engrafted",
+        "neutrophil engraftment after the second HSCT",
+    ),
+    ColumnSpec(
+        "platelet_engraftment_date",
+        False,
+        "date",
+        "not engrafted",
+        "platelet engraftment after the second HSCT",
+    ),
+    ColumnSpec(
+        "agvhd_2_4_date",
+        False,
+        "date",
+        "never",
+        "first date acute GVHD reached grade II–IV after the second HSCT",
+    ),
+    ColumnSpec(
+        "agvhd_3_4_date",
+        False,
+        "date",
+        "never",
+        "first date acute GVHD reached grade III–IV; needs agvhd_2_4_date, not after it",
+    ),
+    ColumnSpec("cgvhd_date", False, "date", "never", "onset of chronic GVHD after the second HSCT"),
+    ColumnSpec(
+        "cgvhd_severity",
+        False,
+        "category",
+        "no chronic GVHD",
+        "NIH global severity of chronic GVHD at its worst; required when cgvhd_date is given",
+        values=CGVHD_SEVERITIES,
+    ),
+    ColumnSpec(
+        "cgvhd_systemic_date",
+        False,
+        "date",
+        "none",
+        "start of systemic treatment for chronic GVHD, on or after cgvhd_date",
+    ),
 )
 
 _BY_NAME = {c.name: c for c in COLUMNS}
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
 OPTIONAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if not c.required)
 DATE_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "date")
+INTEGER_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "integer")
 
 
 def column(name: str) -> ColumnSpec:
@@ -188,5 +257,8 @@ def coerce(table: pd.DataFrame) -> pd.DataFrame:
     out["emd_at_baseline"] = out["emd_at_baseline"].map(_yes_no).astype(bool)
     if "age_years" in out.columns:
         out["age_years"] = pd.to_numeric(out["age_years"], errors="raise").astype(float)
+    for name in INTEGER_COLUMNS:  # whole numbers, NaN where blank
+        if name in out.columns:
+            out[name] = pd.to_numeric(out[name], errors="raise").astype(float)
     out["patient_id"] = out["patient_id"].astype(str)
     return out.sort_values("patient_id", kind="stable").reset_index(drop=True)

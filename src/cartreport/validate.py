@@ -43,6 +43,7 @@ from cartreport.formatting import counted
 from cartreport.identifiers import IDENTIFIER_HINT, IDENTIFIER_MESSAGE, looks_like_identifier
 from cartreport.io import ReadResult, patients_sheet, read_table
 from cartreport.problems import RULES, Problem, bounded, column_problem, total
+from cartreport.transplant_rules import transplant_problems
 
 __all__ = [
     "RULES",
@@ -171,6 +172,7 @@ def validate_table(
     problems.extend(near_duplicate_id_problems(table))
     problems.extend(emd_problems(table))
     problems.extend(date_order_problems(table, data_cutoff, today))
+    problems.extend(transplant_problems(table))
     problems = [replace(p, file=read.path.name) for p in problems]
 
     position = {name: i for i, name in enumerate(str(c).strip() for c in read.table.columns)}

@@ -1,0 +1,111 @@
+"""The safety and transplant-outcome section (notebooks/03b_transplant.ipynb) in a full report: figures, tables and
+prose from results.json for a cohort with the columns; one "not reported" sentence and nothing else without them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cartreport import api, formatting, transplant_prose
+
+ROOT = Path(__file__).resolve().parents[1]
+TIES = ROOT / "tests" / "data" / "transplant_ties.csv"
+REF = json.loads((ROOT / "tests" / "data" / "reference" / "transplant.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def transplant_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("transplant") / "report"
+    api.run_report({"data": str(TIES)}, out)
+    return out
+
+
+def test_section_shows_figures_tables_and_numbers_from_r(transplant_report):
+    html = (transplant_report / "report.html").read_text(encoding="utf-8")
+    figures = {p.stem for p in (transplant_report / "figures").glob("*.png")}
+    assert {
+        "crs_icans_grades",
+        "cif_engraftment",
+        "cif_acute_gvhd",
+        "cif_chronic_gvhd",
+        "km_grfs_os_lfs",
+    } <= figures
+    tables = {p.stem for p in (transplant_report / "tables").glob("*.csv")}
+    assert {"crs_icans", "transplant_landmarks"} <= tables
+    for heading in ("Cytokine release syndrome and neurotoxicity", "Engraftment", "Acute graft-versus-host disease",
+                    "Chronic graft-versus-host disease", "GVHD-free, relapse-free survival"):  # fmt: skip
+        assert heading in html
+    # numbers printed in the section are R's, formatted by the one formatting rule
+    platelets = REF["cohorts"]["ties"]["endpoints"]["platelet_engraftment"]
+    assert formatting.percent(platelets["landmark_estimate"][1]) == "78.6%"
+    assert "78.6% (95% CI 35.9–94.5%) at day 100" in html
+    crs = REF["cohorts"]["ties"]["safety"]["crs"]["any"]
+    assert f"{crs['responders']}/{crs['evaluable']} ({formatting.percent(crs['rate'])};" in html
+    results = json.loads((transplant_report / "results.json").read_text(encoding="utf-8"))
+    assert results["endpoints"]["grfs"]["landmarks"][0]["days"] == 365
+    assert "not reported" not in html.split("Safety and transplant outcomes", 1)[1].split("Methods", 1)[0]
+
+
+def test_risk_table_in_results_is_the_one_under_the_figure(transplant_report):
+    results = json.loads((transplant_report / "results.json").read_text(encoding="utf-8"))
+    analysis = api.load_analysis(data=str(TIES))
+    fig = api.transplant_figure(analysis, "engraftment")
+    table_ax = next(ax for ax in fig.axes if ax.get_label() == "risk_table")
+    printed = [int(t.get_text()) for t in table_ax.texts if t.get_text().isdigit()]
+    in_json = [row["at_risk"] for key in ("neutrophil_engraftment", "platelet_engraftment")
+               for row in results["endpoints"][key]["risk_table"]]  # fmt: skip
+    assert sorted(printed) == sorted(in_json)
+
+
+def test_shipped_study_says_not_reported_and_shows_no_empty_part():
+    results = api.load_analysis().results
+    intro = transplant_prose.transplant_intro(results)
+    assert "were not reported" in intro and "does not invent them" in intro
+    for helper in (
+        transplant_prose.safety_paragraph,
+        transplant_prose.engraftment_paragraph,
+        transplant_prose.gvhd_paragraph,
+        transplant_prose.grfs_paragraph,
+        transplant_prose.transplant_methods,
+    ):
+        assert helper(results) == ""
+    assert transplant_prose.safety_table(results) is None
+    assert transplant_prose.transplant_landmark_table(results) is None
+    analysis = api.load_analysis()
+    assert all(api.transplant_figure(analysis, g) is None for g in ("engraftment", "agvhd", "cgvhd", "grfs"))
+
+
+def test_partial_columns_name_what_is_missing(tmp_path):
+    import pandas as pd
+
+    table = pd.read_csv(TIES, dtype=str).drop(columns=["cgvhd_date", "cgvhd_severity", "cgvhd_systemic_date"])
+    path = tmp_path / "no_cgvhd.csv"
+    table.to_csv(path, index=False)
+    results = api.load_analysis(data=str(path)).results
+    assert transplant_prose.transplant_intro(results).startswith("Not reported: chronic GVHD and GVHD-free")
+    assert {"cgvhd", "cgvhd_moderate_severe", "grfs"}.isdisjoint(results["endpoints"])
+    assert "agvhd_3_4" in results["endpoints"]
+
+
+def test_columns_without_any_second_hsct_say_so(tmp_path):
+    import pandas as pd
+
+    table = pd.read_csv(TIES, dtype=str)
+    outcomes = ["neutrophil_engraftment_date", "platelet_engraftment_date", "agvhd_2_4_date", "agvhd_3_4_date",
+                "cgvhd_date", "cgvhd_severity", "cgvhd_systemic_date"]  # fmt: skip
+    table["second_hsct_date"] = None
+    table[outcomes] = None
+    path = tmp_path / "no_hsct.csv"
+    table.to_csv(path, index=False)
+    analysis = api.load_analysis(data=str(path), time_origin="cart_infusion")
+    results = analysis.results
+    assert results["transplant_flow"] == {
+        "transplanted": 0,
+        "excluded": [{"reason": "no second HSCT", "n": 15}],
+    }
+    assert "grfs" not in results["endpoints"] and transplant_prose.grfs_paragraph(results) == ""
+    assert transplant_prose.transplant_intro(results).startswith("No patient analysed had a second HSCT")
+    assert api.transplant_figure(analysis, "grfs") is None
+    assert results["safety"]["crs"]["evaluable"] == 14
