@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cartreport import formatting as fmt
+from cartreport.escape import Markdown, md
 from cartreport.transplant_endpoints import TRANSPLANT_DEFINITIONS
 
 __all__ = [
@@ -69,36 +70,38 @@ def _flow(results: dict) -> str:
     )
 
 
-def transplant_intro(results: dict) -> str:
+def transplant_intro(results: dict) -> Markdown:
     """What the section reports and, by name, what the data do not report (the reconstruction says why)."""
     missing = [name for name, keys in PARTS if not any(_has(results, k) for k in keys)]
     flow = results.get("transplant_flow")
     if flow and not flow["transplanted"]:
-        return (
+        return md(
+            "{}",
             "No patient analysed had a second HSCT, so engraftment, GVHD and GVHD-free, relapse-free survival "
             "(timed from it) could not be estimated."
-            + (" CRS and ICANS follow." if results.get("safety") else "")
+            + (" CRS and ICANS follow." if results.get("safety") else ""),
         )
     if not missing:
-        return "Safety of the CAR-T infusion and outcomes of the second allogeneic HSCT."
+        return md("{}", "Safety of the CAR-T infusion and outcomes of the second allogeneic HSCT.")
     what = _join(missing)
     if len(missing) == len(PARTS):
         text = f"Safety and transplant outcomes — {what} — were not reported"
     else:
         text = f"Not reported: {what}"
     if results.get("is_reconstruction"):
-        return (
+        return md(
+            "{}",
             text
-            + ": the presentation reported none of them, and the reconstructed cohort does not invent them."
+            + ": the presentation reported none of them, and the reconstructed cohort does not invent them.",
         )
-    return text + " (the data have no columns for them; see data/README.md)."
+    return md("{} (the data have no columns for them; see data/README.md).", text)
 
 
-def safety_paragraph(results: dict) -> str:
+def safety_paragraph(results: dict) -> Markdown:
     """CRS and ICANS: rates of any grade and of grade 3 or higher with exact intervals, among the assessed."""
     safety = results.get("safety") or {}
     if not safety:
-        return ""
+        return Markdown()
     level = _level(results)
     parts = []
     for key, s in safety.items():
@@ -115,13 +118,13 @@ def safety_paragraph(results: dict) -> str:
             f"{fmt.rate(g3['responders'], g3['evaluable'], g3['rate'], g3['ci_low'], g3['ci_high'], level)}."
         )
     parts.append("Grades by the ASTCT 2019 consensus; confidence intervals Clopper–Pearson exact.")
-    return "## Cytokine release syndrome and neurotoxicity\n\n" + " ".join(parts)
+    return md("## {}\n\n{}", "Cytokine release syndrome and neurotoxicity", " ".join(parts))
 
 
-def _incidence_paragraph(results: dict, heading: str, keys: tuple[str, ...]) -> str:
+def _incidence_paragraph(results: dict, heading: str, keys: tuple[str, ...]) -> Markdown:
     blocks = [results["endpoints"][k] for k in keys if k in results["endpoints"]]
     if not blocks:
-        return ""
+        return Markdown()
     parts = []
     for block in blocks:
         parts.append(
@@ -129,28 +132,29 @@ def _incidence_paragraph(results: dict, heading: str, keys: tuple[str, ...]) -> 
             f"{fmt.count(block['competing_events'])} competing deaths among {fmt.count(block['n'])} patients; "
             f"{_landmarks(results, block)}."
         )
-    return f"## {heading}\n\n" + " ".join(parts) + _flow(results) + f" Method: {blocks[0]['method']}."
+    body = " ".join(parts) + _flow(results) + f" Method: {blocks[0]['method']}."
+    return md("## {}\n\n{}", heading, body)
 
 
-def engraftment_paragraph(results: dict) -> str:
+def engraftment_paragraph(results: dict) -> Markdown:
     """Cumulative incidence of neutrophil and platelet engraftment at days 28 and 100."""
     return _incidence_paragraph(results, "Engraftment", ("neutrophil_engraftment", "platelet_engraftment"))
 
 
-def gvhd_paragraph(results: dict) -> str:
+def gvhd_paragraph(results: dict) -> Markdown:
     """Cumulative incidence of acute GVHD II–IV and III–IV and of chronic GVHD (any, moderate–severe)."""
     acute = _incidence_paragraph(results, "Acute graft-versus-host disease", ("agvhd_2_4", "agvhd_3_4"))
     chronic = _incidence_paragraph(
         results, "Chronic graft-versus-host disease", ("cgvhd", "cgvhd_moderate_severe")
     )
-    return "\n\n".join(p for p in (acute, chronic) if p)
+    return Markdown("\n\n").join(p for p in (acute, chronic) if p)
 
 
-def grfs_paragraph(results: dict) -> str:
+def grfs_paragraph(results: dict) -> Markdown:
     """GRFS at one and two years, beside OS and LFS when those are timed from the second HSCT too."""
     block = results["endpoints"].get("grfs")
     if not block:
-        return ""
+        return Markdown()
     level = _level(results)
     median = fmt.months(block["median_months"])
     ci = fmt.months_ci(block["median_ci_low"], block["median_ci_high"], level)
@@ -160,14 +164,15 @@ def grfs_paragraph(results: dict) -> str:
     )
     if results["parameters"]["time_origin"] == "second_hsct":
         text += " The figure shows overall and leukemia-free survival from the same origin beside it."
-    return "## GVHD-free, relapse-free survival\n\n" + text + _flow(results) + f" Method: {block['method']}."
+    body = text + _flow(results) + f" Method: {block['method']}."
+    return md("## {}\n\n{}", "GVHD-free, relapse-free survival", body)
 
 
-def transplant_methods(results: dict) -> str:
+def transplant_methods(results: dict) -> Markdown:
     """One sentence for the methods section, or ``""`` when the cohort has no transplant outcome."""
     keys = [k for k in TRANSPLANT_DEFINITIONS if k in results["endpoints"]]
     if not keys and not results.get("safety"):
-        return ""
+        return Markdown()
     parts = []
     if results.get("safety"):
         parts.append(
@@ -186,7 +191,7 @@ def transplant_methods(results: dict) -> str:
             "GRFS (Holtan et al. 2015): Kaplan–Meier from the second HSCT; event the first of acute GVHD III–IV, "
             "chronic GVHD requiring systemic treatment, relapse or death."
         )
-    return " ".join(parts)
+    return md("{}", " ".join(parts))
 
 
 def safety_table(results: dict) -> pd.DataFrame | None:
