@@ -265,19 +265,24 @@ def subgroup_figure(analysis: Analysis, endpoint: str = "os"):
     if not analysis.by_group:
         return None
     from cartreport import figures
+    from cartreport.formatting import p_value
 
     results = analysis.results
     column = results["subgroups"]["column"]
-    curves = {f"{column} = {value}": fits[endpoint] for value, fits in analysis.by_group.items()}
+    curves = {value: fits[endpoint] for value, fits in analysis.by_group.items()}
     xlabel = f"Months since {results['time_origin_label']}"
     label = results["endpoints"][endpoint]["label"]
+    test = results["subgroups"].get("tests", {}).get(endpoint)
+    note = f"{test['method'][:1].upper()}{test['method'][1:]}: {p_value(test['p_value'])}" if test else None
     if endpoint in ("relapse", "nrm"):
-        return figures.plot_cif(curves, xlabel=xlabel, ylabel=f"{label} (%)")
+        return figures.plot_cif(curves, xlabel=xlabel, ylabel=f"{label} (%)", legend_title=column, note=note)
     return figures.plot_km(
         curves,
         xlabel=xlabel,
         ylabel=f"{label} (%)",
         landmarks_months=results["parameters"]["landmarks_months"],
+        legend_title=column,
+        note=note,
     )
 
 
