@@ -165,3 +165,69 @@ def test_notebooks_run_as_opened_in_jupyterlab_with_their_defaults(tmp_path):
 def test_published_section_only_for_the_shipped_study(default_report, small_report):
     assert "Published and reproduced figures" in _html(default_report)
     assert "Published and reproduced figures" not in _html(small_report)
+
+
+# ------------------------------------------------------------------------ numbered figures, tables and Word
+def _numbers(html: str, kind: str) -> list[int]:
+    pattern = r'<span class="cr-label">Figure (\d+)\.</span>' if kind == "Figure" else r">Table (\d+)\. "
+    return [int(n) for n in re.findall(pattern, html)]
+
+
+@pytest.mark.parametrize("report", ["default_report", "small_report"])
+def test_every_figure_and_table_is_numbered_in_order_with_a_caption_and_its_own_alt_text(report, request):
+    folder = request.getfixturevalue(report)
+    html = _html(folder)
+    n_figures = len(list((folder / "figures").glob("*.png")))
+    assert _numbers(html, "Figure") == list(range(1, n_figures + 1))
+    assert html.count("<figcaption>") == n_figures
+    n_tables = len(list((folder / "tables").glob("*.csv")))
+    assert _numbers(html, "Table") == list(range(1, n_tables + 1))
+    alts = re.findall(r'<img [^>]*alt="([^"]*)"', html)
+    assert len(alts) == n_figures and len(set(alts)) == n_figures and all(alts)
+    assert "Figure: " not in html, "no generic alt text"
+    assert "diagnosis = " not in html.split("Small numbers")[0], "groups are labelled by their values"
+
+
+def test_figures_are_written_for_print_and_shown_at_twice_their_display_size(default_report):
+    from PIL import Image
+
+    for png in (default_report / "figures").glob("*.png"):
+        with Image.open(png) as image:
+            assert round(image.info["dpi"][0]) >= 300, png.name
+            assert image.width / image.info["dpi"][0] * 25.4 in pytest.approx([85, 174], abs=0.5), png.name
+        assert (png.with_suffix(".svg")).is_file() and (png.with_suffix(".pdf")).is_file()
+
+
+def _docx_text(paragraph) -> str:
+    """A paragraph's text including simple fields (SEQ numbers of captions)."""
+    return "".join(node.text or "" for node in paragraph._p.iter() if node.tag.endswith("}t"))
+
+
+@pytest.mark.parametrize("report", ["default_report", "small_report"])
+def test_word_report_has_headings_real_tables_and_print_figures_with_captions(report, request):
+    import docx
+
+    folder = request.getfixturevalue(report)
+    document = docx.Document(folder / "report.docx")
+    headings = [p.text for p in document.paragraphs if p.style.name == "Heading 1"]
+    html_h1 = [re.sub(r"<[^>]+>|¶", "", h).strip() for h in re.findall(r"<h1[^>]*>(.*?)</h1>", _html(folder))]
+    assert headings == html_h1 and "Survival" in headings
+    assert any(p.style.name == "Heading 2" for p in document.paragraphs)
+    captions = [_docx_text(p) for p in document.paragraphs if p.style.name == "Caption"]
+    n_figures = len(list((folder / "figures").glob("*.png")))
+    figure_captions = [c for c in captions if c.startswith("Figure")]
+    assert [int(re.match(r"Figure (\d+)\.", c).group(1)) for c in figure_captions] == list(
+        range(1, n_figures + 1)
+    )
+    assert "SEQ Figure" in document.element.xml and "SEQ Table" in document.element.xml
+    assert len(document.inline_shapes) == n_figures
+    for shape in document.inline_shapes:  # embedded at their drawn width: a journal column
+        assert shape.width.mm == pytest.approx(85, abs=0.5) or shape.width.mm == pytest.approx(174, abs=0.5)
+    # every CSV table is a Word table with the same cells
+    csvs = sorted((folder / "tables").glob("*.csv"))
+    assert len(document.tables) == len(csvs)
+    import pandas as pd
+
+    landmarks = pd.read_csv(folder / "tables" / "landmarks.csv", dtype=str, keep_default_na=False)
+    table = next(t for t in document.tables if [c.text for c in t.rows[0].cells] == list(landmarks.columns))
+    assert [[c.text for c in row.cells] for row in table.rows[1:]] == landmarks.to_numpy().tolist()

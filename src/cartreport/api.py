@@ -193,7 +193,7 @@ def run_report(
 ) -> Path:
     """Validate, analyse, execute every section and write the output folder atomically.
 
-    The folder holds ``report.html``, ``results.json``, ``notebooks/`` (executed), ``figures/`` and ``tables/``.
+    The folder holds ``report.html``, ``report.docx``, ``results.json``, ``notebooks/`` (executed), ``figures/`` and ``tables/``.
     Invalid parameters or data raise before any notebook starts; a failing section raises
     :class:`cartreport.render.SectionFailed`; either way an earlier report in ``output`` is left untouched.
 
@@ -244,6 +244,7 @@ def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, sta
             nbformat.write(nb, workdir / "notebooks" / f"{section.name}.ipynb")
         html = render.export_html(executed, analysis.results["title"])
         (workdir / "report.html").write_text(html, encoding="utf-8")
+        render.write_docx(executed, analysis.results["title"], workdir / "report.docx", base_dir=workdir)
 
     render.write_atomically(build, output)
     say(f"wrote {output / 'report.html'} in {time.perf_counter() - started:.1f} s")

@@ -266,7 +266,7 @@ def subgroup_table(results: dict) -> pd.DataFrame:
         for group in sub["groups"]:
             row = {
                 "Endpoint": results["endpoints"][key]["label"],
-                "Group": f"{sub['column']} = {group['value']}",
+                "Group": str(group["value"]),
                 "Patients": fmt.count(group["n"]),
                 "Events": fmt.count(group[key].get("events")),
             }

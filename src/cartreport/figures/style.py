@@ -27,6 +27,7 @@ __all__ = [
     "STATE_COLOURS",
     "rc_params",
     "save_figure",
+    "save_png",
     "theme",
 ]
 
@@ -139,6 +140,12 @@ def save_figure(
     if close:
         plt.close(figure)
     return paths
+
+
+def save_png(fig: Figure | SubFigure | Axes, target: Any, *, dpi: int) -> None:
+    """Write ``fig`` as PNG at ``dpi`` to a path or binary file object, deterministically (no software tag)."""
+    figure = fig.get_figure(root=True) if isinstance(fig, Axes | SubFigure) else fig
+    figure.savefig(target, format="png", dpi=dpi, metadata=_METADATA["png"])
 
 
 # ------------------------------------------------------------------------------------------------ small helpers
