@@ -59,7 +59,7 @@ def show_figure(fig, name: str, output_dir: str = "", *, caption: captions.Capti
     if output_dir:
         figures.save_figure(figure, Path(output_dir) / "figures", name)
     png = io.BytesIO()
-    figures.save_png(figure, png, dpi=SCREEN_PX_PER_INCH * SCREEN_DENSITY)
+    figures.save_png(figure, png, dpi=SCREEN_PX_PER_INCH * SCREEN_DENSITY, palette=True)
     width_in, height_in = figure.get_size_inches()
     plt.close(figure)
     title = caption.title if caption else ""
