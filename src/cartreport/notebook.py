@@ -93,7 +93,7 @@ def _figure_html(
     return (
         f'<figure class="cr-figure{wide}" id="figure-{esc(name)}">'
         f'<div class="cr-figure-image"><img src="data:image/png;base64,{data}" width="{width}" height="{height}" '
-        f'alt="{esc(alt)}" style="--print-width: {width_in * 25.4:.1f}mm"></div>'
+        f'alt="{esc(alt)}" style="--screen-width: {width}px; --print-width: {width_in * 25.4:.1f}mm"></div>'
         f'<figcaption><span class="cr-label">{esc(label)}.</span> <span class="cr-title">{head}</span> '
         f"{esc(legend)}</figcaption></figure>"
     )
