@@ -3,6 +3,8 @@
 import json
 import re
 import shutil
+from html import escape as html_escape
+from html import unescape as html_unescape
 from pathlib import Path
 
 import nbformat
@@ -233,3 +235,68 @@ def test_word_report_has_headings_real_tables_and_print_figures_with_captions(re
     landmarks = pd.read_csv(folder / "tables" / "landmarks.csv", dtype=str, keep_default_na=False)
     table = next(t for t in document.tables if [c.text for c in t.rows[0].cells] == list(landmarks.columns))
     assert [[c.text for c in row.cells] for row in table.rows[1:]] == landmarks.to_numpy().tolist()
+
+
+# ------------------------------------------------------------------------------- in a browser, if there is one
+def _browser() -> str | None:
+    return next(
+        (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None
+    )
+
+
+_PHONE_PROBE = """<script>
+window.addEventListener("load", () => {
+  const page = document.documentElement;
+  const out = {viewport: window.innerWidth, scroll: page.scrollWidth, figures: [], tables: []};
+  for (const img of document.querySelectorAll("figure.cr-figure img")) {
+    const box = img.closest(".cr-figure-image");
+    out.figures.push({shown: img.getBoundingClientRect().width, natural: img.naturalWidth,
+                      wide: img.closest("figure").classList.contains("cr-wide"),
+                      scrolls: getComputedStyle(box).overflowX});
+  }
+  for (const t of document.querySelectorAll(".cr-table")) {
+    out.tables.push({overflow: getComputedStyle(t).overflowX, outer: t.clientWidth,
+                     inner: t.querySelector("table").getBoundingClientRect().width,
+                     border: getComputedStyle(t).borderTopStyle});
+  }
+  const probe = parent.document.createElement("pre");
+  probe.id = "probe";
+  probe.textContent = JSON.stringify(out);
+  parent.document.body.appendChild(probe);
+});
+</script>"""
+
+
+def test_in_a_browser_at_390_px_nothing_is_cut_and_figure_text_stays_legible(default_report, tmp_path):
+    browser = _browser()
+    if browser is None:
+        pytest.skip("no headless browser here; the structural checks above carry the report")
+    import subprocess
+
+    # headless windows are at least 500 px wide: the report is shown in a 390 px frame (a phone's width)
+    report = _html(default_report).replace("</body>", _PHONE_PROBE + "</body>")
+    page = tmp_path / "phone.html"
+    page.write_text(
+        f'<!DOCTYPE html><html><body style="margin:0"><iframe width="390" height="800" style="border:0" '
+        f'srcdoc="{html_escape(report, quote=True)}"></iframe></body></html>',
+        encoding="utf-8",
+    )
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=800,900",
+         "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    found = json.loads(html_unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.DOTALL).group(1)))
+    assert found["scroll"] <= found["viewport"], "the page itself never scrolls sideways"
+    from cartreport.notebook import SCREEN_DENSITY, SCREEN_PX_PER_INCH
+
+    assert found["figures"]
+    for figure in found["figures"]:
+        # the smallest text is drawn at 6.5 pt (SMALL); the PNG has SCREEN_DENSITY pixels per CSS pixel
+        scale = figure["shown"] / (figure["natural"] / SCREEN_DENSITY)
+        assert 6.5 / 72 * SCREEN_PX_PER_INCH * scale >= 8, figure
+        if figure["wide"]:  # kept legible by scrolling sideways in a frame, not by shrinking
+            assert figure["scrolls"] == "auto", figure
+    wide_tables = [t for t in found["tables"] if t["inner"] > t["outer"]]
+    assert wide_tables, "the shipped report has tables wider than a phone"
+    assert all(t["overflow"] == "auto" and t["border"] != "none" for t in wide_tables)

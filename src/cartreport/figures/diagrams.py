@@ -213,6 +213,6 @@ def plot_treatment_sequence(
             ax.text((xa + xb) / 2, y - 0.04, text, ha="center", va="top", fontsize=SMALL, linespacing=1.1)
         y -= row_h
     for line in notes:
-        ax.text(0.05, y, line, ha="left", va="top", fontsize=SMALL - 0.5, color="0.3")
+        ax.text(0.05, y, line, ha="left", va="top", fontsize=SMALL, color="0.3")
         y -= 0.17
     return fig

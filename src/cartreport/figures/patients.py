@@ -115,7 +115,7 @@ def plot_swimmer(
         handles.append(Line2D([], [], ls="none", label="Alive at last contact", **arrow))
     ax.set_ylim(n - 0.4, -0.6)
     if show_ids:
-        ax.set_yticks(y, labels=rows["patient_id"].astype(str), fontsize=SMALL - 0.5)
+        ax.set_yticks(y, labels=rows["patient_id"].astype(str), fontsize=SMALL)
         ax.set_ylabel("Patient")
         if {"bm_response", "emd_response"} & set(rows.columns):
             _response_column(ax, rows)
@@ -144,7 +144,7 @@ def _response_column(ax: Axes, rows: pd.DataFrame) -> None:
     def short(value: Any) -> str:
         return "–" if pd.isna(value) else _RESPONSE_SHORT.get(str(value), str(value))
 
-    ax.text(1.02, -0.9, "BM / EMD", transform=transform, fontsize=SMALL - 0.5, fontweight="bold", va="bottom")
+    ax.text(1.02, -0.9, "BM / EMD", transform=transform, fontsize=SMALL, fontweight="bold", va="bottom")
     for i, (bm, emd) in enumerate(
         zip(
             rows.get("bm_response", [np.nan] * len(rows)),
@@ -152,9 +152,7 @@ def _response_column(ax: Axes, rows: pd.DataFrame) -> None:
             strict=True,
         )
     ):
-        ax.text(
-            1.02, i, f"{short(bm)} / {short(emd)}", transform=transform, fontsize=SMALL - 0.5, va="center"
-        )
+        ax.text(1.02, i, f"{short(bm)} / {short(emd)}", transform=transform, fontsize=SMALL, va="center")
 
 
 def plot_responses(
