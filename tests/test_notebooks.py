@@ -225,6 +225,9 @@ def test_word_report_has_headings_real_tables_and_print_figures_with_captions(re
     )
     assert "SEQ Figure" in document.element.xml and "SEQ Table" in document.element.xml
     assert len(document.inline_shapes) == n_figures
+    section = document.sections[0]
+    text_width = section.page_width - section.left_margin - section.right_margin
+    assert all(shape.width <= text_width + 1 for shape in document.inline_shapes), "figures fit the page"
     for shape in document.inline_shapes:  # embedded at their drawn width: a journal column
         assert shape.width.mm == pytest.approx(85, abs=0.5) or shape.width.mm == pytest.approx(174, abs=0.5)
     # every CSV table is a Word table with the same cells

@@ -40,8 +40,13 @@ def write_docx(notebooks: Sequence[NotebookNode], title: str, path: Path, *, bas
     """
     import docx
     import mistune
+    from docx.shared import Mm
 
     document = docx.Document()
+    for section in document.sections:  # A4 with 18 mm margins: the text is 174 mm wide, a double column
+        section.page_width, section.page_height = Mm(210), Mm(297)
+        section.left_margin = section.right_margin = Mm(18)
+        section.top_margin = section.bottom_margin = Mm(20)
     document.core_properties.title = title
     document.core_properties.author = "cartreport"
     document.add_paragraph(title, style="Title")
