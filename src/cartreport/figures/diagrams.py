@@ -100,6 +100,8 @@ def plot_flow(flow: Mapping[str, Any], *, steps: Sequence[tuple[str, str]] = FLO
         side["analysed"] = [f"Not analysed (n = {_number(sum(int(e['n']) for e in excluded))})"] + [
             line for e in excluded for line in textwrap.wrap(f"• {e['reason']}: n = {_number(e['n'])}", 30)
         ]
+    if not side:  # no side boxes: the column of boxes in the middle of the figure
+        main_x = width / 2
     boxes: list[tuple[str, list[str]]] = []
     for key, title in present:
         lines = textwrap.wrap(title, 40) + [f"n = {_number(flow[key])}"]
