@@ -252,7 +252,7 @@ def plot_forest(
     """Point estimates with CI whiskers, one row per report run (top to bottom in frame order), and the values
     written on the right; fractions are drawn as percent unless ``percent=False``. Missing estimates read
     "not estimable"; a missing CI bound draws no whisker."""
-    ax = _new_axes(ax, (6.5, 0.9 + 0.3 * len(rows)))
+    ax = _new_axes(ax, (DOUBLE_COLUMN, 0.9 + 0.25 * len(rows)))
     scale = 100.0 if percent else 1.0
     transform = ax.get_yaxis_transform()
     for i, (_, row) in enumerate(rows.iterrows()):
