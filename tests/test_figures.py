@@ -295,7 +295,7 @@ def test_large_cohort_is_thinned_for_drawing_within_a_tenth_of_a_percent():
 def test_no_risk_table_and_single_result():
     fig = figures.plot_km(kaplan_meier(OS_TIME, OS_EVENT), xlabel="Months", ylabel="OS (%)", risk_table=False)
     assert [ax.get_label() for ax in fig.axes] == ["curves"]
-    assert "All patients (n = 16; 7 events)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "All patients (n = 16; 7 events)" in [t.get_text() for t in fig.legends[0].get_texts()]
 
 
 # ------------------------------------------------------------------------------------------- competing risks
@@ -439,7 +439,7 @@ def test_save_figure_accepts_axes_and_rejects_paths(tmp_path):
 
 def test_theme_sets_palette_and_fonts():
     assert plt.rcParams["axes.prop_cycle"].by_key()["color"][0] == figures.PALETTE[0]
-    assert plt.rcParams["font.size"] == 9 and not plt.rcParams["axes.spines.top"]
+    assert plt.rcParams["font.size"] == 7 and not plt.rcParams["axes.spines.top"]
     assert math.isclose(figures.DAYS_PER_MONTH * 12, 365.25)
 
 
@@ -453,3 +453,111 @@ def test_dollar_signs_in_data_are_text_not_mathtext(tmp_path):
     fig = figures.plot_km(curves, xlabel="Months", ylabel="OS (%)")
     svg = figures.save_figure(fig, tmp_path, "km", close=True)["svg"].read_text(encoding="utf-8")
     assert "diagnosis = $x^$" in svg and "diagnosis = $T$ &lt;b&gt;" in svg
+
+
+# ------------------------------------------------------------------------------------- publication layout
+def _overlaps(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def _legend_and_data(fig):
+    fig.canvas.draw()
+    legend = (fig.legends or [ax.get_legend() for ax in fig.axes if ax.get_legend()])[0]
+    return legend.get_window_extent(), axis(fig, "curves").get_window_extent()
+
+
+@pytest.mark.parametrize("kind", ["km", "cif", "km_groups"])
+def test_curve_legends_sit_above_the_data(kind):
+    if kind == "cif":
+        fig = figures.plot_cif({"Relapse": RELAPSE, "Non-relapse mortality": NRM}, xlabel="Months")
+    else:
+        curves = os_curves() if kind == "km" else {"T-ALL": os_curves()["All patients"], "T-LBL": km_b()}
+        fig = figures.plot_km(curves, xlabel="Months", ylabel="OS (%)", landmarks_months=[6, 12, 24])
+    legend, data = _legend_and_data(fig)
+    assert not _overlaps(legend, data)
+    assert legend.y0 >= data.y1 - 1e-6
+
+
+def km_b():
+    return kaplan_meier([20, 90, 130, 400, 610], [1, 0, 1, 0, 0])
+
+
+def test_several_bands_have_no_fill_and_each_its_own_hatch():
+    fig = figures.plot_km({"A": os_curves()["All patients"], "B": km_b()}, xlabel="Months", ylabel="OS (%)")
+    bands = [c for c in axis(fig, "curves").collections if c.get_gid() == "ci-band"]
+    assert len(bands) == 2
+    assert all(c.get_facecolor().size == 0 or c.get_facecolor()[0][3] == 0 for c in bands)
+    assert len({c.get_hatch() for c in bands}) == 2
+
+
+def test_group_labels_plurals_legend_title_and_test_note():
+    fig = figures.plot_km(
+        {"T-ALL": os_curves()["All patients"], "T-LBL": kaplan_meier([30, 200], [1, 0])},
+        xlabel="Months",
+        ylabel="OS (%)",
+        legend_title="diagnosis",
+        note="Log-rank test: p = 0.5",
+    )
+    legend = fig.legends[0]
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert "T-ALL (n = 16; 7 events)" in texts and "T-LBL (n = 2; 1 event)" in texts
+    assert legend.get_title().get_text() == "diagnosis"
+    assert axis(fig, "curves").get_title(loc="right") == "Log-rank test: p = 0.5"
+
+
+def test_figures_are_drawn_at_journal_column_widths():
+    single, double = 85 / 25.4, 174 / 25.4
+    assert math.isclose(figures.plot_km(os_curves(), xlabel="M", ylabel="OS").get_figwidth(), single)
+    assert math.isclose(figures.plot_state_stack(RELAPSE, NRM).figure.get_figwidth(), single)
+    assert math.isclose(figures.plot_swimmer(timeline(16)).figure.get_figwidth(), double)
+    assert math.isclose(figures.plot_flow(FLOW).get_figwidth(), double)
+
+
+def test_swimmer_time_axis_follows_the_six_month_rule_and_shows_the_infusion_whole():
+    data = timeline(16)
+    ax = figures.plot_swimmer(data)
+    ticks = ax.get_xticks()
+    assert np.allclose(np.diff(ticks), 6.0) and ticks[0] == 0  # follow-up up to 30 months: 6-month steps
+    assert ax.get_xlim()[0] < 0
+    infusion = next(line for line in ax.lines if line.get_marker() == "D")
+    assert not infusion.get_clip_on()
+    legend = ax.get_legend()
+    ax.figure.canvas.draw()
+    assert legend.get_window_extent().y0 >= ax.get_window_extent().y1 - 1e-6
+
+
+def test_swimmer_markers_close_in_time_are_spread_on_the_bar():
+    data = pd.DataFrame(
+        {
+            "patient_id": ["P1", "P2"],
+            "diagnosis": ["T-ALL", "T-ALL"],
+            "end_months": [12.0, 20.0],
+            "second_hsct_months": [1.0, 1.0],
+            "relapse_months": [11.9, 8.0],
+            "death_months": [12.0, np.nan],
+            "censored": [False, True],
+        }
+    )
+    ax = figures.plot_swimmer(data)
+    y_of = {}
+    for line in ax.lines:
+        for x, y in zip(line.get_xdata(), line.get_ydata(), strict=True):
+            if np.isfinite(x):
+                y_of[(line.get_marker(), round(float(x), 3), round(float(y)))] = float(y)
+    relapse_p1 = next(v for (m, x, row), v in y_of.items() if m == "X" and x == 11.9)
+    death_p1 = next(v for (m, x, row), v in y_of.items() if m == "s" and x == 12.0)
+    relapse_p2 = next(v for (m, x, row), v in y_of.items() if m == "X" and x == 8.0)
+    assert relapse_p1 != death_p1 and abs(relapse_p1 - death_p1) <= 0.5  # spread, still on the patient's row
+    assert relapse_p2 == 0.0  # alone: on the centre line of its bar (row 0: P2 has the longest follow-up)
+
+
+def test_save_figure_writes_print_png_svg_and_pdf(tmp_path):
+    from PIL import Image
+
+    fig = figures.plot_km(os_curves(), xlabel="Months", ylabel="OS (%)")
+    paths = figures.save_figure(fig, tmp_path, "os")
+    assert set(paths) == {"png", "svg", "pdf"}
+    assert paths["pdf"].read_bytes().startswith(b"%PDF")
+    with Image.open(paths["png"]) as image:
+        assert abs(image.width - 85 / 25.4 * 300) <= 1
+        assert round(image.info["dpi"][0]) == 300

@@ -3,6 +3,8 @@
 import json
 import re
 import shutil
+from html import escape as html_escape
+from html import unescape as html_unescape
 from pathlib import Path
 
 import nbformat
@@ -158,7 +160,8 @@ def test_notebooks_run_as_opened_in_jupyterlab_with_their_defaults(tmp_path):
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
         assert not [o for o in outputs if o.output_type == "error"], name
         if name in ("01_design", "02_responses", "03_survival"):
-            assert any("image/png" in o.get("data", {}) for o in outputs), f"{name} shows its figures inline"
+            figures_shown = ["data:image/png" in o.get("data", {}).get("text/html", "") for o in outputs]
+            assert any(figures_shown), f"{name} shows its figures inline"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -299,3 +302,138 @@ def test_no_path_of_this_machine_in_any_output(small_report):
     assert nb.metadata.papermill.parameters["data"] == "small_cohort.csv", (
         "the file's name, as in results.json"
     )
+
+
+# ------------------------------------------------------------------------ numbered figures, tables and Word
+def _numbers(html: str, kind: str) -> list[int]:
+    pattern = r'<span class="cr-label">Figure (\d+)\.</span>' if kind == "Figure" else r">Table (\d+)\. "
+    return [int(n) for n in re.findall(pattern, html)]
+
+
+@pytest.mark.parametrize("report", ["default_report", "small_report"])
+def test_every_figure_and_table_is_numbered_in_order_with_a_caption_and_its_own_alt_text(report, request):
+    folder = request.getfixturevalue(report)
+    html = _html(folder)
+    n_figures = len(list((folder / "figures").glob("*.png")))
+    assert _numbers(html, "Figure") == list(range(1, n_figures + 1))
+    assert html.count("<figcaption>") == n_figures
+    n_tables = len(list((folder / "tables").glob("*.csv")))
+    assert _numbers(html, "Table") == list(range(1, n_tables + 1))
+    alts = re.findall(r'<img [^>]*alt="([^"]*)"', html)
+    assert len(alts) == n_figures and len(set(alts)) == n_figures and all(alts)
+    assert "Figure: " not in html, "no generic alt text"
+    assert "diagnosis = " not in html, "groups are labelled by their values"
+
+
+def test_figures_are_written_for_print_and_shown_at_twice_their_display_size(default_report):
+    from PIL import Image
+
+    for png in (default_report / "figures").glob("*.png"):
+        with Image.open(png) as image:
+            assert round(image.info["dpi"][0]) >= 300, png.name
+            width_mm = image.width / image.info["dpi"][0] * 25.4
+            assert min(abs(width_mm - 85), abs(width_mm - 174)) <= 0.5, (png.name, width_mm)
+        assert (png.with_suffix(".svg")).is_file() and (png.with_suffix(".pdf")).is_file()
+
+
+def _docx_text(paragraph) -> str:
+    """A paragraph's text including simple fields (SEQ numbers of captions)."""
+    return "".join(node.text or "" for node in paragraph._p.iter() if node.tag.endswith("}t"))
+
+
+@pytest.mark.parametrize("report", ["default_report", "small_report"])
+def test_word_report_has_headings_real_tables_and_print_figures_with_captions(report, request):
+    import docx
+
+    folder = request.getfixturevalue(report)
+    document = docx.Document(folder / "report.docx")
+    headings = [p.text for p in document.paragraphs if p.style.name == "Heading 1"]
+    html_h1 = [re.sub(r"<[^>]+>|¶", "", h).strip() for h in re.findall(r"<h1[^>]*>(.*?)</h1>", _html(folder))]
+    assert headings == html_h1 and "Survival" in headings
+    assert any(p.style.name == "Heading 2" for p in document.paragraphs)
+    captions = [_docx_text(p) for p in document.paragraphs if p.style.name == "Caption"]
+    n_figures = len(list((folder / "figures").glob("*.png")))
+    figure_captions = [c for c in captions if c.startswith("Figure")]
+    assert [int(re.match(r"Figure (\d+)\.", c).group(1)) for c in figure_captions] == list(
+        range(1, n_figures + 1)
+    )
+    assert "SEQ Figure" in document.element.xml and "SEQ Table" in document.element.xml
+    assert len(document.inline_shapes) == n_figures
+    section = document.sections[0]
+    text_width = section.page_width - section.left_margin - section.right_margin
+    assert all(shape.width <= text_width + 1 for shape in document.inline_shapes), "figures fit the page"
+    for shape in document.inline_shapes:  # embedded at their drawn width: a journal column
+        assert shape.width.mm == pytest.approx(85, abs=0.5) or shape.width.mm == pytest.approx(174, abs=0.5)
+    # every CSV table is a Word table with the same cells
+    csvs = sorted((folder / "tables").glob("*.csv"))
+    assert len(document.tables) == len(csvs)
+    import pandas as pd
+
+    landmarks = pd.read_csv(folder / "tables" / "landmarks.csv", dtype=str, keep_default_na=False)
+    table = next(t for t in document.tables if [c.text for c in t.rows[0].cells] == list(landmarks.columns))
+    assert [[c.text for c in row.cells] for row in table.rows[1:]] == landmarks.to_numpy().tolist()
+
+
+# ------------------------------------------------------------------------------- in a browser, if there is one
+def _browser() -> str | None:
+    return next(
+        (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None
+    )
+
+
+_PHONE_PROBE = """<script>
+window.addEventListener("load", () => {
+  const page = document.documentElement;
+  const out = {viewport: window.innerWidth, scroll: page.scrollWidth, figures: [], tables: []};
+  for (const img of document.querySelectorAll("figure.cr-figure img")) {
+    const box = img.closest(".cr-figure-image");
+    out.figures.push({shown: img.getBoundingClientRect().width, natural: img.naturalWidth,
+                      wide: img.closest("figure").classList.contains("cr-wide"),
+                      scrolls: getComputedStyle(box).overflowX});
+  }
+  for (const t of document.querySelectorAll(".cr-table")) {
+    out.tables.push({overflow: getComputedStyle(t).overflowX, outer: t.clientWidth,
+                     inner: t.querySelector("table").getBoundingClientRect().width,
+                     border: getComputedStyle(t).borderTopStyle});
+  }
+  const probe = parent.document.createElement("pre");
+  probe.id = "probe";
+  probe.textContent = JSON.stringify(out);
+  parent.document.body.appendChild(probe);
+});
+</script>"""
+
+
+def test_in_a_browser_at_390_px_nothing_is_cut_and_figure_text_stays_legible(default_report, tmp_path):
+    browser = _browser()
+    if browser is None:
+        pytest.skip("no headless browser here; the structural checks above carry the report")
+    import subprocess
+
+    # headless windows are at least 500 px wide: the report is shown in a 390 px frame (a phone's width)
+    report = _html(default_report).replace("</body>", _PHONE_PROBE + "</body>")
+    page = tmp_path / "phone.html"
+    page.write_text(
+        f'<!DOCTYPE html><html><body style="margin:0"><iframe width="390" height="800" style="border:0" '
+        f'srcdoc="{html_escape(report, quote=True)}"></iframe></body></html>',
+        encoding="utf-8",
+    )
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=800,900",
+         "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    found = json.loads(html_unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.DOTALL).group(1)))
+    assert found["scroll"] <= found["viewport"], "the page itself never scrolls sideways"
+    from cartreport.notebook import SCREEN_DENSITY, SCREEN_PX_PER_INCH
+
+    assert found["figures"]
+    for figure in found["figures"]:
+        # the smallest text is drawn at 6.5 pt (SMALL); the PNG has SCREEN_DENSITY pixels per CSS pixel
+        scale = figure["shown"] / (figure["natural"] / SCREEN_DENSITY)
+        assert 6.5 / 72 * SCREEN_PX_PER_INCH * scale >= 8, figure
+        if figure["wide"]:  # kept legible by scrolling sideways in a frame, not by shrinking
+            assert figure["scrolls"] == "auto", figure
+    wide_tables = [t for t in found["tables"] if t["inner"] > t["outer"]]
+    assert wide_tables, "the shipped report has tables wider than a phone"
+    assert all(t["overflow"] == "auto" and t["border"] != "none" for t in wide_tables)

@@ -14,6 +14,7 @@ from great_tables import GT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cartreport import formatting as fmt
 from cartreport import tables
 from cartreport.api import load_analysis
 
@@ -135,7 +136,12 @@ def test_published_vs_reproduced_without_published_figures(results):
 def test_subgroup_table(results):
     frame = tables.subgroup_table(results)
     assert len(frame) == 4 * len(results["subgroups"]["groups"])  # OS, LFS, relapse, NRM
-    assert "12 months" in frame.columns
+    assert "12 months" in frame.columns and "12 months, 95% CI" in frame.columns
+    first = results["subgroups"]["groups"][0]
+    os_12 = next(lm for lm in first["os"]["landmarks"] if lm["months"] == 12)
+    row = frame[(frame["Group"] == first["value"]) & (frame["Endpoint"] == "Overall survival")].iloc[0]
+    assert row["12 months"] == fmt.percent(os_12["estimate"])  # the group's value alone, no "column = value"
+    assert row["12 months, 95% CI"] == fmt.interval(os_12["ci_low"], os_12["ci_high"])
     assert "log-rank" in frame.attrs["footnote"] and "Gray's test" in frame.attrs["footnote"]
     assert tables.subgroup_table({**results, "subgroups": None}).empty
 

@@ -205,7 +205,7 @@ def run_report(
 ) -> Path:
     """Validate, analyse, execute every section and write the output folder atomically.
 
-    The folder holds ``report.html``, ``results.json``, ``notebooks/`` (executed), ``figures/`` and ``tables/``.
+    The folder holds ``report.html``, ``report.docx``, ``results.json``, ``notebooks/`` (executed), ``figures/`` and ``tables/``.
     Invalid parameters or data raise before any notebook starts; a failing section raises
     :class:`cartreport.render.SectionFailed`; either way an earlier report in ``output`` is left untouched.
 
@@ -254,6 +254,7 @@ def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, sta
             nbformat.write(nb, workdir / "notebooks" / f"{section.name}.ipynb")
         html = render.export_html(executed, analysis.results["title"])
         (workdir / "report.html").write_text(html, encoding="utf-8")
+        render.write_docx(executed, analysis.results["title"], workdir / "report.docx", base_dir=workdir)
 
     render.write_atomically(build, output, inputs=[_resolve_data_path(params["data"])])
     say(f"wrote {output / 'report.html'} in {time.perf_counter() - started:.1f} s")
@@ -309,19 +310,24 @@ def subgroup_figure(analysis: Analysis, endpoint: str = "os"):
     if not analysis.by_group:
         return None
     from cartreport import figures
+    from cartreport.formatting import p_value
 
     results = analysis.results
     column = results["subgroups"]["column"]
-    curves = {f"{column} = {value}": fits[endpoint] for value, fits in analysis.by_group.items()}
+    curves = {value: fits[endpoint] for value, fits in analysis.by_group.items()}
     xlabel = f"Months since {results['time_origin_label']}"
     label = results["endpoints"][endpoint]["label"]
+    test = results["subgroups"].get("tests", {}).get(endpoint)
+    note = f"{test['method'][:1].upper()}{test['method'][1:]}: {p_value(test['p_value'])}" if test else None
     if endpoint in ("relapse", "nrm"):
-        return figures.plot_cif(curves, xlabel=xlabel, ylabel=f"{label} (%)")
+        return figures.plot_cif(curves, xlabel=xlabel, ylabel=f"{label} (%)", legend_title=column, note=note)
     return figures.plot_km(
         curves,
         xlabel=xlabel,
         ylabel=f"{label} (%)",
         landmarks_months=results["parameters"]["landmarks_months"],
+        legend_title=column,
+        note=note,
     )
 
 

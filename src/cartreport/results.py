@@ -238,9 +238,9 @@ def _subgroups(analysed: pd.DataFrame, table: pd.DataFrame, column: str, params:
     caution = None
     if small:
         caution = (
-            "Small numbers: "
+            f"Small numbers by {column}: "
             + ", ".join(
-                f"{column} = {r['value']} has {count(r['n'])} patient{'s' * (r['n'] != 1)} "
+                f"{r['value']} has {count(r['n'])} patient{'s' * (r['n'] != 1)} "
                 f"and {count(r['os']['events'])} death{'s' * (r['os']['events'] != 1)}"
                 for r in small
             )

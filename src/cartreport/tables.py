@@ -259,20 +259,20 @@ def subgroup_table(results: dict) -> pd.DataFrame:
     sub = results.get("subgroups")
     if not sub:
         return _frame([], ["Endpoint", "Group", "Patients", "Events"])
-    level = _level(results)
     months = [lm["months"] for lm in sub["groups"][0]["os"]["landmarks"]] if sub["groups"] else []
     rows = []
     for key in (*SURVIVAL, *COMPETING):
         for group in sub["groups"]:
             row = {
                 "Endpoint": results["endpoints"][key]["label"],
-                "Group": f"{sub['column']} = {group['value']}",
+                "Group": str(group["value"]),
                 "Patients": fmt.count(group["n"]),
                 "Events": fmt.count(group[key].get("events")),
             }
-            for lm in group[key]["landmarks"]:
-                row[_landmark_header(lm["months"])] = fmt.estimate_ci(
-                    lm["estimate"], lm["ci_low"], lm["ci_high"], level
+            for lm in group[key]["landmarks"]:  # estimate and interval in cells of their own: no wrapping
+                row[_landmark_header(lm["months"])] = fmt.percent(lm["estimate"])
+                row[f"{_landmark_header(lm['months'])}, {_ci_header(results)}"] = (
+                    fmt.interval(lm["ci_low"], lm["ci_high"]) if lm["estimate"] is not None else ""
                 )
             rows.append(row)
     tests = [
@@ -280,7 +280,10 @@ def subgroup_table(results: dict) -> pd.DataFrame:
         for k, t in sorted(sub.get("tests", {}).items(), key=lambda kv: (*SURVIVAL, *COMPETING).index(kv[0]))
     ]
     footnote = " ".join([*tests, *([sub["caution"]] if sub.get("caution") else [])])
-    columns = ["Endpoint", "Group", "Patients", "Events", *(_landmark_header(m) for m in months)]
+    landmark_columns = [
+        (_landmark_header(m), f"{_landmark_header(m)}, {_ci_header(results)}") for m in months
+    ]
+    columns = ["Endpoint", "Group", "Patients", "Events", *(c for pair in landmark_columns for c in pair)]
     return _frame(rows, columns, group="Endpoint", footnote=footnote)
 
 

@@ -7,7 +7,7 @@ Every function reads result objects (:class:`cartreport.km.KMResult`, ``cartrepo
 several axes), draw, and return what they drew on; the look is set once by :func:`theme`.
 
 =================  ==================================================================================
-``style``          :func:`theme`, :data:`PALETTE` (Okabe–Ito), :func:`save_figure` (PNG + byte-stable SVG)
+``style``          :func:`theme`, :data:`PALETTE` (Okabe–Ito), column widths, :func:`save_figure` (PNG, SVG, PDF)
 ``curves``         :func:`plot_km`, :func:`plot_cif` with numbers at risk, :func:`risk_table_data`,
                    :func:`plot_state_stack`
 ``patients``       :func:`plot_swimmer`, :func:`plot_responses`, :func:`plot_forest`
@@ -33,14 +33,28 @@ from cartreport.figures.diagrams import (
     plot_treatment_sequence,
 )
 from cartreport.figures.patients import plot_forest, plot_responses, plot_swimmer
-from cartreport.figures.style import DAYS_PER_MONTH, PALETTE, STATE_COLOURS, rc_params, save_figure, theme
+from cartreport.figures.style import (
+    DAYS_PER_MONTH,
+    DOUBLE_COLUMN,
+    PALETTE,
+    PRINT_DPI,
+    SINGLE_COLUMN,
+    STATE_COLOURS,
+    rc_params,
+    save_figure,
+    save_png,
+    theme,
+)
 
 __all__ = [
     "DAYS_PER_MONTH",
+    "DOUBLE_COLUMN",
     "FLOW_DROPS",
     "FLOW_STEPS",
     "PALETTE",
+    "PRINT_DPI",
     "SEQUENCE_STEPS",
+    "SINGLE_COLUMN",
     "STATE_COLOURS",
     "StepCurve",
     "plot_cif",
@@ -54,5 +68,6 @@ __all__ = [
     "rc_params",
     "risk_table_data",
     "save_figure",
+    "save_png",
     "theme",
 ]

@@ -19,7 +19,15 @@ from matplotlib.lines import Line2D
 from matplotlib.textpath import TextToPath
 
 from cartreport.endpoints import TICK_STEPS_MONTHS, month_ticks
-from cartreport.figures.style import DAYS_PER_MONTH, PALETTE, SMALL, STATE_COLOURS, _new_axes, _number
+from cartreport.figures.style import (
+    DAYS_PER_MONTH,
+    PALETTE,
+    SINGLE_COLUMN,
+    SMALL,
+    STATE_COLOURS,
+    _new_axes,
+    _number,
+)
 
 __all__ = ["StepCurve", "plot_cif", "plot_km", "plot_state_stack", "risk_table_data"]
 
@@ -27,6 +35,10 @@ __all__ = ["StepCurve", "plot_cif", "plot_km", "plot_state_stack", "risk_table_d
 THIN_ABOVE = 2000
 #: above this many censored times the censor marks would merge into a band and are left out
 MAX_CENSOR_MARKS = 500
+#: where several bands are drawn, each gets its own hatch angle (no fill), so that overlaps stay readable
+BAND_HATCHES = ("////", "\\\\\\\\", "||||", "----", "++", "xx")
+#: the legend of the curves is drawn above the plot, never on the data
+LEGEND_OUTSIDE = "outside upper left"
 
 
 class StepCurve(Protocol):
@@ -161,6 +173,11 @@ def _draw_risk_table(ax: Axes, table: pd.DataFrame, ticks: np.ndarray, colour_of
     ax.set_label("risk_table")
 
 
+def count_noun(n: float, one: str, many: str) -> str:
+    """``"1 event"``, ``"5 events"``: the count by the report's number rule with the right noun."""
+    return f"{_number(n)} {one if n == 1 else many}"
+
+
 def _text_width(text: str, size: float = SMALL) -> float:
     """Width in points of ``text`` in the current sans-serif font."""
     width, _, _ = TextToPath().get_text_width_height_descent(text, FontProperties(size=size), ismath=False)
@@ -186,6 +203,8 @@ def _plot_curves(
     title: str | None,
     fig: Figure | SubFigure | None,
     merge_equal_rows: bool = False,
+    legend_title: str | None = None,
+    note: str | None = None,
 ) -> Figure | SubFigure:
     curves = _as_curves(curves)
     colour_of = _colours(list(curves), colours)
@@ -198,11 +217,12 @@ def _plot_curves(
         table = pd.DataFrame(
             [table.iloc[0].to_numpy()], index=pd.Index(["Event-free"]), columns=table.columns
         )
-    table_height = 0.3 + 0.17 * len(table) if table is not None else 0.0
+    table_height = 0.25 + 0.13 * len(table) if table is not None else 0.0
+    legend_height = 0.14 * (len(curves) + 1 + (legend_title is not None)) + 0.1
     if fig is None:
-        fig = plt.figure(figsize=(6.5, 3.4 + table_height), layout="constrained")
+        fig = plt.figure(figsize=(SINGLE_COLUMN, 2.3 + legend_height + table_height), layout="constrained")
     if table is not None:
-        grid = fig.add_gridspec(2, 1, height_ratios=[3.4, table_height])
+        grid = fig.add_gridspec(2, 1, height_ratios=[2.3, table_height])
         ax = fig.add_subplot(grid[0])
         ax_table = fig.add_subplot(grid[1], sharex=ax)
     else:
@@ -211,28 +231,34 @@ def _plot_curves(
 
     handles: list[Any] = []
     any_censored = False
-    for name, curve in curves.items():
+    for i, (name, curve) in enumerate(curves.items()):
         colour = colour_of[name]
         x_all, est_all, low, high = _step_arrays(curve, start, time_unit_days)
         x, est, low, high = _thin_steps(x_all, est_all, low, high)
         (line,) = ax.step(x, 100 * est, where="post", color=colour, label=legend_label(name, curve), zorder=3)
         handles.append(line)
-        if show_ci:
-            # several bands: lighter fill and thin dashed edges, so that overlapping bands stay readable
-            alpha = 0.15 if len(curves) == 1 else 0.09
-            ax.fill_between(x, 100 * low, 100 * high, step="post", color=colour, alpha=alpha, lw=0, zorder=2)
-            if len(curves) > 1:
-                for bound in (low, high):
-                    ax.step(
-                        x,
-                        100 * bound,
-                        where="post",
-                        color=colour,
-                        lw=0.6,
-                        ls=(0, (3, 2)),
-                        alpha=0.8,
-                        zorder=2,
-                    )
+        if show_ci and len(curves) == 1:
+            ax.fill_between(x, 100 * low, 100 * high, step="post", color=colour, alpha=0.15, lw=0, zorder=2)
+        elif show_ci:
+            # several bands: no fill (translucent fills mix into grey where they overlap) but each its own
+            # hatch angle in its curve's colour, crossing where bands overlap, and thin dashed edges
+            ax.fill_between(
+                x,
+                100 * low,
+                100 * high,
+                step="post",
+                facecolor="none",
+                edgecolor=colour,
+                hatch=BAND_HATCHES[i % len(BAND_HATCHES)],
+                lw=0,
+                alpha=0.35,
+                zorder=2,
+                gid="ci-band",
+            )
+            for bound in (low, high):
+                ax.step(
+                    x, 100 * bound, where="post", color=colour, lw=0.6, ls=(0, (3, 2)), alpha=0.8, zorder=2
+                )
         censored = np.asarray(getattr(curve, "censored", np.zeros(len(x_all) - 1)), dtype=float) > 0
         if show_censored and 0 < censored.sum() <= MAX_CENSOR_MARKS:
             any_censored = True
@@ -251,7 +277,12 @@ def _plot_curves(
         ax.axvline(months, ls=":", lw=0.8, color="0.45", zorder=1)
     if any_censored:
         handles.append(Line2D([], [], ls="none", marker="|", ms=6, mew=1.1, color="0.3", label="Censored"))
-    ax.legend(handles=handles, loc=legend_loc)
+    if legend_loc == LEGEND_OUTSIDE:
+        fig.legend(handles=handles, loc=legend_loc, title=legend_title, alignment="left", ncols=1)
+    else:
+        ax.legend(handles=handles, loc=legend_loc, title=legend_title)
+    if note:
+        ax.set_title(note, loc="right", fontsize=SMALL, fontweight="normal", pad=3)
     _percent_axis(ax, ylabel)
     _finish_time_axis(ax, ticks, right, xlabel, cut=max_months is not None)
     if title:
@@ -273,10 +304,12 @@ def plot_km(
     show_censored: bool = True,
     risk_table: bool = True,
     landmarks_months: Sequence[float] | None = None,
-    legend_loc: str = "upper right",
+    legend_loc: str = LEGEND_OUTSIDE,
     colours: Mapping[str, str] | None = None,
     title: str | None = None,
     fig: Figure | SubFigure | None = None,
+    legend_title: str | None = None,
+    note: str | None = None,
 ) -> Figure | SubFigure:
     """Kaplan–Meier curves in percent with step confidence bands, censor marks and numbers at risk.
 
@@ -294,6 +327,10 @@ def plot_km(
     risk_table : numbers at risk under the curve, on an axis sharing its x axis, at exactly the tick times
         (the counts of :func:`risk_table_data`).
     landmarks_months : dotted vertical lines, e.g. ``[12, 24]``.
+    legend_loc : where the legend goes: by default above the plot (``"outside upper left"``, never on the data);
+        any location matplotlib knows puts it inside the axes.
+    legend_title : e.g. the grouping variable, ``"diagnosis"``.
+    note : a short text right-aligned above the plot, e.g. the test between the curves, ``"Log-rank p = 0.41"``.
     fig : draw into this Figure or SubFigure (e.g. one of ``plt.figure().subfigures(1, 2)``); default a new one.
 
     Returns
@@ -304,7 +341,7 @@ def plot_km(
 
     def label(name: str, curve: Any) -> str:
         n = getattr(curve, "n", int(curve.at_risk[0]) if len(curve.at_risk) else 0)
-        return f"{name} (n = {_number(n)}; {_number(np.sum(curve.events))} events)"
+        return f"{name} (n = {_number(n)}; {count_noun(np.sum(curve.events), 'event', 'events')})"
 
     return _plot_curves(
         curves,
@@ -323,6 +360,8 @@ def plot_km(
         colours=colours,
         title=title,
         fig=fig,
+        legend_title=legend_title,
+        note=note,
     )
 
 
@@ -338,10 +377,12 @@ def plot_cif(
     show_censored: bool = False,
     risk_table: bool = True,
     landmarks_months: Sequence[float] | None = None,
-    legend_loc: str = "upper left",
+    legend_loc: str = LEGEND_OUTSIDE,
     colours: Mapping[str, str] | None = None,
     title: str | None = None,
     fig: Figure | SubFigure | None = None,
+    legend_title: str | None = None,
+    note: str | None = None,
 ) -> Figure | SubFigure:
     """Cumulative incidence curves (e.g. ``{"Relapse": cif_relapse, "Non-relapse mortality": cif_nrm}``) in
     percent with step confidence bands and numbers at risk (event-free of any cause) under the curves.
@@ -351,7 +392,7 @@ def plot_cif(
     """
 
     def label(name: str, curve: Any) -> str:
-        return f"{name} ({_number(np.sum(curve.events))} events)"
+        return f"{name} ({count_noun(np.sum(curve.events), 'event', 'events')})"
 
     return _plot_curves(
         curves,
@@ -371,6 +412,8 @@ def plot_cif(
         title=title,
         fig=fig,
         merge_equal_rows=True,
+        legend_title=legend_title,
+        note=note,
     )
 
 
@@ -387,7 +430,7 @@ def plot_state_stack(
     """Stacked states over time from the two cumulative incidences: alive without relapse
     (1 − CIF relapse − CIF NRM, i.e. leukaemia-free survival), relapsed (relapse has occurred, whatever happened
     after it) and died without relapse. Drawn up to the shorter of the two curves' last times."""
-    ax = _new_axes(ax, (6.5, 3.4))
+    ax = _new_axes(ax, (SINGLE_COLUMN, 2.9))
     end = min(float(np.max(c.time, initial=0.0)) for c in (relapse, nrm))
     days = np.unique(np.concatenate(([0.0], relapse.time, nrm.time)))
     days = days[days <= end]
@@ -408,5 +451,5 @@ def plot_state_stack(
     ticks, right = _month_ticks(end / time_unit_days, max_months, xticks_months)
     _percent_axis(ax, "Patients (%)")
     _finish_time_axis(ax, ticks, right, xlabel, cut=max_months is not None)
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.02), ncols=3, borderaxespad=0, handlelength=1.2)
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.02), ncols=1, borderaxespad=0, handlelength=1.2)
     return ax

@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Polygon
 
-from cartreport.figures.style import PALETTE, SMALL, _number
+from cartreport.figures.style import DOUBLE_COLUMN, PALETTE, SMALL, _number
 
 __all__ = ["FLOW_DROPS", "FLOW_STEPS", "SEQUENCE_STEPS", "plot_flow", "plot_treatment_sequence"]
 
@@ -82,8 +82,8 @@ def plot_flow(flow: Mapping[str, Any], *, steps: Sequence[tuple[str, str]] = FLO
     side boxes for the drops listed in :data:`FLOW_DROPS` (computed as previous − next) and, on the arrow into
     "Analysed", a box listing ``flow["excluded"]`` reasons with their total. Steps whose key is missing or None are
     left out. Only numbers from ``flow`` are drawn."""
-    width = 6.5
-    main_x, main_w, side_x, side_w = 2.35, 3.7, 5.3, 2.2
+    width = DOUBLE_COLUMN
+    main_x, main_w, side_x, side_w = 2.35, 3.7, 5.5, 2.3
     if flow.get("time_origin") == "cart_infusion":  # analysed from infusion: transplanted or not
         steps = [
             (k, "Analysed from the CAR-T infusion (transplanted or not)" if k == "analysed" else t)
@@ -100,6 +100,8 @@ def plot_flow(flow: Mapping[str, Any], *, steps: Sequence[tuple[str, str]] = FLO
         side["analysed"] = [f"Not analysed (n = {_number(sum(int(e['n']) for e in excluded))})"] + [
             line for e in excluded for line in textwrap.wrap(f"• {e['reason']}: n = {_number(e['n'])}", 30)
         ]
+    if not side:  # no side boxes: the column of boxes in the middle of the figure
+        main_x = width / 2
     boxes: list[tuple[str, list[str]]] = []
     for key, title in present:
         lines = textwrap.wrap(title, 40) + [f"n = {_number(flow[key])}"]
@@ -176,7 +178,7 @@ def plot_treatment_sequence(
         if row is None:
             rows.append(row := [])
         row.append(span)
-    width, tip, chevron_h, row_h = 7.0, 0.14, 0.55, 0.42
+    width, tip, chevron_h, row_h = DOUBLE_COLUMN, 0.14, 0.55, 0.42
     pitch = (width - 0.1 - tip) / len(steps)
     notes = (["Median (range) days between steps; n = patients with both dates."] if placed else []) + unknown
     height = 0.1 + chevron_h + 0.12 + row_h * len(rows) + 0.17 * len(notes) + 0.08
@@ -213,6 +215,6 @@ def plot_treatment_sequence(
             ax.text((xa + xb) / 2, y - 0.04, text, ha="center", va="top", fontsize=SMALL, linespacing=1.1)
         y -= row_h
     for line in notes:
-        ax.text(0.05, y, line, ha="left", va="top", fontsize=SMALL - 0.5, color="0.3")
+        ax.text(0.05, y, line, ha="left", va="top", fontsize=SMALL, color="0.3")
         y -= 0.17
     return fig

@@ -7,11 +7,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from cartreport.figures.style import PALETTE, SMALL, _new_axes
+from cartreport.endpoints import month_ticks
+from cartreport.figures.style import DOUBLE_COLUMN, PALETTE, SMALL, _new_axes, _number
 from cartreport.formatting import round_half_up
 
 __all__ = ["plot_forest", "plot_responses", "plot_swimmer"]
@@ -22,6 +24,27 @@ _SWIMMER_MARKERS = {  # column: (legend label, marker style)
     "relapse_months": ("Relapse", {"marker": "X", "color": "#D55E00", "mec": "black", "mew": 0.4, "ms": 6.5}),
     "death_months": ("Death", {"marker": "s", "color": "black", "ms": 4.5}),
 }
+#: markers of one patient closer than this (fraction of the time axis) are spread vertically on the bar
+_MARKER_CLEARANCE = 0.018
+
+
+def _dodge(x: np.ndarray, clearance: float, spread: float = 0.2) -> np.ndarray:
+    """Vertical offsets (rows) for one patient's markers at times ``x``: 0 for a marker that stands alone;
+    markers in a run closer than ``clearance`` apart get offsets spread evenly over ±``spread``, in time order."""
+    offsets = np.zeros(len(x))
+    order = np.argsort(x, kind="mergesort")
+    runs: list[list[int]] = []
+    for i in order:
+        if not np.isfinite(x[i]):
+            continue
+        if runs and x[i] - x[runs[-1][-1]] < clearance:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    for run in runs:
+        if len(run) > 1:
+            offsets[run] = np.linspace(-spread, spread, len(run))
+    return offsets
 
 
 def _systematic_sample(timeline: pd.DataFrame, max_patients: int) -> pd.DataFrame:
@@ -59,32 +82,40 @@ def plot_swimmer(
     rows = _systematic_sample(timeline, max_patients)
     n = len(rows)
     show_ids = n <= 40 if show_ids is None else show_ids
-    ax = _new_axes(ax, (6.5, 1.3 + n * (0.19 if show_ids else 0.1)))
+    ax = _new_axes(ax, (DOUBLE_COLUMN, 1.2 + n * (0.17 if show_ids else 0.09)))
     y = np.arange(n)
     diagnoses = sorted(rows["diagnosis"].astype(str).unique()) if n else []
     colour_of = {d: PALETTE[(i + 4) % len(PALETTE)] for i, d in enumerate(diagnoses)}  # light colours first
     ends = rows["end_months"].to_numpy(dtype=float)
     ax.barh(y, ends, height=0.62, color=[colour_of[d] for d in rows["diagnosis"].astype(str)], zorder=2)
-    ax.plot(np.zeros(n), y, ls="none", marker="D", ms=3.5, color="black", zorder=3)
+    ticks, right = month_ticks(float(np.nanmax(ends, initial=1.0)))  # the report's one time-axis rule
+    ax.plot(np.zeros(n), y, ls="none", marker="D", ms=3.5, color="black", zorder=3, clip_on=False)
     handles: list[Any] = [Patch(color=colour_of[d], label=d) for d in diagnoses]
     handles.append(Line2D([], [], ls="none", marker="D", ms=3.5, color="black", label="CD7 CAR-T infusion"))
-    for column, (label, style) in _SWIMMER_MARKERS.items():
-        values = rows[column].to_numpy(dtype=float) if column in rows else np.full(n, np.nan)
-        if np.isfinite(values).any():
-            ax.plot(values, y, ls="none", zorder=4, **style)
-            handles.append(Line2D([], [], ls="none", label=label, **style))
+    events = {
+        column: rows[column].to_numpy(dtype=float) if column in rows else np.full(n, np.nan)
+        for column in _SWIMMER_MARKERS
+    }
     alive = (
         rows["censored"].astype("boolean").fillna(False).to_numpy(dtype=bool)
         if "censored" in rows
         else np.zeros(n, bool)
     )
+    arrow_x = np.where(alive, ends + 0.012 * right, np.nan)
+    stacked = np.column_stack([*events.values(), arrow_x]) if n else np.zeros((0, len(events) + 1))
+    offsets = np.array([_dodge(row, _MARKER_CLEARANCE * right) for row in stacked]).reshape(stacked.shape)
+    for k, (column, (label, style)) in enumerate(_SWIMMER_MARKERS.items()):
+        values = events[column]
+        if np.isfinite(values).any():
+            ax.plot(values, y + offsets[:, k], ls="none", zorder=4, clip_on=False, **style)
+            handles.append(Line2D([], [], ls="none", label=label, **style))
     if alive.any():
         arrow = {"marker": ">", "mfc": "white", "mec": "black", "mew": 0.9, "ms": 5.5, "color": "black"}
-        ax.plot(ends[alive] + 0.012 * np.nanmax(ends, initial=1.0), y[alive], ls="none", zorder=4, **arrow)
+        ax.plot(arrow_x[alive], (y + offsets[:, -1])[alive], ls="none", zorder=4, clip_on=False, **arrow)
         handles.append(Line2D([], [], ls="none", label="Alive at last contact", **arrow))
     ax.set_ylim(n - 0.4, -0.6)
     if show_ids:
-        ax.set_yticks(y, labels=rows["patient_id"].astype(str), fontsize=SMALL - 0.5)
+        ax.set_yticks(y, labels=rows["patient_id"].astype(str), fontsize=SMALL)
         ax.set_ylabel("Patient")
         if {"bm_response", "emd_response"} & set(rows.columns):
             _response_column(ax, rows)
@@ -93,13 +124,16 @@ def plot_swimmer(
         ax.set_ylabel("Patients (sorted by follow-up)")
     ax.tick_params(axis="y", length=0)
     ax.spines["left"].set_visible(False)
-    ax.set_xlim(left=0)
+    ax.set_xlim(-0.02 * right, right * 1.03)
+    ax.set_xticks(ticks, labels=[_number(t) for t in ticks])
+    ax.spines["bottom"].set_bounds(0, right)
     ax.set_xlabel(xlabel)
-    ax.legend(handles=handles, loc="lower right", fontsize=SMALL - 0.5)
+    # above the bars, never on them
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncols=4, borderaxespad=0)
     if title is None and n < n_total:
         title = f"Systematic sample of {n:,} of {n_total:,} patients (evenly spaced by follow-up)"
     if title:
-        ax.set_title(title, fontsize=SMALL + 1)
+        ax.set_title(title, fontsize=SMALL + 1, pad=30)
     return ax
 
 
@@ -110,7 +144,7 @@ def _response_column(ax: Axes, rows: pd.DataFrame) -> None:
     def short(value: Any) -> str:
         return "–" if pd.isna(value) else _RESPONSE_SHORT.get(str(value), str(value))
 
-    ax.text(1.02, -0.9, "BM / EMD", transform=transform, fontsize=SMALL - 0.5, fontweight="bold", va="bottom")
+    ax.text(1.02, -0.9, "BM / EMD", transform=transform, fontsize=SMALL, fontweight="bold", va="bottom")
     for i, (bm, emd) in enumerate(
         zip(
             rows.get("bm_response", [np.nan] * len(rows)),
@@ -118,9 +152,7 @@ def _response_column(ax: Axes, rows: pd.DataFrame) -> None:
             strict=True,
         )
     ):
-        ax.text(
-            1.02, i, f"{short(bm)} / {short(emd)}", transform=transform, fontsize=SMALL - 0.5, va="center"
-        )
+        ax.text(1.02, i, f"{short(bm)} / {short(emd)}", transform=transform, fontsize=SMALL, va="center")
 
 
 def plot_responses(
@@ -136,8 +168,27 @@ def plot_responses(
     Rows are drawn top to bottom in the order given. The CI method, when all rows share it, is noted under the axis.
     """
     items = list(responses.values())
-    ax = _new_axes(ax, (6.5, 0.9 + 0.36 * len(items)))
+    ax = _new_axes(ax, (DOUBLE_COLUMN, 0.8 + 0.3 * len(items)))
     transform = ax.get_yaxis_transform()
+    labels = [str(item.get("label", key)) for key, item in responses.items()]
+    rates = [
+        100 * item["rate"] if item.get("rate") is not None and item.get("evaluable") else np.nan
+        for item in items
+    ]
+    # a categorical bar chart: seaborn's barplot, drawing the rates as given (the exact CIs are drawn below)
+    sns.barplot(
+        x=rates,
+        y=labels,
+        orient="h",
+        order=labels,
+        color=PALETTE[0],
+        alpha=0.85,
+        width=0.55,
+        errorbar=None,
+        ax=ax,
+    )
+    for bar in ax.patches:
+        bar.set_zorder(2)
     for i, item in enumerate(items):
         rate = item.get("rate")
         if rate is None or not item.get("evaluable"):
@@ -153,7 +204,6 @@ def plot_responses(
                 fontsize=SMALL,
             )
             continue
-        ax.barh(i, 100 * rate, height=0.55, color=PALETTE[0], alpha=0.85, zorder=2)
         if item.get("ci_low") is not None and item.get("ci_high") is not None:
             lo, hi = 100 * item["ci_low"], 100 * item["ci_high"]
             ax.errorbar(
@@ -174,7 +224,8 @@ def plot_responses(
             va="center",
             fontsize=SMALL,
         )
-    ax.set_yticks(range(len(items)), labels=[str(item.get("label", key)) for key, item in responses.items()])
+    ax.set_yticks(range(len(items)), labels=labels)
+    ax.set_ylabel("")
     ax.set_ylim(len(items) - 0.4, -0.6)
     ax.tick_params(axis="y", length=0)
     ax.spines["left"].set_visible(False)
@@ -201,7 +252,7 @@ def plot_forest(
     """Point estimates with CI whiskers, one row per report run (top to bottom in frame order), and the values
     written on the right; fractions are drawn as percent unless ``percent=False``. Missing estimates read
     "not estimable"; a missing CI bound draws no whisker."""
-    ax = _new_axes(ax, (6.5, 0.9 + 0.3 * len(rows)))
+    ax = _new_axes(ax, (DOUBLE_COLUMN, 0.9 + 0.25 * len(rows)))
     scale = 100.0 if percent else 1.0
     transform = ax.get_yaxis_transform()
     for i, (_, row) in enumerate(rows.iterrows()):

@@ -8,6 +8,7 @@ Three steps, each usable alone:
 * :func:`export_html` merges the executed notebooks and exports one HTML file with our template
   (``templates/cartreport``): no input code, no prompts, a table of contents, nothing loaded from
   the network;
+* :func:`write_docx` writes the same report as Word (``report.docx``), figures at print resolution;
 * :func:`write_atomically` builds an output folder beside its final place and swaps it in only when
   the build succeeded, so a failure never destroys the previous good report.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from cartreport.render.docx import write_docx
 from cartreport.render.execute import Section, SectionFailed, execute_sections
 from cartreport.render.html import REMOVE_CELL_TAGS, TEMPLATES_DIR, export_html
 from cartreport.render.kernel import PRELOAD_MODULES, SHARED_DIR_ENV, start_kernel
@@ -37,6 +39,7 @@ __all__ = [
     "render_report",
     "start_kernel",
     "write_atomically",
+    "write_docx",
 ]
 
 

@@ -1,0 +1,162 @@
+"""Captions read like journal legends, say what the bands and marks mean, and state only computed numbers."""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from cartreport import captions, figures, numbering  # noqa: E402
+from cartreport import formatting as fmt  # noqa: E402
+from cartreport import notebook as nb  # noqa: E402
+from cartreport.api import load_analysis  # noqa: E402
+
+#: a number standing alone (not part of a word such as CD7 or of a hash)
+NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])")
+FIGURES = (
+    "treatment_sequence",
+    "patient_flow",
+    "swimmer",
+    "response_rates",
+    "km_os_lfs",
+    "cif_relapse_nrm",
+    "state_stack",
+    "os_by_subgroup",
+    "lfs_by_subgroup",
+    "relapse_by_subgroup",
+    "nrm_by_subgroup",
+)
+
+
+@pytest.fixture(scope="module")
+def results() -> dict:
+    return load_analysis(subgroup_by="diagnosis").results
+
+
+@pytest.fixture(autouse=True)
+def _fresh_numbers():
+    numbering.reset()
+    yield
+    numbering.reset()
+
+
+def _allowed(value: object, out: set[str]) -> set[str]:
+    """Every printed form of every number in results (and numbers written inside its strings)."""
+    if isinstance(value, dict):
+        for v in value.values():
+            _allowed(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _allowed(v, out)
+    elif isinstance(value, str):
+        out.update(NUMBER.findall(value))
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        out.update({fmt.number(value), fmt.months(value, unit=False), fmt.level_label(value).rstrip("%")})
+        out.add(str(fmt.round_half_up(value, 3)))
+        if 0 <= value <= 1:
+            out.add(fmt.percent_number(value))
+    return out
+
+
+def test_every_number_in_a_caption_comes_from_results(results):
+    allowed = _allowed(results, set())
+    differences = {  # steps between consecutive risk-table months (the tick step is said in the legend)
+        fmt.number(b["months"] - a["months"])
+        for block in results["endpoints"].values()
+        for a, b in zip(block["risk_table"], block["risk_table"][1:], strict=False)
+    }
+    for name in FIGURES:
+        caption = captions.figure(name, results)
+        for text in (caption.title, caption.legend, caption.alt):
+            text = re.sub(r"Figure \d+", "Figure", text)  # cross-references: numbering, tested separately
+            typed = [n for n in NUMBER.findall(text) if n not in allowed | differences]
+            assert not typed, (name, typed, text)
+
+
+def test_captions_explain_bands_marks_and_method(results):
+    km = captions.figure("km_os_lfs", results)
+    assert "Kaplan–Meier" in km.legend and "confidence interval" in km.legend and "censored" in km.legend
+    assert f"{fmt.level_label(results['parameters']['ci_level'])} confidence" in km.legend
+    assert results["parameters"]["ci_method"] in km.legend
+    assert "landmarks at 6, 12 and 24 months" in km.legend
+    cif = captions.figure("cif_relapse_nrm", results)
+    assert "Aalen–Johansen" in cif.legend and "competing risks" in cif.legend
+    test = results["subgroups"]["tests"]["os"]
+    assert fmt.p_value(test["p_value"]) in captions.figure("os_by_subgroup", results).legend
+    assert "Clopper–Pearson" in captions.figure("response_rates", results).legend
+
+
+def test_alt_texts_are_specific_and_distinct(results):
+    alts = [captions.figure(name, results).alt for name in FIGURES]
+    assert len(set(alts)) == len(alts)
+    assert all(len(alt) > 40 and not alt.startswith("Figure") for alt in alts)
+    assert "T-ALL" in captions.figure("os_by_subgroup", results).alt
+
+
+def test_subgroup_captions_only_with_subgroups():
+    assert captions.figure("os_by_subgroup", load_analysis().results) is None
+
+
+def test_state_stack_refers_to_the_number_of_the_incidence_figure(results):
+    assert numbering.figure("km_os_lfs") == "Figure 1"
+    assert numbering.figure("cif_relapse_nrm") == "Figure 2"
+    assert "estimates of Figure 2" in captions.figure("state_stack", results).legend
+
+
+# ------------------------------------------------------------------------------------- shown in a notebook
+@pytest.fixture
+def shown(monkeypatch):
+    """What ``display`` receives: (data, metadata) pairs."""
+    calls = []
+
+    def fake_display(obj, metadata=None):
+        calls.append((obj, metadata or {}))
+
+    monkeypatch.setattr(nb, "display", fake_display)
+    InteractiveShell.clear_instance()
+    return calls
+
+
+def test_show_figure_numbers_escapes_and_embeds_a_png_at_twice_its_display_size(shown, results, tmp_path):
+    figures.theme()
+    caption = captions.Caption("A <b>title</b>", "Legend & <script>alert(1)</script>", 'Alt "quoted" <i>')
+    nb.show_figure(
+        figures.plot_responses(results["responses"]), "response_rates", str(tmp_path), caption=caption
+    )
+    nb.show_figure(None, "nothing", str(tmp_path))  # a figure that does not apply takes no number
+    nb.show_figure(figures.plot_flow(results["flow"]), "patient_flow", "", caption=caption)
+    (first, meta), (second, _) = shown
+    page = first.data
+    assert "<script>" not in page and "&lt;script&gt;" in page and "<b>title" not in page
+    assert '<span class="cr-label">Figure 1.</span>' in page and "Figure 2." in second.data
+    alt = re.search(r'alt="([^"]*)"', page).group(1)
+    assert html.unescape(alt) == 'Alt "quoted" <i>'
+    width = int(re.search(r'width="(\d+)"', page).group(1))
+    png = base64.b64decode(re.search(r'src="data:image/png;base64,([^"]+)"', page).group(1))
+    with Image.open(__import__("io").BytesIO(png)) as image:
+        assert abs(image.width - nb.SCREEN_DENSITY * width) <= 2
+    assert meta["cartreport"]["label"] == "Figure 1" and meta["cartreport"]["kind"] == "figure"
+    assert {p.suffix for p in (tmp_path / "figures").iterdir()} == {".png", ".svg", ".pdf"}
+
+
+def test_show_table_numbers_the_title_and_carries_the_cells(shown, results, tmp_path):
+    from cartreport import tables
+
+    nb.show_table(tables.landmark_table(results), "landmarks", str(tmp_path))
+    nb.show_table(
+        tables.subgroup_table(load_analysis().results), "subgroups", str(tmp_path)
+    )  # empty: no number
+    nb.show_table(tables.median_table(results), "medians", str(tmp_path))
+    (first, meta), (second, _) = shown
+    assert "Table 1. Landmark estimates" in first.data and "Table 2. Median survival" in second.data
+    frame = tables.landmark_table(results)
+    assert meta["cartreport"]["columns"] == list(frame.columns)
+    assert len(meta["cartreport"]["rows"]) == len(frame)
