@@ -262,3 +262,27 @@ def test_render_report_failure_keeps_previous_report(tmp_path: Path, private_tmp
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nb", "out", "out.failed", "t"]
     assert list(private_tmp.iterdir()) == []
+
+
+def test_shutdown_kills_the_kernel_without_interrupting_it_first(private_tmp: Path) -> None:
+    """Issue #9: a refused run shut its still-booting kernel down with jupyter_client's ``shutdown_kernel(now=True)``,
+    which sends SIGINT before the kill: a kernel interrupted mid-import printed a KeyboardInterrupt traceback on
+    the user's terminal. Shutting down kills the process; nothing interrupts it."""
+    from cartreport.render.kernel import start_kernel
+
+    kernel = start_kernel(preload=())
+    signals: list[int] = []
+    provisioner = kernel.km.provisioner
+    real_send_signal = provisioner.send_signal
+
+    async def record(signum: int) -> None:
+        signals.append(signum)
+        await real_send_signal(signum)
+
+    provisioner.send_signal = record
+    process = provisioner.process
+    kernel.shutdown()
+    assert process.poll() is not None, "the kernel process is gone"
+    import signal
+
+    assert signal.SIGINT not in signals

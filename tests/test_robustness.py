@@ -159,3 +159,71 @@ def test_run_with_corrupt_data_writes_nothing_and_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "row 5" in err and "bm_response" in err and 'did you mean "MRD-negative CR"' in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv"]
+
+
+def _invalid_cohorts(folder) -> dict[str, object]:
+    """Named invalid patient tables (file paths): every corruption kind at two rows, and files that are not tables."""
+    base = synthetic_cohort(12, seed=3)
+    files = {}
+    for kind in CORRUPTIONS:
+        for row in (0, 7):
+            path = folder / f"{kind}_{row}.csv"
+            corrupt(base, kind, row).to_csv(path, index=False)
+            files[f"{kind}, row {row}"] = path
+    extra = {
+        "future date": lambda f: f.assign(last_contact_date=["2099-01-01"] * len(f)),
+        "ids differing in case": lambda f: f.assign(
+            patient_id=[f.patient_id[0].lower(), *f.patient_id[1:]]
+        ).pipe(lambda g: g.assign(patient_id=[g.patient_id[0], g.patient_id[0].upper(), *g.patient_id[2:]])),
+        "one id on every row": lambda f: f.assign(patient_id="P-1"),
+        "identifier named Patient": lambda f: f.assign(Patient="Jane Doe"),
+        "identifier named nombre": lambda f: f.assign(nombre="Juan"),
+        "hsct before infusion": lambda f: f.assign(second_hsct_date="2000-01-01"),
+        "negative age": lambda f: f.assign(age_years=-4),
+        "death before the infusion": lambda f: f.assign(death_date="2000-01-01"),
+        "no rows": lambda f: f.iloc[:0],
+    }
+    for name, change in extra.items():
+        path = folder / f"{name.replace(' ', '_')}.csv"
+        change(base.copy()).to_csv(path, index=False)
+        files[name] = path
+    raw = {
+        "empty file": b"",
+        "header only": b"patient_id\n",
+        "random bytes": bytes(range(256)),
+        "broken UTF-16": b"\xff\xfe" + "patient_id,age\n".encode("utf-16-le")[:-1],
+        "a folder": None,
+        "a workbook that is not one": b"PK\x03\x04not a zip",
+    }
+    for name, content in raw.items():
+        path = folder / (name.replace(" ", "_") + (".xlsx" if "workbook" in name else ".csv"))
+        if content is None:
+            path.mkdir()
+        else:
+            path.write_bytes(content)
+        files[name] = path
+    return files
+
+
+def test_invalid_cohorts_are_refused_cleanly_and_the_earlier_report_stays(tmp_path, capfd):
+    """Issue #9 (keep): every invalid cohort is refused with exit 2, no traceback (also none from the report
+    kernel, which shares the terminal) and the earlier report in the output folder is byte-identical."""
+    report = tmp_path / "report"
+    api.run_report({"data": str(_write(synthetic_cohort(12, seed=3), tmp_path / "good.csv"))}, report)
+    before = {p: p.read_bytes() for p in sorted(report.rglob("*")) if p.is_file()}
+    cohorts = _invalid_cohorts(tmp_path)
+    assert len(cohorts) >= 31
+    capfd.readouterr()
+    for name, path in cohorts.items():
+        code = cli.main(["run", "--data", str(path), "--output", str(report)])
+        out, err = capfd.readouterr()
+        assert code == 2, (name, out, err)
+        assert "Traceback" not in out + err and "KeyboardInterrupt" not in err, (name, err)
+        assert err.strip(), name
+    assert {p: p.read_bytes() for p in sorted(report.rglob("*")) if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def _write(frame, path):
+    frame.to_csv(path, index=False)
+    return path

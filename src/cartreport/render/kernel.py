@@ -193,14 +193,20 @@ class _Kernel:
                 process.kill()
 
     def shutdown(self) -> None:
-        """Stop the client, kill the kernel (``now=True``) and delete the IPC files; never raises."""
+        """Stop the client, kill the kernel and delete the IPC files; never raises.
+
+        The process is killed first: jupyter_client's ``shutdown_kernel(now=True)`` sends SIGINT before its kill,
+        and a kernel interrupted while it still imports prints a KeyboardInterrupt traceback on the terminal it
+        shares with us. The report has nothing to save in the kernel, so nothing is lost by not asking.
+        """
         if self.kc is not None:
             with contextlib.suppress(Exception):
                 self.kc.stop_channels()
             self.kc = None
         try:
             if self.km.has_kernel:
-                _run(self.km.shutdown_kernel, now=True)
+                self.kill()
+                _run(self.km.provisioner.wait)  # reaps the process; the manager then holds no kernel
         except BaseException:  # also a second Ctrl-C: the process must not outlive us
             logger.warning("kernel shutdown failed; killing the process", exc_info=True)
             process = getattr(getattr(self.km, "provisioner", None), "process", None)
