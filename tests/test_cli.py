@@ -231,3 +231,18 @@ def test_synthesize_below_a_file_is_a_clean_error(tmp_path, capsys):
     assert cli.main(["synthesize", "--n", "5", "--output", str(tmp_path / "notes.txt" / "c.csv")]) == 2
     assert "its folder cannot be made" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_ctrl_c_in_a_batch_does_not_claim_that_nothing_was_written(monkeypatch, capsys, tmp_path):
+    """Issue #9: a batch interrupted outside its run loop said "nothing was written" though reports were."""
+    from cartreport import batch
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "main", interrupted)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("runs:\n  - name: a\n")
+    assert cli.main(["batch", str(grid), "--output", str(tmp_path / "b")]) == 130
+    err = capsys.readouterr().err
+    assert "nothing was written" not in err and "finished are kept" in err

@@ -187,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
-        print("interrupted; nothing was written", file=sys.stderr)
+        # a report is written atomically (nothing or all of it); a batch's finished reports stay where they are
+        done = "nothing was written" if args.command != "batch" else "reports that had finished are kept"
+        print(f"interrupted; {done}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
