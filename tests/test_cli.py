@@ -246,3 +246,22 @@ def test_ctrl_c_in_a_batch_does_not_claim_that_nothing_was_written(monkeypatch, 
     assert cli.main(["batch", str(grid), "--output", str(tmp_path / "b")]) == 130
     err = capsys.readouterr().err
     assert "nothing was written" not in err and "finished are kept" in err
+
+
+@pytest.mark.parametrize("where", ["option", "params_file", "grid"])
+def test_yaml_tags_never_run_code(where, tmp_path, capsys, monkeypatch):
+    """Issue #9 (keep): parameters are data. A YAML tag that would call a function is refused, nothing runs."""
+    monkeypatch.chdir(tmp_path)
+    tag = '!!python/object/apply:os.system ["touch PWNED"]'
+    if where == "option":
+        argv = ["run", "--output", "r", "-p", "landmarks_months", tag]  # not YAML to us: text, not a list
+    elif where == "params_file":
+        (tmp_path / "p.yaml").write_text(f"title: {tag}\n")
+        argv = ["run", "--params-file", "p.yaml", "--output", "r"]
+    else:
+        (tmp_path / "grid.yaml").write_text(f"runs:\n  - name: a\n    title: {tag}\n")
+        argv = ["batch", "grid.yaml", "--output", "r"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "PWNED").exists() and not (tmp_path / "r").exists()

@@ -42,7 +42,7 @@ from cartreport import batch_workers
 from cartreport.batch_workers import BatchRun, run_one
 from cartreport.errors import ParameterError
 from cartreport.escape import write_csv
-from cartreport.params import anchor_data_path, load_yaml, resolve_parameters
+from cartreport.params import anchor_data_path, load_yaml, resolve_parameters, yaml_error
 
 __all__ = [
     "BatchInterrupted",
@@ -129,7 +129,7 @@ def load_grid(path: str | Path) -> list[BatchRun]:
     try:
         grid = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise ParameterError("grid", str(path), f"cannot be read as YAML ({exc})") from None
+        raise ParameterError("grid", str(path), f"cannot be read as YAML ({yaml_error(exc)})") from None
     return expand_grid(grid, base_dir=path.parent.resolve())
 
 

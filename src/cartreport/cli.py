@@ -16,7 +16,7 @@ import yaml
 
 from cartreport import __version__
 from cartreport.errors import CartreportError, ParameterError
-from cartreport.params import PARAMETERS, anchor_data_path, load_yaml, parse_cli_value
+from cartreport.params import PARAMETERS, anchor_data_path, load_yaml, parse_cli_value, yaml_error
 
 __all__ = ["main"]
 
@@ -30,7 +30,9 @@ def _parameters(args: argparse.Namespace) -> dict:
         try:
             loaded = load_yaml(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
-            raise ParameterError("--params-file", str(path), f"cannot be read as YAML ({exc})") from None
+            raise ParameterError(
+                "--params-file", str(path), f"cannot be read as YAML ({yaml_error(exc)})"
+            ) from None
         if not isinstance(loaded, dict):
             raise ParameterError(
                 "--params-file", str(path), "must hold a mapping of parameter names to values"

@@ -25,6 +25,7 @@ __all__ = [
     "anchor_data_path",
     "default_parameters",
     "load_yaml",
+    "yaml_error",
     "parse_cli_value",
     "resolve_parameters",
 ]
@@ -92,6 +93,21 @@ def load_yaml(text: str) -> object:
     {'data_cutoff': '2023-02-30'}
     """
     return yaml.load(text, Loader=_TextDatesLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def yaml_error(exc: Exception) -> str:
+    """A YAML error in one line: where, and what (PyYAML's own text spans several lines with a snippet).
+
+    >>> try:
+    ...     load_yaml("title: !!python/object/apply:os.system [ls]")
+    ... except yaml.YAMLError as exc:
+    ...     print(yaml_error(exc))
+    line 1, column 8: could not determine a constructor for the tag 'tag:yaml.org,2002:python/object/apply:os.system'
+    """
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    what = getattr(exc, "problem", None) or str(exc)
+    return where + " ".join(str(what).split())
 
 
 def parse_cli_value(text: str) -> object:
