@@ -13,12 +13,17 @@ from dataclasses import dataclass
 import pandas as pd
 
 __all__ = [
+    "BM_COMPLETE_RESPONSES",
     "BM_RESPONSES",
     "CGVHD_SEVERITIES",
     "COLUMNS",
+    "CONTACT_EVENTS",
     "DATE_COLUMNS",
+    "DATE_LABELS",
+    "DATE_ORDER_RULES",
     "EMD_RESPONSES",
     "OPTIONAL_COLUMNS",
+    "OUTCOME_DATES",
     "REQUIRED_COLUMNS",
     "ColumnSpec",
     "coerce",
@@ -27,6 +32,8 @@ __all__ = [
 ]
 
 BM_RESPONSES: tuple[str, ...] = ("MRD-negative CR", "MRD-positive CR", "NR", "NE")
+#: the bone-marrow responses that count as complete remission (CR)
+BM_COMPLETE_RESPONSES: tuple[str, ...] = ("MRD-negative CR", "MRD-positive CR")
 EMD_RESPONSES: tuple[str, ...] = ("CR", "PR", "SD", "PD", "NE")
 YES_NO: tuple[str, ...] = ("yes", "no")
 #: spellings accepted for yes/no columns (compared after stripping and lower-casing)
@@ -205,6 +212,49 @@ REQUIRED_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
 OPTIONAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if not c.required)
 DATE_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "date")
 INTEGER_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "integer")
+
+# The date rules, as data: ``between_columns`` and ``transplant_rules`` apply them (vectorised).
+
+#: what each date is called in messages
+DATE_LABELS: dict[str, str] = {
+    "cart_infusion_date": "the CAR-T infusion",
+    "second_hsct_date": "the second HSCT",
+    "relapse_date": "the relapse",
+    "death_date": "death",
+    "last_contact_date": "the last contact",
+    "first_hsct_date": "the first HSCT",
+    "relapse_after_first_hsct_date": "the relapse after the first HSCT",
+    "neutrophil_engraftment_date": "neutrophil engraftment",
+    "platelet_engraftment_date": "platelet engraftment",
+    "agvhd_2_4_date": "acute GVHD grade II–IV",
+    "agvhd_3_4_date": "acute GVHD grade III–IV",
+    "cgvhd_date": "the onset of chronic GVHD",
+    "cgvhd_systemic_date": "systemic treatment of chronic GVHD",
+}
+
+#: (rule, column, other column, "before"/"after"): ``column`` may not be before/after ``other``
+DATE_ORDER_RULES: tuple[tuple[str, str, str, str], ...] = (
+    ("order-hsct-before-cart", "second_hsct_date", "cart_infusion_date", "before"),
+    ("order-relapse-before-cart", "relapse_date", "cart_infusion_date", "before"),
+    ("order-death-before-cart", "death_date", "cart_infusion_date", "before"),
+    ("order-relapse-after-death", "relapse_date", "death_date", "after"),
+    ("order-hsct-after-death", "second_hsct_date", "death_date", "after"),
+    ("order-first-hsct-after-cart", "first_hsct_date", "cart_infusion_date", "after"),
+    ("order-first-relapse-after-cart", "relapse_after_first_hsct_date", "cart_infusion_date", "after"),
+    ("order-first-relapse-before-first-hsct", "relapse_after_first_hsct_date", "first_hsct_date", "before"),
+)
+#: events the last contact may not precede (for a patient without a death date)
+CONTACT_EVENTS: tuple[str, ...] = ("cart_infusion_date", "second_hsct_date", "relapse_date")
+#: dates of outcomes after the second HSCT: given only with second_hsct_date, on or after it, and not after
+#: death or the last contact
+OUTCOME_DATES: tuple[str, ...] = (
+    "neutrophil_engraftment_date",
+    "platelet_engraftment_date",
+    "agvhd_2_4_date",
+    "agvhd_3_4_date",
+    "cgvhd_date",
+    "cgvhd_systemic_date",
+)
 
 
 def column(name: str) -> ColumnSpec:
