@@ -144,21 +144,16 @@ def _cif_block(key: str, fit: CIFResult, params: dict) -> dict:
 
 
 def _responses(table: pd.DataFrame, ci_level: float) -> dict:
-    bm = table["bm_response"]
-    bm_evaluable = int((bm != "NE").sum())
+    bm = baseline.bone_marrow_counts(table["bm_response"])
     emd = table.loc[table["emd_at_baseline"], "emd_response"]
     emd_evaluable = int((emd != "NE").sum())
     specs = {
         "bm_mrd_negative_cr": (
             "Bone-marrow MRD-negative CR",
-            int((bm == "MRD-negative CR").sum()),
-            bm_evaluable,
+            bm["bm_mrd_negative_cr"],
+            bm["bm_evaluable"],
         ),
-        "bm_cr": (
-            "Bone-marrow CR (MRD-negative or positive)",
-            int(bm.str.endswith("CR").sum()),
-            bm_evaluable,
-        ),
+        "bm_cr": ("Bone-marrow CR (MRD-negative or positive)", bm["bm_cr"], bm["bm_evaluable"]),
         "emd_cr": ("CR of extramedullary lesions", int((emd == "CR").sum()), emd_evaluable),
         "emd_orr": ("Extramedullary response (CR or PR)", int(emd.isin(["CR", "PR"]).sum()), emd_evaluable),
     }
