@@ -113,3 +113,11 @@ def test_to_frame_columns() -> None:
         "ci_low",
         "ci_high",
     ]
+
+
+def test_to_records_are_the_frame_rows_with_time_in_days() -> None:
+    km = kaplan_meier([5, 10, 10], [1, 0, 1])
+    assert km.to_records(("at_risk", "estimate")) == [
+        {"time_days": 5.0, "at_risk": 3, "estimate": 1 - 1 / 3},  # product-limit: 1 - d/n
+        {"time_days": 10.0, "at_risk": 2, "estimate": (1 - 1 / 3) * (1 - 1 / 2)},
+    ]

@@ -170,6 +170,12 @@ class StepCurve:
         """Numbers at risk just before each of ``times`` (subjects with time >= t), as R's risk tables."""
         return at_risk_at(self.time, self.at_risk, times)
 
+    def to_records(self, fields: tuple[str, ...]) -> list[dict]:
+        """One dict per distinct time: ``time_days`` (the fit's time; cartreport fits in days), then ``fields``
+        (columns of :meth:`to_frame`) — the curve rows of ``results.json``."""
+        frame = self.to_frame().rename(columns={"time": "time_days"})
+        return frame[["time_days", *fields]].to_dict("records")
+
     def to_frame(self) -> pd.DataFrame:
         """The curve as a table: one row per distinct time, with its counts, estimate, ``std_err`` and band."""
         import pandas as pd
