@@ -69,8 +69,8 @@ TICK_STEPS_MONTHS = (1, 2, 3, 6, 12, 24, 36, 60, 120)
 
 
 def tick_step_months(span_months: float) -> int:
-    """The tick step (months) of a time axis spanning ``span_months``: the first of ``TICK_STEPS_MONTHS`` giving at
-    most 8 intervals, the largest when none does.
+    """The tick step (months) of a time axis spanning ``span_months``: the first of ``TICK_STEPS_MONTHS``
+    giving at most 8 intervals, the largest when none does.
 
     >>> tick_step_months(29.4), tick_step_months(100.0), tick_step_months(5000.0)
     (6, 24, 120)
