@@ -25,6 +25,7 @@ __all__ = [
     "OPTIONAL_COLUMNS",
     "OUTCOME_DATES",
     "REQUIRED_COLUMNS",
+    "XPT_ALIASES",
     "ColumnSpec",
     "coerce",
     "column",
@@ -212,6 +213,35 @@ REQUIRED_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
 OPTIONAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if not c.required)
 DATE_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "date")
 INTEGER_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "integer")
+
+#: The only 8-character names accepted in XPT files for contract columns whose names are longer than 8 characters
+#: (XPT version 5 cannot hold longer names). Matched case-insensitively; CDISC-like where a CDISC name exists.
+XPT_ALIASES: dict[str, str] = {
+    "PATID": "patient_id",
+    "DIAG": "diagnosis",
+    "CARTDT": "cart_infusion_date",
+    "BMRESP": "bm_response",
+    "EMDBL": "emd_at_baseline",
+    "EMDRESP": "emd_response",
+    "HSCT2DT": "second_hsct_date",
+    "RELDT": "relapse_date",
+    "DTHDT": "death_date",
+    "LSTCNDT": "last_contact_date",
+    "AGE": "age_years",
+    "HSCT1DT": "first_hsct_date",
+    "RELH1DT": "relapse_after_first_hsct_date",
+    "DONORTYP": "donor_type",
+    "DTHCAUS": "cause_of_death",
+    "CRSGR": "crs_grade",
+    "ICANSGR": "icans_grade",
+    "NEUTENDT": "neutrophil_engraftment_date",
+    "PLTENDT": "platelet_engraftment_date",
+    "AGVHD2DT": "agvhd_2_4_date",
+    "AGVHD3DT": "agvhd_3_4_date",
+    "CGVHDDT": "cgvhd_date",
+    "CGVHDSEV": "cgvhd_severity",
+    "CGVHDSDT": "cgvhd_systemic_date",
+}
 
 # The date rules, as data: ``between_columns`` and ``transplant_rules`` apply them (vectorised).
 
