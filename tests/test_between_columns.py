@@ -8,7 +8,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cartreport.between_columns import ORDER_RULES, date_order_problems, day_numbers, emd_problems
+from cartreport.between_columns import date_order_problems, day_numbers, emd_problems
+from cartreport.schema import DATE_ORDER_RULES
 
 DATES = ["cart_infusion_date", "second_hsct_date", "relapse_date", "death_date", "last_contact_date",
          "first_hsct_date", "relapse_after_first_hsct_date"]  # fmt: skip
@@ -31,7 +32,7 @@ def _expected(rows: list[dict], cutoff: dt.date | None) -> set[tuple[int, str, s
 
     found = set()
     for number, row in enumerate(rows, start=2):
-        for rule, name, other, relation in ORDER_RULES:
+        for rule, name, other, relation in DATE_ORDER_RULES:
             a, b = day(row, name), day(row, other)
             if a and b and (a < b if relation == "before" else a > b):
                 found.add((number, name, rule))

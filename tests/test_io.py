@@ -17,8 +17,8 @@ import pyreadstat
 import pytest
 
 from cartreport.errors import DataFileError
-from cartreport.io import XPT_ALIASES, read_table
-from cartreport.schema import COLUMNS
+from cartreport.io import read_table
+from cartreport.schema import COLUMNS, XPT_ALIASES
 
 HEADER = "patient_id,diagnosis,cart_infusion_date,emd_at_baseline"
 

@@ -52,3 +52,22 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_to_dict_is_the_results_json_block():
+    assert clopper_pearson(0, 0).to_dict() == {
+        "responders": 0,
+        "evaluable": 0,
+        "rate": None,
+        "ci_low": None,
+        "ci_high": None,
+        "method": "Clopper–Pearson exact",
+    }
+    assert list(clopper_pearson(3, 4).to_dict()) == [
+        "responders",
+        "evaluable",
+        "rate",
+        "ci_low",
+        "ci_high",
+        "method",
+    ]

@@ -79,6 +79,11 @@ def test_os_pattern_is_the_simplest_order():
     assert abs(reconstruct._km_before(pattern, 16) - (14 / 15 * 13 / 14 * 9 / 10 * 7 / 8 * 6 / 7)) < 1e-15
 
 
+def test_a_figure_on_a_rounding_half_is_matched_as_the_report_rounds_it():
+    # three deaths among 16 leave 13/16 = 0.8125 exactly, 81.25% printed half-up as 81.3% (formatting.percent)
+    assert reconstruct.os_pattern(16, 0.8125) == "DDD"
+
+
 def test_an_impossible_figure_is_refused():
     with pytest.raises(reconstruct.ReconstructionError):
         reconstruct.os_pattern(3, 0.585)

@@ -225,6 +225,7 @@ def test_render_report_writes_the_folder(tmp_path: Path, private_tmp: Path) -> N
         "kernel.pid",  # written by the notebooks into their cwd
         "notebooks/01_design.ipynb",
         "notebooks/02_km.ipynb",
+        "report.docx",
         "report.html",
     ]
     page = (out / "report.html").read_text(encoding="utf-8")

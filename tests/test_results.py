@@ -320,3 +320,18 @@ def test_every_count_in_results_agrees_with_the_flow(params):
         assert known + rows[0]["missing"] == population, variable
     assert r["responses"]["bm_cr"]["evaluable"] == flow["bm_evaluable"] <= population
     assert sum(r["response_counts"]["bm"].values()) == population
+
+
+def test_bone_marrow_counts_by_hand():
+    import pandas as pd
+
+    from cartreport.baseline import bone_marrow_counts
+
+    bm = pd.Series(["MRD-negative CR", "MRD-positive CR", "NR", "NE", "MRD-negative CR"], dtype="category")
+    assert bone_marrow_counts(bm) == {"bm_evaluable": 4, "bm_mrd_negative_cr": 2, "bm_cr": 3}
+
+
+def test_flow_and_response_rates_count_bone_marrow_cr_alike(results):
+    for key in ("bm_cr", "bm_mrd_negative_cr"):
+        assert results["flow"][key] == results["responses"][key]["responders"]
+    assert results["flow"]["bm_evaluable"] == results["responses"]["bm_cr"]["evaluable"]

@@ -86,7 +86,7 @@ def test_coerce_refuses_an_unknown_yes_no_word():
 
 
 def test_readme_lists_the_xpt_aliases():
-    from cartreport.io import XPT_ALIASES
+    from cartreport.schema import XPT_ALIASES
 
     text = README.read_text(encoding="utf-8")
     block = _between(text, "<!-- xpt:start", "<!-- xpt:end")

@@ -244,19 +244,16 @@ def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, sta
             "run cartreport from its checkout, installed with pip install -e . (make report does)",
         )
 
-    def build(workdir: Path) -> None:
-        write_results(analysis.results, workdir / "results.json")
-        executed = render.execute_sections(sections, kernel_params, workdir, progress=say, kernel=kernel)
-        (workdir / "notebooks").mkdir(exist_ok=True)
-        import nbformat
-
-        for section, nb in zip(sections, executed, strict=True):
-            nbformat.write(nb, workdir / "notebooks" / f"{section.name}.ipynb")
-        html = render.export_html(executed, analysis.results["title"])
-        (workdir / "report.html").write_text(html, encoding="utf-8")
-        render.write_docx(executed, analysis.results["title"], workdir / "report.docx", base_dir=workdir)
-
-    render.write_atomically(build, output, inputs=[_resolve_data_path(params["data"])])
+    render.render_report(
+        sections,
+        kernel_params,
+        output,
+        analysis.results["title"],
+        progress=say,
+        kernel=kernel,
+        prepare=lambda workdir: write_results(analysis.results, workdir / "results.json"),
+        inputs=[_resolve_data_path(params["data"])],
+    )
     say(f"wrote {output / 'report.html'} in {time.perf_counter() - started:.1f} s")
     return output
 

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from cartreport.endpoints import EndpointData
+from cartreport.schema import BM_COMPLETE_RESPONSES
 
-__all__ = ["INTERVALS", "baseline_rows", "interval_rows", "patient_flow"]
+__all__ = ["INTERVALS", "baseline_rows", "bone_marrow_counts", "interval_rows", "patient_flow"]
 
 #: (name, label, from column, to column) for the treatment sequence
 INTERVALS: tuple[tuple[str, str, str, str], ...] = (
@@ -105,12 +106,21 @@ def interval_rows(table: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def bone_marrow_counts(bm_response: pd.Series) -> dict[str, int]:
+    """Patients evaluable for bone-marrow response (all but ``NE``), in MRD-negative CR, and in CR
+    (MRD-negative or positive): the one count behind the patient flow and the response rates."""
+    return {
+        "bm_evaluable": int((bm_response != "NE").sum()),
+        "bm_mrd_negative_cr": int((bm_response == "MRD-negative CR").sum()),
+        "bm_cr": int(bm_response.isin(BM_COMPLETE_RESPONSES).sum()),
+    }
+
+
 def patient_flow(table: pd.DataFrame, endpoints: EndpointData, enrolled: int | None = None) -> dict:
     """CONSORT-style counts: enrolled → infused → responded → transplanted → analysed.
 
     ``enrolled`` is the number of rows before a subgroup filter (defaults to the table's rows).
     """
-    bm = table["bm_response"]
     cutoff = endpoints.data_cutoff
     infused = table["cart_infusion_date"].notna()
     transplanted = table["second_hsct_date"].notna()
@@ -120,9 +130,7 @@ def patient_flow(table: pd.DataFrame, endpoints: EndpointData, enrolled: int | N
     return {
         "enrolled": int(enrolled if enrolled is not None else len(table)),
         "infused": int(infused.sum()),
-        "bm_evaluable": int((bm != "NE").sum()),
-        "bm_mrd_negative_cr": int((bm == "MRD-negative CR").sum()),
-        "bm_cr": int(bm.isin(["MRD-negative CR", "MRD-positive CR"]).sum()),
+        **bone_marrow_counts(table["bm_response"]),
         "transplanted": int(transplanted.sum()),
         "analysed": int(endpoints.patients["analysed"].sum()),
         "time_origin": endpoints.time_origin,

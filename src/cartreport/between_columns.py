@@ -16,32 +16,7 @@ from cartreport import schema
 from cartreport.column_rules import is_iso_date
 from cartreport.problems import Problem, cell_problems, quoted
 
-__all__ = ["date_order_problems", "day_numbers", "emd_problems"]
-
-#: what each date is called in messages
-DATE_LABELS: dict[str, str] = {
-    "cart_infusion_date": "the CAR-T infusion",
-    "second_hsct_date": "the second HSCT",
-    "relapse_date": "the relapse",
-    "death_date": "death",
-    "last_contact_date": "the last contact",
-    "first_hsct_date": "the first HSCT",
-    "relapse_after_first_hsct_date": "the relapse after the first HSCT",
-}
-
-#: (rule, column, other column, "before"/"after"): ``column`` may not be before/after ``other``
-ORDER_RULES: tuple[tuple[str, str, str, str], ...] = (
-    ("order-hsct-before-cart", "second_hsct_date", "cart_infusion_date", "before"),
-    ("order-relapse-before-cart", "relapse_date", "cart_infusion_date", "before"),
-    ("order-death-before-cart", "death_date", "cart_infusion_date", "before"),
-    ("order-relapse-after-death", "relapse_date", "death_date", "after"),
-    ("order-hsct-after-death", "second_hsct_date", "death_date", "after"),
-    ("order-first-hsct-after-cart", "first_hsct_date", "cart_infusion_date", "after"),
-    ("order-first-relapse-after-cart", "relapse_after_first_hsct_date", "cart_infusion_date", "after"),
-    ("order-first-relapse-before-first-hsct", "relapse_after_first_hsct_date", "first_hsct_date", "before"),
-)
-#: events the last contact may not precede (for a patient without a death date)
-CONTACT_EVENTS: tuple[str, ...] = ("cart_infusion_date", "second_hsct_date", "relapse_date")
+__all__ = ["date_order_problems", "day_iso", "day_numbers", "emd_problems"]
 
 
 def emd_problems(table: pd.DataFrame) -> list[Problem]:
@@ -85,26 +60,29 @@ def day_numbers(cells: pd.Series) -> np.ndarray:
     return days[codes]  # code -1 (blank) takes the last entry: NaN
 
 
-def _iso(day: float) -> str:
+def day_iso(day: float) -> str:
+    """A day number of :func:`day_numbers` as ``YYYY-MM-DD``."""
     return dt.date.fromordinal(int(day)).isoformat()
 
 
 def date_order_problems(
     table: pd.DataFrame, data_cutoff: dt.date | None, today: dt.date | None = None
 ) -> list[Problem]:
-    """Dates out of order (:data:`ORDER_RULES`), a last contact that is not the death date or precedes an event,
-    dates after ``today`` (the day of the run, by default :meth:`datetime.date.today`) and, when ``data_cutoff``
-    is given, dates after it. A blank or malformed date breaks no order rule."""
+    """Dates out of order (:data:`cartreport.schema.DATE_ORDER_RULES`), a last contact that is not the death
+    date or precedes an event (:data:`cartreport.schema.CONTACT_EVENTS`), dates after ``today`` (the day of
+    the run, by default :meth:`datetime.date.today`) and, when ``data_cutoff`` is given, dates after it. A
+    blank or malformed date breaks no order rule."""
     dates = {name: day_numbers(table[name]) for name in schema.DATE_COLUMNS if name in table.columns}
     problems: list[Problem] = []
 
-    for rule, name, other, relation in ORDER_RULES:
+    for rule, name, other, relation in schema.DATE_ORDER_RULES:
         if name not in dates or other not in dates:
             continue
         this, that = dates[name], dates[other]
         failing = (this < that) if relation == "before" else (this > that)
+        label, other_label = schema.DATE_LABELS[name], schema.DATE_LABELS[other]
         messages = [
-            f"{DATE_LABELS[name]} ({_iso(a)}) is {relation} {DATE_LABELS[other]} ({_iso(b)})"
+            f"{label} ({day_iso(a)}) is {relation} {other_label} ({day_iso(b)})"
             for a, b in zip(this[failing], that[failing], strict=True)
         ]
         problems += cell_problems(
@@ -122,13 +100,13 @@ def date_order_problems(
             "last_contact_date",
             "contact-not-death",
             [
-                f"the last contact ({_iso(c)}) is not the death date ({_iso(d)}); "
+                f"the last contact ({day_iso(c)}) is not the death date ({day_iso(d)}); "
                 "for a patient who died, last contact is the date of death"
                 for c, d in zip(contact[not_death], death[not_death], strict=True)
             ],
-            [f"write {_iso(d)}, or correct death_date" for d in death[not_death]],
+            [f"write {day_iso(d)}, or correct death_date" for d in death[not_death]],
         )
-        events = [(dates[n], n) for n in CONTACT_EVENTS if n in dates]
+        events = [(dates[n], n) for n in schema.CONTACT_EVENTS if n in dates]
         if events:
             latest = np.fmax.reduce([days for days, _ in events])  # NaN only where every event is blank
             before = ~died & (contact < latest)
@@ -136,9 +114,8 @@ def date_order_problems(
             for position in np.flatnonzero(before):
                 # the latest event, and on a tie the name that sorts last, as max() over (date, name) pairs
                 day, name = max((days[position], n) for days, n in events if not np.isnan(days[position]))
-                messages.append(
-                    f"the last contact ({_iso(contact[position])}) is before {DATE_LABELS[name]} ({_iso(day)})"
-                )
+                event = f"{schema.DATE_LABELS[name]} ({day_iso(day)})"
+                messages.append(f"the last contact ({day_iso(contact[position])}) is before {event}")
             problems += cell_problems(
                 table,
                 before,
@@ -156,7 +133,7 @@ def date_order_problems(
             future,
             name,
             "future-date",
-            [f"date {_iso(d)} is in the future (today is {today.isoformat()})" for d in days[future]],
+            [f"date {day_iso(d)} is in the future (today is {today.isoformat()})" for d in days[future]],
             "correct the date; a patient table can only hold dates that have happened",
         )
 
@@ -169,7 +146,7 @@ def date_order_problems(
                 after,
                 name,
                 "after-cutoff",
-                [f"date {_iso(d)} is after the data cut-off ({cutoff.isoformat()})" for d in days[after]],
+                [f"date {day_iso(d)} is after the data cut-off ({cutoff.isoformat()})" for d in days[after]],
                 "correct the date, or choose a later data cut-off",
             )
     return problems

@@ -50,17 +50,12 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
-import pandas as pd
 
-from cartreport.km import Estimate, at_risk_at, count_by_time
+from cartreport.stepcurve import Estimate, StepCurve, competing_risks_input, count_by_time, none_if_nan
 
 __all__ = ["CI_METHODS", "CIFResult", "aalen_johansen", "cif_confidence_band"]
 
 CI_METHODS = ("log-log", "plain")
-
-
-def _none_if_nan(x: float) -> float | None:
-    return None if not np.isfinite(x) else float(x)
 
 
 def cif_confidence_band(
@@ -104,30 +99,19 @@ def cif_confidence_band(
 
 
 @dataclass(frozen=True)
-class CIFResult:
+class CIFResult(StepCurve):
     """A fitted cumulative incidence curve: one row per distinct time with any event or censoring.
 
     ``events`` counts the cause of interest, ``competing`` every other cause. Times are in the unit of the input
-    (cartreport uses days). ``variance`` is Gray's variance of the estimate, as ``cmprsk::cuminc``.
+    (cartreport uses days). ``variance`` is Gray's variance of the estimate, as ``cmprsk::cuminc``; ``std_err``
+    its square root. ``at_risk_at`` and ``to_frame`` come from :class:`cartreport.stepcurve.StepCurve`.
     """
 
-    time: np.ndarray
-    at_risk: np.ndarray
-    events: np.ndarray
-    competing: np.ndarray
-    censored: np.ndarray
-    estimate: np.ndarray
-    variance: np.ndarray
-    ci_low: np.ndarray
-    ci_high: np.ndarray
-    n: int
-    cause: int
-    ci_level: float
-    ci_method: str
+    count_columns = ("competing",)
 
-    @property
-    def n_events(self) -> int:
-        return int(self.events.sum())
+    competing: np.ndarray
+    variance: np.ndarray
+    cause: int
 
     @property
     def n_competing(self) -> int:
@@ -139,52 +123,11 @@ class CIFResult:
 
     def at(self, t: float) -> Estimate:
         """``F(t)`` with its CI (R ``cmprsk::timepoints``); ``None`` beyond the last observed time."""
-        if self.n == 0 or t > self.time[-1]:
-            return Estimate(None, None, None)
-        i = np.searchsorted(self.time, t, side="right") - 1
-        if i < 0:
-            low, high = cif_confidence_band(np.zeros(1), np.zeros(1), self.ci_level, self.ci_method)
-            return Estimate(0.0, _none_if_nan(low[0]), _none_if_nan(high[0]))
-        return Estimate(float(self.estimate[i]), _none_if_nan(self.ci_low[i]), _none_if_nan(self.ci_high[i]))
+        return super().at(t)
 
-    def at_risk_at(self, times) -> np.ndarray:
-        """Numbers at risk just before each of ``times`` (subjects with time >= t)."""
-        return at_risk_at(self.time, self.at_risk, times)
-
-    def to_frame(self) -> pd.DataFrame:
-        """The curve as a table: one row per distinct time, ``std_err`` = ``sqrt(variance)``."""
-        return pd.DataFrame(
-            {
-                "time": self.time,
-                "at_risk": self.at_risk,
-                "events": self.events,
-                "competing": self.competing,
-                "censored": self.censored,
-                "estimate": self.estimate,
-                "std_err": self.std_err,
-                "ci_low": self.ci_low,
-                "ci_high": self.ci_high,
-            }
-        )
-
-
-def _validate_input(time, status, cause) -> tuple[np.ndarray, np.ndarray]:
-    time = np.asarray(time, dtype=float)
-    status = np.asarray(status)
-    if time.shape != status.shape or time.ndim != 1:
-        raise ValueError("time and status must be one-dimensional and of the same length")
-    if np.isnan(time).any() or (time < 0).any():
-        raise ValueError("times must be non-negative numbers")
-    if status.size and (
-        not np.issubdtype(status.dtype, np.number)
-        or np.isnan(status.astype(float)).any()
-        or (status < 0).any()
-        or (status != np.round(status)).any()
-    ):
-        raise ValueError("status must be 0 (censored) or a positive integer cause code")
-    if int(cause) != cause or cause < 1:
-        raise ValueError("cause must be a positive integer")
-    return time, status.astype(int)
+    def _at_origin(self) -> Estimate:
+        low, high = cif_confidence_band(np.zeros(1), np.zeros(1), self.ci_level, self.ci_method)
+        return Estimate(0.0, none_if_nan(low[0]), none_if_nan(high[0]))
 
 
 def _tie_factor(m: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -253,7 +196,7 @@ def aalen_johansen(
         raise ValueError("ci_level must be between 0 and 1")
     if ci_method not in CI_METHODS:
         raise ValueError(f"ci_method must be one of {CI_METHODS}, not {ci_method!r}")
-    time, status = _validate_input(time, status, cause)
+    time, status = competing_risks_input(time, status, cause)
     n = len(time)
     uniq, at_risk, counts, (events, competing) = count_by_time(
         time, status == cause, (status > 0) & (status != cause)

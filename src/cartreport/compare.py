@@ -21,8 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cartreport.cif import _validate_input as _validate_competing_input
-from cartreport.km import _validate_input as _validate_survival_input
+from cartreport.stepcurve import competing_risks_input, survival_input
 
 __all__ = ["TestResult", "logrank_test", "gray_test"]
 
@@ -77,7 +76,7 @@ def logrank_test(time, event, group) -> TestResult:
     >>> result.df, round(result.statistic, 4)
     (1, 0.0739)
     """
-    time, event = _validate_survival_input(time, event)
+    time, event = survival_input(time, event)
     _, codes = _groups(group, len(time))
     # imported on first use: a report kernel renders a shared analysis and never needs lifelines/scipy.stats
     from lifelines.statistics import multivariate_logrank_test
@@ -118,7 +117,7 @@ def gray_test(time, status, group, cause: int = 1) -> TestResult:
     >>> result.df, round(result.statistic, 4)
     (1, 5.4111)
     """
-    time, status = _validate_competing_input(time, status, cause)
+    time, status = competing_risks_input(time, status, cause)
     labels, codes = _groups(group, len(time))
     kind = np.where(status == 0, 0, np.where(status == cause, 1, 2))
     statistic_score, variance = _gray_score(time, kind, codes, len(labels))

@@ -35,6 +35,7 @@ __all__ = [
     "at_cutoff",
     "derive_endpoints",
     "month_ticks",
+    "tick_step_months",
     "months",
     "patient_timeline",
 ]
@@ -67,6 +68,16 @@ CENSORED, RELAPSE, DEATH_WITHOUT_RELAPSE = 0, 1, 2
 TICK_STEPS_MONTHS = (1, 2, 3, 6, 12, 24, 36, 60, 120)
 
 
+def tick_step_months(span_months: float) -> int:
+    """The tick step (months) of a time axis spanning ``span_months``: the first of ``TICK_STEPS_MONTHS``
+    giving at most 8 intervals, the largest when none does.
+
+    >>> tick_step_months(29.4), tick_step_months(100.0), tick_step_months(5000.0)
+    (6, 24, 120)
+    """
+    return next((s for s in TICK_STEPS_MONTHS if span_months / s <= 8), TICK_STEPS_MONTHS[-1])
+
+
 def month_ticks(data_max_months: float) -> tuple[np.ndarray, float]:
     """Time-axis ticks (months) covering ``[0, data_max_months]`` and the axis end (the last tick).
 
@@ -77,7 +88,7 @@ def month_ticks(data_max_months: float) -> tuple[np.ndarray, float]:
     [0.0, 6.0, 12.0, 18.0, 24.0, 30.0]
     """
     right = max(float(data_max_months), 1.0)
-    step = next((s for s in TICK_STEPS_MONTHS if right / s <= 8), TICK_STEPS_MONTHS[-1])
+    step = tick_step_months(right)
     right = math.ceil(right / step - 1e-9) * step
     return np.arange(0.0, right + 1e-9, step), float(right)
 

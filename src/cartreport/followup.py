@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cartreport.km import Estimate, kaplan_meier
+from cartreport.km import kaplan_meier
+from cartreport.stepcurve import Estimate
 
 __all__ = ["median_follow_up"]
 

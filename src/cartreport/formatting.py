@@ -63,6 +63,7 @@ __all__ = [
     "percent",
     "percent_number",
     "percent_rounded",
+    "percents_match",
     "rate",
     "round_half_up",
 ]
@@ -142,6 +143,16 @@ def percent_number(x: float, digits: int = 1) -> str:
 def percent_rounded(x: float, digits: int = 1) -> Decimal:
     """The percentage that :func:`percent` prints, as a Decimal (for comparing figures at a printed precision)."""
     return _quantize(_decimal(x) * 100, digits)
+
+
+def percents_match(x: float, y: float, digits: int = 1) -> bool:
+    """Whether two fractions print as the same percentage (half-up to ``digits`` decimals): the one rule
+    by which a reproduced figure matches a published one.
+
+    >>> percents_match(0.5145, 0.515), percents_match(0.5144, 0.515)
+    (True, False)
+    """
+    return percent_rounded(x, digits) == percent_rounded(y, digits)
 
 
 def percent(x: float | None, digits: int = 1, missing: str = NOT_ESTIMABLE) -> str:

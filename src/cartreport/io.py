@@ -23,7 +23,7 @@ Formats, chosen by the file's extension:
     names (``PATIENT_ID`` → ``patient_id``). XPT **version 5** limits names to 8 characters, too short for names
     such as ``cart_infusion_date``: prefer **version 8** (SAS ``PROC EXPORT``/``%loc2xpt`` with ``FORMAT=V8``, or
     ``pyreadstat.write_xport(..., file_format_version=8)``), or name the variables with the 8-character aliases
-    of :data:`XPT_ALIASES`, which are the only aliases cartreport accepts.
+    of :data:`cartreport.schema.XPT_ALIASES`, which are the only aliases cartreport accepts.
 
 Row numbers: the index of :attr:`ReadResult.table` holds each row's number *as a spreadsheet user sees it*: the
 header is row 1 and the first patient row 2. Blank rows are dropped but do not shift the numbers of the rows after
@@ -47,7 +47,7 @@ from cartreport.cells import RawTable, assemble, columns_of, counted
 from cartreport.csvfile import read_csv
 from cartreport.errors import DataFileError
 
-__all__ = ["FORMATS", "XPT_ALIASES", "ReadResult", "read_table"]
+__all__ = ["FORMATS", "ReadResult", "read_table"]
 
 log = logging.getLogger(__name__)
 
@@ -71,35 +71,6 @@ _UNSUPPORTED_HINTS: dict[str, str] = {
     ".sav": "export the data as .csv",
     ".dta": "export the data as .csv",
     ".json": "export the data as .csv",
-}
-
-#: The only 8-character names accepted in XPT files for contract columns whose names are longer than 8 characters
-#: (XPT version 5 cannot hold longer names). Matched case-insensitively; CDISC-like where a CDISC name exists.
-XPT_ALIASES: dict[str, str] = {
-    "PATID": "patient_id",
-    "DIAG": "diagnosis",
-    "CARTDT": "cart_infusion_date",
-    "BMRESP": "bm_response",
-    "EMDBL": "emd_at_baseline",
-    "EMDRESP": "emd_response",
-    "HSCT2DT": "second_hsct_date",
-    "RELDT": "relapse_date",
-    "DTHDT": "death_date",
-    "LSTCNDT": "last_contact_date",
-    "AGE": "age_years",
-    "HSCT1DT": "first_hsct_date",
-    "RELH1DT": "relapse_after_first_hsct_date",
-    "DONORTYP": "donor_type",
-    "DTHCAUS": "cause_of_death",
-    "CRSGR": "crs_grade",
-    "ICANSGR": "icans_grade",
-    "NEUTENDT": "neutrophil_engraftment_date",
-    "PLTENDT": "platelet_engraftment_date",
-    "AGVHD2DT": "agvhd_2_4_date",
-    "AGVHD3DT": "agvhd_3_4_date",
-    "CGVHDDT": "cgvhd_date",
-    "CGVHDSEV": "cgvhd_severity",
-    "CGVHDSDT": "cgvhd_systemic_date",
 }
 
 
@@ -352,9 +323,10 @@ def _read_xpt(path: Path) -> RawTable:
 
 
 def _contract_names(names: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """Map SAS variable names case-insensitively, or by :data:`XPT_ALIASES`, onto the contract's names."""
+    """Map SAS variable names case-insensitively, or by :data:`cartreport.schema.XPT_ALIASES`, onto the
+    contract's names."""
     by_lower = {c.name.lower(): c.name for c in schema.COLUMNS}
-    aliases = {alias.lower(): name for alias, name in XPT_ALIASES.items()}
+    aliases = {alias.lower(): name for alias, name in schema.XPT_ALIASES.items()}
     taken = {n.strip() for n in names}
     out: list[str] = []
     renamed: list[tuple[str, str]] = []

@@ -46,19 +46,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 import numpy as np
+
+from cartreport.stepcurve import Estimate, StepCurve, count_by_time, survival_input
 
 __all__ = [
     "CI_METHODS",
     "KMResult",
-    "Estimate",
-    "at_risk_at",
-    "count_by_time",
     "kaplan_meier",
     "confidence_band",
     "survival_quantile",
@@ -67,19 +62,6 @@ __all__ = [
 CI_METHODS = ("log-log", "log", "plain")
 #: R quantile.survfit's tolerance for "the curve equals the target"
 _TOLERANCE = float(np.sqrt(np.finfo(float).eps))
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A point estimate with its confidence interval; ``None`` where a value does not exist."""
-
-    estimate: float | None
-    ci_low: float | None
-    ci_high: float | None
-
-
-def _none_if_nan(x: float) -> float | None:
-    return None if x is None or not np.isfinite(x) else float(x)
 
 
 def confidence_band(
@@ -205,28 +187,15 @@ def _median_as_printed(time: np.ndarray, curve: np.ndarray) -> float | None:
 
 
 @dataclass(frozen=True)
-class KMResult:
+class KMResult(StepCurve):
     """A fitted Kaplan–Meier curve: one row per distinct time with an event or a censoring.
 
     Times are in the unit of the input (cartreport uses days). ``std_err`` is the Greenwood standard error of
-    ``S`` (R reports the standard error of ``log S``; ``std_err / estimate`` recovers it).
+    ``S`` (R reports the standard error of ``log S``; ``std_err / estimate`` recovers it). ``at_risk_at`` and
+    ``to_frame`` come from :class:`cartreport.stepcurve.StepCurve`.
     """
 
-    time: np.ndarray
-    at_risk: np.ndarray
-    events: np.ndarray
-    censored: np.ndarray
-    estimate: np.ndarray
     var_log: np.ndarray
-    ci_low: np.ndarray
-    ci_high: np.ndarray
-    n: int
-    ci_level: float
-    ci_method: str
-
-    @property
-    def n_events(self) -> int:
-        return int(self.events.sum())
 
     @property
     def std_err(self) -> np.ndarray:
@@ -238,14 +207,13 @@ class KMResult:
 
         ``None`` beyond the last observed time unless the curve has already reached 0.
         """
-        if self.n == 0:
-            return Estimate(None, None, None)
-        i = np.searchsorted(self.time, t, side="right") - 1
-        if i < 0:
-            return Estimate(1.0, 1.0, 1.0)
-        if t > self.time[-1] and self.estimate[-1] > 0:
-            return Estimate(None, None, None)
-        return Estimate(float(self.estimate[i]), _none_if_nan(self.ci_low[i]), _none_if_nan(self.ci_high[i]))
+        return super().at(t)
+
+    def _at_origin(self) -> Estimate:
+        return Estimate(1.0, 1.0, 1.0)
+
+    def _known_after_last(self) -> bool:
+        return not self.estimate[-1] > 0
 
     def quantile(self, p: float) -> Estimate:
         """Time by which a fraction ``p`` has had the event, with its CI; ``None`` = not reached.
@@ -279,63 +247,6 @@ class KMResult:
             _median_as_printed(self.time, self.ci_low),
             _median_as_printed(self.time, self.ci_high),
         )
-
-    def at_risk_at(self, times) -> np.ndarray:
-        """Numbers at risk just before each of ``times`` (subjects with time >= t), as R's risk tables."""
-        return at_risk_at(self.time, self.at_risk, times)
-
-    def to_frame(self) -> pd.DataFrame:
-        """The curve as a table: one row per distinct time, ``std_err`` = Greenwood standard error of ``S``."""
-        import pandas as pd
-
-        return pd.DataFrame(
-            {
-                "time": self.time,
-                "at_risk": self.at_risk,
-                "events": self.events,
-                "censored": self.censored,
-                "estimate": self.estimate,
-                "std_err": self.std_err,
-                "ci_low": self.ci_low,
-                "ci_high": self.ci_high,
-            }
-        )
-
-
-def _validate_input(time, event) -> tuple[np.ndarray, np.ndarray]:
-    time = np.asarray(time, dtype=float)
-    event = np.asarray(event)
-    if time.shape != event.shape or time.ndim != 1:
-        raise ValueError("time and event must be one-dimensional and of the same length")
-    if np.isnan(time).any() or (time < 0).any():
-        raise ValueError("times must be non-negative numbers")
-    if not np.isin(event, (0, 1, True, False)).all():
-        raise ValueError("event must be 0/1")
-    return time, event.astype(int)
-
-
-def count_by_time(time: np.ndarray, *indicators: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The counting process at each distinct time: ``(times, at_risk, exits, (count of each indicator, ...))``.
-
-    ``at_risk`` counts subjects with time >= t (left-continuous, as R's ``n.risk``), ``exits`` all subjects
-    leaving at t; each indicator (0/1 or boolean per subject) is summed per time. Shared by the Kaplan–Meier and
-    Aalen–Johansen estimators; empty input gives empty arrays.
-    """
-    uniq, inverse = np.unique(time, return_inverse=True)
-    exits = np.bincount(inverse, minlength=len(uniq)).astype(int)
-    at_risk = len(time) - np.concatenate(([0], np.cumsum(exits)[:-1]))[: len(uniq)]
-    sums = tuple(np.bincount(inverse, weights=ind, minlength=len(uniq)).astype(int) for ind in indicators)
-    return uniq, at_risk.astype(int), exits, sums
-
-
-def at_risk_at(time: np.ndarray, at_risk: np.ndarray, times) -> np.ndarray:
-    """Numbers at risk just before each of ``times`` from a curve's distinct ``time`` and its ``at_risk`` counts.
-
-    ``at_risk[j]`` counts subjects with time >= ``time[j]``; between jumps the count is the one at the next jump
-    time, and 0 after the last. The one rule for every risk table (KM and cumulative incidence alike).
-    """
-    idx = np.searchsorted(time, np.asarray(times, dtype=float), side="left")
-    return np.append(at_risk, 0)[idx].astype(int)
 
 
 def kaplan_meier(time, event, ci_level: float = 0.95, ci_method: str = "log-log") -> KMResult:
@@ -385,7 +296,7 @@ def kaplan_meier(time, event, ci_level: float = 0.95, ci_method: str = "log-log"
         raise ValueError("ci_level must be between 0 and 1")
     if ci_method not in CI_METHODS:
         raise ValueError(f"ci_method must be one of {CI_METHODS}, not {ci_method!r}")
-    time, event = _validate_input(time, event)
+    time, event = survival_input(time, event)
     n = len(time)
     uniq, at_risk, counts, (events,) = count_by_time(time, event)
     censored = counts - events

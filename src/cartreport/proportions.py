@@ -11,7 +11,7 @@ Clopper CJ, Pearson ES. Biometrika 1934;26:404–413.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 __all__ = ["Proportion", "clopper_pearson"]
 
@@ -26,6 +26,10 @@ class Proportion:
     ci_low: float | None
     ci_high: float | None
     method: str = "Clopper–Pearson exact"
+
+    def to_dict(self) -> dict:
+        """``responders``, ``evaluable``, ``rate``, ``ci_low``, ``ci_high``, ``method``: a rate in results.json."""
+        return asdict(self)
 
 
 def clopper_pearson(responders: int, evaluable: int, ci_level: float = 0.95) -> Proportion:

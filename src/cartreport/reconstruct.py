@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from cartreport.endpoints import DAYS_PER_MONTH, derive_endpoints
+from cartreport.formatting import percents_match
 from cartreport.km import kaplan_meier
 
 __all__ = [
@@ -114,8 +115,10 @@ def load_published_figures(path: Path = PUBLISHED_FIGURES_FILE) -> PublishedFigu
 
 
 def _rounds_to(value: float, target: float) -> bool:
-    """``value`` as a percentage with one decimal equals ``target`` (a fraction) as published."""
-    return round(value * 1000 + 1e-9) == round(target * 1000)
+    """``value`` as a percentage with one decimal equals ``target`` (a fraction) as published: the report's
+    rule (:func:`cartreport.formatting.percents_match`, half-up), so a reconstruction matches where the
+    report's published-vs-reproduced table says it does."""
+    return percents_match(value, target)
 
 
 def _km_before(sequence: str, n: int) -> float:

@@ -102,12 +102,6 @@ def _landmarks(fit: KMResult | CIFResult, landmarks_months: list[float]) -> list
     return rows
 
 
-def _curve_rows(fit: KMResult | CIFResult, fields: tuple[str, ...]) -> list[dict]:
-    """One row per distinct time of a fitted curve (``time_days`` first), for results.json."""
-    frame = fit.to_frame().rename(columns={"time": "time_days"})
-    return frame[["time_days", *fields]].to_dict("records")
-
-
 def _block_head(key: str, fit: KMResult | CIFResult, params: dict) -> dict:
     """What every endpoint block starts with: label, definition, origin, patients, events, landmarks."""
     label, definition = DEFINITIONS[key]
@@ -128,7 +122,7 @@ def _km_block(key: str, fit: KMResult, params: dict) -> dict:
         "median_months": _months_or_none(med.estimate),
         "median_ci_low": _months_or_none(med.ci_low),
         "median_ci_high": _months_or_none(med.ci_high),
-        "km": _curve_rows(fit, ("at_risk", "events", "censored", "estimate", "ci_low", "ci_high")),
+        "km": fit.to_records(("at_risk", "events", "censored", "estimate", "ci_low", "ci_high")),
         "method": f"Kaplan–Meier; Greenwood variance; {params['ci_method']} confidence intervals",
     }
 
@@ -137,43 +131,29 @@ def _cif_block(key: str, fit: CIFResult, params: dict) -> dict:
     return {
         **_block_head(key, fit, params),
         "competing_events": fit.n_competing,
-        "cif": _curve_rows(fit, ("at_risk", "events", "estimate", "ci_low", "ci_high")),
+        "cif": fit.to_records(("at_risk", "events", "estimate", "ci_low", "ci_high")),
         "method": "Aalen–Johansen (ties handled exactly); Gray's variance as cmprsk::cuminc; "
         f"{fit.ci_method} confidence intervals",
     }
 
 
 def _responses(table: pd.DataFrame, ci_level: float) -> dict:
-    bm = table["bm_response"]
-    bm_evaluable = int((bm != "NE").sum())
+    bm = baseline.bone_marrow_counts(table["bm_response"])
     emd = table.loc[table["emd_at_baseline"], "emd_response"]
     emd_evaluable = int((emd != "NE").sum())
     specs = {
         "bm_mrd_negative_cr": (
             "Bone-marrow MRD-negative CR",
-            int((bm == "MRD-negative CR").sum()),
-            bm_evaluable,
+            bm["bm_mrd_negative_cr"],
+            bm["bm_evaluable"],
         ),
-        "bm_cr": (
-            "Bone-marrow CR (MRD-negative or positive)",
-            int(bm.str.endswith("CR").sum()),
-            bm_evaluable,
-        ),
+        "bm_cr": ("Bone-marrow CR (MRD-negative or positive)", bm["bm_cr"], bm["bm_evaluable"]),
         "emd_cr": ("CR of extramedullary lesions", int((emd == "CR").sum()), emd_evaluable),
         "emd_orr": ("Extramedullary response (CR or PR)", int(emd.isin(["CR", "PR"]).sum()), emd_evaluable),
     }
     out = {}
     for key, (label, responders, evaluable) in specs.items():
-        p = clopper_pearson(responders, evaluable, ci_level)
-        out[key] = {
-            "label": label,
-            "responders": p.responders,
-            "evaluable": p.evaluable,
-            "rate": p.rate,
-            "ci_low": p.ci_low,
-            "ci_high": p.ci_high,
-            "method": p.method,
-        }
+        out[key] = {"label": label, **clopper_pearson(responders, evaluable, ci_level).to_dict()}
     return out
 
 

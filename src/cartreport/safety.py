@@ -29,15 +29,7 @@ SAFETY_LABELS: dict[str, tuple[str, str]] = {
 
 
 def _rate(responders: int, evaluable: int, ci_level: float) -> dict:
-    p = clopper_pearson(responders, evaluable, ci_level)
-    return {
-        "responders": p.responders,
-        "evaluable": p.evaluable,
-        "rate": p.rate,
-        "ci_low": p.ci_low,
-        "ci_high": p.ci_high,
-        "method": p.method,
-    }
+    return clopper_pearson(responders, evaluable, ci_level).to_dict()
 
 
 def grade_summary(grades, label: str, ci_level: float = 0.95) -> dict:

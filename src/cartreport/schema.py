@@ -13,13 +13,19 @@ from dataclasses import dataclass
 import pandas as pd
 
 __all__ = [
+    "BM_COMPLETE_RESPONSES",
     "BM_RESPONSES",
     "CGVHD_SEVERITIES",
     "COLUMNS",
+    "CONTACT_EVENTS",
     "DATE_COLUMNS",
+    "DATE_LABELS",
+    "DATE_ORDER_RULES",
     "EMD_RESPONSES",
     "OPTIONAL_COLUMNS",
+    "OUTCOME_DATES",
     "REQUIRED_COLUMNS",
+    "XPT_ALIASES",
     "ColumnSpec",
     "coerce",
     "column",
@@ -27,6 +33,8 @@ __all__ = [
 ]
 
 BM_RESPONSES: tuple[str, ...] = ("MRD-negative CR", "MRD-positive CR", "NR", "NE")
+#: the bone-marrow responses that count as complete remission (CR)
+BM_COMPLETE_RESPONSES: tuple[str, ...] = ("MRD-negative CR", "MRD-positive CR")
 EMD_RESPONSES: tuple[str, ...] = ("CR", "PR", "SD", "PD", "NE")
 YES_NO: tuple[str, ...] = ("yes", "no")
 #: spellings accepted for yes/no columns (compared after stripping and lower-casing)
@@ -205,6 +213,78 @@ REQUIRED_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
 OPTIONAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if not c.required)
 DATE_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "date")
 INTEGER_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "integer")
+
+#: The only 8-character names accepted in XPT files for contract columns whose names are longer than 8 characters
+#: (XPT version 5 cannot hold longer names). Matched case-insensitively; CDISC-like where a CDISC name exists.
+XPT_ALIASES: dict[str, str] = {
+    "PATID": "patient_id",
+    "DIAG": "diagnosis",
+    "CARTDT": "cart_infusion_date",
+    "BMRESP": "bm_response",
+    "EMDBL": "emd_at_baseline",
+    "EMDRESP": "emd_response",
+    "HSCT2DT": "second_hsct_date",
+    "RELDT": "relapse_date",
+    "DTHDT": "death_date",
+    "LSTCNDT": "last_contact_date",
+    "AGE": "age_years",
+    "HSCT1DT": "first_hsct_date",
+    "RELH1DT": "relapse_after_first_hsct_date",
+    "DONORTYP": "donor_type",
+    "DTHCAUS": "cause_of_death",
+    "CRSGR": "crs_grade",
+    "ICANSGR": "icans_grade",
+    "NEUTENDT": "neutrophil_engraftment_date",
+    "PLTENDT": "platelet_engraftment_date",
+    "AGVHD2DT": "agvhd_2_4_date",
+    "AGVHD3DT": "agvhd_3_4_date",
+    "CGVHDDT": "cgvhd_date",
+    "CGVHDSEV": "cgvhd_severity",
+    "CGVHDSDT": "cgvhd_systemic_date",
+}
+
+# The date rules, as data: ``between_columns`` and ``transplant_rules`` apply them (vectorised).
+
+#: what each date is called in messages
+DATE_LABELS: dict[str, str] = {
+    "cart_infusion_date": "the CAR-T infusion",
+    "second_hsct_date": "the second HSCT",
+    "relapse_date": "the relapse",
+    "death_date": "death",
+    "last_contact_date": "the last contact",
+    "first_hsct_date": "the first HSCT",
+    "relapse_after_first_hsct_date": "the relapse after the first HSCT",
+    "neutrophil_engraftment_date": "neutrophil engraftment",
+    "platelet_engraftment_date": "platelet engraftment",
+    "agvhd_2_4_date": "acute GVHD grade II–IV",
+    "agvhd_3_4_date": "acute GVHD grade III–IV",
+    "cgvhd_date": "the onset of chronic GVHD",
+    "cgvhd_systemic_date": "systemic treatment of chronic GVHD",
+}
+
+#: (rule, column, other column, "before"/"after"): ``column`` may not be before/after ``other``
+DATE_ORDER_RULES: tuple[tuple[str, str, str, str], ...] = (
+    ("order-hsct-before-cart", "second_hsct_date", "cart_infusion_date", "before"),
+    ("order-relapse-before-cart", "relapse_date", "cart_infusion_date", "before"),
+    ("order-death-before-cart", "death_date", "cart_infusion_date", "before"),
+    ("order-relapse-after-death", "relapse_date", "death_date", "after"),
+    ("order-hsct-after-death", "second_hsct_date", "death_date", "after"),
+    ("order-first-hsct-after-cart", "first_hsct_date", "cart_infusion_date", "after"),
+    ("order-first-relapse-after-cart", "relapse_after_first_hsct_date", "cart_infusion_date", "after"),
+    ("order-first-relapse-before-first-hsct", "relapse_after_first_hsct_date", "first_hsct_date", "before"),
+)
+#: events the last contact may not precede (for a patient without a death date)
+CONTACT_EVENTS: tuple[str, ...] = ("cart_infusion_date", "second_hsct_date", "relapse_date")
+#: dates of outcomes after the second HSCT: given only with second_hsct_date, on or after it, and not after
+#: death or the last contact
+OUTCOME_DATES: tuple[str, ...] = (
+    "neutrophil_engraftment_date",
+    "platelet_engraftment_date",
+    "agvhd_2_4_date",
+    "agvhd_3_4_date",
+    "cgvhd_date",
+    "cgvhd_systemic_date",
+)
 
 
 def column(name: str) -> ColumnSpec:

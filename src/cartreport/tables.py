@@ -218,7 +218,7 @@ def _matches(kind: str, published: object, reproduced: object) -> bool:
         return False
     if kind == "count":
         return int(published) == int(reproduced)
-    return fmt.percent_rounded(published) == fmt.percent_rounded(reproduced)
+    return fmt.percents_match(published, reproduced)
 
 
 def published_vs_reproduced(results: dict) -> pd.DataFrame:

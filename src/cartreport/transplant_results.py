@@ -74,11 +74,6 @@ def _landmarks(fit: KMResult | CIFResult, days: tuple[int, ...]) -> list[dict]:
     return rows
 
 
-def _curve_rows(fit: KMResult | CIFResult, fields: tuple[str, ...]) -> list[dict]:
-    frame = fit.to_frame().rename(columns={"time": "time_days"})
-    return frame[["time_days", *fields]].to_dict("records")
-
-
 def _block(key: str, fit: KMResult | CIFResult, params: dict) -> dict:
     label, definition = TRANSPLANT_DEFINITIONS[key]
     head = {
@@ -93,7 +88,7 @@ def _block(key: str, fit: KMResult | CIFResult, params: dict) -> dict:
         return {
             **head,
             "competing_events": fit.n_competing,
-            "cif": _curve_rows(fit, ("at_risk", "events", "estimate", "ci_low", "ci_high")),
+            "cif": fit.to_records(("at_risk", "events", "estimate", "ci_low", "ci_high")),
             "method": "Aalen–Johansen (ties handled exactly); Gray's variance as cmprsk::cuminc; "
             f"{fit.ci_method} confidence intervals",
         }
@@ -104,7 +99,7 @@ def _block(key: str, fit: KMResult | CIFResult, params: dict) -> dict:
         "median_months": to_months(med.estimate),
         "median_ci_low": to_months(med.ci_low),
         "median_ci_high": to_months(med.ci_high),
-        "km": _curve_rows(fit, ("at_risk", "events", "censored", "estimate", "ci_low", "ci_high")),
+        "km": fit.to_records(("at_risk", "events", "censored", "estimate", "ci_low", "ci_high")),
         "method": f"Kaplan–Meier; Greenwood variance; {params['ci_method']} confidence intervals",
     }
 

@@ -12,20 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cartreport.between_columns import _iso, day_numbers
+from cartreport.between_columns import day_iso, day_numbers
 from cartreport.problems import Problem, cell_problems
+from cartreport.schema import DATE_LABELS, OUTCOME_DATES
 
-__all__ = ["OUTCOME_DATES", "transplant_problems"]
-
-#: dates of outcomes after the second HSCT, and what each is called in messages
-OUTCOME_DATES: dict[str, str] = {
-    "neutrophil_engraftment_date": "neutrophil engraftment",
-    "platelet_engraftment_date": "platelet engraftment",
-    "agvhd_2_4_date": "acute GVHD grade II–IV",
-    "agvhd_3_4_date": "acute GVHD grade III–IV",
-    "cgvhd_date": "the onset of chronic GVHD",
-    "cgvhd_systemic_date": "systemic treatment of chronic GVHD",
-}
+__all__ = ["transplant_problems"]
 
 
 def _days(table: pd.DataFrame, name: str) -> np.ndarray:
@@ -59,7 +50,7 @@ def transplant_problems(table: pd.DataFrame) -> list[Problem]:
     contact = _days(table, "last_contact_date")
     no_hsct = ~_given(table, "second_hsct_date")
     for name in present:
-        day, label = _days(table, name), OUTCOME_DATES[name]
+        day, label = _days(table, name), DATE_LABELS[name]
         problems += cell_problems(
             table,
             _given(table, name) & no_hsct,
@@ -75,7 +66,7 @@ def transplant_problems(table: pd.DataFrame) -> list[Problem]:
             name,
             "outcome-before-hsct",
             [
-                f"{label} ({_iso(a)}) is before the second HSCT ({_iso(b)})"
+                f"{label} ({day_iso(a)}) is before the second HSCT ({day_iso(b)})"
                 for a, b in zip(day[before], hsct[before], strict=True)
             ],
             f"check both dates ({name} and second_hsct_date)",
@@ -89,7 +80,8 @@ def transplant_problems(table: pd.DataFrame) -> list[Problem]:
             name,
             "outcome-after-follow-up",
             [
-                f"{label} ({_iso(a)}) is after {'death' if not np.isnan(d) else 'the last contact'} ({_iso(e)})"
+                f"{label} ({day_iso(a)}) is after "
+                f"{'death' if not np.isnan(d) else 'the last contact'} ({day_iso(e)})"
                 for a, d, e in zip(day[after], death[after], end[after], strict=True)
             ],
             f"check {name}, death_date and last_contact_date",
@@ -112,7 +104,7 @@ def transplant_problems(table: pd.DataFrame) -> list[Problem]:
             "agvhd_3_4_date",
             "agvhd-3-4-before-2-4",
             [
-                f"acute GVHD grade III–IV ({_iso(a)}) is before grade II–IV ({_iso(b)})"
+                f"acute GVHD grade III–IV ({day_iso(a)}) is before grade II–IV ({day_iso(b)})"
                 for a, b in zip(severe[earlier], grade2[earlier], strict=True)
             ],
             "agvhd_2_4_date is the first date of grade II or higher, so on or before agvhd_3_4_date",
@@ -154,7 +146,7 @@ def transplant_problems(table: pd.DataFrame) -> list[Problem]:
             "cgvhd_systemic_date",
             "cgvhd-treatment-before-onset",
             [
-                f"systemic treatment of chronic GVHD ({_iso(a)}) is before its onset ({_iso(b)})"
+                f"systemic treatment of chronic GVHD ({day_iso(a)}) is before its onset ({day_iso(b)})"
                 for a, b in zip(treated[early], start[early], strict=True)
             ],
             "check both dates (cgvhd_systemic_date and cgvhd_date)",

@@ -7,7 +7,7 @@ tick's time (``curve.at_risk_at``); :func:`risk_table_data` returns the same cou
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -18,7 +18,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.textpath import TextToPath
 
-from cartreport.endpoints import TICK_STEPS_MONTHS, month_ticks
+from cartreport.endpoints import month_ticks, tick_step_months
 from cartreport.figures.style import (
     DAYS_PER_MONTH,
     PALETTE,
@@ -28,6 +28,7 @@ from cartreport.figures.style import (
     _new_axes,
     _number,
 )
+from cartreport.stepcurve import StepCurve
 
 __all__ = ["StepCurve", "plot_cif", "plot_km", "plot_state_stack", "risk_table_data"]
 
@@ -39,18 +40,6 @@ MAX_CENSOR_MARKS = 500
 BAND_HATCHES = ("////", "\\\\\\\\", "||||", "----", "++", "xx")
 #: the legend of the curves is drawn above the plot, never on the data
 LEGEND_OUTSIDE = "outside upper left"
-
-
-class StepCurve(Protocol):
-    """What the curve plots read from a ``KMResult`` or ``CIFResult`` (times in days)."""
-
-    time: np.ndarray
-    estimate: np.ndarray
-    ci_low: np.ndarray
-    ci_high: np.ndarray
-    at_risk: np.ndarray
-
-    def at_risk_at(self, times: Any) -> np.ndarray: ...
 
 
 def _as_curves(curves: Mapping[str, StepCurve] | StepCurve) -> dict[str, StepCurve]:
@@ -78,7 +67,7 @@ def _month_ticks(
     if max_months is None:
         return month_ticks(data_max)  # the rule results.json's risk tables use too
     right = float(max_months)
-    step = next((s for s in TICK_STEPS_MONTHS if right / s <= 8), TICK_STEPS_MONTHS[-1])
+    step = tick_step_months(right)
     return np.arange(0.0, right + 1e-9, step), right
 
 

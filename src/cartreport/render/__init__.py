@@ -12,12 +12,12 @@ Three steps, each usable alone:
 * :func:`write_atomically` builds an output folder beside its final place and swaps it in only when
   the build succeeded, so a failure never destroys the previous good report.
 
-:func:`render_report` combines the three.
+:func:`render_report` combines them; ``cartreport.api.run_report`` calls it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from cartreport.render.docx import write_docx
@@ -52,21 +52,28 @@ def render_report(
     *,
     kernel_name: str = "python3",
     timeout: float = 600,
+    kernel=None,
+    prepare: Callable[[Path], None] | None = None,
+    inputs: Iterable[str | Path] = (),
 ) -> Path:
     """Execute the sections and write the report folder atomically.
 
     The kernel's working directory is the temporary build folder, so whatever the notebooks write
     (``figures/``, ``tables/``, ``results.json``) ends up in the report. The folder also receives
-    ``notebooks/<name>.ipynb`` (executed) and ``report.html``.
+    ``notebooks/<name>.ipynb`` (executed), ``report.html`` and ``report.docx``.
 
     Parameters
     ----------
-    sections, parameters, progress, kernel_name, timeout
+    sections, parameters, progress, kernel_name, timeout, kernel
         As for :func:`execute_sections`.
     output_dir : Path
         Final report folder, replaced only when everything succeeded.
     title : str
         Report title.
+    prepare : callable, optional
+        Called with the build folder before any notebook runs (``run_report`` writes ``results.json`` there).
+    inputs : paths
+        As for :func:`write_atomically` (files the report is made from, never inside ``output_dir``).
 
     Returns
     -------
@@ -80,8 +87,16 @@ def render_report(
     """
 
     def build(tmp: Path) -> None:
+        if prepare is not None:
+            prepare(tmp)
         notebooks = execute_sections(
-            sections, parameters, tmp, progress=progress, kernel_name=kernel_name, timeout=timeout
+            sections,
+            parameters,
+            tmp,
+            progress=progress,
+            kernel_name=kernel_name,
+            timeout=timeout,
+            kernel=kernel,
         )
         import nbformat  # after the kernel start: imported while it boots
 
@@ -89,5 +104,6 @@ def render_report(
         for section, nb in zip(sections, notebooks, strict=True):
             nbformat.write(nb, tmp / "notebooks" / f"{section.name}.ipynb")
         (tmp / "report.html").write_text(export_html(notebooks, title, base_dir=tmp), encoding="utf-8")
+        write_docx(notebooks, title, tmp / "report.docx", base_dir=tmp)
 
-    return write_atomically(build, output_dir)
+    return write_atomically(build, output_dir, inputs=inputs)
