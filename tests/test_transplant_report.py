@@ -40,7 +40,7 @@ def test_section_shows_figures_tables_and_numbers_from_r(transplant_report):
     # numbers printed in the section are R's, formatted by the one formatting rule
     platelets = REF["cohorts"]["ties"]["endpoints"]["platelet_engraftment"]
     assert formatting.percent(platelets["landmark_estimate"][1]) == "78.6%"
-    assert "78.6% (95% CI 35.9–94.5%) at day 100" in html
+    assert "78.6% (95% CI, 35.9–94.5) at day 100" in html
     crs = REF["cohorts"]["ties"]["safety"]["crs"]["any"]
     assert f"{crs['responders']}/{crs['evaluable']} ({formatting.percent(crs['rate'])};" in html
     results = json.loads((transplant_report / "results.json").read_text(encoding="utf-8"))
@@ -70,7 +70,7 @@ def test_shipped_study_says_not_reported_and_shows_no_empty_part():
         transplant_prose.grfs_paragraph,
         transplant_prose.transplant_methods,
     ):
-        assert helper(results) == ""
+        assert not helper(results)
     assert transplant_prose.safety_table(results) is None
     assert transplant_prose.transplant_landmark_table(results) is None
     analysis = api.load_analysis()

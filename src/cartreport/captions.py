@@ -185,7 +185,14 @@ def _by_subgroup(key: str) -> Callable[[dict], Caption | None]:
             return None
         label = results["endpoints"][key]["label"]
         test = sub.get("tests", {}).get(key)
-        tested = f" Compared by the {test['method']}, {fmt.p_value(test['p_value'])}." if test else ""
+        by = (
+            test["method"]
+            if test and test["method"].startswith("Gray")
+            else f"the {test['method']}"
+            if test
+            else ""
+        )
+        tested = f" Compared by {by}, {fmt.p_value(test['p_value'])}." if test else ""
         groups = ", ".join(f"{g['value']} ({_patients(g['n'])})" for g in sub["groups"])
         if key in SURVIVAL:
             method = (
@@ -199,10 +206,9 @@ def _by_subgroup(key: str) -> Callable[[dict], Caption | None]:
                 f"{numbering.figure('cif_relapse_nrm')}: {groups}. Hatched areas between dashed lines: pointwise "
                 f"{_level(results)} confidence intervals."
             )
-        caution = f" {sub['caution']}" if sub.get("caution") else ""
         return Caption(
             f"{label} by {sub['column']}",
-            f"{method}{tested} Numbers under the plot: patients at risk in each group.{caution}",
+            f"{method}{tested} Numbers under the plot: patients at risk in each group.",
             f"{label} curves by {sub['column']} ({groups}){'; ' + fmt.p_value(test['p_value']) if test else ''}.",
         )
 

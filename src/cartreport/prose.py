@@ -194,10 +194,10 @@ def reconstruction_notice(results: dict) -> Markdown:
     if not results.get("is_reconstruction"):
         return Markdown()
     return Markdown(
-        "> **Reconstructed data — not patient records.** The study published aggregate figures only. The cohort "
-        "analysed here is a reconstruction consistent with those published aggregates: individual rows, dates, "
-        "ages and causes of death are invented. Statements about individual patients describe the "
-        "reconstruction, not the study; only the published figures describe the study."
+        "> **Reconstructed data, not patient records.** The study published only aggregate figures. The cohort "
+        "analysed here is a reconstruction consistent with those published aggregates; its individual rows, "
+        "dates, ages and causes of death are invented. Findings about individual patients describe the "
+        "reconstruction; only the published figures describe the study."
     )
 
 
@@ -216,7 +216,7 @@ def _estimate(results: dict, lm: dict) -> str:
 
 def _other_landmarks(results: dict, block: dict, headline: dict | None) -> list[str]:
     """The landmarks the summary did not state: ``"86.7% (95% CI, …) at 6 months"``; an estimate equal to the one
-    before it reads ``"unchanged at 24 months"``; beyond follow-up ``"not estimable at 60 months (no patient
+    before it reads ``"unchanged from 12 to 24 months"``; beyond follow-up ``"not estimable at 60 months (no patient
     followed that long)"``."""
     phrases = []
     before: dict | None = None
@@ -225,7 +225,9 @@ def _other_landmarks(results: dict, block: dict, headline: dict | None) -> list[
         if lm["estimate"] is None:
             phrases.append(f"not estimable {when} (no patient followed that long)")
         elif before is not None and all(lm[k] == before[k] for k in ("estimate", "ci_low", "ci_high")):
-            phrases.append(f"unchanged {when}")
+            phrases.append(
+                f"unchanged from {fmt.number(before['months'])} to {fmt.number(lm['months'])} months"
+            )
         elif lm is not headline:
             phrases.append(f"{_estimate(results, lm)} {when}")
         before = lm if lm["estimate"] is not None else before
@@ -357,7 +359,12 @@ def responses_paragraph(results: dict) -> Markdown:
     bm = [(code, n) for code, n in counts.get("bm", {}).items() if n]
     if bm:
         parts.append(
-            f"The best bone-marrow response was {_join(f'{code} in {fmt.count(n)}' for code, n in bm)}."
+            "The best bone-marrow response was "
+            + _join(
+                f"{code} in {fmt.counted(n, 'patient') if i == 0 else fmt.count(n)}"
+                for i, (code, n) in enumerate(bm)
+            )
+            + "."
         )
     headline = {
         k: results["responses"][k] for k in ("bm_mrd_negative_cr", "emd_cr") if k in results["responses"]
@@ -460,6 +467,7 @@ def subgroup_paragraph(results: dict, key: str | None = None) -> Markdown:
     if test:
         method = test["method"] if test["method"].startswith("Gray") else f"the {test['method']}"
         parts.append(f"{method} gave {fmt.p_value(test['p_value'])}.")
+    parts[-1] = f"{parts[-1][:-1]} ({numbering.figure(f'{key}_by_subgroup')})."
     heading = md("### {} by {}", label, sub["column"])
     return heading + md("\n\n{}", _SENTENCES.join(_capitalised(parts)))
 
