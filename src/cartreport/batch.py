@@ -229,7 +229,7 @@ def _write_index(summary: pd.DataFrame, output: Path) -> None:
             dpi = FOREST_PX_PER_INCH * FOREST_DENSITY
             ax.figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
             png = buffer.getvalue()
-            width, height = (int.from_bytes(png[i : i + 4], "big") // FOREST_DENSITY for i in (16, 20))
+            width, height = (-(-int.from_bytes(png[i : i + 4], "big") // FOREST_DENSITY) for i in (16, 20))
             figure_html = (
                 f'<img alt="forest plot" width="{width}" height="{height}" '
                 'style="max-width:100%; height:auto" src="data:image/png;base64,'
