@@ -231,13 +231,18 @@ def _grades(results: dict) -> Caption | None:
     )
 
 
+def _lower_first(label: str) -> str:
+    """``"Acute GVHD grade II–IV"`` → ``"acute GVHD grade II–IV"``; ``"GRFS"`` unchanged."""
+    return label if label[1:2].isupper() else label[:1].lower() + label[1:]
+
+
 def _transplant_curves(name: str, keys: tuple[str, ...], title: str) -> Callable[[dict], Caption | None]:
     def caption(results: dict) -> Caption | None:
         blocks = [results["endpoints"][k] for k in keys if k in results["endpoints"]]
         if not blocks:
             return None
         n = blocks[0]["n"]
-        events = "; ".join(f"{b['label'].lower()}: {_events(b['events'])}" for b in blocks)
+        events = "; ".join(f"{_lower_first(b['label'])}: {_events(b['events'])}" for b in blocks)
         if name == "km_grfs_os_lfs":
             method = (
                 f"Kaplan–Meier estimates for {_patients(n)} from the second allogeneic HSCT ({events}); overall and "
@@ -251,7 +256,7 @@ def _transplant_curves(name: str, keys: tuple[str, ...], title: str) -> Callable
                 "confidence intervals."
             )
         at = "; ".join(
-            f"{b['label'].lower()} {fmt.percent(lm['estimate'])} at day {fmt.count(lm['days'])}"
+            f"{_lower_first(b['label'])} {fmt.percent(lm['estimate'])} at day {fmt.count(lm['days'])}"
             for b in blocks
             for lm in b["landmarks"][-1:]
             if lm["estimate"] is not None

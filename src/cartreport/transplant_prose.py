@@ -68,15 +68,16 @@ def _landmarks(results: dict, block: dict) -> str:
 
 
 def _flow(results: dict) -> str:
-    """``" Of the 14 patients who had a second allogeneic HSCT, 2 were not analysed (no date: 2)."``, or ``""``."""
+    """``"Transplant outcomes are timed from the second allogeneic HSCT, received by 14 patients (not analysed: no
+    second HSCT, 1)."``, or ``""``; said once, in the section's introduction."""
     flow = results.get("transplant_flow")
-    if not flow or not flow["excluded"]:
+    if not flow or not flow["transplanted"]:
         return ""
-    excluded = "; ".join(f"{e['reason']}: {fmt.count(e['n'])}" for e in flow["excluded"])
-    n_out = sum(e["n"] for e in flow["excluded"])
+    excluded = "; ".join(f"{e['reason']}, {fmt.count(e['n'])}" for e in flow["excluded"])
     return (
-        f" Of the {fmt.counted(flow['transplanted'], 'patient')} with a second allogeneic HSCT, "
-        f"{fmt.count(n_out)} {'was' if n_out == 1 else 'were'} not analysed ({excluded})."
+        "Transplant outcomes are timed from the second allogeneic HSCT, received by "
+        f"{fmt.counted(flow['transplanted'], 'patient')}"
+        + (f" (not analysed: {excluded})." if excluded else ".")
     )
 
 
@@ -92,7 +93,7 @@ def transplant_intro(results: dict) -> Markdown:
             + (" CRS and ICANS follow." if results.get("safety") else ""),
         )
     if not missing:
-        return md("{}", "Safety of the CAR-T infusion and outcomes of the second allogeneic HSCT.")
+        return md("{}", _flow(results))
     what = _join(missing)
     if len(missing) == len(PARTS):
         text = f"Safety and transplant outcomes — {what} — were not reported"
@@ -104,7 +105,7 @@ def transplant_intro(results: dict) -> Markdown:
             text
             + ": the presentation reported none of them, and the reconstructed cohort does not invent them.",
         )
-    return md("{} (the data have no columns for them; see data/README.md).", text)
+    return md("{} (the data have no columns for them). {}", text, _flow(results))
 
 
 def safety_paragraph(results: dict) -> Markdown:
@@ -120,19 +121,23 @@ def safety_paragraph(results: dict) -> Markdown:
             parts.append(f"{name} was not assessed in any patient.")
             continue
         a, g3 = s["any"], s["grade_3_plus"]
-        not_assessed = f", {fmt.count(s['not_assessed'])} not assessed" if s["not_assessed"] else ""
+        not_assessed = f" ({fmt.count(s['not_assessed'])} not assessed)" if s["not_assessed"] else ""
         parts.append(
-            f"{s['label']} ({name}) of any grade occurred in "
-            f"{fmt.rate(a['responders'], a['evaluable'], a['rate'], a['ci_low'], a['ci_high'], level)} "
-            f"infused patients assessed{not_assessed}."
+            f"{s['label']} ({name}) was assessed in {fmt.counted(s['evaluable'], 'infused patient')}{not_assessed}."
         )
         parts.append(
-            f"{name} of grade 3 or higher occurred in "
-            f"{fmt.rate(g3['responders'], g3['evaluable'], g3['rate'], g3['ci_low'], g3['ci_high'], level)}."
+            f"{name} of any grade occurred in {_of(a, level)}, of grade 3 or higher in {_of(g3, level)}."
         )
     refs = f"{numbering.figure('crs_icans_grades')}; {numbering.table('crs_icans')}"
     parts[-1] = f"{parts[-1][:-1]} ({refs})."
     return md("## {}\n\n{}", "Cytokine release syndrome and neurotoxicity", " ".join(parts))
+
+
+def _of(rate: dict, level: float) -> str:
+    """``"12 (85.7%; 95% CI, 57.2–98.2)"``."""
+    ci = fmt.ci(rate["ci_low"], rate["ci_high"], level)
+    share = f"{fmt.percent(rate['rate'])}; {ci}" if rate["rate"] is not None else fmt.NOT_ESTIMABLE
+    return f"{fmt.count(rate['responders'])} ({share})"
 
 
 def _incidence_paragraph(results: dict, heading: str, keys: tuple[str, ...], figure: str) -> Markdown:
@@ -148,7 +153,7 @@ def _incidence_paragraph(results: dict, heading: str, keys: tuple[str, ...], fig
             f"{ref}."
         )
         parts.append(f"Its cumulative incidence was {_landmarks(results, block)}.")
-    body = " ".join(parts) + _flow(results)
+    body = " ".join(parts)
     return md("## {}\n\n{}", heading, body)
 
 
@@ -190,7 +195,7 @@ def grfs_paragraph(results: dict) -> Markdown:
         f"GRFS was {_landmarks(results, block)} ({numbering.table('transplant_landmarks')}). "
         f"The median GRFS was {median} ({ci})."
     )
-    body = text + _flow(results)
+    body = text
     return md("## {}\n\n{}", "GVHD-free, relapse-free survival", body)
 
 
