@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -465,3 +466,33 @@ def test_a_dask_cluster_finishes_every_report_when_a_worker_is_killed_mid_batch(
     assert not [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != ".cartreport-batch"], (
         "the killed worker's folder was left"
     )
+
+
+def test_the_index_forest_plot_is_crisp_at_twice_its_display_size(tmp_path):
+    """Issue #10: the index page's forest plot was a 100 dpi PNG shown at its pixel size (blurred on a
+    high-density screen); like the report's figures it has twice the pixels of its displayed width and height."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from cartreport.batch import _write_index
+
+    summary = pd.DataFrame(
+        {
+            "name": ["a", "b"],
+            "status": ["ok", "ok"],
+            "error": ["", ""],
+            "os_12m": [0.585, 0.4],
+            "os_12m_ci_low": [0.261, 0.2],
+            "os_12m_ci_high": [0.807, 0.6],
+        }
+    )
+    _write_index(summary, tmp_path)
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    tag = re.search(r'<img alt="forest plot"[^>]*>', page).group(0)
+    width, height = (int(re.search(rf'{k}="(\d+)"', tag).group(1)) for k in ("width", "height"))
+    data = re.search(r'src="data:image/png;base64,([^"]+)"', tag).group(1)
+    png = Image.open(io.BytesIO(base64.b64decode(data)))
+    for shown, pixels in zip((width, height), png.size, strict=True):  # odd pixel counts round up
+        assert 2 * shown - 1 <= pixels <= 2 * shown

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+from pathlib import Path
 
 import matplotlib
 
@@ -160,3 +161,29 @@ def test_show_table_numbers_the_title_and_carries_the_cells(shown, results, tmp_
     frame = tables.landmark_table(results)
     assert meta["cartreport"]["columns"] == list(frame.columns)
     assert len(meta["cartreport"]["rows"]) == len(frame)
+
+
+TRANSPLANT_FIGURES = (
+    "crs_icans_grades",
+    "cif_engraftment",
+    "cif_acute_gvhd",
+    "cif_chronic_gvhd",
+    "km_grfs_os_lfs",
+)
+
+
+def test_transplant_figures_have_legends_and_specific_alt_texts_from_results():
+    """Issue #10: the safety and transplant figures had no legend and a generic alt text."""
+    ties = load_analysis(data=str(Path(__file__).parent / "data" / "transplant_ties.csv")).results
+    allowed = _allowed(ties, set())
+    found = [captions.figure(name, ties) for name in TRANSPLANT_FIGURES]
+    assert all(found)
+    for name, caption in zip(TRANSPLANT_FIGURES, found, strict=True):
+        for text in (caption.title, caption.legend, caption.alt):
+            typed = [n for n in NUMBER.findall(text) if n not in allowed]
+            assert not typed, (name, typed, text)
+    alts = [c.alt for c in found]
+    assert len(set(alts)) == len(alts) and all(len(alt) > 40 for alt in alts)
+    assert "Aalen–Johansen" in found[1].legend and "Kaplan–Meier" in found[-1].legend
+    assert "ASTCT" in found[0].legend
+    assert all(captions.figure(name, load_analysis().results) is None for name in TRANSPLANT_FIGURES)

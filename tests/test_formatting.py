@@ -49,14 +49,14 @@ def test_round_half_up_is_decimal_half_up():
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        ((0.301, 0.784), "95% CI 30.1–78.4%"),
-        ((0.794, 1.0), "95% CI 79.4–100%"),
-        ((0.0, 0.206), "95% CI 0–20.6%"),
-        ((0.301, 0.784, 0.9), "90% CI 30.1–78.4%"),
-        ((0.301, 0.784, 0.975), "97.5% CI 30.1–78.4%"),
-        ((None, 0.784), "95% CI not estimable"),
-        ((0.301, None), "95% CI not estimable"),
-        ((None, None), "95% CI not estimable"),
+        ((0.301, 0.784), "95% CI, 30.1–78.4"),
+        ((0.794, 1.0), "95% CI, 79.4–100"),
+        ((0.0, 0.206), "95% CI, 0–20.6"),
+        ((0.301, 0.784, 0.9), "90% CI, 30.1–78.4"),
+        ((0.301, 0.784, 0.975), "97.5% CI, 30.1–78.4"),
+        ((None, 0.784), "95% CI, not estimable"),
+        ((0.301, None), "95% CI, not estimable"),
+        ((None, None), "95% CI, not estimable"),
     ],
 )
 def test_ci(args, expected):
@@ -64,15 +64,15 @@ def test_ci(args, expected):
 
 
 def test_estimate_ci():
-    assert fmt.estimate_ci(0.585, 0.301, 0.784) == "58.5% (95% CI 30.1–78.4%)"
-    assert fmt.estimate_ci(0.585, None, None) == "58.5% (95% CI not estimable)"
+    assert fmt.estimate_ci(0.585, 0.301, 0.784) == "58.5% (95% CI, 30.1–78.4)"
+    assert fmt.estimate_ci(0.585, None, None) == "58.5% (95% CI, not estimable)"
     assert fmt.estimate_ci(None, None, None) == "not estimable"
-    assert fmt.estimate_ci(0.5, 0.2, 0.8, level=0.9) == "50.0% (90% CI 20.0–80.0%)"
+    assert fmt.estimate_ci(0.5, 0.2, 0.8, level=0.9) == "50.0% (90% CI, 20.0–80.0)"
 
 
 def test_rate():
-    assert fmt.rate(16, 16, 1.0, 0.7941, 1.0) == "16/16 (100%; 95% CI 79.4–100%)"
-    assert fmt.rate(6, 8, 0.75, 0.3491, 0.9681) == "6/8 (75.0%; 95% CI 34.9–96.8%)"
+    assert fmt.rate(16, 16, 1.0, 0.7941, 1.0) == "16/16 (100%; 95% CI, 79.4–100)"
+    assert fmt.rate(6, 8, 0.75, 0.3491, 0.9681) == "6/8 (75.0%; 95% CI, 34.9–96.8)"
     assert fmt.rate(0, 0, None, None, None) == "0/0 (not estimable)"
 
 
@@ -102,9 +102,9 @@ def test_months_and_medians():
     assert fmt.months(14.25) == "14.3 months"
     assert fmt.months(None) == "not reached"
     assert fmt.months(None, missing="not estimable") == "not estimable"
-    assert fmt.months_ci(8.12, 20.26) == "95% CI 8.1–20.3 months"
-    assert fmt.months_ci(8.12, None) == "95% CI 8.1 months to not reached"
-    assert fmt.months_ci(None, None) == "95% CI not estimable"
+    assert fmt.months_ci(8.12, 20.26) == "95% CI, 8.1–20.3"
+    assert fmt.months_ci(8.12, None) == "95% CI, 8.1 months to not reached"
+    assert fmt.months_ci(None, None) == "95% CI, not estimable"
 
 
 def test_numbers_ranges_counts():
@@ -142,10 +142,10 @@ def test_ci_keeps_low_at_or_below_high(a, b):
     if (
         low == high
     ):  # zero width: undefined (see test_a_zero_width_interval_is_not_estimable_like_a_missing_one)
-        assert text == "95% CI not estimable"
+        assert text == "95% CI, not estimable"
         return
-    assert text.startswith("95% CI ") and text.endswith("%")
-    shown_low, shown_high = (float(v) for v in text.removeprefix("95% CI ").rstrip("%").split("–"))
+    assert text.startswith("95% CI, ")
+    shown_low, shown_high = (float(v) for v in text.removeprefix("95% CI, ").split("–"))
     assert shown_low <= shown_high
 
 
@@ -183,8 +183,8 @@ def test_a_zero_width_interval_is_not_estimable_like_a_missing_one():
     conf.type = "log-log"), times = c(5, 10))`` gives surv 1 with lower = upper = 1 at t = 5 (before the first
     time) and NA at t = 10 (a censoring, S still 1). Both are the same undefined interval (Greenwood variance 0).
     """
-    assert fmt.estimate_ci(1.0, 1.0, 1.0) == "100% (95% CI not estimable)"
-    assert fmt.estimate_ci(1.0, None, None) == "100% (95% CI not estimable)"
+    assert fmt.estimate_ci(1.0, 1.0, 1.0) == "100% (95% CI, not estimable)"
+    assert fmt.estimate_ci(1.0, None, None) == "100% (95% CI, not estimable)"
     assert fmt.interval(1.0, 1.0) == fmt.interval(None, None) == "not estimable"
     assert fmt.interval(0.0, 0.0) == "not estimable"
     assert fmt.interval(0.794, 1.0) == "79.4–100%"

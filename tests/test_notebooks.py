@@ -440,3 +440,94 @@ def test_in_a_browser_at_390_px_nothing_is_cut_and_figure_text_stays_legible(def
     wide_tables = [t for t in found["tables"] if t["inner"] > t["outer"]]
     assert wide_tables, "the shipped report has tables wider than a phone"
     assert all(t["overflow"] == "auto" and t["border"] != "none" for t in wide_tables)
+
+
+# ------------------------------------------------------------------ the report reads like a manuscript (issue #10)
+def _visible_text(html: str) -> str:
+    """The text a reader sees (no style, no image data), as html.parser gives it."""
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.parts, self.hidden = [], 0
+
+        def handle_starttag(self, tag, attrs):
+            self.hidden += tag in ("style", "script")
+
+        def handle_endtag(self, tag):
+            self.hidden -= tag in ("style", "script")
+
+        def handle_data(self, data):
+            if not self.hidden:
+                self.parts.append(data)
+
+    parser = Text()
+    parser.feed(html)
+    return " ".join(" ".join(parser.parts).split())
+
+
+@pytest.mark.parametrize("report", ["default_report", "small_report"])
+def test_no_machinery_or_meta_text_in_the_report(report, request):
+    text = _visible_text(_html(request.getfixturevalue(report)))
+    for word in ("results.json", "subgroup_by", "`", "nothing was normalised", "Read as written", "Method:"):
+        assert word not in text, word
+
+
+@pytest.mark.parametrize("report", ["default_report", "small_report"])
+def test_each_method_is_stated_once_in_methods(report, request):
+    text = _visible_text(_html(request.getfixturevalue(report)))
+    results = json.loads((request.getfixturevalue(report) / "results.json").read_text(encoding="utf-8"))
+    for sentence in (
+        results["methods"]["km"],
+        results["methods"]["cif"],
+        results["endpoints"]["os"]["method"],
+    ):
+        assert text.count(sentence.rstrip(".")) <= 1, sentence
+    assert text.count(results["methods"]["km"].rstrip(".")) == 1
+    assert text.index(results["methods"]["km"].rstrip(".")) > text.index("Methods and provenance")
+
+
+@pytest.mark.parametrize("report", ["default_report", "small_report"])
+def test_figures_are_referred_to_in_the_prose_in_order_and_before_their_captions(report, request):
+    html = _html(request.getfixturevalue(report))
+    body = html[html.index("</nav>") :]  # after the table of contents
+    captions = {int(n): m.start() for m in re.finditer(r'<span class="cr-label">Figure (\d+)\.</span>', body)
+                for n in [m.group(1)]}  # fmt: skip
+    prose = re.sub(r"<figcaption>.*?</figcaption>", lambda m: " " * len(m.group(0)), body, flags=re.DOTALL)
+    first = {}
+    for m in re.finditer(r"\bFigures? (\d+)\b", prose):
+        first.setdefault(int(m.group(1)), m.start())
+    assert {5, 6} <= set(first) if report == "default_report" else True  # OS/LFS and relapse/NRM curves
+    assert len(first) >= 5
+    for n, at in first.items():
+        assert at < captions[n], f"Figure {n} is referred to after its caption"
+    assert list(first) == sorted(first), "first mentions in the order of the numbers"
+
+
+def test_summary_numbers_are_not_repeated_in_the_survival_section(default_report):
+    html = _html(default_report)
+    body = html[html.index("</nav>") :]
+
+    def section(start: str, stop: str) -> str:
+        return _visible_text(body[body.index(start) : body.index(stop)])
+
+    summary = section('<h2 id="Abstract"', '<h2 id="Published-and-reproduced-figures"')
+    survival = section('<h1 id="Survival"', '<h1 id="Safety-and-transplant-outcomes"')
+    stated = set(re.findall(r"\d[\d.]*% \(95% CI, [^()]*\)", summary))
+    assert len(stated) >= 4, summary
+    assert not {s for s in stated if s in survival}
+
+
+def test_subgroup_section_only_when_asked_for_with_its_subsections_in_the_contents(
+    default_report, small_report
+):
+    default = _html(default_report)
+    assert "By subgroup" not in default and "Outcomes by" not in default
+    html = _html(small_report)
+    toc = html[html.index('<nav class="toc"') : html.index("</nav>")]
+    results = json.loads((small_report / "results.json").read_text(encoding="utf-8"))
+    assert ">Outcomes by diagnosis</a>" in toc
+    for key in ("os", "lfs", "relapse", "nrm"):
+        heading = f"{results['endpoints'][key]['label']} by diagnosis"
+        assert f">{heading}</a>" in toc and re.search(rf"<h3[^>]*>{re.escape(heading)}", html)

@@ -21,6 +21,7 @@ PARAGRAPHS = (
     prose.responses_paragraph,
     prose.survival_paragraph,
     prose.competing_risks_paragraph,
+    prose.subgroup_heading,
     prose.subgroup_paragraph,
 )
 #: a number standing alone (not part of a word such as CD7 or of a hash)
@@ -80,7 +81,7 @@ def test_published_figures_are_stated(results):
     summary = prose.summary_paragraph(results)
     assert "58.5% (95% CI" in summary  # 1-year OS, published 58.5%
     assert "51.4% (95% CI" in summary  # 1-year LFS, published 51.4%
-    assert "16/16 (100%; 95% CI 79.4–100%)" in summary  # MRD-negative CR, published 100%
+    assert "16/16 (100%; 95% CI, 79.4–100)" in summary  # MRD-negative CR, published 100%
     assert "6/8 (75.0%; 95% CI" in summary  # extramedullary CR, published 75%
     assert "16 patients" in summary
 
@@ -92,30 +93,31 @@ def test_changing_results_changes_the_text(results):
     changed["n_patients"] = 99
     changed["responses"]["emd_cr"].update(responders=5, rate=0.625)
     summary = prose.summary_paragraph(changed)
-    assert "43.2% (95% CI 12.3–65.4%) at 12 months" in summary
-    assert "58.5% (95% CI 26.1–80.7%) at 12 months" not in summary
+    assert "1-year overall survival was 43.2% (95% CI, 12.3–65.4)" in summary
+    assert "58.5% (95% CI, 26.1–80.7)" not in summary
     assert "99 patients" in summary
     assert "5/8 (62.5%;" in summary
-    assert "43.2% (95% CI 12.3–65.4%) at 12 months" in prose.survival_paragraph(changed)
+    assert "43.2% (95% CI, 12.3–65.4)" not in prose.survival_paragraph(changed), "stated once, in the summary"
 
 
 def test_landmark_beyond_follow_up_is_not_estimable(results):
     text = prose.survival_paragraph(results)
-    assert "at 60 months not estimable (no patient followed that long)" in text
-    assert "%) at 60 months" not in text
+    assert "not estimable at 60 months (no patient followed that long)" in text
+    assert ") at 60 months" not in text
 
 
 def test_medians_not_reached_and_reached(results):
-    assert "median not reached (95% CI" in prose.survival_paragraph(results)
+    assert "Median overall survival was not reached (95% CI," in prose.survival_paragraph(results)
     changed = copy.deepcopy(results)
     changed["endpoints"]["os"].update(median_months=14.25, median_ci_low=8.12, median_ci_high=20.26)
-    assert "median 14.3 months (95% CI 8.1–20.3 months)" in prose.survival_paragraph(changed)
+    assert "Median overall survival was 14.3 months (95% CI, 8.1–20.3)." in prose.survival_paragraph(changed)
 
 
 def test_follow_up_and_competing_risks(results):
     follow = results["follow_up"]
     expected = f"{fmt.months(follow['median_months'])} ({fmt.months_ci(follow['ci_low'], follow['ci_high'])})"
-    assert expected in prose.survival_paragraph(results)
+    assert f"At a median follow-up of {expected}" in prose.summary_paragraph(results)
+    assert expected not in prose.survival_paragraph(results)
     text = prose.competing_risks_paragraph(results)
     relapse = results["endpoints"]["relapse"]
     assert (
@@ -141,21 +143,29 @@ def test_subgroup_paragraph(results):
     text = prose.subgroup_paragraph(results)
     for key in ("os", "lfs"):
         assert fmt.p_value(results["subgroups"]["tests"][key]["p_value"]) in text
-    assert results["subgroups"]["caution"] in text
+        assert f"### {results['endpoints'][key]['label']} by diagnosis" in prose.subgroup_paragraph(
+            results, key
+        )
+    heading = prose.subgroup_heading(results)
+    assert heading.startswith("## Outcomes by diagnosis") and results["subgroups"]["caution"] in heading
     assert prose.subgroup_paragraph({**results, "subgroups": None}) == ""
+    assert prose.subgroup_heading({**results, "subgroups": None}) == "", (
+        "a section with nothing to show is left out"
+    )
 
 
 def test_design_paragraph_states_flow_and_intervals(results):
     text = prose.design_paragraph(results)
     flow = results["flow"]
-    assert f"Of {flow['enrolled']} patients enrolled" in text
+    assert f"Of the {flow['enrolled']} patients enrolled" in text
     interval = results["intervals"][-1]
     assert (
-        fmt.median_range(interval["median_days"], interval["min_days"], interval["max_days"], "days") in text
+        f"{fmt.number(interval['median_days'])} days (range, {fmt.number(interval['min_days'])}–"
+        f"{fmt.number(interval['max_days'])})" in text
     )
     with_exclusion = copy.deepcopy(results)
     with_exclusion["flow"]["excluded"] = [{"reason": "no second HSCT", "n": 2}]
-    assert "Not analysed: no second HSCT (2)." in prose.design_paragraph(with_exclusion)
+    assert "Patients not analysed: no second HSCT (2)." in prose.design_paragraph(with_exclusion)
 
 
 def test_methods_markdown(results):
@@ -234,8 +244,11 @@ def _rendered_structure(markdown: str) -> tuple[list[str], list[tuple[str, str |
         attributes: list[tuple[str, str | None]] = []
 
         def handle_starttag(self, tag, attrs):
+            if tag == "a" and ("class", "anchor-link") in attrs:
+                return  # the converter's link to a heading (shown or not, as the heading's text allows)
             self.tags.append(tag)
-            self.attributes.extend(attrs)
+            # a heading's id spells the heading's text (present when the text allows one): not markup
+            self.attributes.extend((k, v) for k, v in attrs if not (tag.startswith("h") and k == "id"))
 
     parser = Parser()
     parser.tags, parser.attributes = [], []
@@ -275,3 +288,51 @@ def test_markup_in_a_diagnosis_is_shown_as_written(results):
     text = prose.summary_paragraph(_with_text(results, "*T*<img src=x>"))
     html = __import__("nbconvert").filters.markdown_mistune.markdown2html_mistune(text)
     assert "*T*&lt;img src=x&gt;" in html and "<img" not in html and "<em>" not in html
+
+
+# --- register: the summary summarises, sections add detail, methods once, figures referred to ----------------
+ESTIMATE = re.compile(r"(?:\d[\d.]*%|\d+/\d+) \([^()]*CI, [^()]*\)")
+
+
+def test_the_summary_numbers_are_not_repeated_in_the_sections(results):
+    summary = prose.summary_paragraph(results)
+    stated = set(ESTIMATE.findall(summary))
+    assert len(stated) >= 6, summary  # two response rates, OS, LFS, relapse, NRM
+    for paragraph in (prose.survival_paragraph, prose.competing_risks_paragraph, prose.responses_paragraph):
+        repeated = stated & set(ESTIMATE.findall(paragraph(results)))
+        assert not repeated, (paragraph.__name__, repeated)
+
+
+def test_sections_state_no_method_and_no_machinery(results):
+    text = " ".join(p(results) for p in PARAGRAPHS)
+    for word in ("Method:", "Kaplan–Meier", "Aalen–Johansen", "Clopper", "results.json", "subgroup_by", "`"):
+        assert word not in text, word
+    assert "nothing was normalised" not in prose.methods_markdown(results)
+
+
+def test_the_target_register_of_the_issue(results):
+    """Issue #10's example sentence, built from the shipped study (its numbers are the published 58.5% and 51.4%)."""
+    summary = prose.summary_paragraph(results)
+    assert re.search(
+        r"At a median follow-up of [\d.]+ months \(95% CI, [\d.]+–[\d.]+\) from the second allogeneic HSCT, "
+        r"1-year overall survival was 58\.5% \(95% CI, [\d.]+–[\d.]+\) and leukemia-free survival 51\.4% "
+        r"\(95% CI, [\d.]+–[\d.]+\)\.",
+        summary,
+    ), summary
+
+
+def test_sections_refer_to_their_figures_by_number(results):
+    from cartreport import numbering
+
+    numbering.reset()
+    design = prose.design_paragraph(results)
+    assert "(Figure 1)" in design and "(Figure 2)" in design
+    assert numbering.current().numbered("figure") == {"treatment_sequence": 1, "patient_flow": 2}
+    assert f"({numbering.figure('km_os_lfs')})" in prose.survival_paragraph(results)
+    numbering.reset()
+
+
+def test_published_differences_are_explained_by_the_cutoff_only_when_there_is_one():
+    assert "explains" not in prose.published_intro(shipped_results())
+    text = prose.published_intro(shipped_results(data_cutoff="2022-06-30"))
+    assert "data cut-off of 30 Jun 2022" in text and "explains any difference" in text

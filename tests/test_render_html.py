@@ -40,7 +40,7 @@ def executed_notebook(title: str, *, extra_cells: list | None = None) -> nbforma
     removed.outputs = [nbformat.v4.new_output("stream", name="stdout", text="SHOULD-NOT-APPEAR\n")]
     cells = [
         nbformat.v4.new_code_cell("alpha = 1", metadata={"tags": ["parameters"]}, execution_count=1),
-        nbformat.v4.new_markdown_cell(f"# {title}\n\nText.\n\n## Methods\n\n### Not in the TOC"),
+        nbformat.v4.new_markdown_cell(f"# {title}\n\nText.\n\n## Methods\n\n### Sub\n\n#### Not in the TOC"),
         figure,
         table,
         removed,
@@ -64,17 +64,34 @@ def test_html_is_self_contained_without_code_and_has_a_toc() -> None:
     # nothing from the network
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.IGNORECASE)
     assert "<script" not in page
-    # table of contents: h1/h2 with working, unique anchors; h3 left out
+    # table of contents: h1/h2/h3 with working, unique anchors, nested by level
     toc = page[page.index('<nav class="toc"') : page.index("</nav>")]
     links = re.findall(r'<a href="#([^"]+)">([^<]*)</a>', toc)
-    assert [text for _, text in links] == ["Design", "Methods", "Overall survival", "Methods"]
+    texts = [text for _, text in links]
+    assert texts == ["Design", "Methods", "Sub", "Overall survival", "Methods", "Sub"]
     anchors = [anchor for anchor, _ in links]
-    assert len(set(anchors)) == 4
+    assert len(set(anchors)) == 6
     for anchor in anchors:
         assert f'id="{anchor}"' in page
+    assert toc.count("<ol>") == 1 + 2 + 2, "one list, one per h1's h2s, one per h2's h3s"
     assert "Not in the TOC" not in toc
     assert page.index('<nav class="toc"') < page.index("data:image/png")
     assert 'alt="Figure: Not in the TOC"' in page  # nearest heading above the figure
+
+
+def test_toc_entries_are_the_headings_text_escaped() -> None:
+    """A heading built from data (``### Overall survival by <b>*T*</b>`` escaped by cartreport.escape) shows in
+    the contents as written; markup-like text in a heading never becomes markup in the contents."""
+    from cartreport.escape import md
+
+    cell = nbformat.v4.new_markdown_cell(
+        str(md("# Survival\n\n## Outcomes by {}\n\n### Overall survival by {}", "<b>*T*</b>", "a & b <i>"))
+    )
+    page = export_html([nbformat.v4.new_notebook(cells=[cell])], "t")
+    toc = page[page.index('<nav class="toc"') : page.index("</nav>")]
+    assert "Outcomes by &lt;b&gt;*T*&lt;/b&gt;" in toc and "Overall survival by a &amp; b &lt;i&gt;" in toc
+    assert "<b>" not in toc and "<i>" not in toc
+    assert "\u00b6" not in toc
 
 
 def test_html_without_headings_has_no_toc_and_exporter_is_reused() -> None:

@@ -150,7 +150,9 @@ def test_what_reading_normalised_is_said_in_results_and_methods(tmp_path):
     assert any(note.startswith("emd_at_baseline: read `Yes` as `yes`") for note in results["data_notes"])
     assert "As read: removed a byte-order mark" in prose.methods_markdown(results)
     shipped = api.load_analysis().results
-    assert shipped["data_notes"] == [] and "nothing was normalised" in prose.methods_markdown(shipped)
+    # nothing to say when nothing was changed: no meta sentence in the report (issue #10)
+    assert shipped["data_notes"] == [] and "As read" not in prose.methods_markdown(shipped)
+    assert "normalised" not in prose.methods_markdown(shipped)
 
 
 def test_subgroup_tests_match_survdiff_and_cuminc():

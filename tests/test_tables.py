@@ -93,7 +93,9 @@ def test_landmark_table(results):
     lfs_12 = _row(frame[frame["Endpoint"] == "Leukemia-free survival"], "Months", "12")
     assert lfs_12["Estimate"] == "51.4%"  # the published 1-year LFS
     assert _row(os, "Months", "60")["Estimate"] == "not estimable"
-    assert "log-log" in frame.attrs["footnote"] and "Aalen–Johansen" in frame.attrs["footnote"]
+    # the method is stated once, in the Methods section (issue #10), not in every table's note
+    assert "log-log" not in frame.attrs["footnote"] and "Aalen–Johansen" not in frame.attrs["footnote"]
+    assert "Methods" in frame.attrs["footnote"]
 
 
 def test_median_table(results):

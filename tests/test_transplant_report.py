@@ -40,9 +40,10 @@ def test_section_shows_figures_tables_and_numbers_from_r(transplant_report):
     # numbers printed in the section are R's, formatted by the one formatting rule
     platelets = REF["cohorts"]["ties"]["endpoints"]["platelet_engraftment"]
     assert formatting.percent(platelets["landmark_estimate"][1]) == "78.6%"
-    assert "78.6% (95% CI 35.9–94.5%) at day 100" in html
+    assert "78.6% (95% CI, 35.9–94.5) at day 100" in html
     crs = REF["cohorts"]["ties"]["safety"]["crs"]["any"]
-    assert f"{crs['responders']}/{crs['evaluable']} ({formatting.percent(crs['rate'])};" in html
+    assert f"assessed in {crs['evaluable']} infused patients" in html
+    assert f"any grade occurred in {crs['responders']} ({formatting.percent(crs['rate'])}; 95% CI, " in html
     results = json.loads((transplant_report / "results.json").read_text(encoding="utf-8"))
     assert results["endpoints"]["grfs"]["landmarks"][0]["days"] == 365
     assert "not reported" not in html.split("Safety and transplant outcomes", 1)[1].split("Methods", 1)[0]
@@ -70,7 +71,7 @@ def test_shipped_study_says_not_reported_and_shows_no_empty_part():
         transplant_prose.grfs_paragraph,
         transplant_prose.transplant_methods,
     ):
-        assert helper(results) == ""
+        assert not helper(results)
     assert transplant_prose.safety_table(results) is None
     assert transplant_prose.transplant_landmark_table(results) is None
     analysis = api.load_analysis()
@@ -109,3 +110,32 @@ def test_columns_without_any_second_hsct_say_so(tmp_path):
     assert transplant_prose.transplant_intro(results).startswith("No patient analysed had a second HSCT")
     assert api.transplant_figure(analysis, "grfs") is None
     assert results["safety"]["crs"]["evaluable"] == 14
+
+
+def test_section_reads_like_the_rest_of_the_report(transplant_report):
+    """Issue #10: numbered captions and alt texts, methods once in Methods with their references, a landmark
+    beyond follow-up said naturally."""
+    import re
+
+    html = (transplant_report / "report.html").read_text(encoding="utf-8")
+    section = html[
+        html.index('id="Safety-and-transplant-outcomes"') : html.index('id="Methods-and-provenance"')
+    ]
+    methods = html[html.index('id="Methods-and-provenance"') :]
+    for name in (
+        "crs_icans_grades",
+        "cif_engraftment",
+        "cif_acute_gvhd",
+        "cif_chronic_gvhd",
+        "km_grfs_os_lfs",
+    ):
+        figure = re.search(rf'<figure [^>]*id="figure-{name}".*?</figure>', section, re.DOTALL).group(0)
+        assert 'alt="Figure' not in figure and "<figcaption>" in figure
+        label = re.search(r'<span class="cr-label">(Figure \d+)\.</span>', figure).group(1)
+        assert section.index(f"({label}") < section.index(f'id="figure-{name}"'), f"{label} referred to first"
+    assert "not estimable at day 100 (no patient followed that long)" in section
+    prose = re.sub(r"<figcaption>.*?</figcaption>|<table.*?</table>", "", section, flags=re.DOTALL)
+    for method in ("ASTCT", "Aalen–Johansen", "Holtan", "Method:", "cmprsk"):  # legends may name their method
+        assert method not in prose, method
+    assert methods.count("ASTCT 2019 consensus (Lee et al. 2019)") == 1
+    assert "Lee DW, Santomasso BD" in methods and "Holtan SG, DeFor TE" in methods

@@ -62,6 +62,10 @@ _RESERVED = ("summary.csv", "index.html")
 #: longest run name: ``.NAME.tmp-xxxxxxxx`` must still fit a file-system name (255 bytes)
 MAX_NAME_LENGTH = 200
 
+#: the index page's forest plot: CSS pixels per inch, and PNG pixels per CSS pixel (as the report's figures)
+FOREST_PX_PER_INCH = 100
+FOREST_DENSITY = 2
+
 
 def _suffix(key: str, value: object) -> str:
     text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
@@ -221,10 +225,15 @@ def _write_index(summary: pd.DataFrame, output: Path) -> None:
         if len(rows):
             ax = figures.plot_forest(rows, xlabel=f"Overall survival at {col[3:-1]} months (%)")
             buffer = io.BytesIO()
-            ax.figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+            # twice the display density, like the report's figures: crisp on high-density screens and zoomed
+            dpi = FOREST_PX_PER_INCH * FOREST_DENSITY
+            ax.figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+            png = buffer.getvalue()
+            width, height = (-(-int.from_bytes(png[i : i + 4], "big") // FOREST_DENSITY) for i in (16, 20))
             figure_html = (
-                '<img alt="forest plot" style="max-width:100%" src="data:image/png;base64,'
-                + base64.b64encode(buffer.getvalue()).decode()
+                f'<img alt="forest plot" width="{width}" height="{height}" '
+                'style="max-width:100%; height:auto" src="data:image/png;base64,'
+                + base64.b64encode(png).decode()
                 + '">'
             )
     items = []

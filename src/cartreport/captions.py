@@ -185,7 +185,14 @@ def _by_subgroup(key: str) -> Callable[[dict], Caption | None]:
             return None
         label = results["endpoints"][key]["label"]
         test = sub.get("tests", {}).get(key)
-        tested = f" Compared by the {test['method']}, {fmt.p_value(test['p_value'])}." if test else ""
+        by = (
+            test["method"]
+            if test and test["method"].startswith("Gray")
+            else f"the {test['method']}"
+            if test
+            else ""
+        )
+        tested = f" Compared by {by}, {fmt.p_value(test['p_value'])}." if test else ""
         groups = ", ".join(f"{g['value']} ({_patients(g['n'])})" for g in sub["groups"])
         if key in SURVIVAL:
             method = (
@@ -199,17 +206,88 @@ def _by_subgroup(key: str) -> Callable[[dict], Caption | None]:
                 f"{numbering.figure('cif_relapse_nrm')}: {groups}. Hatched areas between dashed lines: pointwise "
                 f"{_level(results)} confidence intervals."
             )
-        caution = f" {sub['caution']}" if sub.get("caution") else ""
         return Caption(
             f"{label} by {sub['column']}",
-            f"{method}{tested} Numbers under the plot: patients at risk in each group.{caution}",
+            f"{method}{tested} Numbers under the plot: patients at risk in each group.",
             f"{label} curves by {sub['column']} ({groups}){'; ' + fmt.p_value(test['p_value']) if test else ''}.",
         )
 
     return caption
 
 
+def _grades(results: dict) -> Caption | None:
+    safety = results.get("safety") or {}
+    if not safety:
+        return None
+    shown = "; ".join(
+        f"{key.upper()}: {_patients(s['evaluable'])} assessed, any grade {fmt.percent(s['any']['rate'])}"
+        for key, s in safety.items()
+    )
+    return Caption(
+        "Cytokine release syndrome and neurotoxicity by grade",
+        "Patients assessed by ASTCT consensus grade, from grade 0 (none, light grey) to grade 5 (fatal), as a "
+        "percentage of the infused patients assessed for each syndrome; numbers in the bars: patients.",
+        f"Stacked bar chart of CRS and ICANS grades. {shown}.",
+    )
+
+
+def _lower_first(label: str) -> str:
+    """``"Acute GVHD grade II–IV"`` → ``"acute GVHD grade II–IV"``; ``"GRFS"`` unchanged."""
+    return label if label[1:2].isupper() else label[:1].lower() + label[1:]
+
+
+def _transplant_curves(name: str, keys: tuple[str, ...], title: str) -> Callable[[dict], Caption | None]:
+    def caption(results: dict) -> Caption | None:
+        blocks = [results["endpoints"][k] for k in keys if k in results["endpoints"]]
+        if not blocks:
+            return None
+        n = blocks[0]["n"]
+        events = "; ".join(f"{_lower_first(b['label'])}: {_events(b['events'])}" for b in blocks)
+        if name == "km_grfs_os_lfs":
+            method = (
+                f"Kaplan–Meier estimates for {_patients(n)} from the second allogeneic HSCT ({events}); overall and "
+                "leukemia-free survival are drawn beside GRFS when timed from the same origin. Bands: "
+                f"pointwise {_level(results)} confidence intervals; vertical ticks: censored observations."
+            )
+        else:
+            method = (
+                f"Aalen–Johansen estimates for {_patients(n)} from the second allogeneic HSCT ({events}), with "
+                f"death without the event as the competing risk. Bands: pointwise {_level(results)} "
+                "confidence intervals."
+            )
+        at = "; ".join(
+            f"{_lower_first(b['label'])} {fmt.percent(lm['estimate'])} at day {fmt.count(lm['days'])}"
+            for b in blocks
+            for lm in b["landmarks"][-1:]
+            if lm["estimate"] is not None
+        )
+        return Caption(
+            title,
+            f"{method} Numbers under the plot: patients at risk at each tick of the time axis.",
+            f"{title} curves since the second allogeneic HSCT" + (f"; {at}." if at else "."),
+        )
+
+    return caption
+
+
 _FIGURES: dict[str, Callable[[dict], Caption | None]] = {
+    "crs_icans_grades": _grades,
+    "cif_engraftment": _transplant_curves(
+        "cif_engraftment",
+        ("neutrophil_engraftment", "platelet_engraftment"),
+        "Neutrophil and platelet engraftment",
+    ),
+    "cif_acute_gvhd": _transplant_curves(
+        "cif_acute_gvhd",
+        ("agvhd_2_4", "agvhd_3_4"),
+        "Cumulative incidence of acute graft-versus-host disease",
+    ),
+    "cif_chronic_gvhd": _transplant_curves(
+        "cif_chronic_gvhd",
+        ("cgvhd", "cgvhd_moderate_severe"),
+        "Cumulative incidence of chronic graft-versus-host disease",
+    ),
+    "km_grfs_os_lfs": _transplant_curves("km_grfs_os_lfs", ("grfs",), "GVHD-free, relapse-free survival"),
     "treatment_sequence": _treatment_sequence,
     "patient_flow": _patient_flow,
     "swimmer": _swimmer,
@@ -238,6 +316,9 @@ _TABLES: dict[str, str] = {
     "medians": "Median survival and follow-up",
     "numbers_at_risk": "Numbers at risk",
     "provenance": "Software and data",
+    "crs_icans": "Cytokine release syndrome and neurotoxicity by grade",
+    "transplant_landmarks": "Transplant outcomes at landmark days",
+    "subgroups": "Outcomes by subgroup",
 }
 
 

@@ -9,8 +9,10 @@ The rule
 * **Percentages** take fractions (0–1) and print one decimal: ``0.585 → "58.5%"``. The exact values 0 and 1
   print without decimals (``"0%"``, ``"100%"``) because they are counts, not estimates (16/16 is 100%, not 100.0%).
   Anything else keeps its decimal, even when it rounds to ``"100.0%"`` or ``"0.0%"``.
-* **Confidence intervals**: ``"95% CI 30.1–78.4%"`` — the level, "CI", the bounds joined by an en dash (–), the
-  unit once at the end. A missing bound (``None``) gives ``"95% CI not estimable"``.
+* **Confidence intervals** in text: ``"58.5% (95% CI, 30.1–78.4)"`` — the level, "CI", a comma, the bounds joined
+  by an en dash (–); the unit is the estimate's and is not repeated (journal style). A missing bound (``None``)
+  gives ``"95% CI, not estimable"``. Table columns headed "95% CI" print the bounds with the unit
+  (:func:`interval`: ``"30.1–78.4%"``).
 * **Missing values**: ``None`` (or NaN) prints ``"not estimable"``; a median ``None`` prints ``"not reached"``.
   A zero-width interval (``100–100%``, Greenwood variance 0) is undefined and prints ``"not estimable"`` too.
 * **P-values**: three decimals (``"p = 0.032"``), ``"p < 0.001"`` below 0.001, ``"p > 0.999"`` when the value
@@ -26,9 +28,9 @@ Examples
 >>> percent(0.5145)
 '51.5%'
 >>> estimate_ci(0.585, 0.301, 0.784)
-'58.5% (95% CI 30.1–78.4%)'
+'58.5% (95% CI, 30.1–78.4)'
 >>> rate(16, 16, 1.0, 0.794, 1.0)
-'16/16 (100%; 95% CI 79.4–100%)'
+'16/16 (100%; 95% CI, 79.4–100)'
 >>> p_value(0.0321), p_value(0.0004)
 ('p = 0.032', 'p < 0.001')
 >>> months(14.25), months(None)
@@ -178,14 +180,16 @@ def interval(low: float | None, high: float | None, digits: int = 1) -> str:
 
 
 def ci(low: float | None, high: float | None, level: float = 0.95, digits: int = 1) -> str:
-    """A confidence interval of fractions: ``"95% CI 30.1–78.4%"``; a missing bound → ``"95% CI not estimable"``."""
-    return f"{level_label(level)} CI {interval(low, high, digits)}"
+    """A confidence interval of fractions in text: ``"95% CI, 30.1–78.4"`` (the unit is the estimate's); a missing
+    bound or a zero-width interval → ``"95% CI, not estimable"``."""
+    bounds = interval(low, high, digits)
+    return f"{level_label(level)} CI, {bounds.removesuffix('%')}"
 
 
 def estimate_ci(
     est: float | None, low: float | None, high: float | None, level: float = 0.95, digits: int = 1
 ) -> str:
-    """An estimate with its interval: ``"58.5% (95% CI 30.1–78.4%)"``; no estimate → ``"not estimable"``."""
+    """An estimate with its interval: ``"58.5% (95% CI, 30.1–78.4)"``; no estimate → ``"not estimable"``."""
     if _missing(est):
         return NOT_ESTIMABLE
     return f"{percent(est, digits)} ({ci(low, high, level, digits)})"
@@ -200,7 +204,7 @@ def rate(
     level: float = 0.95,
     digits: int = 1,
 ) -> str:
-    """A response rate: ``"16/16 (100%; 95% CI 79.4–100%)"``; no evaluable patient → ``"0/0 (not estimable)"``."""
+    """A response rate: ``"16/16 (100%; 95% CI, 79.4–100)"``; no evaluable patient → ``"0/0 (not estimable)"``."""
     if not evaluable or _missing(rate):
         return f"{count(responders)}/{count(evaluable)} ({NOT_ESTIMABLE})"
     return f"{count(responders)}/{count(evaluable)} ({percent(rate, digits)}; {ci(low, high, level, digits)})"
@@ -242,17 +246,17 @@ def months_interval(low: float | None, high: float | None, digits: int = 1) -> s
 
 
 def months_ci(low: float | None, high: float | None, level: float = 0.95, digits: int = 1) -> str:
-    """The interval of a median time: ``"95% CI 8.1–20.3 months"``.
+    """The interval of a median time, after the median: ``"95% CI, 8.1–20.3"`` (the unit is the median's).
 
-    An upper bound that is ``None`` was not reached (``"95% CI 8.1 months to not reached"``); a missing lower
+    An upper bound that is ``None`` was not reached (``"95% CI, 8.1 months to not reached"``); a missing lower
     bound makes the interval not estimable.
     """
-    label = f"{level_label(level)} CI"
+    label = f"{level_label(level)} CI,"
     if _missing(low):
         return f"{label} {NOT_ESTIMABLE}"
     if _missing(high):
         return f"{label} {months(low, digits)} to {NOT_REACHED}"
-    return f"{label} {_text(round_half_up(low, digits))}{DASH}{months(high, digits)}"
+    return f"{label} {_text(round_half_up(low, digits))}{DASH}{_text(round_half_up(high, digits))}"
 
 
 def median_range(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cartreport import formatting as fmt
+from cartreport import numbering
 from cartreport.escape import Markdown, md
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "methods_markdown",
     "reconstruction_notice",
     "responses_paragraph",
+    "subgroup_heading",
     "subgroup_paragraph",
     "summary_paragraph",
     "survival_paragraph",
@@ -54,6 +56,10 @@ REFERENCES: dict[str, str] = {
     "Control Clin Trials 1996;17:343–346.",
     "test": "Mantel N. Evaluation of survival data and two new rank order statistics arising in its "
     "consideration. Cancer Chemother Rep 1966;50:163–170.",
+    "astct": "Lee DW, Santomasso BD, Locke FL, et al. ASTCT consensus grading for cytokine release syndrome and "
+    "neurologic toxicity associated with immune effector cells. Biol Blood Marrow Transplant 2019;25:625–638.",
+    "grfs": "Holtan SG, DeFor TE, Lazaryan A, et al. Composite end point of graft-versus-host disease-free, "
+    "relapse-free survival after allogeneic hematopoietic cell transplantation. Blood 2015;125:1333–1338.",
 }
 _CITES = {
     "km": "(Kaplan & Meier 1958; Greenwood 1926)",
@@ -165,11 +171,22 @@ def published_intro(results: dict) -> Markdown:
     """Heading and one sentence for the published-versus-reproduced table; ``""`` when nothing was published."""
     if not results.get("published"):
         return Markdown()
-    return Markdown(
-        "## Published and reproduced figures\n\n"
-        "Each figure of the presentation beside the value this report computes from the reconstructed cohort; "
+    text = (
+        "Each figure of the presentation is shown beside the value computed here from the reconstructed cohort; "
         "they agree when equal at the published precision of 0.1 percentage point."
     )
+    params = results["parameters"]
+    changed = []
+    if params.get("data_cutoff"):
+        changed.append(f"the data cut-off of {fmt.date(params['data_cutoff'])}")
+    if params.get("subgroup"):
+        changed.append(f"the restriction to {_subgroup_text(params)}")
+    if changed:
+        text += (
+            f" This report applies {_join(changed)}, which changes the patients or follow-up analysed; "
+            "that explains any difference from the published figures."
+        )
+    return md("## Published and reproduced figures\n\n{}", text)
 
 
 def reconstruction_notice(results: dict) -> Markdown:
@@ -177,176 +194,282 @@ def reconstruction_notice(results: dict) -> Markdown:
     if not results.get("is_reconstruction"):
         return Markdown()
     return Markdown(
-        "> **Reconstructed data — not patient records.** The study published aggregate figures only. The cohort "
-        "analysed here is a reconstruction consistent with those published aggregates: individual rows, dates, "
-        "ages and causes of death are invented. Statements about individual patients describe the "
-        "reconstruction, not the study; only the published figures describe the study."
+        "> **Reconstructed data, not patient records.** The study published only aggregate figures. The cohort "
+        "analysed here is a reconstruction consistent with those published aggregates; its individual rows, "
+        "dates, ages and causes of death are invented. Findings about individual patients describe the "
+        "reconstruction; only the published figures describe the study."
     )
+
+
+def _when(months: float) -> str:
+    """``12 → "1-year"``, ``24 → "2-year"``, ``6 → "6-month"``: a landmark as an adjective."""
+    years = months / 12
+    if months >= 12 and years == int(years):
+        return f"{fmt.number(years)}-year"
+    return f"{fmt.number(months)}-month"
+
+
+def _estimate(results: dict, lm: dict) -> str:
+    """``"58.5% (95% CI, 26.1–80.7)"`` at one landmark."""
+    return fmt.estimate_ci(lm["estimate"], lm["ci_low"], lm["ci_high"], _level(results))
+
+
+def _other_landmarks(results: dict, block: dict, headline: dict | None) -> list[str]:
+    """The landmarks the summary did not state: ``"86.7% (95% CI, …) at 6 months"``; an estimate equal to the one
+    before it reads ``"unchanged from 12 to 24 months"``; beyond follow-up ``"not estimable at 60 months (no patient
+    followed that long)"``."""
+    phrases = []
+    before: dict | None = None
+    for lm in block["landmarks"]:
+        when = _at(lm)
+        if lm["estimate"] is None:
+            phrases.append(f"not estimable {when} (no patient followed that long)")
+        elif before is not None and all(lm[k] == before[k] for k in ("estimate", "ci_low", "ci_high")):
+            phrases.append(
+                f"unchanged from {fmt.number(before['months'])} to {fmt.number(lm['months'])} months"
+            )
+        elif lm is not headline:
+            phrases.append(f"{_estimate(results, lm)} {when}")
+        before = lm if lm["estimate"] is not None else before
+    return phrases
 
 
 def summary_paragraph(results: dict) -> Markdown:
-    """Abstract-style summary: cohort, response rates, landmark survival, medians, follow-up, relapse and NRM."""
+    """Abstract-style summary: the cohort, the two headline response rates, survival and follow-up at the headline
+    landmark, relapse and non-relapse mortality. The sections add detail without repeating these numbers."""
     level = _level(results)
-    diagnoses = _diagnoses(results)
-    parts = [
-        f"The analysis includes {fmt.counted(results['n_patients'], 'patient')}"
-        + (f" ({diagnoses})." if diagnoses else ".")
-    ]
-    rates = [
-        f"{_lower_first(r['label'])} {fmt.rate(r['responders'], r['evaluable'], r['rate'], r['ci_low'], r['ci_high'], level)}"
-        for key, r in results["responses"].items()
-        if key in ("bm_mrd_negative_cr", "emd_cr") and r["evaluable"]
-    ]
-    if rates:
-        parts.append(f"Response rates: {_join(rates)}.")
-    for key in ("os", "lfs"):
-        block = results["endpoints"][key]
-        landmarks = _join(_landmark_phrases(results, block["landmarks"]))
-        parts.append(
-            f"{block['label']} from the {_origin(results)} was {landmarks}; {_median_phrase(results, block)}."
-        )
+    diagnoses = [r for r in results["baseline"]["rows"] if r["variable"] == "diagnosis"]
+    cohort = f"The analysis includes {fmt.counted(results['n_patients'], 'patient')}"
+    if diagnoses:
+        cohort += ": " + _join(f"{fmt.count(r['n'])} with {r['level']}" for r in diagnoses)
+    parts = [cohort + "."]
+    for key in ("bm_mrd_negative_cr", "emd_cr"):
+        r = results["responses"].get(key)
+        if r and r["evaluable"]:
+            rate = fmt.rate(r["responders"], r["evaluable"], r["rate"], r["ci_low"], r["ci_high"], level)
+            parts.append(f"The rate of {_lower_first(r['label'])} was {rate}.")
     follow = results["follow_up"]
-    parts.append(
-        f"Median follow-up was {fmt.months(follow['median_months'], missing=fmt.NOT_ESTIMABLE)} "
-        f"({fmt.months_ci(follow['ci_low'], follow['ci_high'], level)}; {follow['method']})."
+    median = fmt.months(follow["median_months"], missing=fmt.NOT_ESTIMABLE)
+    at_follow_up = (
+        f"At a median follow-up of {median} ({fmt.months_ci(follow['ci_low'], follow['ci_high'], level)})"
     )
-    incidence = []
-    for key in ("relapse", "nrm"):
-        block = results["endpoints"][key]
-        lm = _headline(block["landmarks"])
-        if lm is not None:
-            estimate = fmt.estimate_ci(lm["estimate"], lm["ci_low"], lm["ci_high"], level)
-            incidence.append(f"{_lower_first(block['label'])} {_at(lm)} was {estimate}")
-    if incidence:
-        parts.append(f"The {_join(incidence)}.")
-    return _SENTENCES.join(parts)
+    os_, lfs = (results["endpoints"][k] for k in ("os", "lfs"))
+    os_lm, lfs_lm = _headline(os_["landmarks"]), _headline(lfs["landmarks"])
+    origin = f" from the {_origin(results)}"
+    if os_lm is not None and lfs_lm is not None and os_lm["months"] == lfs_lm["months"]:
+        parts.append(
+            f"{at_follow_up}{origin}, {_when(os_lm['months'])} {_lower_first(os_['label'])} was "
+            f"{_estimate(results, os_lm)} and {_lower_first(lfs['label'])} {_estimate(results, lfs_lm)}."
+        )
+    else:
+        parts.append(f"{at_follow_up}{origin}.")
+        for block, lm in ((os_, os_lm), (lfs, lfs_lm)):
+            if lm is not None:
+                parts.append(
+                    f"{_when(lm['months'])} {_lower_first(block['label'])} was {_estimate(results, lm)}."
+                )
+    relapse, nrm = results["endpoints"]["relapse"], results["endpoints"]["nrm"]
+    r_lm, n_lm = _headline(relapse["landmarks"]), _headline(nrm["landmarks"])
+    if r_lm is not None and n_lm is not None and r_lm["months"] == n_lm["months"]:
+        parts.append(
+            f"The {_when(r_lm['months'])} {_lower_first(relapse['label'])} was {_estimate(results, r_lm)} and "
+            f"{_lower_first(nrm['label'])} {_estimate(results, n_lm)}."
+        )
+    else:
+        for block, lm in ((relapse, r_lm), (nrm, n_lm)):
+            if lm is not None:
+                parts.append(
+                    f"The {_when(lm['months'])} {_lower_first(block['label'])} was {_estimate(results, lm)}."
+                )
+    return _SENTENCES.join(_capitalised(parts))
+
+
+def _capitalised(sentences: list[str]) -> list[str]:
+    return [s[:1].upper() + s[1:] for s in sentences]
 
 
 def design_paragraph(results: dict) -> Markdown:
-    """Patient flow, intervals between treatment steps (median (range) days) and Table 1 highlights."""
+    """Intervals between treatment steps (Figure: treatment sequence), patient flow (Figure: flow) and the
+    baseline characteristics worth a sentence (Table 1 holds the rest)."""
     flow = results["flow"]
-    parts = [
-        f"Of {fmt.counted(flow['enrolled'], 'patient')} enrolled, {fmt.count(flow['infused'])} received the CAR-T "
-        f"infusion{_by_cutoff(results)}; {fmt.count(flow['bm_mrd_negative_cr'])} of {fmt.count(flow['bm_evaluable'])} with an evaluable "
-        f"bone marrow reached MRD-negative complete remission, {fmt.count(flow['transplanted'])} proceeded to a "
-        f"second HSCT and {fmt.count(flow['analysed'])} were analysed from the {_origin(results)}."
-    ]
+    parts = []
+    intervals = [r for r in results["intervals"] if r["n"]]
+    for i, r in enumerate(intervals):
+        start, _, stop = r["label"].partition(" → ")
+        median = f"{fmt.number(r['median_days'])} days (range, {fmt.number(r['min_days'])}–{fmt.number(r['max_days'])})"
+        span = f"from {_lower_first(start)} to {_lower_first(stop)}" if stop else _lower_first(r["label"])
+        ref = f" ({numbering.figure('treatment_sequence')})" if i == len(intervals) - 1 else ""
+        parts.append(f"The median time {span} was {median}{ref}.")
+    parts.append(
+        f"Of the {fmt.counted(flow['enrolled'], 'patient')} enrolled, {fmt.count(flow['infused'])} received the "
+        f"CAR-T infusion{_by_cutoff(results)}."
+    )
+    parts.append(
+        f"MRD-negative complete remission in the bone marrow was reached by {fmt.count(flow['bm_mrd_negative_cr'])} "
+        f"of {fmt.count(flow['bm_evaluable'])} evaluable patients."
+    )
+    parts.append(
+        f"A second allogeneic HSCT followed in {fmt.counted(flow['transplanted'], 'patient')}, and "
+        f"{fmt.count(flow['analysed'])} {'was' if flow['analysed'] == 1 else 'were'} analysed "
+        f"({numbering.figure('patient_flow')})."
+    )
     if flow["excluded"]:
         reasons = _join(f"{e['reason']} ({fmt.count(e['n'])})" for e in flow["excluded"])
-        parts.append(f"Not analysed: {reasons}.")
-    intervals = [
-        f"{_lower_first(r['label'])} {fmt.median_range(r['median_days'], r['min_days'], r['max_days'], 'days')}"
-        for r in results["intervals"]
-        if r["n"]
-    ]
-    if intervals:
-        parts.append(f"Intervals, median (range): {'; '.join(intervals)}.")
+        parts.append(f"Patients not analysed: {reasons}.")
     highlights = _baseline_highlights(results["baseline"]["rows"])
     if highlights:
-        parts.append(f"Baseline characteristics (Table 1): {'; '.join(highlights)}.")
-    return _SENTENCES.join(parts)
+        highlights[-1] = f"{highlights[-1]} ({numbering.table('baseline_characteristics')})"
+        parts += [f"{h}." for h in highlights]
+    return _SENTENCES.join(_capitalised(parts))
 
 
 def _baseline_highlights(rows: list[dict]) -> list[str]:
-    """One phrase per Table 1 variable: ``"sex: male 11 (68.8%), female 5 (31.3%)"``."""
-    phrases: dict[str, list[str]] = {}
-    labels: dict[str, str] = {}
+    """One sentence per Table 1 variable except the diagnosis (the summary states it): the median of a
+    continuous one, the most frequent level (or "present") of a categorical one."""
+    sentences = []
+    by_variable: dict[str, list[dict]] = {}
     for r in rows:
-        labels[r["variable"]] = _lower_first(r["label"])
-        if r["kind"] == "continuous":
-            value = f"median {fmt.median_range(r['median'], r['min'], r['max'])}"
-        else:
-            value = f"{r['level']} {fmt.n_percent(r['n'], r['percent'])}"
-        phrases.setdefault(r["variable"], []).append(value)
-    return [f"{labels[v]}: {', '.join(values)}" for v, values in phrases.items()]
+        by_variable.setdefault(r["variable"], []).append(r)
+    for variable, found in by_variable.items():
+        if variable == "diagnosis":
+            continue
+        first = found[0]
+        name, _, unit = first["label"].partition(", ")
+        if first["kind"] == "continuous":
+            if first["median"] is None:
+                continue
+            value = f"{fmt.number(first['median'])} {unit}".rstrip()
+            spread = f"range, {fmt.number(first['min'])}–{fmt.number(first['max'])}"
+            sentences.append(f"The median {_lower_first(name)} was {value} ({spread})")
+            continue
+        yes = [r for r in found if str(r["level"]).lower() == "yes"]
+        top = yes[0] if yes else max(found, key=lambda r: r["n"])
+        what = "present" if yes else top["level"]
+        sentences.append(
+            f"{name} was {what} in {fmt.counted(top['n'], 'patient')} ({fmt.percent(top['percent'])})"
+        )
+    return sentences
 
 
 def responses_paragraph(results: dict) -> Markdown:
-    """Every response rate with its exact interval, and the best-response counts by site."""
+    """The response rates the summary did not state, and the best response by site (zero categories left out)."""
     level = _level(results)
-    rates = [
-        f"{r['label']}: {fmt.rate(r['responders'], r['evaluable'], r['rate'], r['ci_low'], r['ci_high'], level)}."
-        for r in results["responses"].values()
-    ]
+    parts = []
     counts = results["response_counts"]
-    bm = ", ".join(f"{code} {fmt.count(n)}" for code, n in counts.get("bm", {}).items())
-    emd = ", ".join(f"{code} {fmt.count(n)}" for code, n in counts.get("emd", {}).items())
+    bm = [(code, n) for code, n in counts.get("bm", {}).items() if n]
+    if bm:
+        parts.append(
+            "The best bone-marrow response was "
+            + _join(
+                f"{code} in {fmt.counted(n, 'patient') if i == 0 else fmt.count(n)}"
+                for i, (code, n) in enumerate(bm)
+            )
+            + "."
+        )
+    headline = {
+        k: results["responses"][k] for k in ("bm_mrd_negative_cr", "emd_cr") if k in results["responses"]
+    }
+    for key, r in results["responses"].items():
+        if key in headline or not r["evaluable"]:
+            continue
+        same = [
+            h
+            for h in headline.values()
+            if (h["responders"], h["evaluable"]) == (r["responders"], r["evaluable"])
+        ]
+        if same:  # stated in the summary already: say so rather than repeat the interval
+            count = f"{fmt.count(r['responders'])}/{fmt.count(r['evaluable'])}"
+            parts.append(f"The rate of {_lower_first(r['label'])} was also {count}.")
+            continue
+        rate = fmt.rate(r["responders"], r["evaluable"], r["rate"], r["ci_low"], r["ci_high"], level)
+        parts.append(f"The rate of {_lower_first(r['label'])} was {rate}.")
+    if parts:
+        parts[-1] = (
+            parts[-1][:-1] + f" ({numbering.table('response_rates')}; {numbering.figure('response_rates')})."
+        )
+    emd = [(code, n) for code, n in counts.get("emd", {}).items() if n]
     n_emd = sum(counts.get("emd", {}).values())
-    parts = [*rates, f"Best bone-marrow response: {bm}."]
     if n_emd:
         parts.append(
-            f"Extramedullary responses are among the {fmt.counted(n_emd, 'patient')} with extramedullary disease "
-            f"before CAR-T: {emd}."
+            f"Among the {fmt.counted(n_emd, 'patient')} with extramedullary disease before CAR-T, the best "
+            f"extramedullary response was {_join(f'{code} in {fmt.count(n)}' for code, n in emd)}."
         )
     else:
         parts.append("No patient had extramedullary disease before CAR-T.")
-    methods = sorted({r["method"] for r in results["responses"].values()})
-    if methods:
-        parts.append(f"Confidence intervals: {'; '.join(methods)}.")
     return _SENTENCES.join(parts)
 
 
 def survival_paragraph(results: dict) -> Markdown:
-    """OS and LFS: events, landmark estimates with CIs, medians, and the median follow-up."""
-    parts = []
-    for key in ("os", "lfs"):
-        block = results["endpoints"][key]
-        landmarks = _join(_landmark_phrases(results, block["landmarks"]))
-        parts.append(
-            f"{block['label']} ({block['definition']}): {_events(block['events'], key)} among "
-            f"{fmt.counted(block['n'], 'patient')}; {landmarks}; {_median_phrase(results, block)}."
-        )
-    follow = results["follow_up"]
-    parts.append(
-        f"Median follow-up by the {follow['method']} method was "
-        f"{fmt.months(follow['median_months'], missing=fmt.NOT_ESTIMABLE)} "
-        f"({fmt.months_ci(follow['ci_low'], follow['ci_high'], _level(results))})."
-    )
-    parts.append(f"Times are from the {_origin(results)}. Method: {results['endpoints']['os']['method']}.")
-    return _SENTENCES.join(parts)
+    """OS and LFS beyond the summary: events, the other landmarks, medians (figure and tables referenced)."""
+    os_, lfs = results["endpoints"]["os"], results["endpoints"]["lfs"]
+    parts = [
+        f"Among {fmt.counted(os_['n'], 'patient')}, {_events(os_['events'], 'os')} and "
+        f"{_events(lfs['events'], 'lfs')} of relapse or death occurred ({numbering.figure('km_os_lfs')})."
+    ]
+    for block in (os_, lfs):
+        others = _other_landmarks(results, block, _headline(block["landmarks"]))
+        if others:
+            parts.append(f"{block['label']} was {_join(others)}.")
+    level = _level(results)
+    for block in (os_, lfs):
+        ci = fmt.months_ci(block["median_ci_low"], block["median_ci_high"], level)
+        median = fmt.months(block["median_months"])
+        verb = "was not reached" if block["median_months"] is None else f"was {median}"
+        parts.append(f"Median {_lower_first(block['label'])} {verb} ({ci}).")
+    parts[-1] = parts[-1][:-1] + f" ({numbering.table('landmarks')}; {numbering.table('medians')})."
+    return _SENTENCES.join(_capitalised(parts))
 
 
 def competing_risks_paragraph(results: dict) -> Markdown:
-    """Cumulative incidence of relapse and non-relapse mortality (competing risks) at each landmark."""
+    """Relapse and non-relapse mortality (competing risks) beyond the summary's headline landmark."""
     relapse, nrm = results["endpoints"]["relapse"], results["endpoints"]["nrm"]
     parts = [
         f"Among {fmt.counted(relapse['n'], 'patient')}, {fmt.count(relapse['events'])} relapsed and "
-        f"{fmt.count(relapse['competing_events'])} died without prior relapse."
+        f"{fmt.count(relapse['competing_events'])} died without prior relapse "
+        f"({numbering.figure('cif_relapse_nrm')})."
     ]
     for block in (relapse, nrm):
-        landmarks = _join(_landmark_phrases(results, block["landmarks"]))
-        parts.append(f"{block['label']} ({block['definition']}): {landmarks}.")
-    parts.append(f"Method: {relapse['method']}.")
+        others = _other_landmarks(results, block, _headline(block["landmarks"]))
+        if others:
+            parts.append(f"{block['label']} was {_join(others)}.")
     return _SENTENCES.join(parts)
 
 
-def subgroup_paragraph(results: dict) -> Markdown:
-    """Survival and incidence by subgroup at the headline landmark, test p-values and the small-numbers caution."""
+def subgroup_heading(results: dict) -> Markdown:
+    """The by-subgroup section's heading and its caution about small numbers; ``""`` without subgroups (the
+    report then has no such section)."""
     sub = results.get("subgroups")
     if not sub:
         return Markdown()
-    level = _level(results)
+    heading = md("## Outcomes by {}", sub["column"])
+    return heading + (md("\n\n{}", sub["caution"]) if sub.get("caution") else Markdown())
+
+
+def subgroup_paragraph(results: dict, key: str | None = None) -> Markdown:
+    """One endpoint by subgroup under its own ``###`` heading: each group's estimate at the headline landmark and
+    the test's p-value; without ``key``, every endpoint's in turn. ``""`` without subgroups."""
+    sub = results.get("subgroups")
+    if not sub:
+        return Markdown()
+    if key is None:
+        return Markdown("\n\n").join(subgroup_paragraph(results, k) for k in ("os", "lfs", "relapse", "nrm"))
+    label = results["endpoints"][key]["label"]
     parts = []
-    for key in ("os", "lfs", "relapse", "nrm"):
-        label = results["endpoints"][key]["label"]
-        groups = []
-        for group in sub["groups"]:
-            lm = _headline(group[key]["landmarks"])
-            estimate = (
-                f"{fmt.estimate_ci(lm['estimate'], lm['ci_low'], lm['ci_high'], level)} {_at(lm)}"
-                if lm
-                else NOT_FOLLOWED
-            )
-            groups.append(
-                f"{group['value']} (n = {fmt.count(group['n'])}, {_events(group[key].get('events'), key)}) "
-                f"{estimate}"
-            )
-        test = sub.get("tests", {}).get(key)
-        tested = f" ({test['method']} {fmt.p_value(test['p_value'])})" if test else ""
-        parts.append(f"{label} by {sub['column']}: {_join(groups)}{tested}.")
-    if sub.get("caution"):
-        parts.append(sub["caution"])
-    return _SENTENCES.join(parts)
+    for group in sub["groups"]:
+        lm = _headline(group[key]["landmarks"])
+        among = f"among the {fmt.counted(group['n'], 'patient')} with {group['value']}"
+        events = _events(group[key].get("events"), key)
+        if lm is None:
+            parts.append(f"{label} was not estimable {among} ({events}; no patient followed long enough).")
+        else:
+            parts.append(f"{label} {_at(lm)} was {_estimate(results, lm)} {among} ({events}).")
+    test = sub.get("tests", {}).get(key)
+    if test:
+        method = test["method"] if test["method"].startswith("Gray") else f"the {test['method']}"
+        parts.append(f"{method} gave {fmt.p_value(test['p_value'])}.")
+    parts[-1] = f"{parts[-1][:-1]} ({numbering.figure(f'{key}_by_subgroup')})."
+    heading = md("### {} by {}", label, sub["column"])
+    return heading + md("\n\n{}", _SENTENCES.join(_capitalised(parts)))
 
 
 def methods_markdown(results: dict) -> Markdown:
@@ -356,7 +479,13 @@ def methods_markdown(results: dict) -> Markdown:
     methods = results["methods"]
     cited = [k for k in _METHOD_ORDER if k in methods and (k != "test" or results.get("subgroups"))]
     statistics = [_cite(methods[k], _CITES.get(k, "")) for k in cited]
-    refs = [REFERENCES[r] for r in _references(cited)]
+    from cartreport.transplant_prose import transplant_methods
+
+    transplant = transplant_methods(results)
+    statistics += [sentence for sentence, _ in transplant]
+    refs = [
+        REFERENCES[r] for r in dict.fromkeys(_references(cited) + [k for _, keys in transplant for k in keys])
+    ]
     cutoff = params.get("data_cutoff") or "none (follow-up to each patient's last contact)"
     landmarks = _join(fmt.number(m) for m in params["landmarks_months"])
     settings = [
@@ -377,7 +506,7 @@ def methods_markdown(results: dict) -> Markdown:
             "The shipped reconstructed cohort, consistent with the published aggregates (not patient records)"
         )
     notes = results.get("data_notes") or []
-    data += [f"As read: {note}" for note in notes] or ["Read as written; nothing was normalised"]
+    data += [f"As read: {note}" for note in notes]
     sections = {
         "Endpoints": Markdown("\n").join(endpoints),
         "Statistical methods": _bullets(statistics),

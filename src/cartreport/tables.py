@@ -126,11 +126,6 @@ def response_counts_table(results: dict) -> pd.DataFrame:
     )
 
 
-def _method_footnote(results: dict, keys: Sequence[str]) -> str:
-    endpoints = results["endpoints"]
-    return " ".join(f"{endpoints[k]['label']}: {endpoints[k]['method']}." for k in keys if k in endpoints)
-
-
 def landmark_table(results: dict) -> pd.DataFrame:
     """Endpoint × landmark: estimate, confidence interval and numbers at risk (OS, LFS, relapse, NRM)."""
     ci_col = _ci_header(results)
@@ -148,7 +143,7 @@ def landmark_table(results: dict) -> pd.DataFrame:
                 }
             )
     origin = results.get("time_origin_label") or results["parameters"]["time_origin"]
-    footnote = f"Months from the {origin}. {_method_footnote(results, (*SURVIVAL, *COMPETING))}"
+    footnote = f"Months from the {origin}; methods in the Methods section."
     return _frame(
         rows, ["Endpoint", "Months", "Estimate", ci_col, "At risk"], group="Endpoint", footnote=footnote
     )
@@ -178,7 +173,7 @@ def median_table(results: dict) -> pd.DataFrame:
             ci_col: fmt.months_interval(follow["ci_low"], follow["ci_high"]),
         }
     )
-    footnote = " ".join(results["methods"].get(k, "") for k in ("median_ci", "follow_up")).strip()
+    footnote = "Medians in months; methods in the Methods section."
     return _frame(rows, ["Endpoint", "Events/patients", "Median, months", ci_col], footnote=footnote)
 
 

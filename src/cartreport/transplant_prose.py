@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cartreport import formatting as fmt
+from cartreport import numbering
 from cartreport.escape import Markdown, md
 from cartreport.transplant_endpoints import TRANSPLANT_DEFINITIONS
 
@@ -49,24 +50,34 @@ def _has(results: dict, key: str) -> bool:
 
 
 def _landmarks(results: dict, block: dict) -> str:
+    """``"78.6% (95% CI, 35.9–94.5) at day 100"``; beyond follow-up ``"not estimable at day 100 (no patient
+    followed that long)"``."""
     level = _level(results)
     phrases = []
+    before = None
     for lm in block["landmarks"]:
-        when = f"at day {lm['days']}"
+        when = f"at day {fmt.count(lm['days'])}"
         if lm["estimate"] is None:
-            phrases.append(f"{when} not estimable (no patient followed that long)")
+            phrases.append(f"not estimable {when} (no patient followed that long)")
+        elif before and all(lm[k] == before[k] for k in ("estimate", "ci_low", "ci_high")):
+            phrases.append(f"unchanged {when}")
         else:
             phrases.append(f"{fmt.estimate_ci(lm['estimate'], lm['ci_low'], lm['ci_high'], level)} {when}")
+        before = lm if lm["estimate"] is not None else before
     return _join(phrases)
 
 
 def _flow(results: dict) -> str:
+    """``"Transplant outcomes are timed from the second allogeneic HSCT, received by 14 patients (not analysed: no
+    second HSCT, 1)."``, or ``""``; said once, in the section's introduction."""
     flow = results.get("transplant_flow")
-    if not flow:
+    if not flow or not flow["transplanted"]:
         return ""
-    excluded = "; ".join(f"{e['reason']}: {fmt.count(e['n'])}" for e in flow["excluded"])
-    return f" Times are from the second HSCT ({fmt.count(flow['transplanted'])} patients" + (
-        f"; not analysed — {excluded})." if excluded else ")."
+    excluded = "; ".join(f"{e['reason']}, {fmt.count(e['n'])}" for e in flow["excluded"])
+    return (
+        "Transplant outcomes are timed from the second allogeneic HSCT, received by "
+        f"{fmt.counted(flow['transplanted'], 'patient')}"
+        + (f" (not analysed: {excluded})." if excluded else ".")
     )
 
 
@@ -82,7 +93,7 @@ def transplant_intro(results: dict) -> Markdown:
             + (" CRS and ICANS follow." if results.get("safety") else ""),
         )
     if not missing:
-        return md("{}", "Safety of the CAR-T infusion and outcomes of the second allogeneic HSCT.")
+        return md("{}", _flow(results))
     what = _join(missing)
     if len(missing) == len(PARTS):
         text = f"Safety and transplant outcomes — {what} — were not reported"
@@ -94,7 +105,7 @@ def transplant_intro(results: dict) -> Markdown:
             text
             + ": the presentation reported none of them, and the reconstructed cohort does not invent them.",
         )
-    return md("{} (the data have no columns for them; see data/README.md).", text)
+    return md("{} (the data have no columns for them). {}", text, _flow(results))
 
 
 def safety_paragraph(results: dict) -> Markdown:
@@ -112,40 +123,58 @@ def safety_paragraph(results: dict) -> Markdown:
         a, g3 = s["any"], s["grade_3_plus"]
         not_assessed = f" ({fmt.count(s['not_assessed'])} not assessed)" if s["not_assessed"] else ""
         parts.append(
-            f"{s['label']} ({name}) among {fmt.count(s['evaluable'])} infused patients assessed{not_assessed}: "
-            f"any grade {fmt.rate(a['responders'], a['evaluable'], a['rate'], a['ci_low'], a['ci_high'], level)}, "
-            f"grade 3 or higher "
-            f"{fmt.rate(g3['responders'], g3['evaluable'], g3['rate'], g3['ci_low'], g3['ci_high'], level)}."
+            f"{s['label']} ({name}) was assessed in {fmt.counted(s['evaluable'], 'infused patient')}{not_assessed}."
         )
-    parts.append("Grades by the ASTCT 2019 consensus; confidence intervals Clopper–Pearson exact.")
+        parts.append(
+            f"{name} of any grade occurred in {_of(a, level)}, of grade 3 or higher in {_of(g3, level)}."
+        )
+    refs = f"{numbering.figure('crs_icans_grades')}; {numbering.table('crs_icans')}"
+    parts[-1] = f"{parts[-1][:-1]} ({refs})."
     return md("## {}\n\n{}", "Cytokine release syndrome and neurotoxicity", " ".join(parts))
 
 
-def _incidence_paragraph(results: dict, heading: str, keys: tuple[str, ...]) -> Markdown:
+def _of(rate: dict, level: float) -> str:
+    """``"12 (85.7%; 95% CI, 57.2–98.2)"``."""
+    ci = fmt.ci(rate["ci_low"], rate["ci_high"], level)
+    share = f"{fmt.percent(rate['rate'])}; {ci}" if rate["rate"] is not None else fmt.NOT_ESTIMABLE
+    return f"{fmt.count(rate['responders'])} ({share})"
+
+
+def _incidence_paragraph(results: dict, heading: str, keys: tuple[str, ...], figure: str) -> Markdown:
     blocks = [results["endpoints"][k] for k in keys if k in results["endpoints"]]
     if not blocks:
         return Markdown()
     parts = []
-    for block in blocks:
+    for n, block in enumerate(blocks):
+        ref = f" ({numbering.figure(figure)})" if n == 0 else ""
         parts.append(
-            f"{block['label']} ({block['definition']}): {fmt.count(block['events'])} events and "
-            f"{fmt.count(block['competing_events'])} competing deaths among {fmt.count(block['n'])} patients; "
-            f"{_landmarks(results, block)}."
+            f"Among {fmt.counted(block['n'], 'patient')}, {_lower(block['label'])} occurred in "
+            f"{fmt.count(block['events'])} and {fmt.counted(block['competing_events'], 'patient')} died without it"
+            f"{ref}."
         )
-    body = " ".join(parts) + _flow(results) + f" Method: {blocks[0]['method']}."
+        parts.append(f"Its cumulative incidence was {_landmarks(results, block)}.")
+    body = " ".join(parts)
     return md("## {}\n\n{}", heading, body)
+
+
+def _lower(label: str) -> str:
+    return label if label[1:2].isupper() else label[:1].lower() + label[1:]
 
 
 def engraftment_paragraph(results: dict) -> Markdown:
     """Cumulative incidence of neutrophil and platelet engraftment at days 28 and 100."""
-    return _incidence_paragraph(results, "Engraftment", ("neutrophil_engraftment", "platelet_engraftment"))
+    return _incidence_paragraph(
+        results, "Engraftment", ("neutrophil_engraftment", "platelet_engraftment"), "cif_engraftment"
+    )
 
 
 def gvhd_paragraph(results: dict) -> Markdown:
     """Cumulative incidence of acute GVHD II–IV and III–IV and of chronic GVHD (any, moderate–severe)."""
-    acute = _incidence_paragraph(results, "Acute graft-versus-host disease", ("agvhd_2_4", "agvhd_3_4"))
+    acute = _incidence_paragraph(
+        results, "Acute graft-versus-host disease", ("agvhd_2_4", "agvhd_3_4"), "cif_acute_gvhd"
+    )
     chronic = _incidence_paragraph(
-        results, "Chronic graft-versus-host disease", ("cgvhd", "cgvhd_moderate_severe")
+        results, "Chronic graft-versus-host disease", ("cgvhd", "cgvhd_moderate_severe"), "cif_chronic_gvhd"
     )
     return Markdown("\n\n").join(p for p in (acute, chronic) if p)
 
@@ -158,40 +187,53 @@ def grfs_paragraph(results: dict) -> Markdown:
     level = _level(results)
     median = fmt.months(block["median_months"])
     ci = fmt.months_ci(block["median_ci_low"], block["median_ci_high"], level)
-    text = (
-        f"{block['label']} ({block['definition']}; Holtan et al. 2015): {fmt.count(block['events'])} events among "
-        f"{fmt.count(block['n'])} patients; {_landmarks(results, block)}; median {median} ({ci})."
-    )
+    figure = numbering.figure("km_grfs_os_lfs")
     if results["parameters"]["time_origin"] == "second_hsct":
-        text += " The figure shows overall and leukemia-free survival from the same origin beside it."
-    body = text + _flow(results) + f" Method: {block['method']}."
+        figure += ", beside overall and leukemia-free survival"
+    text = (
+        f"Among {fmt.counted(block['n'], 'patient')}, {fmt.count(block['events'])} had a GRFS event ({figure}). "
+        f"GRFS was {_landmarks(results, block)} ({numbering.table('transplant_landmarks')}). "
+        f"The median GRFS was {median} ({ci})."
+    )
+    body = text
     return md("## {}\n\n{}", "GVHD-free, relapse-free survival", body)
 
 
-def transplant_methods(results: dict) -> Markdown:
-    """One sentence for the methods section, or ``""`` when the cohort has no transplant outcome."""
+def transplant_methods(results: dict) -> list[tuple[str, tuple[str, ...]]]:
+    """The methods section's sentences on safety and transplant outcomes, each with the keys of
+    :data:`cartreport.prose.REFERENCES` it cites; ``[]`` when the cohort has none of them."""
     keys = [k for k in TRANSPLANT_DEFINITIONS if k in results["endpoints"]]
-    if not keys and not results.get("safety"):
-        return Markdown()
-    parts = []
+    sentences: list[tuple[str, tuple[str, ...]]] = []
     if results.get("safety"):
-        parts.append(
-            "CRS and ICANS were graded by the ASTCT 2019 consensus (Lee et al. 2019); rates among infused patients "
-            "assessed, with exact Clopper–Pearson intervals."
+        sentences.append(
+            (
+                "Cytokine release syndrome (CRS) and immune effector cell-associated neurotoxicity syndrome "
+                "(ICANS) were graded by the ASTCT 2019 consensus (Lee et al. 2019); their rates are among the "
+                "infused patients assessed, with exact Clopper–Pearson confidence intervals.",
+                ("astct", "response_ci"),
+            )
         )
     incidence = [TRANSPLANT_DEFINITIONS[k][0] for k in keys if k != "grfs"]
     if incidence:
         named = _join([label[:1].lower() + label[1:] for label in incidence])
-        parts.append(
-            f"{named[:1].upper() + named[1:]}: cumulative incidence from the second HSCT by the Aalen–Johansen estimator "
-            "(as R cmprsk::cuminc), death without the event as the competing risk."
+        sentences.append(
+            (
+                f"The cumulative incidence of {named} from the second "
+                "allogeneic HSCT was estimated by the Aalen–Johansen estimator (as R cmprsk::cuminc), with death "
+                "without the event as the competing risk (Aalen & Johansen 1978).",
+                ("cif",),
+            )
         )
     if "grfs" in keys:
-        parts.append(
-            "GRFS (Holtan et al. 2015): Kaplan–Meier from the second HSCT; event the first of acute GVHD III–IV, "
-            "chronic GVHD requiring systemic treatment, relapse or death."
+        sentences.append(
+            (
+                "GVHD-free, relapse-free survival (GRFS) from the second allogeneic HSCT was estimated by the "
+                "Kaplan–Meier method, the event being the first of acute GVHD grade III–IV, chronic GVHD requiring "
+                "systemic treatment, relapse or death (Holtan et al. 2015).",
+                ("km", "grfs"),
+            )
         )
-    return md("{}", " ".join(parts))
+    return sentences
 
 
 def safety_table(results: dict) -> pd.DataFrame | None:

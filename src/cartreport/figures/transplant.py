@@ -92,7 +92,7 @@ def plot_transplant_curves(fits: Mapping, group: str, survival: Mapping | None =
         ticks = figure_ticks(list(curves.values()), unit, fixed)
         return plot_km(
             curves,
-            xlabel=f"{unit_name} since second HSCT",
+            xlabel=f"{unit_name} since second allogeneic HSCT",
             ylabel="Probability (%)",
             landmarks_months=landmarks,
             xticks_months=ticks,
@@ -100,7 +100,7 @@ def plot_transplant_curves(fits: Mapping, group: str, survival: Mapping | None =
     ticks = figure_ticks(list(curves.values()), unit, fixed)
     return plot_cif(
         curves,
-        xlabel=f"{unit_name} since second HSCT",
+        xlabel=f"{unit_name} since second allogeneic HSCT",
         time_unit_days=unit,
         xticks_months=ticks,
         max_months=float(ticks[-1]) if fixed is not None else None,

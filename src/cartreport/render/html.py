@@ -14,6 +14,7 @@ import re
 import sys
 import threading
 from collections.abc import Sequence
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,9 +33,8 @@ TEMPLATE_NAME = "cartreport"
 REMOVE_CELL_TAGS = frozenset({"remove_cell", "parameters", "injected-parameters"})
 
 _TOC_PLACEHOLDER = "<!--cartreport:toc-->"
-_HEADING_RE = re.compile(r"<h([12])(\s[^>]*)?>(.*?)</h\1>", re.DOTALL | re.IGNORECASE)
-_ID_RE = re.compile(r'\sid="([^"]*)"')
-_TAG_RE = re.compile(r"<[^>]+>")
+#: headings in the table of contents, and their level
+_TOC_LEVELS = {"h1": 1, "h2": 2, "h3": 3}
 _EXTERNAL_RE = re.compile(  # resources a browser would fetch: anything but a data: URI
     r"""<(?:img|script|link|iframe|source|video|audio)\b[^>]*?\s(?:src|href)=["'](?!data:)([^"']+)""",
     re.IGNORECASE,
@@ -133,53 +133,119 @@ def _slug(text: str) -> str:
     return re.sub(r"\s+", "-", text.strip()) or "section"
 
 
+class _Headings(HTMLParser):
+    """Where the h1–h3 of an HTML body are: ``(start, end, level, attrs, inner_start, inner_end, text)`` each,
+    offsets into the body; ``text`` is what the reader sees (without nbconvert's "¶" anchor link)."""
+
+    def __init__(self, body: str) -> None:
+        super().__init__(convert_charrefs=True)
+        # line starts as HTMLParser.getpos counts lines: by "\n" only
+        self._lines = [0, *(m.end() for m in re.finditer("\n", body))]
+        self.found: list[tuple[int, int, int, list[tuple[str, str | None]], int, int, str]] = []
+        self._open: tuple[int, int, list[tuple[str, str | None]], int] | None = None
+        self._text: list[str] = []
+        self._skip = 0
+        self.feed(body)
+        self.close()
+
+    def _offset(self) -> int:
+        line, column = self.getpos()
+        return self._lines[line - 1] + column
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._open is None and tag in _TOC_LEVELS:
+            start = self._offset()
+            self._open = (start, _TOC_LEVELS[tag], attrs, start + len(self.get_starttag_text() or ""))
+            self._text, self._skip = [], 0
+        elif self._open is not None and tag == "a" and "anchor-link" in (dict(attrs).get("class") or ""):
+            self._skip += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open is None:
+            return
+        if tag == "a" and self._skip:
+            self._skip -= 1
+        elif _TOC_LEVELS.get(tag) == self._open[1]:
+            start, level, attrs, inner_start = self._open
+            inner_end = self._offset()
+            end = inner_end + len(f"</{tag}>")
+            text = " ".join("".join(self._text).replace("\u00b6", "").split())
+            self.found.append((start, end, level, attrs, inner_start, inner_end, text))
+            self._open = None
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None and not self._skip:
+            self._text.append(data)
+
+
+def _toc_list(entries: list[tuple[int, str, str]]) -> list[str]:
+    """Nested ``<ol>`` of ``(level, anchor, text)``: each level's entries inside the entry above them."""
+    lines = ["<ol>"]
+    depth = [entries[0][0]]  # levels of the open lists
+    first = True
+    for level, anchor, text in entries:
+        item = f'<li><a href="#{html.escape(anchor, quote=True)}">{html.escape(text)}</a>'
+        if level > depth[-1]:
+            lines.append("<ol>")
+            depth.append(level)
+        else:
+            while len(depth) > 1 and level < depth[-1]:
+                lines.append("</li></ol>")
+                depth.pop()
+            if not first:
+                lines.append("</li>")
+        lines.append(item)
+        first = False
+    lines.append("</li>")
+    while len(depth) > 1:
+        lines.append("</ol></li>")
+        depth.pop()
+    lines.append("</ol>")
+    return lines
+
+
 def _add_toc(body: str) -> str:
-    """Give every h1/h2 after the placeholder a unique id and put a table of contents there."""
+    """Give every h1/h2/h3 after the placeholder a unique id and put a nested table of contents there.
+
+    Headings are found by parsing the HTML (:class:`html.parser.HTMLParser`), not by pattern over it; their text
+    is escaped again in the contents.
+    """
     head, sep, rest = body.partition(_TOC_PLACEHOLDER)
     if not sep:
         return body
     seen: dict[str, int] = {}
     entries: list[tuple[int, str, str]] = []
-
-    def visit(match: re.Match[str]) -> str:
-        level, attrs, inner = int(match.group(1)), match.group(2) or "", match.group(3)
-        text = html.unescape(_TAG_RE.sub("", inner)).replace("\u00b6", "").strip()
-        found = _ID_RE.search(attrs)
-        old = found.group(1) if found else None
-        anchor = old or html.escape(_slug(text), quote=True)
+    pieces: list[str] = []
+    done = 0
+    for start, end, level, attrs, inner_start, inner_end, text in _Headings(rest).found:
+        old = dict(attrs).get("id")
+        anchor = old or _slug(text)
         seen[anchor] = seen.get(anchor, 0) + 1
         if seen[anchor] > 1:
             anchor = f"{anchor}-{seen[anchor]}"
-        if old is not None:
-            attrs = _ID_RE.sub(f' id="{anchor}"', attrs, count=1)
-            inner = inner.replace(f'href="#{old}"', f'href="#{anchor}"')
-        else:
-            attrs = f' id="{anchor}"{attrs}'
+        others = "".join(
+            f' {k}="{html.escape(v, quote=True)}"' if v is not None else f" {k}"
+            for k, v in attrs
+            if k != "id"
+        )
+        inner = rest[inner_start:inner_end]
+        if old is not None and old != anchor:
+            inner = inner.replace(
+                f'href="#{html.escape(old, quote=True)}"', f'href="#{html.escape(anchor, quote=True)}"'
+            )
+        tag = f"h{level}"
+        pieces += [rest[done:start], f'<{tag} id="{html.escape(anchor, quote=True)}"{others}>{inner}</{tag}>']
+        done = end
         entries.append((level, anchor, text))
-        return f"<h{level}{attrs}>{inner}</h{level}>"
-
-    rest = _HEADING_RE.sub(visit, rest)
     if not entries:
         return head + rest
-    lines = ['<nav class="toc" aria-label="Contents">', '<p class="toc-title">Contents</p>', "<ol>"]
-    open_sub = False
-    top = min(level for level, _, _ in entries)
-    for level, anchor, text in entries:
-        item = f'<li><a href="#{anchor}">{html.escape(text)}</a>'
-        if level > top:
-            if not open_sub:
-                lines.append("<ol>")
-                open_sub = True
-            lines.append(item + "</li>")
-            continue
-        if open_sub:
-            lines.append("</ol></li>")
-            open_sub = False
-        elif len(lines) > 3:
-            lines[-1] += "</li>"
-        lines.append(item)
-    lines.append("</ol></li>" if open_sub else "</li>")
-    lines += ["</ol>", "</nav>"]
+    rest = "".join(pieces) + rest[done:]
+    lines = [
+        '<nav class="toc" aria-label="Contents">',
+        '<p class="toc-title">Contents</p>',
+        *_toc_list(entries),
+    ]
+    lines.append("</nav>")
     return head + "\n".join(lines) + rest
 
 
@@ -189,7 +255,7 @@ def export_html(notebooks: Sequence[NotebookNode], title: str, *, base_dir: Path
     Input code and prompts are left out; cells tagged ``remove_cell`` (and the ``parameters`` /
     ``injected-parameters`` cells) are dropped, ``remove_input`` / ``remove_output`` honoured. Figures
     are embedded as base64 PNG/SVG; the template (``templates/cartreport``, based on nbconvert's
-    ``basic``) inlines our CSS and loads nothing from the network. A table of contents of the h1/h2
+    ``basic``) inlines our CSS and loads nothing from the network. A table of contents of the h1/h2/h3
     headings (markdown cells and markdown outputs) is placed at the top.
 
     Parameters
