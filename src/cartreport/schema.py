@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+
+from cartreport.cells import stripped_text
 
 __all__ = [
     "BM_RESPONSES",
@@ -239,6 +242,16 @@ def _yes_no(value: object) -> bool | None:
     raise ValueError(f"not a yes/no value: {value!r}")
 
 
+def _yes_no_column(cells: pd.Series) -> pd.Series:
+    """:func:`_yes_no` of every cell as ``bool`` (blank → ``False``); each distinct spelling is read once."""
+    values = cells.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        return cells.map(_yes_no).astype(bool)
+    codes, words = pd.factorize(values)
+    flags = np.array([_yes_no(word) for word in words] + [None], dtype=object)[codes]
+    return pd.Series(flags, index=cells.index, dtype=object).astype(bool)
+
+
 def coerce(table: pd.DataFrame) -> pd.DataFrame:
     """Typed copy of a *validated* patient table.
 
@@ -249,12 +262,20 @@ def coerce(table: pd.DataFrame) -> pd.DataFrame:
     out = table.copy()
     for name in out.columns:
         if out[name].dtype == object:
-            out[name] = out[name].map(lambda v: v.strip() if isinstance(v, str) else v)
-            out[name] = out[name].replace({"": None})
+            values = out[name].to_numpy(dtype=object)
+            cleaned = stripped_text(values)
+            if cleaned is None:  # not only text: strip the strings, keep the rest
+                out[name] = out[name].map(lambda v: v.strip() if isinstance(v, str) else v)
+                out[name] = out[name].replace({"": None})
+                continue
+            texts = cleaned[0]
+            missing = pd.isna(values)
+            texts[missing] = values[missing]  # a missing marker stays as it was (None, NaN, ...)
+            out[name] = pd.Series(texts, index=out.index, dtype=object)
     for name in DATE_COLUMNS:
         if name in out.columns:
             out[name] = pd.to_datetime(out[name], format="mixed", errors="raise").astype("datetime64[ns]")
-    out["emd_at_baseline"] = out["emd_at_baseline"].map(_yes_no).astype(bool)
+    out["emd_at_baseline"] = _yes_no_column(out["emd_at_baseline"])
     if "age_years" in out.columns:
         out["age_years"] = pd.to_numeric(out["age_years"], errors="raise").astype(float)
     for name in INTEGER_COLUMNS:  # whole numbers, NaN where blank

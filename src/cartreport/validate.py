@@ -37,6 +37,7 @@ import pandas as pd
 
 from cartreport import schema
 from cartreport.between_columns import date_order_problems, emd_problems
+from cartreport.cells import stripped_text
 from cartreport.column_rules import build_schema, near_duplicate_id_problems, schema_problems
 from cartreport.errors import CohortError
 from cartreport.formatting import counted
@@ -243,14 +244,14 @@ def _as_text(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _stripped_text(values: np.ndarray) -> np.ndarray:
-    """``None`` for missing values, else ``str(value).strip()``, and ``None`` for an empty result."""
+    """``None`` for missing values, else ``str(value).strip()``, and ``None`` for an empty result (text cells by
+    the one rule of :func:`cartreport.cells.stripped_text`)."""
+    cleaned = stripped_text(values)
+    if cleaned is not None:
+        return cleaned[0]
     missing = pd.isna(values)
     present = values[~missing]
-    if len(present) and pd.api.types.infer_dtype(present, skipna=False) == "string":
-        texts = [v.strip() for v in present.tolist()]
-    else:
-        texts = [str(v).strip() for v in present.tolist()]
-    stripped = np.fromiter(texts, dtype=object, count=len(texts))
+    stripped = np.fromiter((str(v).strip() for v in present.tolist()), dtype=object, count=len(present))
     stripped[stripped == ""] = None
     out = np.full(len(values), None, dtype=object)
     out[~missing] = stripped
