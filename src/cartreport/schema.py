@@ -265,11 +265,13 @@ def _stripped_column(cells: pd.Series) -> pd.Series:
 
 
 def _by_distinct_value(cells: pd.Series, convert, missing) -> pd.Series:
-    """``convert`` (a whole-column function) applied to each distinct value of an object column once, the
-    result spread back over the rows; ``missing`` where blank. Other columns are converted whole."""
+    """``convert`` (a whole-column function) applied to each distinct value of an object column once (text
+    stripped as by :func:`_stripped_column`), the result spread back over the rows; ``missing`` where the cell
+    is missing. Other columns are converted whole."""
     if cells.dtype != object:
         return convert(cells)
     codes, distinct = pd.factorize(cells.to_numpy(dtype=object))
+    distinct = [(v.strip() or None) if isinstance(v, str) else v for v in distinct]
     converted = convert(pd.Series(distinct, dtype=object)).to_numpy()
     return pd.Series(np.append(converted, missing)[codes], index=cells.index)
 
@@ -294,7 +296,8 @@ def coerce(table: pd.DataFrame) -> pd.DataFrame:
     typed = {}
     for name in table.columns:
         cells = table[name]
-        if cells.dtype == object:
+        parsed = name in DATE_COLUMNS or name == "age_years" or name in INTEGER_COLUMNS
+        if cells.dtype == object and not parsed:  # dates and numbers: stripped per distinct value below
             cells = _stripped_column(cells)
         if name in DATE_COLUMNS:
             cells = _dates(cells)

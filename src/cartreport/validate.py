@@ -147,7 +147,7 @@ def validate_table(
     >>> summary_line(report)
     'data.csv: 1 patient, 10 required columns present, valid.'
     """
-    table = _as_text(read.table)
+    table = _as_text(read.table, cleaned=read.cleaned)
     notes = list(read.notes)
     problems: list[Problem] = []
 
@@ -226,16 +226,17 @@ def _on_another_sheet(problems: list[Problem], read: ReadResult) -> list[Problem
 
 
 # ------------------------------------------------------------------------------------------- normalisation
-def _as_text(table: pd.DataFrame) -> pd.DataFrame:
+def _as_text(table: pd.DataFrame, cleaned: bool = False) -> pd.DataFrame:
     """Copy with string column names, cells as stripped strings or ``None``, and spreadsheet row numbers.
 
     A cell is ``None`` when it is ``None``, a missing-value marker (``NaN``, ``NaT``, ``pd.NA``) or only spaces;
-    any other value becomes ``str(value).strip()``."""
-    out = table.astype(object) if len(table.columns) else table.copy()
+    any other value becomes ``str(value).strip()``. A table ``cleaned`` by :func:`cartreport.io.read_table`
+    already is so: only its column names and index are checked."""
+    out = table.astype(object) if len(table.columns) and not cleaned else table.copy(deep=False)
     out.columns = [str(c).strip() for c in out.columns]
     if out.index.name != "row" or not out.index.is_unique:
         out.index = pd.RangeIndex(2, len(out) + 2, name="row")
-    if not len(out.columns):
+    if not len(out.columns) or cleaned:
         return out
     body = np.empty(out.shape, dtype=object)
     for j in range(out.shape[1]):
