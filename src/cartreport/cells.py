@@ -185,7 +185,7 @@ def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame,
     n = len(raw.numbers)
     texts = [cells.column(values) for values in raw.columns][: len(names)]
     texts += [np.full(n, None, dtype=object) for _ in range(len(names) - len(texts))]
-    filled = np.vstack([np.not_equal(t, None) for t in texts]) if texts else np.zeros((0, n), dtype=bool)
+    filled = np.vstack([pd.notna(t) for t in texts]) if texts else np.zeros((0, n), dtype=bool)  # str or None
     kept = filled.any(axis=0)
     if kept.any() and not kept.all():
         last = raw.numbers[kept][-1]
