@@ -142,7 +142,8 @@ def _regular_table(text: str, separator: str) -> RawTable | None:
         return None
     try:
         chunks = pd.read_csv(
-            io.StringIO(text),
+            io.BytesIO(text.encode("utf-8")),  # io.StringIO would hold 4 bytes per character
+            encoding="utf-8",
             sep=separator,
             header=None,
             dtype=str,
