@@ -8,7 +8,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cartreport.cells import CellText, columns_of
+from cartreport.cells import CellText, columns_of, stripped_text
 
 VALUES = st.one_of(
     st.none(),
@@ -44,3 +44,28 @@ def test_text_column_is_stripped_and_counted():
 def test_columns_of_ragged_records():
     columns = columns_of([["a", "b"], [], ["c"]])
     assert [c.tolist() for c in columns] == [["a", None, "c"], ["b", None, None]]
+
+
+def _blank_marker(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.just(float("nan")), st.just(pd.NA), VALUES), max_size=12))
+def test_stripped_text_is_the_one_text_rule(values):
+    """Text columns: str.strip, blank or missing → None; a column holding anything else is left to the caller."""
+    array = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        array[i] = value
+    got = stripped_text(array)
+    if not all(isinstance(v, str) or _blank_marker(v) for v in values):
+        assert got is None
+        return
+    texts, trimmed = got
+    assert texts.tolist() == [None if _blank_marker(v) or not v.strip() else v.strip() for v in values]
+    assert trimmed == sum(1 for v in values if isinstance(v, str) and v.strip() != v)
+
+
+def test_equal_cells_share_one_string():
+    texts, _ = stripped_text(np.array(["2021-03-04", " x ", "".join(["2021-03-", "04"])], dtype=object))
+    assert texts[0] is texts[2]

@@ -92,3 +92,48 @@ def test_readme_lists_the_xpt_aliases():
     block = _between(text, "<!-- xpt:start", "<!-- xpt:end")
     rows = [line for line in block.splitlines() if line.startswith("| `")]
     assert rows == [f"| `{k}` | `{v}` |" for k, v in XPT_ALIASES.items()]
+
+
+def _coerce_cell_by_cell(table: pd.DataFrame) -> pd.DataFrame:
+    """The definition coerce() keeps, written cell by cell (as coerce was before it became columnar)."""
+    out = table.copy()
+    for name in out.columns:
+        if out[name].dtype == object:
+            out[name] = out[name].map(lambda v: v.strip() if isinstance(v, str) else v).replace({"": None})
+    for name in schema.DATE_COLUMNS:
+        if name in out.columns:
+            out[name] = pd.to_datetime(out[name], format="mixed", errors="raise").astype("datetime64[ns]")
+    out["emd_at_baseline"] = out["emd_at_baseline"].map(schema._yes_no).astype(bool)
+    for name in ("age_years", *schema.INTEGER_COLUMNS):
+        if name in out.columns:
+            out[name] = pd.to_numeric(out[name], errors="raise").astype(float)
+    out["patient_id"] = out["patient_id"].astype(str)
+    return out.sort_values("patient_id", kind="stable").reset_index(drop=True)
+
+
+def test_coerce_equals_the_cell_by_cell_definition():
+    nan = float("nan")
+    table = pd.DataFrame(
+        {
+            "patient_id": [" P03", "P01 ", "P02", "P04"],
+            "emd_at_baseline": ["Yes ", " no", "TRUE", None],
+            "cart_infusion_date": [" 2021-01-02", "2021-01-02", None, nan],
+            "death_date": ["2022-03-04 ", "  ", "2022-03-04", None],
+            "age_years": ["4", " 5.5", None, "4"],
+            "crs_grade": [1, nan, 2, 1],
+            "icans_grade": ["0", " 3 ", "", None],
+            "cause_of_death": [" relapse", nan, "  ", "relapse"],
+            "extra": [1, " a", None, "a "],
+        }
+    )
+    got = schema.coerce(table)
+    pd.testing.assert_frame_equal(got, _coerce_cell_by_cell(table), check_exact=True)
+    assert got["death_date"].isna().tolist() == [True, False, False, True]  # sorted by patient_id
+
+
+def test_coerce_of_the_shipped_study_equals_the_cell_by_cell_definition():
+    from cartreport.io import read_table
+    from cartreport.validate import validate_table
+
+    table = validate_table(read_table(README.parent / "ash2023_cd7_cart_cohort.csv")).table
+    pd.testing.assert_frame_equal(schema.coerce(table), _coerce_cell_by_cell(table), check_exact=True)

@@ -824,3 +824,26 @@ def test_a_workbook_whose_patients_are_on_another_sheet_names_that_sheet(tmp_pat
         f"cannot read {path}: the file has column names but no patient rows (on its first sheet); the patients "
         "are on sheet 'Cohort': use --sheet Cohort"
     )
+
+
+def test_a_table_read_by_read_table_is_not_cleaned_twice_but_validates_the_same(tmp_path):
+    """read_table's cells are already stripped text (ReadResult.cleaned); validating them as an uncleaned table
+    (cleaned again by validate) gives the same problems, notes and table."""
+    path = tmp_path / "cohort.csv"
+    path.write_text(
+        "patient_id,diagnosis,cart_infusion_date,bm_response,emd_at_baseline,emd_response,second_hsct_date,"
+        "relapse_date,death_date,last_contact_date\n"
+        " P01 ,T-ALL,2021-03-04, mrd-negative cr ,TRUE,,2021-05-01,,,2022-01-31\n"
+        "P02,T-LBL,04/03/2021,NR,no,PR,,,2021-06-01,2021-06-01\n"
+        "p01,T-ALL,2021-03-04,NR,yes,,,,,2022-01-31\n",
+        encoding="utf-8",
+    )
+    read = read_table(path)
+    assert read.cleaned
+    fast = validate_table(read)
+    slow = validate_table(ReadResult(read.table.copy(), read.path, read.format, list(read.notes)))
+    assert fast.problems == slow.problems and fast.problems
+    assert fast.notes == slow.notes
+    shipped = read_table(Path(__file__).resolve().parents[1] / "data" / "ash2023_cd7_cart_cohort.csv")
+    again = ReadResult(shipped.table.copy(), shipped.path, shipped.format, list(shipped.notes))
+    pd.testing.assert_frame_equal(validate_table(shipped).table, validate_table(again).table)

@@ -25,7 +25,7 @@ import pandas as pd
 from cartreport.errors import DataFileError
 from cartreport.formatting import counted
 
-__all__ = ["CellText", "RawTable", "assemble", "columns_of", "counted"]
+__all__ = ["CellText", "RawTable", "assemble", "columns_of", "counted", "stripped_text"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,44 @@ def columns_of(records: Sequence[Sequence[object]], width: int = 0) -> list[np.n
     ]
 
 
+#: missing-value markers that :meth:`CellText.text` reads as a blank cell (``pd.NA`` is read as the text ``<NA>``)
+_BLANK_KINDS = frozenset({type(None), float, type(pd.NaT)})
+
+
+def stripped_text(
+    values: np.ndarray, missing_kinds: frozenset[type] | None = None
+) -> tuple[np.ndarray, int] | None:
+    """The one rule for text cells: each ``str`` stripped of surrounding white space (``str.strip``), ``None``
+    where that leaves nothing or where the cell is missing (``None``, ``NaN``, ``NaT``, ``pd.NA``).
+
+    Returns the cleaned object array and how many cells stripping changed, or ``None`` when a present cell is not
+    a ``str`` (or, with ``missing_kinds``, a missing cell is not of one of those types): the caller converts such
+    a column by its own rule. Columnar: each *distinct* value is stripped once (a registry has few distinct dates
+    and codes) and equal cells share one string object, which also bounds the memory of a large table.
+
+    >>> texts, trimmed = stripped_text(np.array([" P01 ", "P01", "  ", None], dtype=object))
+    >>> texts.tolist(), trimmed
+    (['P01', 'P01', None, None], 2)
+    """
+    if len(values) and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        return None
+    codes, distinct = pd.factorize(values)  # every missing marker → code -1
+    distinct = np.asarray(distinct, dtype=object)
+    missing = codes < 0
+    if missing_kinds is not None and missing.any() and not set(map(type, values[missing])) <= missing_kinds:
+        return None
+    stripped = [value.strip() for value in distinct.tolist()]
+    changed = np.fromiter(
+        (s != v for s, v in zip(stripped, distinct.tolist(), strict=True)), bool, len(distinct)
+    )
+    trimmed = (
+        int(np.bincount(codes[~missing], minlength=len(distinct))[changed].sum()) if changed.any() else 0
+    )
+    texts = np.empty(len(distinct) + 1, dtype=object)  # the last entry (None) for code -1
+    texts[:-1] = [s or None for s in stripped]
+    return texts[codes], trimmed
+
+
 class CellText:
     """Turns raw cell values into stripped text and counts what it changed (for the notes)."""
 
@@ -69,17 +107,12 @@ class CellText:
     def column(self, values: np.ndarray) -> np.ndarray:
         """The text of every cell of one column (an object array), as :meth:`text` would give it cell by cell."""
         values = np.asarray(values, dtype=object)
-        missing = pd.isna(values)
-        present = values[~missing] if missing.any() else values
-        only_none = all(v is None for v in values[missing])  # NaN, NaT or pd.NA: leave them to text()
-        if not only_none or (len(present) and pd.api.types.infer_dtype(present, skipna=False) != "string"):
+        cleaned = stripped_text(values, missing_kinds=_BLANK_KINDS)
+        if cleaned is None:
             return np.fromiter((self.text(v) for v in values), dtype=object, count=len(values))
-        stripped = np.array([v.strip() for v in present.tolist()], dtype=object)
-        self.trimmed += int(np.count_nonzero(stripped != present))
-        stripped[stripped == ""] = None
-        out = np.full(len(values), None, dtype=object)
-        out[~missing] = stripped
-        return out
+        texts, trimmed = cleaned
+        self.trimmed += trimmed
+        return texts
 
     def text(self, value: object, *, bool_words: tuple[str, str] = ("TRUE", "FALSE")) -> str | None:
         """The text of one cell: ``None`` when blank; dates as ``YYYY-MM-DD``; whole numbers without ``.0``."""
@@ -152,7 +185,7 @@ def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame,
     n = len(raw.numbers)
     texts = [cells.column(values) for values in raw.columns][: len(names)]
     texts += [np.full(n, None, dtype=object) for _ in range(len(names) - len(texts))]
-    filled = np.vstack([np.not_equal(t, None) for t in texts]) if texts else np.zeros((0, n), dtype=bool)
+    filled = np.vstack([pd.notna(t) for t in texts]) if texts else np.zeros((0, n), dtype=bool)  # str or None
     kept = filled.any(axis=0)
     if kept.any() and not kept.all():
         last = raw.numbers[kept][-1]

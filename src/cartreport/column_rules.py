@@ -19,6 +19,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -151,23 +152,43 @@ def id_key(value: str) -> str:
     return "".join(c for c in text if not c.isspace() and unicodedata.category(c) != "Cf")
 
 
+#: the white space of ``str.isspace`` within ASCII; no ASCII character changes under NFKC or is of category Cf
+_ASCII_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f ]"
+
+
+def _id_keys(distinct_ids: np.ndarray) -> pd.Series:
+    """:func:`id_key` of each distinct patient_id, columnar for ASCII ids (pyarrow: lower case, white space
+    removed, which is what :func:`id_key` does to ASCII text) and one by one for the others."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = pa.array(distinct_ids, type=pa.string())
+    ascii_keys = pc.replace_substring_regex(pc.ascii_lower(ids), _ASCII_SPACE, "").to_numpy(
+        zero_copy_only=False
+    )
+    keys = pd.Series(ascii_keys, dtype=object)
+    other = np.flatnonzero(~pc.string_is_ascii(ids).to_numpy(zero_copy_only=False))
+    if len(other):
+        keys.iloc[other] = [id_key(value) for value in distinct_ids[other]]
+    return keys
+
+
 def near_duplicate_id_problems(table: pd.DataFrame) -> list[Problem]:
     """patient_ids that differ only in upper/lower case, spaces or invisible characters (``CD7-01`` and
     ``cd7-01``): one problem per such id, at its first row, naming the rows and spellings of the others."""
     if "patient_id" not in table.columns:
         return []
     ids = table["patient_id"].dropna()
-    distinct = pd.Series(ids.unique())
-    keys = distinct.map(id_key)
-    clashing = set(keys[keys.duplicated(keep=False)])
-    if not clashing:
+    distinct = ids.unique()
+    keys = _id_keys(distinct)
+    clashes = keys.duplicated(keep=False).to_numpy()
+    if not clashes.any():
         return []
+    key_of = dict(zip(distinct[clashes], keys[clashes], strict=True))
     problems = []
     rows_of_key: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for row, pid in ids.items():
-        key = id_key(pid)
-        if key in clashing:
-            rows_of_key[key].append((int(row), pid))
+    for row, pid in ids[ids.isin(key_of)].items():
+        rows_of_key[key_of[pid]].append((int(row), pid))
     for entries in rows_of_key.values():
         first_row, first = entries[0]
         others = [(r, p) for r, p in entries if p != first]

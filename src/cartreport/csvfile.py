@@ -119,6 +119,17 @@ def _records_table(path: Path, text: str, separator: str) -> RawTable:
     return RawTable(list(header), numbers, columns_of(rows, width), notes)
 
 
+#: rows parsed at a time by the fast reader: the cells of one chunk exist as separate strings only until equal
+#: cells are made to share one string (:func:`_shared`), which bounds the memory of reading a large file
+_CHUNK_ROWS = 100_000
+
+
+def _shared(cells: np.ndarray) -> np.ndarray:
+    """The same cells, equal ones sharing one string object (a column of a million dates holds a few thousand)."""
+    codes, distinct = pd.factorize(cells)
+    return np.asarray(distinct, dtype=object)[codes]
+
+
 def _regular_table(text: str, separator: str) -> RawTable | None:
     """A regular file parsed by pandas' C engine, or ``None`` when the file is not provably regular.
 
@@ -130,8 +141,9 @@ def _regular_table(text: str, separator: str) -> RawTable | None:
     if '"' in text or "\x00" in text or text.startswith("\ufeff"):
         return None
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
+        chunks = pd.read_csv(
+            io.BytesIO(text.encode("utf-8")),  # io.StringIO would hold 4 bytes per character
+            encoding="utf-8",
             sep=separator,
             header=None,
             dtype=str,
@@ -139,13 +151,21 @@ def _regular_table(text: str, separator: str) -> RawTable | None:
             skip_blank_lines=False,
             quoting=csv.QUOTE_NONE,
             engine="c",
+            chunksize=_CHUNK_ROWS,
         )
+        parts = [
+            [_shared(chunk.iloc[:, j].to_numpy(dtype=object)) for j in range(chunk.shape[1])]
+            for chunk in chunks
+        ]
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
         return None
-    width = frame.shape[1]
-    if text.count(separator) != (width - 1) * len(frame):
+    if not parts or len({len(part) for part in parts}) != 1:
         return None
-    columns = [frame.iloc[:, j].to_numpy(dtype=object) for j in range(width)]
+    width = len(parts[0])
+    columns = [np.concatenate([part[j] for part in parts]) for j in range(width)]
+    parts.clear()
+    if text.count(separator) != (width - 1) * len(columns[0]):
+        return None
     if not any(column[0].strip() for column in columns):
         return None  # blank lines before the column names
     if len(text) > csv.field_size_limit() and any(
@@ -153,5 +173,5 @@ def _regular_table(text: str, separator: str) -> RawTable | None:
     ):
         return None
     header = [column[0] for column in columns]
-    numbers = np.arange(2, len(frame) + 1, dtype=np.int64)
+    numbers = np.arange(2, len(columns[0]) + 1, dtype=np.int64)
     return RawTable(header, numbers, [column[1:] for column in columns])

@@ -87,6 +87,8 @@ class ReadResult:
     notes : every normalisation done while reading, in plain words.
     other_sheets : Excel read from its first sheet only: the column names of each other sheet (its first
         non-blank row), so that validation can say which sheet holds the patients.
+    cleaned : ``True`` when :func:`read_table` made ``table`` (every cell already stripped text or ``None`` by
+        :func:`cartreport.cells.stripped_text`), so that validation does not clean the cells a second time.
     """
 
     table: pd.DataFrame
@@ -94,6 +96,7 @@ class ReadResult:
     format: str
     notes: list[str] = field(default_factory=list)
     other_sheets: dict[str, list[str]] = field(default_factory=dict)
+    cleaned: bool = False
 
 
 def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
@@ -163,7 +166,9 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
     if repeated:
         log.info("%s: repeated column names %s", path.name, repeated)
     other_sheets = _other_sheet_headers(path) if fmt == "xlsx" and sheet is None else {}
-    return ReadResult(table=table, path=path, format=fmt, notes=notes, other_sheets=other_sheets)
+    return ReadResult(
+        table=table, path=path, format=fmt, notes=notes, other_sheets=other_sheets, cleaned=True
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------- Excel

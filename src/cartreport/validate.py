@@ -37,6 +37,7 @@ import pandas as pd
 
 from cartreport import schema
 from cartreport.between_columns import date_order_problems, emd_problems
+from cartreport.cells import stripped_text
 from cartreport.column_rules import build_schema, near_duplicate_id_problems, schema_problems
 from cartreport.errors import CohortError
 from cartreport.formatting import counted
@@ -146,7 +147,7 @@ def validate_table(
     >>> summary_line(report)
     'data.csv: 1 patient, 10 required columns present, valid.'
     """
-    table = _as_text(read.table)
+    table = _as_text(read.table, cleaned=read.cleaned)
     notes = list(read.notes)
     problems: list[Problem] = []
 
@@ -225,16 +226,17 @@ def _on_another_sheet(problems: list[Problem], read: ReadResult) -> list[Problem
 
 
 # ------------------------------------------------------------------------------------------- normalisation
-def _as_text(table: pd.DataFrame) -> pd.DataFrame:
+def _as_text(table: pd.DataFrame, cleaned: bool = False) -> pd.DataFrame:
     """Copy with string column names, cells as stripped strings or ``None``, and spreadsheet row numbers.
 
     A cell is ``None`` when it is ``None``, a missing-value marker (``NaN``, ``NaT``, ``pd.NA``) or only spaces;
-    any other value becomes ``str(value).strip()``."""
-    out = table.astype(object) if len(table.columns) else table.copy()
+    any other value becomes ``str(value).strip()``. A table ``cleaned`` by :func:`cartreport.io.read_table`
+    already is so: only its column names and index are checked."""
+    out = table.astype(object) if len(table.columns) and not cleaned else table.copy(deep=False)
     out.columns = [str(c).strip() for c in out.columns]
     if out.index.name != "row" or not out.index.is_unique:
         out.index = pd.RangeIndex(2, len(out) + 2, name="row")
-    if not len(out.columns):
+    if not len(out.columns) or cleaned:
         return out
     body = np.empty(out.shape, dtype=object)
     for j in range(out.shape[1]):
@@ -243,14 +245,14 @@ def _as_text(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _stripped_text(values: np.ndarray) -> np.ndarray:
-    """``None`` for missing values, else ``str(value).strip()``, and ``None`` for an empty result."""
+    """``None`` for missing values, else ``str(value).strip()``, and ``None`` for an empty result (text cells by
+    the one rule of :func:`cartreport.cells.stripped_text`)."""
+    cleaned = stripped_text(values)
+    if cleaned is not None:
+        return cleaned[0]
     missing = pd.isna(values)
     present = values[~missing]
-    if len(present) and pd.api.types.infer_dtype(present, skipna=False) == "string":
-        texts = [v.strip() for v in present.tolist()]
-    else:
-        texts = [str(v).strip() for v in present.tolist()]
-    stripped = np.fromiter(texts, dtype=object, count=len(texts))
+    stripped = np.fromiter((str(v).strip() for v in present.tolist()), dtype=object, count=len(present))
     stripped[stripped == ""] = None
     out = np.full(len(values), None, dtype=object)
     out[~missing] = stripped
