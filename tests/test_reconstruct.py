@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cartreport import api, reconstruct
+from cartreport import api, errors, reconstruct
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_DIR = ROOT.parent / "shared" / "seed"
@@ -80,5 +80,5 @@ def test_os_pattern_is_the_simplest_order():
 
 
 def test_an_impossible_figure_is_refused():
-    with pytest.raises(reconstruct.ReconstructionError):
+    with pytest.raises(errors.ReconstructionError):
         reconstruct.os_pattern(3, 0.585)

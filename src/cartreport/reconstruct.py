@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from cartreport.endpoints import DAYS_PER_MONTH, derive_endpoints
+from cartreport.errors import ReconstructionError
 from cartreport.km import kaplan_meier
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
     "DATA_DIR",
     "DEFAULT_SEED",
     "PublishedFigures",
-    "ReconstructionError",
     "check_published_figures",
     "load_published_figures",
     "os_pattern",
@@ -78,10 +78,6 @@ ASSUMPTIONS: dict[str, str] = {
 _CUTOFF = pd.Timestamp("2023-06-30")
 _ENROLMENT_START = pd.Timestamp("2020-09-01")
 _LANDMARK_DAYS = 12 * DAYS_PER_MONTH
-
-
-class ReconstructionError(RuntimeError):
-    """The generated table does not reproduce a published figure."""
 
 
 @dataclass(frozen=True)
