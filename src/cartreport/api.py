@@ -31,6 +31,7 @@ from cartreport.params import resolve_parameters
 from cartreport.reconstruct import COHORT_FILE, DEFAULT_SEED, load_published_figures, reconstruct_cohort
 from cartreport.results import Analysis, analyse, write_results
 from cartreport.schema import coerce
+from cartreport.shipped import NOTEBOOK_DIR
 
 __all__ = [
     "NOTEBOOK_DIR",
@@ -46,8 +47,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
-#: the report's sections: notebook stems in ``notebooks/``, in order
+#: the report's sections: notebook stems in ``NOTEBOOK_DIR``, in order
 SECTIONS: tuple[str, ...] = (
     "00_summary",
     "01_design",
@@ -213,7 +213,7 @@ def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, sta
     if missing:
         raise SetupError(
             f"the report notebooks {', '.join(missing)} are not in {notebook_dir}",
-            "run cartreport from its checkout, installed with pip install -e . (make report does)",
+            "reinstall cartreport (pip install cartreport, or pip install -e . in a checkout)",
         )
 
     def build(workdir: Path) -> None:

@@ -35,6 +35,7 @@ import pandas as pd
 from cartreport.endpoints import DAYS_PER_MONTH, derive_endpoints
 from cartreport.errors import ReconstructionError
 from cartreport.km import kaplan_meier
+from cartreport.shipped import DATA_DIR
 
 __all__ = [
     "ASSUMPTIONS",
@@ -48,7 +49,6 @@ __all__ = [
     "reconstruct_cohort",
 ]
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 PUBLISHED_FIGURES_FILE = DATA_DIR / "published_figures.json"
 COHORT_FILE = DATA_DIR / "ash2023_cd7_cart_cohort.csv"
 DEFAULT_SEED = 20231209  # first day of the 65th ASH Annual Meeting

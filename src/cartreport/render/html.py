@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cartreport.shipped import TEMPLATES_DIR
+
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
     from nbformat import NotebookNode
@@ -25,7 +27,6 @@ __all__ = ["REMOVE_CELL_TAGS", "TEMPLATES_DIR", "export_html"]
 
 logger = logging.getLogger(__name__)
 
-TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
 TEMPLATE_NAME = "cartreport"
 
 #: Cell tags whose cells never reach the HTML.
