@@ -17,8 +17,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import markdown_it  # noqa: E402  (nbconvert's own Markdown renderer's dependency is mistune; this is jupytext's)
 import matplotlib.pyplot as plt  # noqa: E402
+import mistune  # noqa: E402  (nbconvert's Markdown renderer, a dependency of cartreport)
 
 from cartreport import api, figures, prose, tables  # noqa: E402
 from cartreport.results import write_results  # noqa: E402
@@ -32,12 +32,12 @@ def main(output: Path, data: str = "") -> None:
     analysis = api.load_analysis(data=data)
     results = analysis.results
     write_results(results, output / "results.json")
-    md = markdown_it.MarkdownIt()
+    md = mistune.create_markdown()
     parts: list[str] = []
 
     def text(markdown: str) -> None:
         if markdown:
-            parts.append(md.render(markdown))
+            parts.append(md(markdown))
 
     def table(frame, name: str) -> None:
         if frame is None or frame.empty:

@@ -496,3 +496,35 @@ def test_the_index_forest_plot_is_crisp_at_twice_its_display_size(tmp_path):
     png = Image.open(io.BytesIO(base64.b64decode(data)))
     for shown, pixels in zip((width, height), png.size, strict=True):  # odd pixel counts round up
         assert 2 * shown - 1 <= pixels <= 2 * shown
+
+
+def test_the_index_is_rendered_from_its_template_with_data_shown_as_written(tmp_path):
+    summary = pd.DataFrame(
+        [
+            {
+                "name": "ok_run",
+                "status": "ok",
+                "error": "",
+                "os_12m": 0.5,
+                "os_12m_ci_low": 0.3,
+                "os_12m_ci_high": 0.7,
+            },
+            {
+                "name": "bad",
+                "status": "failed",
+                "error": "bad.csv has 2 problems:\n  row 2 <img src=x onerror=alert(1)>",
+            },
+            {"name": "boom", "status": "failed", "error": "section 02_responses: ValueError: <b>x</b>"},
+        ]
+    )
+    batch._write_index(summary, tmp_path)
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "<h1>cartreport batch: 3 runs, 1 ok</h1>" in page
+    assert '<li><a href="ok_run/report.html">ok_run</a> — ok</li>' in page
+    assert (
+        "<li>bad — failed: <pre>bad.csv has 2 problems:\n  row 2 &lt;img src=x onerror=alert(1)&gt;</pre></li>"
+        in page
+    )
+    assert "<li>boom — failed: section 02_responses: ValueError: &lt;b&gt;x&lt;/b&gt;</li>" in page
+    assert page.count('<img alt="forest plot"') == 1
+    assert "<td>ok_run</td>\n      <td>ok</td>\n      <td></td>\n      <td>50.0%</td>" in page

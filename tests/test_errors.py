@@ -1,10 +1,15 @@
 """Every failure is a named CartreportError whose str() a clinician can read."""
 
+import ast
+import inspect
 from pathlib import Path
 
 import pytest
 
-from cartreport.errors import CartreportError, CohortError, DataFileError, ParameterError
+import cartreport
+from cartreport import errors
+from cartreport.cli import exit_code
+from cartreport.errors import CartreportError, CohortError, DataFileError, ParameterError, SectionFailed
 from cartreport.validate import Problem
 
 
@@ -12,6 +17,40 @@ from cartreport.validate import Problem
 def test_every_error_is_a_cartreport_error(cls):
     assert issubclass(cls, CartreportError)
     assert issubclass(cls, Exception)
+
+
+def test_every_exception_class_of_the_package_lives_in_errors():
+    """One module holds every failure: no other module of cartreport defines an exception class."""
+    package = Path(cartreport.__file__).parent
+    elsewhere = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "errors.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and any(
+                isinstance(base, ast.Name) and base.id.endswith(("Error", "Exception", "Failed"))
+                for base in node.bases
+            ):
+                elsewhere.append(f"{path.relative_to(package)}:{node.name}")
+    assert elsewhere == []
+
+
+def test_every_error_of_the_errors_module_derives_from_the_one_base():
+    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass) if c.__module__ == errors.__name__]
+    assert {c.__name__ for c in classes} >= {
+        "SectionFailed",
+        "ReconstructionError",
+        "HandoffError",
+        "SetupError",
+    }
+    assert all(issubclass(c, CartreportError) for c in classes)
+    assert sorted(errors.__all__) == sorted(c.__name__ for c in classes)
+
+
+def test_the_cli_maps_each_failure_to_its_exit_code():
+    assert exit_code(SectionFailed("02_responses", "ValueError: boom", Path("x.ipynb"))) == 1
+    assert exit_code(ParameterError("ci_level", 2, "must be below 1")) == 2
+    assert exit_code(errors.ReconstructionError("no order of 16 patients")) == 2
 
 
 def test_data_file_error_carries_the_path_and_reads_as_one_sentence():

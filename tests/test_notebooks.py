@@ -12,9 +12,9 @@ import pytest
 from papermill.translators import PythonTranslator
 
 from cartreport import api, formatting
-from cartreport.errors import CohortError, ParameterError
+from cartreport.errors import CohortError, ParameterError, SectionFailed
+from cartreport.handoff import HANDLE_PARAMETER
 from cartreport.params import PARAMETERS
-from cartreport.render import SectionFailed
 from cartreport.synthetic import synthetic_cohort
 
 
@@ -48,7 +48,8 @@ def _html(folder: Path) -> str:
 
 
 def test_parameters_cells_match_the_parameter_list():
-    expected = {p.name: p.default for p in PARAMETERS}
+    """The report's parameters, and the handle of the analysis ``cartreport run`` hands over (empty: compute)."""
+    expected = {**{p.name: p.default for p in PARAMETERS}, HANDLE_PARAMETER: ""}
     for path in sorted(api.NOTEBOOK_DIR.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
@@ -143,6 +144,32 @@ def test_failing_section_keeps_the_earlier_report_byte_identical(tmp_path, defau
     after = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
     assert after == before
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_a_notebook_whose_parameters_differ_from_the_analysis_fails_the_report(tmp_path):
+    """Issue #12: a notebook that did not pass on a parameter silently recomputed with its default, so report.html
+    could disagree with results.json. Now the notebook uses the analysis handed over, or fails naming the parameter."""
+    broken = tmp_path / "notebooks"
+    shutil.copytree(api.NOTEBOOK_DIR, broken)
+    nb = nbformat.read(broken / "03_survival.ipynb", as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if "api.analysis_for(globals())" in c.source)
+    nb.cells.insert(at, nbformat.v4.new_code_cell('ci_method = "log-log"  # a notebook that sets its own'))
+    nbformat.write(nb, broken / "03_survival.ipynb")
+    with pytest.raises(SectionFailed) as info:
+        api.run_report({"ci_method": "log"}, tmp_path / "out", notebook_dir=broken)
+    assert info.value.section == "03_survival"
+    assert info.value.error.startswith("HandoffError: ")
+    assert "ci_method = 'log-log' here, 'log' in the analysis" in info.value.error
+
+
+def test_every_section_is_handed_the_one_analysis(small_report):
+    """papermill injects the report's parameters and one handle, the same in every section."""
+    handles = set()
+    for name in api.SECTIONS:
+        nb = nbformat.read(small_report / "notebooks" / f"{name}.ipynb", as_version=4)
+        injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+        handles |= {p.default for p in PythonTranslator.inspect(injected) if p.name == HANDLE_PARAMETER}
+    assert len(handles) == 1 and len(eval(handles.pop())) == 32  # noqa: S307 - a string literal papermill wrote
 
 
 def test_notebooks_run_as_opened_in_jupyterlab_with_their_defaults(tmp_path):

@@ -14,7 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cartreport.render import Section, SectionFailed, execute_sections, render_report
+from cartreport.errors import SectionFailed
+from cartreport.render import Section, execute_sections, render_report
 from cartreport.render.output import claim_folder
 
 # Small preload for the execute_sections tests (render_report uses the full default list).

@@ -77,6 +77,15 @@ def test_follow_up_and_responses_match_r(results):
         assert got["ci_high"] == pytest.approx(ref["ci_high"], abs=ATOL)
 
 
+@pytest.mark.parametrize("ref", REF["follow_up_by_conf_type"], ids=lambda ref: ref["conf_type"])
+def test_follow_up_honours_ci_method(ref):
+    """The CI of the median follow-up uses the report's ``ci_method``, as R's ``conf.type`` does."""
+    fu = api.load_analysis(ci_method=ref["conf_type"]).results["follow_up"]
+    got = [None if fu[key] is None else fu[key] * 30.4375 for key in ("median_months", "ci_low", "ci_high")]
+    want = [ref[key] for key in ("median_days", "ci_low_days", "ci_high_days")]
+    assert_allclose(_none_to_nan(got), _none_to_nan(want), atol=ATOL, equal_nan=True)
+
+
 def test_published_figures(results):
     assert results["n_patients"] == 16
     assert results["responses"]["bm_mrd_negative_cr"]["rate"] == 1.0

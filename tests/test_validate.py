@@ -736,9 +736,11 @@ def test_arbitrary_bytes_raise_only_data_file_error(data, fmt):
         path.write_bytes(data)
         try:
             read = read_table(path)
-        except DataFileError:
+        except DataFileError as error:
+            assert str(error).startswith(f"cannot read {path}")
             return
-        validate_table(read)
+        report = validate_table(read)
+        assert (report.table is None) == bool(report.problems)
 
 
 # ------------------------------------------------------------------------------------------ large tables

@@ -1,8 +1,9 @@
 """The public entry points: the CLI, the notebooks and the tests call these same functions.
 
 * :func:`load_cohort` — read and validate a patient file (the shipped study by default);
-* :func:`load_analysis` — parameters → :class:`~cartreport.results.Analysis` (cached per process, so the report's
-  notebooks, sharing one kernel, analyse once);
+* :func:`load_analysis` — parameters → :class:`~cartreport.results.Analysis` (cached per process);
+* :func:`analysis_for` — a notebook's analysis: the one ``cartreport run`` handed over, or computed from the
+  notebook's parameters cell (:mod:`cartreport.handoff`);
 * :func:`run_report` — validate, execute the notebooks, write the output folder atomically;
 * :func:`validate` — every problem of a file;
 * :func:`reconstruct` — regenerate the shipped cohort.
@@ -15,9 +16,7 @@ import hashlib
 import json
 import logging
 import os
-import pickle
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,16 +26,18 @@ import pandas as pd
 
 from cartreport.errors import CohortError, ParameterError, SetupError
 from cartreport.formatting import counted
+from cartreport.handoff import HANDLE_PARAMETER, notebook_parameters, receive, share
 from cartreport.params import resolve_parameters
 from cartreport.reconstruct import COHORT_FILE, DEFAULT_SEED, load_published_figures, reconstruct_cohort
-from cartreport.render import SHARED_DIR_ENV
 from cartreport.results import Analysis, analyse, write_results
 from cartreport.schema import coerce
+from cartreport.shipped import NOTEBOOK_DIR
 
 __all__ = [
     "NOTEBOOK_DIR",
     "SECTIONS",
     "LoadedCohort",
+    "analysis_for",
     "load_analysis",
     "load_cohort",
     "reconstruct",
@@ -46,8 +47,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
-#: the report's sections: notebook stems in ``notebooks/``, in order
+#: the report's sections: notebook stems in ``NOTEBOOK_DIR``, in order
 SECTIONS: tuple[str, ...] = (
     "00_summary",
     "01_design",
@@ -116,59 +116,31 @@ def published_figures() -> dict:
 def load_analysis(parameters: Mapping | None = None, **overrides) -> Analysis:
     """Parameters (as in a notebook's parameters cell) → the analysis every section renders.
 
-    Cached on the resolved parameters and the data file's hash: the notebooks of a report share it.
+    Cached on the resolved parameters and the data file's hash.
     """
-    params = resolve_parameters({**(parameters or {}), **overrides})
-    shared = _shared_analysis(params)
-    if shared is not None:
-        return shared
+    return _analysis(resolve_parameters({**(parameters or {}), **overrides}))
+
+
+def analysis_for(namespace: Mapping) -> Analysis:
+    """A report notebook's analysis, in one line: ``analysis = api.analysis_for(globals())``.
+
+    In ``cartreport run`` papermill injects ``analysis_handle``: the analysis computed once for the whole report is
+    returned, and refused (:class:`~cartreport.errors.HandoffError`) if the notebook's parameters differ from those
+    it was computed for. Opened in JupyterLab (no handle), the analysis is computed from the parameters cell.
+    """
+    parameters = notebook_parameters(namespace)
+    handle = namespace.get(HANDLE_PARAMETER) or ""
+    if handle:
+        return receive(handle, parameters)
+    return load_analysis(parameters)
+
+
+def _analysis(params: dict) -> Analysis:
+    """The analysis for resolved parameters: the data validated (raising CohortError), then analysed once."""
     path = _resolve_data_path(params["data"])
     sha256 = file_sha256(path) if path.is_file() else ""
     _load_cached(path, params["sheet"], sha256)  # validates; raises CohortError listing every problem
     return _analysis_cached(json.dumps(params, sort_keys=True), path, sha256, params["sheet"])
-
-
-_SHARED: dict[str, tuple[str, Analysis]] = {}
-
-
-def _shared_analysis(params: dict) -> Analysis | None:
-    """The analysis ``run_report`` computed and handed to this report kernel for these parameters, if any.
-
-    ``cartreport run`` validates and analyses the data once in its own process and pickles the result, with
-    the parameters it gives the notebooks, into the kernel's private folder (named by
-    ``CARTREPORT_SHARED_DIR``), so that the notebooks do not validate a 100,000-row file a second time.
-    The notebooks are given the data file's name only (never a path of the user's machine), so the analysis
-    is found by its parameters. Outside a report run the variable is unset and nothing is shared.
-    """
-    folder = os.environ.get(SHARED_DIR_ENV)
-    if not folder:
-        return None
-    found = sorted(Path(folder).glob("*.pkl"))
-    if len(found) != 1:
-        return None
-    token = found[0].stem  # a new token for every report: a warm kernel never reuses an earlier analysis
-    if token not in _SHARED:
-        _SHARED.clear()  # a warm kernel serves one report at a time: keep only the current analysis
-        with open(found[0], "rb") as handle:
-            _SHARED[token] = pickle.load(handle)  # noqa: S301 - our parent process wrote it, private folder
-    shared_params, analysis = _SHARED[token]
-    return analysis if shared_params == _analysis_parameters(params) else None
-
-
-def _analysis_parameters(params: dict) -> str:
-    """What identifies an analysis within a report: its parameters, except where figures are written."""
-    return json.dumps({k: v for k, v in params.items() if k != "output_dir"}, sort_keys=True)
-
-
-def _share_analysis(analysis: Analysis, kernel_params: dict, folder: Path) -> None:
-    for old in folder.glob("*.pkl"):  # a warm kernel serves one report at a time
-        old.unlink()
-    token = uuid.uuid4().hex
-    tmp = folder / f"{token}.tmp"
-    shared_params = _analysis_parameters(resolve_parameters(kernel_params))
-    with open(tmp, "wb") as handle:
-        pickle.dump((shared_params, analysis), handle, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(folder / f"{token}.pkl")
 
 
 @lru_cache(maxsize=8)
@@ -207,7 +179,7 @@ def run_report(
 
     The folder holds ``report.html``, ``report.docx``, ``results.json``, ``notebooks/`` (executed), ``figures/`` and ``tables/``.
     Invalid parameters or data raise before any notebook starts; a failing section raises
-    :class:`cartreport.render.SectionFailed`; either way an earlier report in ``output`` is left untouched.
+    :class:`cartreport.errors.SectionFailed`; either way an earlier report in ``output`` is left untouched.
 
     ``kernel`` (from :func:`cartreport.render.start_kernel`) lets a caller start the kernel before anything
     else; by default it is started here, first, so that it boots while the data are validated.
@@ -231,22 +203,22 @@ def run_report(
 def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, started: float) -> Path:
     from cartreport import render
 
-    analysis = load_analysis(params)  # validates the data before any notebook runs
+    analysis = _analysis(params)  # validates the data before any notebook runs
     # the notebooks get the data file's name, never a path of this machine (it would be in notebooks/)
     kernel_params = {**params, "data": analysis.results["parameters"]["data"], "output_dir": "."}
-    _share_analysis(analysis, kernel_params, kernel.shared_dir)
+    handle = share(analysis, kernel_params, kernel.shared_dir)
     say(f"validated {analysis.results['data_file']}: {counted(analysis.results['n_patients'], 'patient')}")
     sections = [render.Section(name, notebook_dir / f"{name}.ipynb") for name in SECTIONS]
     missing = [s.path.name for s in sections if not s.path.is_file()]
     if missing:
         raise SetupError(
             f"the report notebooks {', '.join(missing)} are not in {notebook_dir}",
-            "run cartreport from its checkout, installed with pip install -e . (make report does)",
+            "reinstall cartreport (pip install cartreport, or pip install -e . in a checkout)",
         )
 
     render.render_report(
         sections,
-        kernel_params,
+        {**kernel_params, HANDLE_PARAMETER: handle},
         output,
         analysis.results["title"],
         progress=say,

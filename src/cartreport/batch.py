@@ -24,7 +24,6 @@ exit code is 128 + the signal's number.
 from __future__ import annotations
 
 import glob
-import html
 import itertools
 import json
 import logging
@@ -207,16 +206,30 @@ def run_batch(
     return summary
 
 
+def _index_template():
+    """``templates/batch/index.html.j2``, autoescaped: run names and errors are data, shown as written."""
+    import jinja2
+
+    from cartreport.shipped import TEMPLATES_DIR
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "batch"), autoescape=True, keep_trailing_newline=True
+    )
+    return environment.get_template("index.html.j2")
+
+
 def _write_index(summary: pd.DataFrame, output: Path) -> None:
     """``index.html``: a link per report, the summary table and a forest plot of 12-month (or first) landmarks."""
     import base64
     import io
 
+    from markupsafe import Markup
+
     from cartreport import figures, formatting
 
     figures.theme()
     ok = summary[summary["status"] == "ok"]
-    figure_html = ""
+    forest = None
     os_cols = [c for c in summary.columns if re.fullmatch(r"os_[\d.]+m", c)]
     if len(ok) and os_cols:
         col = "os_12m" if "os_12m" in os_cols else os_cols[0]
@@ -229,42 +242,22 @@ def _write_index(summary: pd.DataFrame, output: Path) -> None:
             dpi = FOREST_PX_PER_INCH * FOREST_DENSITY
             ax.figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
             png = buffer.getvalue()
-            width, height = (-(-int.from_bytes(png[i : i + 4], "big") // FOREST_DENSITY) for i in (16, 20))
-            figure_html = (
-                f'<img alt="forest plot" width="{width}" height="{height}" '
-                'style="max-width:100%; height:auto" src="data:image/png;base64,'
-                + base64.b64encode(png).decode()
-                + '">'
-            )
-    items = []
-    for r in summary.itertuples():
-        link = (
-            f'<a href="{html.escape(r.name)}/report.html">{html.escape(r.name)}</a>'
-            if r.status == "ok"
-            else html.escape(r.name)
-        )
-        if r.status == "ok" or not str(r.error):
-            status = html.escape(r.status)
-        elif "\n" in str(r.error):  # every problem of an invalid file, one per line
-            status = f"{html.escape(r.status)}: <pre>{html.escape(str(r.error))}</pre>"
-        else:
-            status = f"{html.escape(r.status)}: {html.escape(str(r.error))}"
-        items.append(f"<li>{link} — {status}</li>")
+            forest = {
+                "png": base64.b64encode(png).decode(),
+                # the PNG's own size (its IHDR header) over the density, rounded up: the size shown
+                "width": -(-int.from_bytes(png[16:20], "big") // FOREST_DENSITY),
+                "height": -(-int.from_bytes(png[20:24], "big") // FOREST_DENSITY),
+            }
     shown = summary.copy()
     for c in shown.columns:
         if re.fullmatch(r"(os|lfs)_[\d.]+m(_ci_low|_ci_high)?", c):
             shown[c] = shown[c].map(lambda v: formatting.percent(v) if pd.notna(v) else "")
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>cartreport batch</title>
-<style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto;}} table{{border-collapse:collapse;font-size:90%}}
-td,th{{border-bottom:1px solid #ccc;padding:3px 8px;text-align:left}}</style></head><body>
-<h1>cartreport batch: {len(summary)} runs, {int((summary["status"] == "ok").sum())} ok</h1>
-<ul>{"".join(items)}</ul>
-{figure_html}
-<h2>Summary</h2>
-{shown.to_html(index=False, na_rep="", escape=True)}
-</body></html>
-"""
+    page = _index_template().render(
+        runs=[{"name": r.name, "status": r.status, "error": str(r.error)} for r in summary.itertuples()],
+        n_ok=int((summary["status"] == "ok").sum()),
+        forest=forest,
+        summary_table=Markup(shown.to_html(index=False, na_rep="", escape=True)),  # pandas escaped the cells
+    )
     (output / "index.html").write_text(page, encoding="utf-8")
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cartreport.errors import CartreportError
+from cartreport.errors import CartreportError, SectionFailed
 
 __all__ = [
     "ALL_BATCHES",
@@ -143,7 +143,6 @@ def interrupted_row(name: str) -> dict:
 def run_one(run: BatchRun, output: str, batch_id: str = "") -> dict:
     """Execute one report; never raises: the outcome is a summary row (status ok/failed/interrupted, error, seconds)."""
     from cartreport import api
-    from cartreport.render import SectionFailed
 
     if _is_stopped(batch_id):
         return interrupted_row(run.name)

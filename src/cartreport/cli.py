@@ -1,7 +1,8 @@
 """``cartreport`` command line: parses options, calls :mod:`cartreport.api`, formats the outcome.
 
 Exit codes: 0 success; 1 ``validate`` found problems or a report section failed; 2 invalid data, file or parameters
-(nothing was written). Expected failures print a readable message, never a traceback.
+(nothing was written). Every expected failure is a :class:`~cartreport.errors.CartreportError`, mapped to its exit
+code by :data:`EXIT_CODES`; it prints a readable message, never a traceback.
 """
 
 from __future__ import annotations
@@ -15,12 +16,26 @@ from pathlib import Path
 import yaml
 
 from cartreport import __version__
-from cartreport.errors import CartreportError, ParameterError
+from cartreport.errors import CartreportError, ParameterError, SectionFailed
 from cartreport.params import PARAMETERS, anchor_data_path, load_yaml, parse_cli_value, yaml_error
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_INVALID = 0, 1, 2
+#: the exit code of each expected failure (the first class in this order that the error is an instance of)
+EXIT_CODES: tuple[tuple[type[CartreportError], int], ...] = (
+    (SectionFailed, EXIT_PROBLEMS),  # the data and parameters were valid; a notebook cell raised
+    (CartreportError, EXIT_INVALID),  # invalid data, file, parameters or output folder: nothing ran
+)
+
+
+def exit_code(error: CartreportError) -> int:
+    """The exit code for an expected failure.
+
+    >>> exit_code(ParameterError("ci_level", 2, "must be below 1"))
+    2
+    """
+    return next(code for kind, code in EXIT_CODES if isinstance(error, kind))
 
 
 def _parameters(args: argparse.Namespace) -> dict:
@@ -62,11 +77,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from cartreport import api
 
         api.run_report(params, args.output, progress=_say, kernel=kernel)
-    except render.SectionFailed as exc:
+    except SectionFailed as exc:
         print(f"error: section {exc.section} failed: {exc.error}", file=sys.stderr)
         print(f"the executed notebook is kept for debugging in {exc.notebook_path}", file=sys.stderr)
         print(f"nothing was written to {args.output}", file=sys.stderr)
-        return EXIT_PROBLEMS
+        return exit_code(exc)
     finally:
         kernel.shutdown()
     return EXIT_OK
@@ -187,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except CartreportError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        return exit_code(exc)
     except KeyboardInterrupt:
         # a report is written atomically (nothing or all of it); a batch's finished reports stay where they are
         done = "nothing was written" if args.command != "batch" else "reports that had finished are kept"

@@ -2,13 +2,17 @@
 
 Modelled on ``papermill/exceptions.py``: one module, one class per failure mode, each carrying what a person needs
 to fix the cause (the file, the rows, the parameter) and a ``str()`` that a clinician can read without a traceback.
-The command line turns any :class:`CartreportError` into exit code 2 and prints ``str(error)``.
+Every expected failure is a subclass of :class:`CartreportError`; the command line prints ``str(error)`` and maps
+the class to an exit code (``cartreport.cli.EXIT_CODES``: 1 for a failed report section, 2 for everything else).
 
 - :class:`CohortError`: the patient table was read but breaks the data contract (:mod:`cartreport.validate`);
 - :class:`DataFileError`: the file cannot be read at all (missing, empty, header only, unsupported, damaged);
 - :class:`ParameterError`: a report parameter has a wrong type or value;
 - :class:`OutputFolderError`: the output folder is not one cartreport may write (it holds files of the user);
-- ``SectionFailed``: a report section failed while rendering (defined in :mod:`cartreport.render`).
+- :class:`SetupError`: cartreport's own files are missing;
+- :class:`HandoffError`: a report notebook was handed an analysis it cannot use (:mod:`cartreport.handoff`);
+- :class:`SectionFailed`: a report section failed while rendering (raised by :mod:`cartreport.render`);
+- :class:`ReconstructionError`: the reconstructed cohort does not reproduce a published figure.
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ __all__ = [
     "CartreportError",
     "CohortError",
     "DataFileError",
+    "HandoffError",
     "OutputFolderError",
     "ParameterError",
+    "ReconstructionError",
+    "SectionFailed",
     "SetupError",
 ]
 
@@ -160,3 +167,53 @@ class SetupError(CartreportError):
 
     def __str__(self) -> str:
         return f"cartreport is not set up: {self.reason}; {self.hint}"
+
+
+class HandoffError(CartreportError):
+    """A report notebook was given an analysis handle it cannot use (:func:`cartreport.api.analysis_for`).
+
+    Examples
+    --------
+    >>> str(HandoffError("3f2a", "no analysis of that name was handed to this kernel"))
+    'cannot use the analysis handed over as 3f2a: no analysis of that name was handed to this kernel'
+    """
+
+    def __init__(self, handle: str, reason: str) -> None:
+        self.handle = handle
+        self.reason = reason
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"cannot use the analysis handed over as {self.handle}: {self.reason}"
+
+
+class SectionFailed(CartreportError):
+    """A report notebook raised an error in one of its cells.
+
+    Parameters
+    ----------
+    section : str
+        Notebook stem, e.g. ``"02_responses"``.
+    error : str
+        One line, ``"ExceptionName: message"``.
+    notebook_path : Path
+        The executed notebook, kept with the failing cell's traceback.
+
+    Examples
+    --------
+    >>> str(SectionFailed("02_responses", "ValueError: boom", Path("/x/02_responses.ipynb")))
+    "section '02_responses' failed: ValueError: boom (notebook kept at /x/02_responses.ipynb)"
+    """
+
+    def __init__(self, section: str, error: str, notebook_path: Path) -> None:
+        super().__init__(section, error, notebook_path)
+        self.section = section
+        self.error = error
+        self.notebook_path = Path(notebook_path)
+
+    def __str__(self) -> str:
+        return f"section {self.section!r} failed: {self.error} (notebook kept at {self.notebook_path})"
+
+
+class ReconstructionError(CartreportError):
+    """The generated table does not reproduce a published figure (:mod:`cartreport.reconstruct`)."""

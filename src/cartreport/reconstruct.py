@@ -33,8 +33,10 @@ import numpy as np
 import pandas as pd
 
 from cartreport.endpoints import DAYS_PER_MONTH, derive_endpoints
+from cartreport.errors import ReconstructionError
 from cartreport.formatting import percents_match
 from cartreport.km import kaplan_meier
+from cartreport.shipped import DATA_DIR
 
 __all__ = [
     "ASSUMPTIONS",
@@ -42,14 +44,12 @@ __all__ = [
     "DATA_DIR",
     "DEFAULT_SEED",
     "PublishedFigures",
-    "ReconstructionError",
     "check_published_figures",
     "load_published_figures",
     "os_pattern",
     "reconstruct_cohort",
 ]
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 PUBLISHED_FIGURES_FILE = DATA_DIR / "published_figures.json"
 COHORT_FILE = DATA_DIR / "ash2023_cd7_cart_cohort.csv"
 DEFAULT_SEED = 20231209  # first day of the 65th ASH Annual Meeting
@@ -79,10 +79,6 @@ ASSUMPTIONS: dict[str, str] = {
 _CUTOFF = pd.Timestamp("2023-06-30")
 _ENROLMENT_START = pd.Timestamp("2020-09-01")
 _LANDMARK_DAYS = 12 * DAYS_PER_MONTH
-
-
-class ReconstructionError(RuntimeError):
-    """The generated table does not reproduce a published figure."""
 
 
 @dataclass(frozen=True)

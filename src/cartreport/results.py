@@ -285,7 +285,7 @@ def analyse(
         "relapse": aalen_johansen(analysed["cr_time_days"], analysed["cr_status"], cause=1, ci_level=level),
         "nrm": aalen_johansen(analysed["cr_time_days"], analysed["cr_status"], cause=2, ci_level=level),
     }
-    follow = median_follow_up(analysed["os_time_days"], analysed["os_event"], level)
+    follow = median_follow_up(analysed["os_time_days"], analysed["os_event"], level, method)
     flow = baseline.patient_flow(selected, endpoints, enrolled)
     if len(selected) < len(subgroup):
         reason = f"infused after the data cut-off of {date(params['data_cutoff'])}"

@@ -45,6 +45,11 @@ cif_block <- function(cause) {
 
 rev_fit <- survfit(Surv(os_time, 1 - os_event) ~ 1, conf.type = "log-log")
 fu <- quantile(rev_fit, 0.5)
+follow_up_by_conf_type <- lapply(c("log-log", "log", "plain"), function(ct) {
+  q <- quantile(survfit(Surv(os_time, 1 - os_event) ~ 1, conf.type = ct), 0.5)
+  list(conf_type = sc(ct), median_days = sc(unname(q$quantile)), ci_low_days = sc(unname(q$lower)),
+       ci_high_days = sc(unname(q$upper)))
+})
 bm <- binom.test(sum(d$bm_response == "MRD-negative CR"), nrow(d))$conf.int
 emd <- d[d$emd_at_baseline == "yes", ]
 emd_ci <- binom.test(sum(emd$emd_response == "CR"), nrow(emd))$conf.int
@@ -69,6 +74,7 @@ out <- list(
       "KM: survfit(Surv(time, event) ~ 1, conf.type = 'log-log'); summary(fit, times = landmarks, extend = TRUE); quantile(fit, 0.5).",
       "CIF: cmprsk::cuminc(cr_time, cr_status, cencode = 0); timepoints(); tidycmprsk log(-log) CI est^exp(-+z se/(est log est)).",
       "Follow-up: quantile(survfit(Surv(os_time, 1 - os_event) ~ 1, conf.type = 'log-log'), 0.5).",
+      "Follow-up by conf.type: the same with conf.type = 'log-log', 'log', 'plain' (the report's ci_method).",
       "Responses: binom.test(x, n)$conf.int (Clopper-Pearson).",
       "By diagnosis: survdiff(Surv(time, event) ~ diagnosis); cuminc(cr_time, cr_status, group = diagnosis)$Tests.")
   ),
@@ -79,6 +85,7 @@ out <- list(
   nrm = cif_block(2),
   follow_up = list(median_days = sc(unname(fu$quantile)), ci_low_days = sc(unname(fu$lower)),
                    ci_high_days = sc(unname(fu$upper))),
+  follow_up_by_conf_type = follow_up_by_conf_type,
   bm_mrd_negative_cr = list(responders = sc(sum(d$bm_response == "MRD-negative CR")), evaluable = sc(nrow(d)),
                             ci_low = sc(bm[1]), ci_high = sc(bm[2])),
   by_diagnosis = by_diagnosis(),

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from cartreport.render.docx import write_docx
-from cartreport.render.execute import Section, SectionFailed, execute_sections
+from cartreport.render.execute import Section, execute_sections
 from cartreport.render.html import REMOVE_CELL_TAGS, TEMPLATES_DIR, export_html
 from cartreport.render.kernel import PRELOAD_MODULES, SHARED_DIR_ENV, start_kernel
 from cartreport.render.output import check_output_folder, write_atomically
@@ -32,7 +32,6 @@ __all__ = [
     "SHARED_DIR_ENV",
     "TEMPLATES_DIR",
     "Section",
-    "SectionFailed",
     "check_output_folder",
     "execute_sections",
     "export_html",
@@ -59,7 +58,8 @@ def render_report(
     """Execute the sections and write the report folder atomically.
 
     The kernel's working directory is the temporary build folder, so whatever the notebooks write
-    (``figures/``, ``tables/``, ``results.json``) ends up in the report. The folder also receives
+    (``figures/``, ``tables/``) ends up in the report; ``results.json`` is written first by the caller's
+    ``prepare`` (:func:`cartreport.api.run_report`), not by the notebooks. The folder also receives
     ``notebooks/<name>.ipynb`` (executed), ``report.html`` and ``report.docx``.
 
     Parameters
@@ -82,7 +82,7 @@ def render_report(
 
     Raises
     ------
-    SectionFailed
+    cartreport.errors.SectionFailed
         With ``notebook_path`` inside ``<output_dir>.failed/``.
     """
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cartreport.errors import SectionFailed
 from cartreport.render.html import _import_notebook_stack, _warm_up_exporter
 from cartreport.render.kernel import PRELOAD_MODULES, _cancel_pending_tasks, _Kernel
 
@@ -26,29 +27,6 @@ __all__ = ["Section", "SectionFailed", "execute_sections"]
 logger = logging.getLogger(__name__)
 
 _ENGINE_NAME = "cartreport-reused-kernel"
-
-
-class SectionFailed(Exception):
-    """A report notebook raised an error in one of its cells.
-
-    Parameters
-    ----------
-    section : str
-        Notebook stem, e.g. ``"02_responses"``.
-    error : str
-        One line, ``"ExceptionName: message"``.
-    notebook_path : Path
-        The executed notebook, kept with the failing cell's traceback.
-    """
-
-    def __init__(self, section: str, error: str, notebook_path: Path) -> None:
-        super().__init__(section, error, notebook_path)
-        self.section = section
-        self.error = error
-        self.notebook_path = Path(notebook_path)
-
-    def __str__(self) -> str:
-        return f"section {self.section!r} failed: {self.error} (notebook kept at {self.notebook_path})"
 
 
 @dataclass(frozen=True)

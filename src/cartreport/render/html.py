@@ -18,6 +18,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cartreport.shipped import TEMPLATES_DIR
+
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
     from nbformat import NotebookNode
@@ -26,7 +28,6 @@ __all__ = ["REMOVE_CELL_TAGS", "TEMPLATES_DIR", "export_html"]
 
 logger = logging.getLogger(__name__)
 
-TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
 TEMPLATE_NAME = "cartreport"
 
 #: Cell tags whose cells never reach the HTML.

@@ -23,8 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from cartreport import __version__
-from cartreport.errors import OutputFolderError
-from cartreport.render.execute import SectionFailed
+from cartreport.errors import OutputFolderError, SectionFailed
 
 __all__ = ["check_output_folder", "claim_folder", "marker_path", "write_atomically"]
 

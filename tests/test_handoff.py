@@ -1,0 +1,69 @@
+"""The hand-off of the analysis from ``cartreport run`` to its kernel: one handle, refused on any mismatch."""
+
+import pytest
+
+from cartreport import api, handoff
+from cartreport.errors import HandoffError
+from cartreport.params import resolve_parameters
+from cartreport.render.kernel import SHARED_DIR_ENV
+
+
+@pytest.fixture
+def kernel_folder(tmp_path, monkeypatch):
+    """The kernel's private folder, as the report kernel sees it (its environment names it)."""
+    monkeypatch.setenv(SHARED_DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(handoff, "_RECEIVED", {})
+    return tmp_path
+
+
+def _namespace(**overrides) -> dict:
+    """A notebook's globals after its parameters cell (and papermill's injection)."""
+    return {**resolve_parameters(overrides), "analysis_handle": "", "api": api}
+
+
+def test_without_a_handle_the_notebook_computes_from_its_parameters_cell():
+    analysis = api.analysis_for(_namespace(ci_method="log", landmarks_months=[12]))
+    assert analysis.results["parameters"]["ci_method"] == "log"
+    assert analysis.results["parameters"]["landmarks_months"] == [12]
+    assert analysis.results == api.load_analysis(ci_method="log", landmarks_months=[12]).results
+
+
+def test_with_a_handle_the_analysis_handed_over_is_used_and_nothing_recomputed(kernel_folder, monkeypatch):
+    params = resolve_parameters({"ci_method": "plain"})
+    shared = api.load_analysis(params)
+    handle = handoff.share(shared, params, kernel_folder)
+
+    def no_recomputation(*args):
+        raise AssertionError("the kernel analysed the data again")
+
+    monkeypatch.setattr(api, "_analysis_cached", no_recomputation)
+    received = api.analysis_for({**params, "analysis_handle": handle})
+    assert received.results == shared.results
+    assert received is api.analysis_for({**params, "analysis_handle": handle}), "read once per kernel"
+
+
+def test_a_parameter_that_differs_from_the_analysis_is_refused(kernel_folder):
+    params = resolve_parameters({"ci_method": "log"})
+    handle = handoff.share(api.load_analysis(params), params, kernel_folder)
+    with pytest.raises(HandoffError, match="ci_method = 'log-log' here, 'log' in the analysis"):
+        api.analysis_for({**params, "ci_method": "log-log", "analysis_handle": handle})
+    forgotten = {k: v for k, v in params.items() if k != "subgroup_by"}
+    with pytest.raises(HandoffError, match="subgroup_by = None here, '' in the analysis"):
+        api.analysis_for({**forgotten, "analysis_handle": handle})
+
+
+def test_a_new_report_replaces_the_earlier_hand_off(kernel_folder):
+    params = resolve_parameters({})
+    first = handoff.share(api.load_analysis(params), params, kernel_folder)
+    second = handoff.share(api.load_analysis(params), params, kernel_folder)
+    assert first != second
+    assert sorted(p.name for p in kernel_folder.iterdir()) == [f"{second}.pkl"]
+    with pytest.raises(HandoffError, match="no analysis of that name"):
+        api.analysis_for({**params, "analysis_handle": first})
+
+
+def test_a_handle_outside_a_report_kernel_is_refused(monkeypatch):
+    monkeypatch.delenv(SHARED_DIR_ENV, raising=False)
+    monkeypatch.setattr(handoff, "_RECEIVED", {})
+    with pytest.raises(HandoffError, match="not started by cartreport"):
+        api.analysis_for({**resolve_parameters({}), "analysis_handle": "0" * 32})
