@@ -20,8 +20,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import mistune  # noqa: E402  (nbconvert's Markdown renderer, a dependency of cartreport)
 
-from cartreport import api, figures, prose, tables  # noqa: E402
-from cartreport.results import write_results  # noqa: E402
+from cartreport import api  # noqa: E402
+from cartreport.analysis.results import write_results  # noqa: E402
+from cartreport.report import figures, prose, tables  # noqa: E402
 
 
 def main(output: Path, data: str = "") -> None:

@@ -152,7 +152,7 @@ def main() -> None:
             sizes = ()
 
         # 2. scale
-        from cartreport.synthetic import synthetic_cohort
+        from cartreport.cohorts.synthetic import synthetic_cohort
 
         scale = []
         for n in sizes:
@@ -213,7 +213,7 @@ def plot(out: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from cartreport import figures
+    from cartreport.report import figures
 
     figures.theme()
     import matplotlib.pyplot as plt

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from cartreport import api
-from cartreport.reconstruct import COHORT_FILE
+from cartreport.cohorts.reconstruct import COHORT_FILE
 
 
 def main() -> None:

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from cartreport import batch, batch_workers, cli
+from cartreport.cohorts.synthetic import synthetic_cohort
+from cartreport.contract.problems import MAX_PER_RULE
 from cartreport.errors import ParameterError
-from cartreport.problems import MAX_PER_RULE
-from cartreport.synthetic import synthetic_cohort
 
 
 def test_matrix_expands_into_the_cartesian_product(tmp_path):

@@ -1,4 +1,4 @@
-"""Rules between columns (cartreport.between_columns): the column-wise masks must flag exactly the rows a
+"""Rules between columns (cartreport.contract.between_columns): the column-wise masks must flag exactly the rows a
 row-by-row reading of the rules flags, on tables of any size."""
 
 import datetime as dt
@@ -8,8 +8,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cartreport.between_columns import date_order_problems, day_numbers, emd_problems
-from cartreport.schema import DATE_ORDER_RULES
+from cartreport.contract.between_columns import date_order_problems, day_numbers, emd_problems
+from cartreport.contract.schema import DATE_ORDER_RULES
 
 DATES = ["cart_infusion_date", "second_hsct_date", "relapse_date", "death_date", "last_contact_date",
          "first_hsct_date", "relapse_after_first_hsct_date"]  # fmt: skip

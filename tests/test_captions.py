@@ -15,10 +15,10 @@ import pytest  # noqa: E402
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from cartreport import captions, figures, numbering  # noqa: E402
 from cartreport import formatting as fmt  # noqa: E402
-from cartreport import notebook as nb  # noqa: E402
 from cartreport.api import load_analysis  # noqa: E402
+from cartreport.report import captions, figures, numbering  # noqa: E402
+from cartreport.report import notebook as nb  # noqa: E402
 
 #: a number standing alone (not part of a word such as CD7 or of a hash)
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])")
@@ -149,7 +149,7 @@ def test_show_figure_numbers_escapes_and_embeds_a_png_at_twice_its_display_size(
 
 
 def test_show_table_numbers_the_title_and_carries_the_cells(shown, results, tmp_path):
-    from cartreport import tables
+    from cartreport.report import tables
 
     nb.show_table(tables.landmark_table(results), "landmarks", str(tmp_path))
     nb.show_table(

@@ -1,4 +1,4 @@
-"""Raw cells to stripped text (cartreport.cells): the vectorised column conversion must equal the cell-by-cell
+"""Raw cells to stripped text (cartreport.read.cells): the vectorised column conversion must equal the cell-by-cell
 definition, counts for the notes included."""
 
 import datetime as dt
@@ -8,7 +8,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cartreport.cells import CellText, columns_of, stripped_text
+from cartreport.read.cells import CellText, columns_of, stripped_text
 
 VALUES = st.one_of(
     st.none(),

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from cartreport.cif import aalen_johansen
+from cartreport.stats.cif import aalen_johansen
 
 REFERENCE = Path(__file__).parent / "data" / "reference"
 ATOL = 1e-6
@@ -171,7 +171,7 @@ def test_hundred_thousand_patients():
     cif = aalen_johansen(t, status)
     assert np.all(np.diff(cif.estimate) >= 0)
     # the states add up: relapse + NRM + event-free (Kaplan–Meier of either event) = 1 at every time
-    from cartreport.km import kaplan_meier
+    from cartreport.stats.km import kaplan_meier
 
     free = kaplan_meier(t, status > 0)
     for day in (30, 365, 1500):
@@ -205,7 +205,7 @@ def test_invalid_input_is_rejected(time, status, options):
 
 
 def test_docstring_examples_run():
-    import cartreport.cif as module
+    import cartreport.stats.cif as module
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

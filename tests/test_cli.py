@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cartreport import cli
-from cartreport.synthetic import synthetic_cohort
+from cartreport.cohorts.synthetic import synthetic_cohort
 
 EXE = Path(sys.executable).with_name("cartreport")
 
@@ -72,7 +72,7 @@ def test_missing_file_exits_2(capsys, tmp_path):
 
 
 def test_reconstruct_writes_the_shipped_cohort(tmp_path, capsys):
-    from cartreport.reconstruct import COHORT_FILE
+    from cartreport.cohorts.reconstruct import COHORT_FILE
 
     assert cli.main(["reconstruct", "--output", str(tmp_path / "c.csv")]) == 0
     assert (tmp_path / "c.csv").read_bytes() == COHORT_FILE.read_bytes()
@@ -210,7 +210,7 @@ def test_reconstruct_never_overwrites_without_force(tmp_path, capsys):
     assert "exists already; add --force to replace it" in capsys.readouterr().err
     assert mine.read_text() == "my edited cohort"
     assert cli.main(["reconstruct", "--output", str(mine), "--force"]) == 0
-    from cartreport.reconstruct import COHORT_FILE
+    from cartreport.cohorts.reconstruct import COHORT_FILE
 
     assert mine.read_bytes() == COHORT_FILE.read_bytes()
 

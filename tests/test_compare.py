@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from cartreport.compare import gray_test, logrank_test
+from cartreport.stats.compare import gray_test, logrank_test
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "reference" / "compare.json").read_text())
 ATOL = 1e-6
@@ -57,7 +57,7 @@ def test_needs_two_groups(test):
 
 
 def test_docstring_examples_run():
-    import cartreport.compare as module
+    import cartreport.stats.compare as module
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

@@ -1,4 +1,4 @@
-"""Reading CSV text (cartreport.csvfile): the pandas C-engine path for regular files must give exactly what the
+"""Reading CSV text (cartreport.read.csvfile): the pandas C-engine path for regular files must give exactly what the
 record-by-record :mod:`csv` reader gives, or decline."""
 
 import csv
@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cartreport.cells import assemble
-from cartreport.csvfile import _records_table, _regular_table, read_csv
+from cartreport.cohorts.synthetic import synthetic_cohort
 from cartreport.errors import DataFileError
-from cartreport.synthetic import synthetic_cohort
+from cartreport.read.cells import assemble
+from cartreport.read.csvfile import _records_table, _regular_table, read_csv
 
 
 def _assembled(raw):
@@ -98,8 +98,8 @@ def test_reading_a_large_file_holds_a_bounded_multiple_of_its_size(tmp_path):
     (about 5x now; 8x with io.StringIO)."""
     import tracemalloc
 
-    from cartreport.io import read_table
-    from cartreport.synthetic import synthetic_cohort
+    from cartreport.cohorts.synthetic import synthetic_cohort
+    from cartreport.read.table import read_table
 
     path = tmp_path / "cohort.csv"
     synthetic_cohort(20_000, seed=3).to_csv(path, index=False)

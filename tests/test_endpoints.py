@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cartreport.endpoints import DAYS_PER_MONTH, derive_endpoints, months, patient_timeline
+from cartreport.analysis.endpoints import DAYS_PER_MONTH, derive_endpoints, months, patient_timeline
 
 
 def table(rows):

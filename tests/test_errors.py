@@ -9,8 +9,8 @@ import pytest
 import cartreport
 from cartreport import errors
 from cartreport.cli import exit_code
+from cartreport.contract.validate import Problem
 from cartreport.errors import CartreportError, CohortError, DataFileError, ParameterError, SectionFailed
-from cartreport.validate import Problem
 
 
 @pytest.mark.parametrize("cls", [CohortError, DataFileError, ParameterError])

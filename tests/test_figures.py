@@ -1,7 +1,7 @@
 """Figures draw from result objects, line the numbers at risk up with the ticks, and save byte-stable files.
 
 The curves are small hand-made cohorts; the cumulative-incidence inputs are fake objects with the attributes of
-``cartreport.cif.CIFResult`` (figures read results, they never compute them).
+``cartreport.stats.cif.CIFResult`` (figures read results, they never compute them).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from cartreport import figures  # noqa: E402
-from cartreport.km import kaplan_meier  # noqa: E402
+from cartreport.report import figures  # noqa: E402
+from cartreport.stats.km import kaplan_meier  # noqa: E402
 
 MONTH = figures.DAYS_PER_MONTH
 
@@ -30,7 +30,7 @@ OS_EVENT = [1, 1, 0, 1, 0, 1, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0]
 
 @dataclass(frozen=True)
 class FakeCIF:
-    """The attributes of ``cartreport.cif.CIFResult`` that the figures read."""
+    """The attributes of ``cartreport.stats.cif.CIFResult`` that the figures read."""
 
     time: np.ndarray
     estimate: np.ndarray
@@ -328,7 +328,7 @@ def test_state_stack_sums_to_100_percent():
 
 
 def test_real_cumulative_incidence_results_draw():
-    from cartreport import cif
+    from cartreport.stats import cif
 
     status = [2, 1, 0, 1, 0, 2, 1, 0, 2, 0, 0, 0, 1, 0, 0, 0]  # 1 relapse, 2 death without relapse
     relapse = cif.aalen_johansen(OS_TIME, status, cause=1)

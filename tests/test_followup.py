@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from cartreport.followup import median_follow_up
+from cartreport.stats.followup import median_follow_up
 
 CASES = json.loads((Path(__file__).parent / "data" / "reference" / "followup.json").read_text())["cases"]
 FITS = [
@@ -50,7 +50,7 @@ def test_rejects_non_binary_event():
 
 
 def test_docstring_examples_run():
-    import cartreport.followup as module
+    import cartreport.stats.followup as module
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

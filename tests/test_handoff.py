@@ -2,9 +2,10 @@
 
 import pytest
 
-from cartreport import api, handoff
+from cartreport import api
+from cartreport.analysis.params import resolve_parameters
 from cartreport.errors import HandoffError
-from cartreport.params import resolve_parameters
+from cartreport.render import handoff
 from cartreport.render.kernel import SHARED_DIR_ENV
 
 

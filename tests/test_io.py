@@ -1,4 +1,4 @@
-"""Reading patient tables from CSV, Excel, Parquet and SAS XPT (cartreport.io).
+"""Reading patient tables from CSV, Excel, Parquet and SAS XPT (cartreport.read.table).
 
 Fixtures are written in tmp_path with the libraries a data manager would use (pandas, openpyxl, pyarrow,
 pyreadstat) so that each test shows what a real file of that kind turns into.
@@ -16,9 +16,9 @@ import pyarrow.parquet as pq
 import pyreadstat
 import pytest
 
+from cartreport.contract.schema import COLUMNS, XPT_ALIASES
 from cartreport.errors import DataFileError
-from cartreport.io import read_table
-from cartreport.schema import COLUMNS, XPT_ALIASES
+from cartreport.read.table import read_table
 
 HEADER = "patient_id,diagnosis,cart_infusion_date,emd_at_baseline"
 

@@ -12,7 +12,7 @@ import pytest
 from lifelines import KaplanMeierFitter
 from numpy.testing import assert_allclose, assert_array_equal
 
-from cartreport.km import kaplan_meier
+from cartreport.stats.km import kaplan_meier
 
 REFERENCE = Path(__file__).parent / "data" / "reference"
 ATOL = 1e-6
@@ -197,7 +197,7 @@ def test_invalid_options_are_rejected():
 
 
 def test_docstring_examples_run():
-    import cartreport.km as module
+    import cartreport.stats.km as module
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

@@ -1,4 +1,4 @@
-"""cartreport.notebook: the notebooks' display path takes only escaped Markdown; tables are written formula-safe."""
+"""cartreport.report.notebook: the notebooks' display path takes only escaped Markdown; tables are written formula-safe."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import csv
 import pandas as pd
 import pytest
 
-from cartreport import notebook
 from cartreport.escape import md
+from cartreport.report import notebook
 
 
 def test_show_markdown_refuses_plain_text():

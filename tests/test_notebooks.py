@@ -12,10 +12,10 @@ import pytest
 from papermill.translators import PythonTranslator
 
 from cartreport import api, formatting
+from cartreport.analysis.params import PARAMETERS
+from cartreport.cohorts.synthetic import synthetic_cohort
 from cartreport.errors import CohortError, ParameterError, SectionFailed
-from cartreport.handoff import HANDLE_PARAMETER
-from cartreport.params import PARAMETERS
-from cartreport.synthetic import synthetic_cohort
+from cartreport.render.handoff import HANDLE_PARAMETER
 
 
 @pytest.fixture(scope="module")
@@ -455,7 +455,7 @@ def test_in_a_browser_at_390_px_nothing_is_cut_and_figure_text_stays_legible(def
     ).stdout  # fmt: skip
     found = json.loads(html_unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.DOTALL).group(1)))
     assert found["scroll"] <= found["viewport"], "the page itself never scrolls sideways"
-    from cartreport.notebook import SCREEN_DENSITY, SCREEN_PX_PER_INCH
+    from cartreport.report.notebook import SCREEN_DENSITY, SCREEN_PX_PER_INCH
 
     assert found["figures"]
     for figure in found["figures"]:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from cartreport import numbering
+from cartreport.report import numbering
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,8 @@
 
 import pytest
 
+from cartreport.analysis.params import PARAMETERS, default_parameters, parse_cli_value, resolve_parameters
 from cartreport.errors import ParameterError
-from cartreport.params import PARAMETERS, default_parameters, parse_cli_value, resolve_parameters
 
 
 def test_defaults_run_the_shipped_study():
@@ -66,7 +66,7 @@ def test_an_impossible_date_is_a_parameter_error_from_command_line_text(text):
 
 
 def test_yaml_dates_stay_text_in_params_files_and_grids():
-    from cartreport.params import load_yaml
+    from cartreport.analysis.params import load_yaml
 
     assert load_yaml("data_cutoff: 2023-02-30\n") == {"data_cutoff": "2023-02-30"}
     assert resolve_parameters(load_yaml("data_cutoff: 2022-12-31\n"))["data_cutoff"] == "2022-12-31"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from numpy.testing import assert_allclose
 
-from cartreport.proportions import Proportion, clopper_pearson
+from cartreport.stats.proportions import Proportion, clopper_pearson
 
 CASES = json.loads((Path(__file__).parent / "data" / "reference" / "proportions.json").read_text())["cases"]
 
@@ -48,7 +48,7 @@ def test_invalid_input_is_rejected(x, n, level):
 
 
 def test_docstring_examples_run():
-    import cartreport.proportions as module
+    import cartreport.stats.proportions as module
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

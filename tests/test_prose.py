@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cartreport import formatting as fmt
-from cartreport import prose
 from cartreport.api import load_analysis
+from cartreport.report import prose
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 PARAGRAPHS = (
@@ -322,7 +322,7 @@ def test_the_target_register_of_the_issue(results):
 
 
 def test_sections_refer_to_their_figures_by_number(results):
-    from cartreport import numbering
+    from cartreport.report import numbering
 
     numbering.reset()
     design = prose.design_paragraph(results)

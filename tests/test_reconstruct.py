@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cartreport import api, errors, reconstruct
+from cartreport import api, errors
+from cartreport.cohorts import reconstruct
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the published text the figures quote (a copy of the team's shared/seed/000_b703449ea6611355.txt)

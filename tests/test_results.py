@@ -11,7 +11,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from cartreport import api
-from cartreport.results import write_results
+from cartreport.analysis.results import write_results
 
 REF = json.loads(
     (Path(__file__).parent / "data" / "reference" / "shipped_cohort.json").read_text(encoding="utf-8")
@@ -147,8 +147,8 @@ def test_subgroup_and_subgroup_by():
 
 
 def test_what_reading_normalised_is_said_in_results_and_methods(tmp_path):
-    from cartreport import prose
-    from cartreport.synthetic import synthetic_cohort
+    from cartreport.cohorts.synthetic import synthetic_cohort
+    from cartreport.report import prose
 
     frame = synthetic_cohort(12, seed=4)
     frame.loc[frame["emd_at_baseline"] == "yes", "emd_at_baseline"] = "Yes"
@@ -177,7 +177,7 @@ def test_risk_table_in_results_is_what_the_figure_prints(results):
     """The counts under the KM and CIF figures are the counts results.json reports (one tick rule)."""
     import matplotlib.pyplot as plt
 
-    from cartreport import figures
+    from cartreport.report import figures
 
     analysis = api.load_analysis()
     for keys, fig in (
@@ -204,7 +204,7 @@ def test_the_same_cohort_gives_the_same_results_in_every_format(tmp_path):
     import pandas as pd
     import pyreadstat
 
-    from cartreport.synthetic import synthetic_cohort
+    from cartreport.cohorts.synthetic import synthetic_cohort
 
     text = synthetic_cohort(40, seed=9)
     typed = text.copy()
@@ -336,7 +336,7 @@ def test_every_count_in_results_agrees_with_the_flow(params):
 def test_bone_marrow_counts_by_hand():
     import pandas as pd
 
-    from cartreport.baseline import bone_marrow_counts
+    from cartreport.analysis.baseline import bone_marrow_counts
 
     bm = pd.Series(["MRD-negative CR", "MRD-positive CR", "NR", "NE", "MRD-negative CR"], dtype="category")
     assert bone_marrow_counts(bm) == {"bm_evaluable": 4, "bm_mrd_negative_cr": 2, "bm_cr": 3}

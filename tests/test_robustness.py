@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cartreport import api, cli, render
+from cartreport.cohorts.synthetic import synthetic_cohort
+from cartreport.contract.schema import REQUIRED_COLUMNS
 from cartreport.errors import ParameterError
-from cartreport.schema import REQUIRED_COLUMNS
-from cartreport.synthetic import synthetic_cohort
 
 SLOW = settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))

@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cartreport import schema
+from cartreport.contract import schema
+from cartreport.contract.coerce import coerce
 
 README = Path(__file__).resolve().parents[1] / "data" / "README.md"
 
@@ -71,7 +72,7 @@ def test_coerce_types_sorts_and_keeps_extra_columns():
             "site": ["x", "y"],
         }
     )
-    typed = schema.coerce(raw)
+    typed = coerce(raw)
     assert list(typed["patient_id"]) == ["A", "B"]
     assert typed["emd_at_baseline"].tolist() == [False, True]
     assert str(typed["cart_infusion_date"].dtype) == "datetime64[ns]"
@@ -82,11 +83,11 @@ def test_coerce_types_sorts_and_keeps_extra_columns():
 def test_coerce_refuses_an_unknown_yes_no_word():
     raw = pd.DataFrame({"patient_id": ["A"], "emd_at_baseline": ["maybe"]})
     with pytest.raises(ValueError, match="maybe"):
-        schema.coerce(raw)
+        coerce(raw)
 
 
 def test_readme_lists_the_xpt_aliases():
-    from cartreport.schema import XPT_ALIASES
+    from cartreport.contract.schema import XPT_ALIASES
 
     text = README.read_text(encoding="utf-8")
     block = _between(text, "<!-- xpt:start", "<!-- xpt:end")
@@ -126,14 +127,14 @@ def test_coerce_equals_the_cell_by_cell_definition():
             "extra": [1, " a", None, "a "],
         }
     )
-    got = schema.coerce(table)
+    got = coerce(table)
     pd.testing.assert_frame_equal(got, _coerce_cell_by_cell(table), check_exact=True)
     assert got["death_date"].isna().tolist() == [True, False, False, True]  # sorted by patient_id
 
 
 def test_coerce_of_the_shipped_study_equals_the_cell_by_cell_definition():
-    from cartreport.io import read_table
-    from cartreport.validate import validate_table
+    from cartreport.contract.validate import validate_table
+    from cartreport.read.table import read_table
 
     table = validate_table(read_table(README.parent / "ash2023_cd7_cart_cohort.csv")).table
-    pd.testing.assert_frame_equal(schema.coerce(table), _coerce_cell_by_cell(table), check_exact=True)
+    pd.testing.assert_frame_equal(coerce(table), _coerce_cell_by_cell(table), check_exact=True)

@@ -1,4 +1,4 @@
-"""Tests for cartreport.stepcurve: what the Kaplan–Meier and cumulative incidence curves share."""
+"""Tests for cartreport.stats.stepcurve: what the Kaplan–Meier and cumulative incidence curves share."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from cartreport.cif import CIFResult, aalen_johansen
-from cartreport.km import KMResult, kaplan_meier
-from cartreport.stepcurve import (
+from cartreport.stats.cif import CIFResult, aalen_johansen
+from cartreport.stats.km import KMResult, kaplan_meier
+from cartreport.stats.stepcurve import (
     Estimate,
     StepCurve,
     at_risk_at,
@@ -22,7 +22,7 @@ from cartreport.stepcurve import (
 
 
 def test_doctests() -> None:
-    import cartreport.stepcurve as module
+    import cartreport.stats.stepcurve as module
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
-from cartreport.io import read_table
-from cartreport.synthetic import synthetic_cohort
-from cartreport.validate import validate_table
+from cartreport.cohorts.synthetic import synthetic_cohort
+from cartreport.contract.validate import validate_table
+from cartreport.read.table import read_table
 
 
 def test_same_seed_same_table_other_seed_other_table():

@@ -1,14 +1,14 @@
-"""Synthetic safety and transplant outcomes (cartreport.synthetic_transplant, `synthesize --transplant-outcomes`):
+"""Synthetic safety and transplant outcomes (cartreport.cohorts.synthetic_transplant, `synthesize --transplant-outcomes`):
 valid tables of any size, the other columns unchanged, every section of the report filled."""
 
 import pandas as pd
 import pytest
 
 from cartreport import cli
-from cartreport.synthetic import synthetic_cohort
-from cartreport.synthetic_transplant import add_transplant_outcomes
-from cartreport.transplant_endpoints import TRANSPLANT_DEFINITIONS
-from cartreport.validate import validate_file
+from cartreport.analysis.transplant_endpoints import TRANSPLANT_DEFINITIONS
+from cartreport.cohorts.synthetic import synthetic_cohort
+from cartreport.cohorts.synthetic_transplant import add_transplant_outcomes
+from cartreport.contract.validate import validate_file
 
 
 @pytest.mark.parametrize("n", [1, 7, 400])

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cartreport import formatting as fmt
-from cartreport import tables
 from cartreport.api import load_analysis
+from cartreport.report import tables
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FRAMES = (

@@ -16,7 +16,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from cartreport import api
-from cartreport.transplant_endpoints import INCIDENCE, LANDMARK_DAYS
+from cartreport.analysis.transplant_endpoints import INCIDENCE, LANDMARK_DAYS
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = json.loads((ROOT / "tests" / "data" / "reference" / "transplant.json").read_text(encoding="utf-8"))

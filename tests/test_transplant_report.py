@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cartreport import api, formatting, transplant_prose
+from cartreport import api, formatting
+from cartreport.report import transplant_prose
 
 ROOT = Path(__file__).resolve().parents[1]
 TIES = ROOT / "tests" / "data" / "transplant_ties.csv"

@@ -1,5 +1,5 @@
-"""Validation of the safety and transplant-outcome columns (cartreport.transplant_rules, the grade columns of
-cartreport.column_rules): one test per rule with its exact one-line message, and the CLI's exit code."""
+"""Validation of the safety and transplant-outcome columns (cartreport.contract.transplant_rules, the grade columns of
+cartreport.contract.column_rules): one test per rule with its exact one-line message, and the CLI's exit code."""
 
 from pathlib import Path
 
@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from cartreport import cli
-from cartreport.io import ReadResult
-from cartreport.problems import RULES
-from cartreport.validate import validate_table
+from cartreport.contract.problems import RULES
+from cartreport.contract.validate import validate_table
+from cartreport.read.table import ReadResult
 
 TRANSPLANTED = {
     "patient_id": "P01",

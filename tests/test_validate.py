@@ -1,4 +1,4 @@
-"""Validation of the patient table (cartreport.validate): one test per rule with its exact message, then
+"""Validation of the patient table (cartreport.contract.validate): one test per rule with its exact message, then
 property-based tests: valid cohorts always pass and survive every file format; corrupted ones always fail on the
 right column and never raise anything but the documented errors."""
 
@@ -14,11 +14,10 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from cartreport import schema
-from cartreport.errors import CartreportError, CohortError, DataFileError
-from cartreport.io import ReadResult, read_table
-from cartreport.problems import MAX_PER_RULE
-from cartreport.validate import (
+from cartreport.contract import schema
+from cartreport.contract.coerce import coerce
+from cartreport.contract.problems import MAX_PER_RULE
+from cartreport.contract.validate import (
     RULES,
     Problem,
     build_schema,
@@ -27,6 +26,8 @@ from cartreport.validate import (
     validate_file,
     validate_table,
 )
+from cartreport.errors import CartreportError, CohortError, DataFileError
+from cartreport.read.table import ReadResult, read_table
 
 VALID = {
     "patient_id": "P01",
@@ -81,7 +82,7 @@ def test_valid_table_is_normalised_and_ready_for_coerce():
         "emd_response: read `cr` as `CR` (1 cell)",
         "sex: read `Female` as `female` (1 cell)",
     ]
-    typed = schema.coerce(report.table)
+    typed = coerce(report.table)
     assert list(typed["emd_at_baseline"]) == [True, True, False]
     assert typed["cart_infusion_date"].dtype == "datetime64[ns]"
     assert summary_line(report) == "data.csv: 3 patients, 10 required columns present, valid."
@@ -624,7 +625,7 @@ def test_valid_cohorts_validate_cleanly_in_every_format(cohort, fmt):
     assert report.table is not None
     got = report.table.reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
-    schema.coerce(report.table)  # the normalised table is accepted downstream
+    coerce(report.table)  # the normalised table is accepted downstream
 
 
 @settings(max_examples=30, deadline=None)
@@ -754,7 +755,7 @@ def test_missing_death_date_column_is_reported_not_a_crash():
 
 
 def test_schema_is_built_once_and_names_stay_importable_from_validate():
-    from cartreport import between_columns, column_rules, identifiers, problems, validate
+    from cartreport.contract import between_columns, column_rules, identifiers, problems, validate
 
     assert build_schema() is build_schema()
     assert validate.Problem is problems.Problem and validate.RULES is problems.RULES

@@ -1,9 +1,9 @@
 """The public entry points: the CLI, the notebooks and the tests call these same functions.
 
 * :func:`load_cohort` — read and validate a patient file (the shipped study by default);
-* :func:`load_analysis` — parameters → :class:`~cartreport.results.Analysis` (cached per process);
+* :func:`load_analysis` — parameters → :class:`~cartreport.analysis.results.Analysis` (cached per process);
 * :func:`analysis_for` — a notebook's analysis: the one ``cartreport run`` handed over, or computed from the
-  notebook's parameters cell (:mod:`cartreport.handoff`);
+  notebook's parameters cell (:mod:`cartreport.render.handoff`);
 * :func:`run_report` — validate, execute the notebooks, write the output folder atomically;
 * :func:`validate` — every problem of a file;
 * :func:`reconstruct` — regenerate the shipped cohort.
@@ -24,13 +24,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from cartreport.analysis.params import resolve_parameters
+from cartreport.analysis.results import Analysis, analyse, write_results
+from cartreport.cohorts.reconstruct import (
+    COHORT_FILE,
+    DEFAULT_SEED,
+    load_published_figures,
+    reconstruct_cohort,
+)
+from cartreport.contract.coerce import coerce
 from cartreport.errors import CohortError, ParameterError, SetupError
 from cartreport.formatting import counted
-from cartreport.handoff import HANDLE_PARAMETER, notebook_parameters, receive, share
-from cartreport.params import resolve_parameters
-from cartreport.reconstruct import COHORT_FILE, DEFAULT_SEED, load_published_figures, reconstruct_cohort
-from cartreport.results import Analysis, analyse, write_results
-from cartreport.schema import coerce
+from cartreport.render.handoff import HANDLE_PARAMETER, notebook_parameters, receive, share
 from cartreport.shipped import NOTEBOOK_DIR
 
 __all__ = [
@@ -74,8 +79,8 @@ def _resolve_data_path(data: str | Path | None) -> Path:
 
 
 def validate(data: str | Path, sheet: str | None = None, data_cutoff: str | None = None):
-    """Every problem of a patient file (:class:`cartreport.validate.ValidationReport`)."""
-    from cartreport.validate import validate_file
+    """Every problem of a patient file (:class:`cartreport.contract.validate.ValidationReport`)."""
+    from cartreport.contract.validate import validate_file
 
     cutoff = resolve_parameters({"data_cutoff": data_cutoff or ""})["data_cutoff"]
     return validate_file(
@@ -266,7 +271,7 @@ def check_batch_target(runs: Mapping[str, Mapping], output: str | Path) -> Path:
 
 def patient_timeline(analysis: Analysis) -> pd.DataFrame:
     """Each patient's course in months since CAR-T (the swimmer plot's input)."""
-    from cartreport.endpoints import patient_timeline as timeline
+    from cartreport.analysis.endpoints import patient_timeline as timeline
 
     return timeline(analysis.table, analysis.endpoints.data_cutoff)
 
@@ -278,8 +283,8 @@ def subgroup_figure(analysis: Analysis, endpoint: str = "os"):
     """
     if not analysis.by_group:
         return None
-    from cartreport import figures
     from cartreport.formatting import p_value
+    from cartreport.report import figures
 
     results = analysis.results
     column = results["subgroups"]["column"]
@@ -303,7 +308,7 @@ def subgroup_figure(analysis: Analysis, endpoint: str = "os"):
 def transplant_figure(analysis: Analysis, group: str):
     """Engraftment (``"engraftment"``), acute / chronic GVHD (``"agvhd"``, ``"cgvhd"``) or GRFS (``"grfs"``, beside
     OS and LFS when the report's time origin is the second HSCT) curves; ``None`` without the group's columns."""
-    from cartreport.figures.transplant import plot_transplant_curves
+    from cartreport.report.figures.transplant import plot_transplant_curves
 
     if analysis.transplant is None:
         return None
@@ -316,7 +321,7 @@ def transplant_figure(analysis: Analysis, group: str):
 
 
 def provenance_table(results: dict) -> pd.DataFrame:
-    from cartreport.provenance import provenance_table as table
+    from cartreport.report.provenance import provenance_table as table
 
     return table(results)
 

@@ -38,10 +38,10 @@ import pandas as pd
 import yaml
 
 from cartreport import batch_workers
+from cartreport.analysis.params import anchor_data_path, load_yaml, resolve_parameters, yaml_error
 from cartreport.batch_workers import BatchRun, run_one
 from cartreport.errors import ParameterError
 from cartreport.escape import write_csv
-from cartreport.params import anchor_data_path, load_yaml, resolve_parameters, yaml_error
 
 __all__ = [
     "BatchInterrupted",
@@ -225,7 +225,8 @@ def _write_index(summary: pd.DataFrame, output: Path) -> None:
 
     from markupsafe import Markup
 
-    from cartreport import figures, formatting
+    from cartreport import formatting
+    from cartreport.report import figures
 
     figures.theme()
     ok = summary[summary["status"] == "ok"]

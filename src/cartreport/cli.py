@@ -16,8 +16,8 @@ from pathlib import Path
 import yaml
 
 from cartreport import __version__
+from cartreport.analysis.params import PARAMETERS, anchor_data_path, load_yaml, parse_cli_value, yaml_error
 from cartreport.errors import CartreportError, ParameterError, SectionFailed
-from cartreport.params import PARAMETERS, anchor_data_path, load_yaml, parse_cli_value, yaml_error
 
 __all__ = ["main"]
 
@@ -89,7 +89,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from cartreport import api
-    from cartreport.validate import summary_line
+    from cartreport.contract.validate import summary_line
 
     report = api.validate(args.path, args.sheet, args.data_cutoff)
     for note in report.notes:
@@ -113,7 +113,7 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def _cmd_synthesize(args: argparse.Namespace) -> int:
-    from cartreport.synthetic import synthetic_cohort
+    from cartreport.cohorts.synthetic import synthetic_cohort
 
     if args.n < 1:
         raise ParameterError("--n", args.n, "must be at least 1")
@@ -126,7 +126,7 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
         raise ParameterError("--output", args.output, f"its folder cannot be made ({exc.strerror})") from None
     table = synthetic_cohort(args.n, seed=args.seed)
     if args.transplant_outcomes:
-        from cartreport.synthetic_transplant import add_transplant_outcomes
+        from cartreport.cohorts.synthetic_transplant import add_transplant_outcomes
 
         table = add_transplant_outcomes(table, seed=args.seed)
     table.to_csv(output, index=False, lineterminator="\n")
@@ -141,7 +141,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cartreport.reconstruct import COHORT_FILE, DEFAULT_SEED
+    from cartreport.cohorts.reconstruct import COHORT_FILE, DEFAULT_SEED
 
     parser = argparse.ArgumentParser(
         prog="cartreport", description="Narrative clinical reports for cell-therapy cohorts."

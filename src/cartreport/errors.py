@@ -5,12 +5,12 @@ to fix the cause (the file, the rows, the parameter) and a ``str()`` that a clin
 Every expected failure is a subclass of :class:`CartreportError`; the command line prints ``str(error)`` and maps
 the class to an exit code (``cartreport.cli.EXIT_CODES``: 1 for a failed report section, 2 for everything else).
 
-- :class:`CohortError`: the patient table was read but breaks the data contract (:mod:`cartreport.validate`);
+- :class:`CohortError`: the patient table was read but breaks the data contract (:mod:`cartreport.contract.validate`);
 - :class:`DataFileError`: the file cannot be read at all (missing, empty, header only, unsupported, damaged);
 - :class:`ParameterError`: a report parameter has a wrong type or value;
 - :class:`OutputFolderError`: the output folder is not one cartreport may write (it holds files of the user);
 - :class:`SetupError`: cartreport's own files are missing;
-- :class:`HandoffError`: a report notebook was handed an analysis it cannot use (:mod:`cartreport.handoff`);
+- :class:`HandoffError`: a report notebook was handed an analysis it cannot use (:mod:`cartreport.render.handoff`);
 - :class:`SectionFailed`: a report section failed while rendering (raised by :mod:`cartreport.render`);
 - :class:`ReconstructionError`: the reconstructed cohort does not reproduce a published figure.
 """
@@ -19,10 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover - imported for type hints only (validate imports this module)
-    from cartreport.validate import Problem
+from typing import Any
 
 __all__ = [
     "CartreportError",
@@ -84,7 +81,7 @@ class CohortError(CartreportError):
     Parameters
     ----------
     path : the file the table came from.
-    problems : every problem found (:class:`cartreport.validate.Problem`), in the validator's order.
+    problems : every problem found (:class:`cartreport.contract.validate.Problem`), in the validator's order.
 
     ``str()`` is a headline followed by one line per problem, e.g.::
 
@@ -93,9 +90,9 @@ class CohortError(CartreportError):
           cohort.csv row 9 (patient P09), column relapse_date: relapse 2020-01-02 is before ...
     """
 
-    def __init__(self, path: str | Path, problems: Sequence[Problem]) -> None:
+    def __init__(self, path: str | Path, problems: Sequence[Any]) -> None:
         self.path = Path(path)
-        self.problems: list[Problem] = list(problems)
+        self.problems: list[Any] = list(problems)
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -216,4 +213,4 @@ class SectionFailed(CartreportError):
 
 
 class ReconstructionError(CartreportError):
-    """The generated table does not reproduce a published figure (:mod:`cartreport.reconstruct`)."""
+    """The generated table does not reproduce a published figure (:mod:`cartreport.cohorts.reconstruct`)."""

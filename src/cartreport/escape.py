@@ -7,7 +7,7 @@ The report's prose is Markdown that nbconvert turns into HTML with raw HTML allo
 wrote as Markdown, the way :class:`markupsafe.Markup` marks HTML: combining it with anything else —
 :func:`md` / :meth:`Markdown.format`, :meth:`Markdown.join`, ``+`` — escapes the other operand with
 :func:`escape_markdown`. A mistake therefore fails safe: Markdown syntax that arrives in a plain string (an
-f-string) is shown as typed, never interpreted. :func:`cartreport.notebook.show_markdown` accepts only
+f-string) is shown as typed, never interpreted. :func:`cartreport.report.notebook.show_markdown` accepts only
 :class:`Markdown`.
 
 :func:`escape_markdown` backslash-escapes the ASCII punctuation that Markdown or HTML would read (CommonMark

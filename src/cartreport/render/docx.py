@@ -2,9 +2,9 @@
 
 :func:`write_docx` walks the same cells, in the same order, as the HTML report: markdown headings become Word
 headings ("Heading 1", "Heading 2"… styles, so that a journal template can restyle them), prose paragraphs become
-Word paragraphs with their bold and italic, every table shown by :func:`cartreport.notebook.show_table` becomes a
+Word paragraphs with their bold and italic, every table shown by :func:`cartreport.report.notebook.show_table` becomes a
 real, editable Word table under its numbered title, and every figure shown by
-:func:`cartreport.notebook.show_figure` is embedded from ``figures/<name>.png`` (print resolution) at its drawn
+:func:`cartreport.report.notebook.show_figure` is embedded from ``figures/<name>.png`` (print resolution) at its drawn
 size, with its numbered caption. Captions use Word's "Caption" style and a ``SEQ`` field, as Word's own
 Insert Caption does. python-docx and mistune are imported only when a document is written.
 """

@@ -34,10 +34,10 @@ PRELOAD_MODULES: tuple[str, ...] = (
     "matplotlib",
     "matplotlib.pyplot",
     "cartreport.api",
-    "cartreport.figures",
-    "cartreport.notebook",
-    "cartreport.prose",
-    "cartreport.tables",
+    "cartreport.report.figures",
+    "cartreport.report.notebook",
+    "cartreport.report.prose",
+    "cartreport.report.tables",
 )
 
 #: environment variable naming the kernel's shared folder (see ``_Kernel.shared_dir``)

@@ -1,0 +1,138 @@
+"""Baseline characteristics (Table 1), the patient flow and the intervals between treatment steps.
+
+Table 1 follows gtsummary's defaults: continuous variables as median (range), categorical variables as n (%),
+percentages over patients with a known value, missing values counted separately.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cartreport.analysis.endpoints import EndpointData
+from cartreport.contract.schema import BM_COMPLETE_RESPONSES
+
+__all__ = ["INTERVALS", "baseline_rows", "bone_marrow_counts", "interval_rows", "patient_flow"]
+
+#: (name, label, from column, to column) for the treatment sequence
+INTERVALS: tuple[tuple[str, str, str, str], ...] = (
+    ("first_hsct_to_relapse", "First HSCT → relapse", "first_hsct_date", "relapse_after_first_hsct_date"),
+    (
+        "relapse_to_cart",
+        "Relapse → CD7 CAR-T infusion",
+        "relapse_after_first_hsct_date",
+        "cart_infusion_date",
+    ),
+    ("cart_to_second_hsct", "CD7 CAR-T infusion → second HSCT", "cart_infusion_date", "second_hsct_date"),
+)
+
+_CATEGORICAL = (
+    ("diagnosis", "Diagnosis"),
+    ("sex", "Sex"),
+    ("emd_at_baseline", "Extramedullary disease before CAR-T"),
+    ("donor_type", "Donor of the second HSCT"),
+)
+
+
+def _count_rows(table: pd.DataFrame, column: str, label: str) -> list[dict]:
+    values = table[column]
+    if values.dtype == bool:
+        values = values.map({True: "yes", False: "no"})
+    known = values.dropna()
+    counts = known.value_counts()
+    rows = []
+    for level in sorted(counts.index, key=lambda v: (-counts[v], str(v))):
+        rows.append(
+            {
+                "variable": column,
+                "label": label,
+                "level": str(level),
+                "kind": "count",
+                "n": int(counts[level]),
+                "percent": float(counts[level] / len(known)),
+                "median": None,
+                "min": None,
+                "max": None,
+                "missing": int(values.isna().sum()),
+            }
+        )
+    return rows
+
+
+def _continuous_row(values: pd.Series, variable: str, label: str) -> dict:
+    known = values.dropna().astype(float)
+    return {
+        "variable": variable,
+        "label": label,
+        "level": None,
+        "kind": "continuous",
+        "n": int(known.size),
+        "percent": None,
+        "median": float(np.median(known)) if known.size else None,
+        "min": float(known.min()) if known.size else None,
+        "max": float(known.max()) if known.size else None,
+        "missing": int(values.isna().sum()),
+    }
+
+
+def baseline_rows(table: pd.DataFrame) -> list[dict]:
+    """Table 1 rows of a coerced patient table (columns absent from the table are skipped)."""
+    rows: list[dict] = []
+    if "age_years" in table.columns:
+        rows.append(_continuous_row(table["age_years"], "age_years", "Age at CAR-T infusion, years"))
+    for column, label in _CATEGORICAL:
+        if column in table.columns:
+            rows.extend(_count_rows(table, column, label))
+    return rows
+
+
+def interval_rows(table: pd.DataFrame) -> list[dict]:
+    """Median (range) days between consecutive treatment steps, over patients with both dates."""
+    rows = []
+    for name, label, start, end in INTERVALS:
+        if start not in table.columns or end not in table.columns:
+            continue
+        days = (table[end] - table[start]).dt.days.dropna()
+        rows.append(
+            {
+                "name": name,
+                "label": label,
+                "n": int(days.size),
+                "median_days": float(np.median(days)) if days.size else None,
+                "min_days": float(days.min()) if days.size else None,
+                "max_days": float(days.max()) if days.size else None,
+            }
+        )
+    return rows
+
+
+def bone_marrow_counts(bm_response: pd.Series) -> dict[str, int]:
+    """Patients evaluable for bone-marrow response (all but ``NE``), in MRD-negative CR, and in CR
+    (MRD-negative or positive): the one count behind the patient flow and the response rates."""
+    return {
+        "bm_evaluable": int((bm_response != "NE").sum()),
+        "bm_mrd_negative_cr": int((bm_response == "MRD-negative CR").sum()),
+        "bm_cr": int(bm_response.isin(BM_COMPLETE_RESPONSES).sum()),
+    }
+
+
+def patient_flow(table: pd.DataFrame, endpoints: EndpointData, enrolled: int | None = None) -> dict:
+    """CONSORT-style counts: enrolled → infused → responded → transplanted → analysed.
+
+    ``enrolled`` is the number of rows before a subgroup filter (defaults to the table's rows).
+    """
+    cutoff = endpoints.data_cutoff
+    infused = table["cart_infusion_date"].notna()
+    transplanted = table["second_hsct_date"].notna()
+    if cutoff is not None:
+        infused &= table["cart_infusion_date"] <= cutoff
+        transplanted &= table["second_hsct_date"] <= cutoff
+    return {
+        "enrolled": int(enrolled if enrolled is not None else len(table)),
+        "infused": int(infused.sum()),
+        **bone_marrow_counts(table["bm_response"]),
+        "transplanted": int(transplanted.sum()),
+        "analysed": int(endpoints.patients["analysed"].sum()),
+        "time_origin": endpoints.time_origin,
+        "excluded": endpoints.exclusions(),
+    }

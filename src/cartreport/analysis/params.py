@@ -1,0 +1,240 @@
+"""Report parameters: names, types, defaults and checks — one list for the CLI, the api and the notebooks.
+
+The notebooks' ``parameters`` cells hold the same names with the same defaults (``tests/test_notebooks.py`` checks
+it). :func:`resolve_parameters` refuses unknown names, wrong types and impossible values with a
+:class:`~cartreport.errors.ParameterError` before anything runs, and converts command-line text (``-p NAME VALUE``)
+with YAML rules so that ``-p landmarks_months "[6, 12]"`` and ``-p ci_level 0.9`` work as users expect.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from cartreport.errors import ParameterError
+from cartreport.stats.km import CI_METHODS
+
+__all__ = [
+    "PARAMETERS",
+    "ParameterSpec",
+    "anchor_data_path",
+    "default_parameters",
+    "load_yaml",
+    "yaml_error",
+    "parse_cli_value",
+    "resolve_parameters",
+]
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    name: str
+    default: object
+    kind: str  # "text", "date", "choice", "number", "months", "mapping"
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+PARAMETERS: tuple[ParameterSpec, ...] = (
+    ParameterSpec("data", "", "text", "patient table (CSV, XLSX, Parquet, XPT); empty = the shipped study"),
+    ParameterSpec("sheet", "", "text", "Excel sheet name; empty = the first sheet"),
+    ParameterSpec(
+        "time_origin",
+        "second_hsct",
+        "choice",
+        "time zero of survival analyses",
+        choices=("second_hsct", "cart_infusion"),
+    ),
+    ParameterSpec("data_cutoff", "", "date", "YYYY-MM-DD: later events ignored, follow-up censored there"),
+    ParameterSpec("landmarks_months", [6, 12, 24], "months", "landmark times for survival estimates, months"),
+    ParameterSpec("ci_level", 0.95, "number", "confidence level of every interval"),
+    ParameterSpec(
+        "ci_method", "log-log", "choice", "Kaplan–Meier interval transformation", choices=CI_METHODS
+    ),
+    ParameterSpec("subgroup", {}, "mapping", "restrict to rows whose column takes one of the listed values"),
+    ParameterSpec(
+        "subgroup_by",
+        "",
+        "text",
+        "column whose values split the survival curves (log-rank test); not patient_id, an identifier or a "
+        "column where more than half of the groups hold one patient",
+    ),
+    ParameterSpec("title", "", "text", "report title; empty = a title from the data"),
+    ParameterSpec("output_dir", "", "text", "set by cartreport run (choose --output instead)"),
+)
+_BY_NAME = {p.name: p for p in PARAMETERS}
+
+
+def default_parameters() -> dict:
+    """Every parameter at its default (fresh copies of mutable defaults)."""
+    return {p.name: copy.deepcopy(p.default) for p in PARAMETERS}
+
+
+class _TextDatesLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that dates stay text: the ``date`` check reads them, so that an impossible date
+    such as 2023-02-30 is a :class:`ParameterError` rather than a ``ValueError`` inside the YAML library."""
+
+
+_TextDatesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_yaml(text: str) -> object:
+    """Parameters written in YAML (a ``-p`` value, a params file, a batch grid), dates kept as text.
+
+    >>> load_yaml("data_cutoff: 2023-02-30")
+    {'data_cutoff': '2023-02-30'}
+    """
+    return yaml.load(text, Loader=_TextDatesLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def yaml_error(exc: Exception) -> str:
+    """A YAML error in one line: where, and what (PyYAML's own text spans several lines with a snippet).
+
+    >>> try:
+    ...     load_yaml("title: !!python/object/apply:os.system [ls]")
+    ... except yaml.YAMLError as exc:
+    ...     print(yaml_error(exc))
+    line 1, column 8: could not determine a constructor for the tag 'tag:yaml.org,2002:python/object/apply:os.system'
+    """
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    what = getattr(exc, "problem", None) or str(exc)
+    return where + " ".join(str(what).split())
+
+
+def parse_cli_value(text: str) -> object:
+    """A ``-p NAME VALUE`` value as YAML (numbers, lists, mappings); plain text stays text."""
+    try:
+        return load_yaml(text) if text.strip() else ""
+    except yaml.YAMLError:
+        return text
+
+
+def _text(spec: ParameterSpec, value: object) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ParameterError(spec.name, value, "must be text")
+    return value.strip()
+
+
+def _date(spec: ParameterSpec, value: object) -> str:
+    if value in (None, ""):
+        return ""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = _text(spec, value)
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise ParameterError(spec.name, value, "must be a date written YYYY-MM-DD, e.g. 2023-06-30") from None
+
+
+def _choice(spec: ParameterSpec, value: object) -> str:
+    text = _text(spec, value)
+    if text not in spec.choices:
+        allowed = ", ".join(spec.choices)
+        raise ParameterError(spec.name, value, f"must be one of {allowed}")
+    return text
+
+
+def _number(spec: ParameterSpec, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ParameterError(spec.name, value, "must be a number between 0 and 1, e.g. 0.95")
+    if not 0.5 <= float(value) < 1:
+        raise ParameterError(spec.name, value, "must be at least 0.5 and below 1, e.g. 0.95")
+    return float(value)
+
+
+def _months(spec: ParameterSpec, value: object) -> list[float]:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list | tuple) or not value:
+        raise ParameterError(spec.name, value, "must be a non-empty list of months, e.g. [6, 12, 24]")
+    out = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int | float):
+            raise ParameterError(spec.name, value, f"{item!r} is not a number of months")
+        if not 0 < item <= 600:
+            raise ParameterError(
+                spec.name, value, f"{item!r}: landmarks must be positive months (at most 600)"
+            )
+        out.append(int(item) if float(item).is_integer() else float(item))
+    return sorted(set(out))
+
+
+def _mapping(spec: ParameterSpec, value: object) -> dict[str, list[str]]:
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, Mapping):
+        raise ParameterError(
+            spec.name, value, "must map a column to its allowed values, e.g. {diagnosis: [T-ALL]}"
+        )
+    out = {}
+    for column, allowed in value.items():
+        if not isinstance(column, str) or not column:
+            raise ParameterError(spec.name, value, f"{column!r} is not a column name")
+        if isinstance(allowed, str | int | float):
+            allowed = [allowed]
+        if not isinstance(allowed, list | tuple) or not allowed:
+            raise ParameterError(spec.name, value, f"the values for {column} must be a non-empty list")
+        out[column] = sorted(str(a) for a in allowed)
+    return dict(sorted(out.items()))
+
+
+_CHECKS: dict[str, Callable[[ParameterSpec, object], object]] = {
+    "text": _text,
+    "date": _date,
+    "choice": _choice,
+    "number": _number,
+    "months": _months,
+    "mapping": _mapping,
+}
+
+
+def anchor_data_path(params: dict, base_dir: Path) -> dict:
+    """``params`` with a relative ``data`` made relative to ``base_dir``, the folder of the file naming it.
+
+    One rule for a params file (``--params-file``) and a batch grid: ``data: cohort.csv`` means the file
+    beside the params file or grid, wherever the command is run from. ``~`` is expanded; absolute paths are
+    kept.
+    """
+    data = params.get("data")
+    if not isinstance(data, str) or not data.strip():
+        return params
+    path = Path(data.strip()).expanduser()
+    return {**params, "data": str(path if path.is_absolute() else (Path(base_dir) / path).resolve())}
+
+
+def resolve_parameters(overrides: Mapping[str, object] | None = None) -> dict:
+    """Defaults updated with ``overrides``, every value checked and normalised.
+
+    Raises
+    ------
+    ParameterError
+        for an unknown name (with the closest known name), a wrong type or an impossible value.
+
+    Examples
+    --------
+    >>> resolve_parameters({"landmarks_months": [12, 6]})["landmarks_months"]
+    [6, 12]
+    """
+    import difflib
+
+    resolved = default_parameters()
+    for name, value in (overrides or {}).items():
+        spec = _BY_NAME.get(name)
+        if spec is None:
+            close = difflib.get_close_matches(name, list(_BY_NAME), n=1)
+            hint = f"; did you mean {close[0]}?" if close else f"; known: {', '.join(_BY_NAME)}"
+            raise ParameterError(name, value, f"unknown parameter{hint}")
+        resolved[name] = _CHECKS[spec.kind](spec, value)
+    return resolved

@@ -1,0 +1,1 @@
+"""Cohorts the package makes: the flagship study's reconstruction and seeded synthetic cohorts."""

@@ -1,0 +1,1 @@
+"""The data contract (:mod:`.schema`) and its validation: every problem of a table at once."""

@@ -1,0 +1,100 @@
+"""Typed columns from a validated patient table: the data contract (:mod:`.schema`) applied to cell text.
+
+Columnar: each distinct cell value of a column is converted once (dates, numbers, yes/no words), by the one
+text-cell rule of :func:`cartreport.read.cells.stripped_text`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cartreport.contract.schema import DATE_COLUMNS, FALSE_WORDS, INTEGER_COLUMNS, TRUE_WORDS
+from cartreport.read.cells import stripped_text
+
+__all__ = ["coerce"]
+
+
+def _yes_no(value: object) -> bool | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"not a yes/no value: {value!r}")
+
+
+def _yes_no_column(cells: pd.Series) -> pd.Series:
+    """:func:`_yes_no` of every cell as ``bool`` (blank → ``False``); each distinct spelling is read once."""
+    values = cells.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        return cells.map(_yes_no).astype(bool)
+    codes, words = pd.factorize(values)
+    flags = np.array([_yes_no(word) for word in words] + [None], dtype=object)[codes]
+    return pd.Series(flags, index=cells.index, dtype=object).astype(bool)
+
+
+def _stripped_column(cells: pd.Series) -> pd.Series:
+    """Text cells by the one rule of :func:`cartreport.read.cells.stripped_text`; a missing marker stays as it was."""
+    values = cells.to_numpy(dtype=object)
+    cleaned = stripped_text(values)
+    if cleaned is None:  # not only text: strip the strings, keep the rest
+        return cells.map(lambda v: v.strip() if isinstance(v, str) else v).replace({"": None})
+    texts = cleaned[0]
+    missing = pd.isna(values)
+    texts[missing] = values[missing]
+    return pd.Series(texts, index=cells.index, dtype=object)
+
+
+def _by_distinct_value(cells: pd.Series, convert, missing) -> pd.Series:
+    """``convert`` (a whole-column function) applied to each distinct value of an object column once (text
+    stripped as by :func:`_stripped_column`), the result spread back over the rows; ``missing`` where the cell
+    is missing. Other columns are converted whole."""
+    if cells.dtype != object:
+        return convert(cells)
+    codes, distinct = pd.factorize(cells.to_numpy(dtype=object))
+    distinct = [(v.strip() or None) if isinstance(v, str) else v for v in distinct]
+    converted = convert(pd.Series(distinct, dtype=object)).to_numpy()
+    return pd.Series(np.append(converted, missing)[codes], index=cells.index)
+
+
+def _dates(cells: pd.Series) -> pd.Series:
+    parse = lambda s: pd.to_datetime(s, format="mixed", errors="raise").astype("datetime64[ns]")  # noqa: E731
+    return _by_distinct_value(cells, parse, np.datetime64("NaT", "ns"))
+
+
+def _numbers(cells: pd.Series) -> pd.Series:
+    return _by_distinct_value(cells, lambda s: pd.to_numeric(s, errors="raise").astype(float), np.nan)
+
+
+def coerce(table: pd.DataFrame) -> pd.DataFrame:
+    """Typed copy of a *validated* patient table.
+
+    Dates become ``datetime64[ns]`` (``NaT`` where blank), ``emd_at_baseline`` becomes ``bool``,
+    ``age_years`` a float, text is stripped, and the rows are sorted by ``patient_id`` so that every
+    computation downstream is independent of the file's row order. Extra columns are carried along.
+    Columnar: each distinct date, number or yes/no word is parsed once.
+    """
+    typed = {}
+    for name in table.columns:
+        cells = table[name]
+        parsed = name in DATE_COLUMNS or name == "age_years" or name in INTEGER_COLUMNS
+        if cells.dtype == object and not parsed:  # dates and numbers: stripped per distinct value below
+            cells = _stripped_column(cells)
+        if name in DATE_COLUMNS:
+            cells = _dates(cells)
+        elif name == "age_years" or name in INTEGER_COLUMNS:  # whole numbers: NaN where blank
+            cells = _numbers(cells)
+        elif name == "emd_at_baseline":
+            cells = _yes_no_column(cells)
+        elif name == "patient_id":
+            cells = cells.astype(str)
+        typed[name] = cells
+    if "emd_at_baseline" not in typed or "patient_id" not in typed:
+        raise KeyError("emd_at_baseline" if "emd_at_baseline" not in typed else "patient_id")
+    out = pd.DataFrame(typed, index=table.index)
+    return out.sort_values("patient_id", kind="stable").reset_index(drop=True)

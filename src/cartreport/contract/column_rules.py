@@ -1,0 +1,334 @@
+"""The per-column rules of the data contract, as a pandera schema, and their problems in plain words.
+
+:func:`build_schema` turns :data:`cartreport.contract.schema.COLUMNS` into a pandera ``DataFrameSchema`` (built once);
+:func:`schema_problems` runs it with ``lazy=True`` and describes every failure case as a
+:class:`~cartreport.contract.problems.Problem` with a hint.
+
+The checks are vectorised: a check tests each *distinct* value of a column once (a registry has thousands of
+patients but few distinct dates, codes or ages) and marks the cells holding a failing value, so pandera still
+reports every failing cell with its row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import functools
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from cartreport.contract import schema
+from cartreport.contract.problems import Problem, column_problem, quoted, rows_text
+
+__all__ = ["build_schema", "id_key", "is_iso_date", "near_duplicate_id_problems", "schema_problems"]
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def is_iso_date(value: object) -> bool:
+    """Whether ``value`` is a string ``YYYY-MM-DD`` naming a day that exists."""
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _number(value: object) -> float | None:
+    try:
+        number = float(str(value))
+    except ValueError:
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def _in_range(value: object, low: float | None, high: float | None) -> bool:
+    number = _number(value)
+    if number is None:
+        return True  # reported as not-a-number
+    return (low is None or number >= low) and (high is None or number <= high)
+
+
+def _is_whole_or_not_number(value: object) -> bool:
+    number = _number(value)
+    return number is None or number.is_integer()  # not a number is reported as not-a-number
+
+
+def _by_distinct_value(test: Callable[[object], bool]) -> Callable[[pd.Series], pd.Series]:
+    """A vectorised check: whether each cell passes ``test``, calling ``test`` once per distinct value."""
+
+    def check(cells: pd.Series) -> pd.Series:
+        passing = [value for value in cells.dropna().unique() if test(value)]
+        return cells.isin(passing)
+
+    return check
+
+
+@functools.cache
+def build_schema() -> pa.DataFrameSchema:
+    """The pandera schema of the per-column rules, built from :data:`cartreport.contract.schema.COLUMNS` (once).
+
+    Each check's name is the rule id reported (``date-format``, ``allowed-values``, ``not-a-number``,
+    ``out-of-range``); blank cells where the contract allows none fail pandera's ``not_nullable`` check
+    (``blank-id`` / ``required-value``), a repeated ``patient_id`` its ``field_uniqueness`` check
+    (``duplicate-id``) and a missing required column its ``column_in_dataframe`` check (``required-column``).
+    Extra columns are not checked. Cells are expected as strings (yes/no and codes already normalised).
+    """
+    columns = {}
+    for spec in schema.COLUMNS:
+        checks: list[pa.Check] = []
+        if spec.kind == "date":
+            checks.append(pa.Check(_by_distinct_value(is_iso_date), name="date-format"))
+        elif spec.values:
+            checks.append(pa.Check(lambda s, allowed=spec.values: s.isin(allowed), name="allowed-values"))
+        elif spec.kind in ("number", "integer"):
+            low, high = spec.minimum, spec.maximum
+            checks.append(pa.Check(_by_distinct_value(lambda v: _number(v) is not None), name="not-a-number"))
+            if spec.kind == "integer":
+                checks.append(pa.Check(_by_distinct_value(_is_whole_or_not_number), name="not-an-integer"))
+            checks.append(
+                pa.Check(
+                    _by_distinct_value(lambda v, lo=low, hi=high: _in_range(v, lo, hi)), name="out-of-range"
+                )
+            )
+        columns[spec.name] = pa.Column(
+            None,
+            checks=checks,
+            nullable=spec.blank is not None,
+            unique=spec.name == "patient_id",
+            required=spec.required,
+        )
+    return pa.DataFrameSchema(columns, strict=False, name="cartreport patient table")
+
+
+def schema_problems(table: pd.DataFrame) -> list[Problem]:
+    """Every failure of the per-column rules in ``table`` (strings or ``None``, unique row numbers as index)."""
+    try:
+        build_schema().validate(
+            table, lazy=True, inplace=True
+        )  # nothing is coerced: the table is not changed
+    except SchemaErrors as errors:
+        cases = errors.failure_cases
+    else:
+        return []
+    ids = table["patient_id"] if "patient_id" in table.columns else None
+    rows_of_id: dict[str, list[int]] = defaultdict(list)
+    if ids is not None:
+        repeated = ids[ids.notna() & ids.duplicated(keep=False)]
+        for row, pid in repeated.items():
+            rows_of_id[pid].append(int(row))
+    described: dict[tuple[str, str, str | None], tuple[str, str, str | None]] = {}
+    problems = []
+    for case in cases.to_dict("records"):
+        check, name, value = str(case["check"]), case["column"], case["failure_case"]
+        if check == "column_in_dataframe":
+            problems.append(_missing_column(str(value), table))
+            continue
+        row = None if pd.isna(case["index"]) else int(case["index"])
+        value = None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+        if check == "field_uniqueness" and rows_of_id.get(value or "", [row])[0] != row:
+            continue  # one problem per repeated patient_id, at its first row, naming the others
+        pid = ids.get(row) if ids is not None and row is not None else None
+        key = (check, name, value)
+        if key not in described:
+            described[key] = _describe(check, schema.column(name), value, rows_of_id)
+        problems.append(Problem(row, pid, name, value, *described[key]))
+    return problems
+
+
+def id_key(value: str) -> str:
+    """A patient_id as compared for near-duplicates: Unicode-normalised, case-folded, without any space or
+    invisible character (``" CD7-01"``, ``"cd7-01"`` and ``"CD7\u200b-01"`` all give ``"cd7-01"``)."""
+    text = unicodedata.normalize("NFKC", value).casefold()
+    return "".join(c for c in text if not c.isspace() and unicodedata.category(c) != "Cf")
+
+
+#: the white space of ``str.isspace`` within ASCII; no ASCII character changes under NFKC or is of category Cf
+_ASCII_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f ]"
+
+
+def _id_keys(distinct_ids: np.ndarray) -> pd.Series:
+    """:func:`id_key` of each distinct patient_id, columnar for ASCII ids (pyarrow: lower case, white space
+    removed, which is what :func:`id_key` does to ASCII text) and one by one for the others."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = pa.array(distinct_ids, type=pa.string())
+    ascii_keys = pc.replace_substring_regex(pc.ascii_lower(ids), _ASCII_SPACE, "").to_numpy(
+        zero_copy_only=False
+    )
+    keys = pd.Series(ascii_keys, dtype=object)
+    other = np.flatnonzero(~pc.string_is_ascii(ids).to_numpy(zero_copy_only=False))
+    if len(other):
+        keys.iloc[other] = [id_key(value) for value in distinct_ids[other]]
+    return keys
+
+
+def near_duplicate_id_problems(table: pd.DataFrame) -> list[Problem]:
+    """patient_ids that differ only in upper/lower case, spaces or invisible characters (``CD7-01`` and
+    ``cd7-01``): one problem per such id, at its first row, naming the rows and spellings of the others."""
+    if "patient_id" not in table.columns:
+        return []
+    ids = table["patient_id"].dropna()
+    distinct = ids.unique()
+    keys = _id_keys(distinct)
+    clashes = keys.duplicated(keep=False).to_numpy()
+    if not clashes.any():
+        return []
+    key_of = dict(zip(distinct[clashes], keys[clashes], strict=True))
+    problems = []
+    rows_of_key: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for row, pid in ids[ids.isin(key_of)].items():
+        rows_of_key[key_of[pid]].append((int(row), pid))
+    for entries in rows_of_key.values():
+        first_row, first = entries[0]
+        others = [(r, p) for r, p in entries if p != first]
+        spellings = list(dict.fromkeys(p for _, p in others))
+        shown = ", ".join(quoted(p) for p in spellings[:3]) + (
+            f" and {len(spellings) - 3:,} more" if len(spellings) > 3 else ""
+        )
+        problems.append(
+            Problem(
+                first_row,
+                first,
+                "patient_id",
+                first,
+                "duplicate-id-case",
+                f"patient_id {quoted(first)} differs only in upper/lower case or spaces from {shown} "
+                f"(rows {rows_text([r for r, _ in others])})",
+                "one patient must have one spelling of patient_id; different patients need ids that differ "
+                "in more than case or spaces",
+            )
+        )
+    return problems
+
+
+def _describe(
+    check: str, spec: schema.ColumnSpec, value: str | None, rows_of_id: dict[str, list[int]]
+) -> tuple[str, str, str | None]:
+    """(rule, message, suggestion) for one pandera failure case."""
+    if check == "not_nullable":
+        if spec.name == "patient_id":
+            return (
+                "blank-id",
+                "the patient_id is blank",
+                "give every patient row a unique pseudonymous identifier",
+            )
+        if spec.kind == "date":
+            hint = "write the date as YYYY-MM-DD"
+        elif spec.values:
+            hint = f"write one of {', '.join(quoted(v) for v in spec.values)}"
+        else:
+            hint = "fill in the cell"
+        return "required-value", "the cell is blank but a value is required", hint
+    if check == "field_uniqueness":
+        rows = rows_of_id.get(value or "", [])
+        return (
+            "duplicate-id",
+            f"patient_id {quoted(value)} appears in {len(rows):,} rows (rows {rows_text(rows)})",
+            "each patient must have exactly one row with a unique patient_id",
+        )
+    if check == "date-format":
+        return (
+            "date-format",
+            f"value {quoted(value)} is not a date written as YYYY-MM-DD",
+            _date_hint(value or ""),
+        )
+    if check == "allowed-values":
+        allowed = ", ".join(quoted(v) for v in spec.values)
+        if spec.kind == "yes/no":
+            allowed += "; also accepted: true/false, y/n, 1/0"
+        return (
+            "allowed-values",
+            f"value {quoted(value)} is not allowed (allowed: {allowed})",
+            _closest(value, spec),
+        )
+    if check == "not-a-number":
+        hint = "use a point as the decimal separator" if re.fullmatch(r"\d+,\d+", value or "") else None
+        return "not-a-number", f"value {quoted(value)} is not a number", hint
+    if check == "not-an-integer":
+        return (
+            "not-an-integer",
+            f"value {quoted(value)} is not a whole number",
+            f"write a whole number {spec.minimum:g}–{spec.maximum:g}",
+        )
+    if check == "out-of-range":
+        return (
+            "out-of-range",
+            f"value {quoted(value)} is outside the range {spec.minimum:g}–{spec.maximum:g}",
+            "check the value",
+        )
+    return check, f"value {quoted(value)} fails the check {check}", None  # pragma: no cover
+
+
+def _missing_column(name: str, table: pd.DataFrame) -> Problem:
+    contract = {c.name for c in schema.COLUMNS}
+    others = [c for c in table.columns if c not in contract]
+    by_key = {re.sub(r"[^a-z0-9]+", "_", c.lower()).strip("_"): c for c in others}
+    near = by_key.get(name) or next(iter(difflib.get_close_matches(name, others, n=1, cutoff=0.6)), None)
+    if near:
+        suggestion = f'did you mean the column "{near}"? rename it to {name}'
+    else:
+        blank = schema.column(name).blank
+        suggestion = (
+            f'add it; a blank cell means "{blank}"' if blank else "add it, with a value for every patient"
+        )
+    return column_problem(name, "required-column", "the required column is missing", suggestion)
+
+
+def _date_hint(value: str) -> str:
+    """A hint for a date that is not ``YYYY-MM-DD``; a suggested date only when there is exactly one reading."""
+    if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", value):
+        return "check that the month and day exist, and write them with two digits (YYYY-MM-DD)"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?", value):
+        return f'remove the time of day: did you mean "{value[:10]}"?'
+    if re.fullmatch(r"\d{4,5}(\.0+)?", value) and 20000 <= float(value) <= 80000:
+        return (
+            "this looks like a spreadsheet date serial number; format the cells as dates, or write YYYY-MM-DD"
+        )
+    if value.lower() in {"na", "n/a", "nan", "none", "null", "-", ".", "unknown", "nd"}:
+        return "leave the cell blank when there is no date"
+    match = re.fullmatch(r"(\d{1,2})[./-](\d{1,2})[./-](\d{4})", value)
+    if match:
+        a, b, year = (int(g) for g in match.groups())
+        readings = {
+            d.isoformat()
+            for d in (_safe_date(year, b, a), _safe_date(year, a, b))  # day/month/year, month/day/year
+            if d is not None
+        }
+        if len(readings) == 1:
+            return f'write dates as YYYY-MM-DD: did you mean "{readings.pop()}"?'
+        if readings:
+            return f"write dates as YYYY-MM-DD ({' or '.join(quoted(r) for r in sorted(readings))}?)"
+    return "write dates as YYYY-MM-DD, e.g. 2021-03-04"
+
+
+def _safe_date(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _closest(value: str | None, spec: schema.ColumnSpec) -> str | None:
+    if value is None:
+        return None
+    lowered = {v.lower(): v for v in spec.values}
+    starts = [v for low, v in lowered.items() if low.startswith(value.lower())]
+    if len(starts) == 1:
+        return f"did you mean {quoted(starts[0])}?"
+    squashed = {re.sub(r"[^a-z0-9]", "", low): v for low, v in lowered.items()}
+    key = re.sub(r"[^a-z0-9]", "", value.lower())
+    if key in squashed:
+        return f"did you mean {quoted(squashed[key])}?"
+    near = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=0.6)
+    return f"did you mean {quoted(lowered[near[0]])}?" if near else None

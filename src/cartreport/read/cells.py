@@ -1,0 +1,236 @@
+"""From raw cell values to a table of stripped text: what :func:`cartreport.read.table.read_table` does after reading.
+
+Every reader of :mod:`cartreport.read.table` hands over a :class:`RawTable` (the header cells, the spreadsheet row number of
+every record and one column of raw values per position); :func:`assemble` turns it into the table the validator
+sees: every cell a stripped ``str`` or ``None``, blank rows dropped, unnamed empty columns dropped, and a note for
+each kind of normalisation.
+
+Text columns (every cell a ``str`` or ``None``: all of a CSV file, most of any file) are converted column by column
+with vectorised string operations; columns holding other values (numbers, dates, true/false cells) cell by cell with
+:meth:`CellText.text`, which defines the conversion.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cartreport.errors import DataFileError
+from cartreport.formatting import counted
+
+__all__ = ["CellText", "RawTable", "assemble", "columns_of", "counted", "stripped_text"]
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A table as a reader found it, before any cell is converted.
+
+    Attributes
+    ----------
+    header : the header row's cells, as read.
+    numbers : the spreadsheet row number of each record below the header (header = row 1).
+    columns : one object array per cell position, each as long as ``numbers``; there may be more or fewer
+        positions than header cells (cells beyond the header are dropped, missing ones are blank).
+    notes : what the reader normalised, in plain words.
+    """
+
+    header: list[object]
+    numbers: np.ndarray
+    columns: list[np.ndarray]
+    notes: list[str] = field(default_factory=list)
+
+
+def columns_of(records: Sequence[Sequence[object]], width: int = 0) -> list[np.ndarray]:
+    """Column arrays of row-wise records of any lengths (a short record is blank in its missing positions): at
+    least ``width`` columns, more if a record is longer."""
+    width = max(width, *(len(r) for r in records)) if records else width
+    return [
+        np.fromiter((r[j] if j < len(r) else None for r in records), dtype=object, count=len(records))
+        for j in range(width)
+    ]
+
+
+#: missing-value markers that :meth:`CellText.text` reads as a blank cell (``pd.NA`` is read as the text ``<NA>``)
+_BLANK_KINDS = frozenset({type(None), float, type(pd.NaT)})
+
+
+def stripped_text(
+    values: np.ndarray, missing_kinds: frozenset[type] | None = None
+) -> tuple[np.ndarray, int] | None:
+    """The one rule for text cells: each ``str`` stripped of surrounding white space (``str.strip``), ``None``
+    where that leaves nothing or where the cell is missing (``None``, ``NaN``, ``NaT``, ``pd.NA``).
+
+    Returns the cleaned object array and how many cells stripping changed, or ``None`` when a present cell is not
+    a ``str`` (or, with ``missing_kinds``, a missing cell is not of one of those types): the caller converts such
+    a column by its own rule. Columnar: each *distinct* value is stripped once (a registry has few distinct dates
+    and codes) and equal cells share one string object, which also bounds the memory of a large table.
+
+    >>> texts, trimmed = stripped_text(np.array([" P01 ", "P01", "  ", None], dtype=object))
+    >>> texts.tolist(), trimmed
+    (['P01', 'P01', None, None], 2)
+    """
+    if len(values) and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        return None
+    codes, distinct = pd.factorize(values)  # every missing marker → code -1
+    distinct = np.asarray(distinct, dtype=object)
+    missing = codes < 0
+    if missing_kinds is not None and missing.any() and not set(map(type, values[missing])) <= missing_kinds:
+        return None
+    stripped = [value.strip() for value in distinct.tolist()]
+    changed = np.fromiter(
+        (s != v for s, v in zip(stripped, distinct.tolist(), strict=True)), bool, len(distinct)
+    )
+    trimmed = (
+        int(np.bincount(codes[~missing], minlength=len(distinct))[changed].sum()) if changed.any() else 0
+    )
+    texts = np.empty(len(distinct) + 1, dtype=object)  # the last entry (None) for code -1
+    texts[:-1] = [s or None for s in stripped]
+    return texts[codes], trimmed
+
+
+class CellText:
+    """Turns raw cell values into stripped text and counts what it changed (for the notes)."""
+
+    def __init__(self) -> None:
+        self.trimmed = 0
+        self.dates = 0
+        self.whole_floats = 0
+        self.booleans = 0
+
+    def column(self, values: np.ndarray) -> np.ndarray:
+        """The text of every cell of one column (an object array), as :meth:`text` would give it cell by cell."""
+        values = np.asarray(values, dtype=object)
+        cleaned = stripped_text(values, missing_kinds=_BLANK_KINDS)
+        if cleaned is None:
+            return np.fromiter((self.text(v) for v in values), dtype=object, count=len(values))
+        texts, trimmed = cleaned
+        self.trimmed += trimmed
+        return texts
+
+    def text(self, value: object, *, bool_words: tuple[str, str] = ("TRUE", "FALSE")) -> str | None:
+        """The text of one cell: ``None`` when blank; dates as ``YYYY-MM-DD``; whole numbers without ``.0``."""
+        if value is None or value is pd.NaT:
+            return None
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", errors="replace")
+        if isinstance(value, str):
+            stripped = value.strip()
+            if stripped != value:
+                self.trimmed += 1
+            return stripped or None
+        if isinstance(value, bool | np.bool_):
+            self.booleans += 1
+            return bool_words[0] if value else bool_words[1]
+        if isinstance(value, dt.datetime):  # includes pandas.Timestamp; before date, a datetime is a date
+            if pd.isna(value):
+                return None
+            self.dates += 1
+            if value.time() == dt.time(0, 0):
+                return value.date().isoformat()
+            return value.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
+        if isinstance(value, dt.date):
+            self.dates += 1
+            return value.isoformat()
+        if isinstance(value, np.datetime64):
+            return self.text(pd.Timestamp(value))
+        if isinstance(value, int | np.integer):
+            return str(int(value))
+        if isinstance(value, float | np.floating | Decimal):
+            number = float(value)
+            if math.isnan(number):
+                return None
+            if math.isfinite(number) and number == int(number) and abs(number) < 1e15:
+                self.whole_floats += 1
+                return str(int(number))
+            return format(number, ".15g")
+        return str(value).strip() or None
+
+    def notes(self, date_source: str) -> list[str]:
+        out = []
+        if self.trimmed:
+            out.append(f"trimmed surrounding spaces in {counted(self.trimmed, 'cell')}")
+        if self.dates:
+            out.append(f"read {counted(self.dates, date_source)} as dates (YYYY-MM-DD)")
+        if self.whole_floats:
+            out.append(
+                f"wrote {counted(self.whole_floats, 'whole number')} without a decimal part (45.0 → 45)"
+            )
+        if self.booleans:
+            out.append(f"read {counted(self.booleans, 'true/false cell')} as the words true/false")
+        return out
+
+
+def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame, list[str]]:
+    """Strip every cell, drop blank rows and unnamed empty columns, and check that there is a patient row.
+
+    Returns the table (index: spreadsheet row numbers, named ``row``) and the notes on what was normalised, after
+    ``raw.notes``. ``date_source`` names what a date cell is in the notes, e.g. ``"Excel date cell"``.
+    """
+    notes: list[str] = []
+    cells = CellText()
+    names: list[str] = []
+    trimmed_names = 0
+    for header_cell in raw.header:
+        name = "" if header_cell is None else str(header_cell)
+        if name != name.strip():
+            trimmed_names += 1
+        names.append(name.strip())
+    n = len(raw.numbers)
+    texts = [cells.column(values) for values in raw.columns][: len(names)]
+    texts += [np.full(n, None, dtype=object) for _ in range(len(names) - len(texts))]
+    filled = np.vstack([pd.notna(t) for t in texts]) if texts else np.zeros((0, n), dtype=bool)  # str or None
+    kept = filled.any(axis=0)
+    if kept.any() and not kept.all():
+        last = raw.numbers[kept][-1]
+        inner = int(np.count_nonzero(~kept & (raw.numbers < last)))
+        if inner:
+            notes.append(f"ignored {counted(inner, 'blank row')} between patient rows")
+    keep_columns = []
+    unnamed = []
+    for position, name in enumerate(names):
+        if name:
+            keep_columns.append(position)
+        elif filled[position][kept].any():
+            names[position] = f"column_{_column_letter(position)}"
+            unnamed.append(names[position])
+            keep_columns.append(position)
+    if not keep_columns:
+        raise DataFileError(path, "the first row holds no column names")
+    if unnamed:
+        notes.append(
+            f"named {counted(len(unnamed), 'column')} without a name in the header: {', '.join(unnamed)}"
+        )
+    if not kept.any():
+        raise DataFileError(
+            path, "the file has column names but no patient rows", "add one row per patient below the header"
+        )
+    body = np.empty((int(np.count_nonzero(kept)), len(keep_columns)), dtype=object)
+    for j, position in enumerate(keep_columns):
+        body[:, j] = texts[position][kept]
+    table = pd.DataFrame(
+        body,
+        columns=[names[i] for i in keep_columns],
+        index=pd.Index(raw.numbers[kept], name="row"),
+        dtype=object,
+    )
+    notes = raw.notes + cells.notes(date_source) + notes
+    if trimmed_names:
+        notes.append(f"trimmed surrounding spaces in {counted(trimmed_names, 'column name')}")
+    return table, notes
+
+
+def _column_letter(position: int) -> str:
+    """Spreadsheet letter of a 0-based column position: 0 → A, 26 → AA."""
+    letters = ""
+    position += 1
+    while position:
+        position, remainder = divmod(position - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters

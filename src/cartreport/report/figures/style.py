@@ -1,0 +1,178 @@
+"""The report's look — fonts, palette, spines, byte-stable SVG — and saving figures deterministically."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import seaborn as sns
+from cycler import cycler
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure, SubFigure
+
+from cartreport.analysis.endpoints import DAYS_PER_MONTH
+from cartreport.formatting import number
+
+__all__ = [
+    "DAYS_PER_MONTH",
+    "DOUBLE_COLUMN",
+    "PALETTE",
+    "PRINT_DPI",
+    "SINGLE_COLUMN",
+    "SMALL",
+    "STATE_COLOURS",
+    "rc_params",
+    "save_figure",
+    "save_png",
+    "theme",
+]
+
+#: Okabe & Ito (2008) colour-blind-safe palette, ordered for contrast on white (yellow last: weak on white).
+PALETTE: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # bluish green
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#CC79A7",  # reddish purple
+    "#000000",  # black
+    "#F0E442",  # yellow
+)
+STATE_COLOURS = {"remission": "#009E73", "relapsed": "#D55E00", "nrm": "#7F7F7F"}
+SMALL = 6.5  # pt: risk tables, annotations, legends
+#: journal column widths in inches: single column 85 mm, double column (full page width) 174 mm
+SINGLE_COLUMN = 85 / 25.4
+DOUBLE_COLUMN = 174 / 25.4
+#: resolution of the PNG files written for manuscripts (journals ask for at least 300 dpi)
+PRINT_DPI = 300
+_SVG_STABLE = {"svg.hashsalt": "cartreport", "svg.fonttype": "none"}
+_METADATA = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": "cartreport"},
+    "pdf": {"CreationDate": None, "ModDate": None, "Creator": "cartreport", "Producer": None},
+}
+
+
+def rc_params(font_size: float = 7.0) -> dict[str, Any]:
+    """The report's matplotlib settings (for ``matplotlib.rc_context``); :func:`theme` applies them globally."""
+    return {
+        "font.family": "sans-serif",
+        "font.sans-serif": ["Arial", "Helvetica", "Liberation Sans", "DejaVu Sans"],
+        "font.size": font_size,
+        "axes.titlesize": font_size + 0.5,
+        "axes.titlelocation": "left",
+        "axes.labelsize": font_size,
+        "xtick.labelsize": font_size - 0.5,
+        "ytick.labelsize": font_size - 0.5,
+        "legend.fontsize": font_size - 0.5,
+        "legend.title_fontsize": font_size - 0.5,
+        "legend.frameon": False,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.linewidth": 0.8,
+        "axes.prop_cycle": cycler(color=PALETTE),
+        "xtick.major.width": 0.8,
+        "ytick.major.width": 0.8,
+        "xtick.major.size": 3.5,
+        "ytick.major.size": 3.5,
+        "lines.linewidth": 1.5,
+        "figure.figsize": (SINGLE_COLUMN, 3.0),
+        "figure.dpi": 100,
+        "figure.facecolor": "white",
+        "figure.constrained_layout.use": True,
+        "savefig.dpi": PRINT_DPI,
+        "hatch.linewidth": 0.6,
+        "legend.handlelength": 1.6,
+        "legend.borderaxespad": 0.0,
+        "savefig.facecolor": "white",
+        "pdf.fonttype": 42,
+        "ps.fonttype": 42,
+        "mathtext.default": "regular",
+        "text.parse_math": False,  # labels carry data (patient ids, subgroup values): ``$`` is text, not TeX
+        **_SVG_STABLE,
+    }
+
+
+def theme(font_size: float = 7.0) -> None:
+    """Set the report's look once: seaborn's ``paper`` context and ``ticks`` style, then 7 pt sans-serif for
+    figures printed at journal column widths (:data:`SINGLE_COLUMN`, :data:`DOUBLE_COLUMN`), no top/right spines,
+    the Okabe–Ito :data:`PALETTE`, constrained layout, and SVG settings that make files byte-stable."""
+    sns.set_theme(context="paper", style="ticks", palette=list(PALETTE), rc=rc_params(font_size))
+
+
+def save_figure(
+    fig: Figure | SubFigure | Axes,
+    directory: str | os.PathLike,
+    name: str,
+    *,
+    dpi: int = PRINT_DPI,
+    formats: Sequence[str] = ("png", "svg", "pdf"),
+    close: bool = False,
+) -> dict[str, Path]:
+    """Write ``name.png`` at ``dpi`` (print resolution), ``name.svg`` and ``name.pdf`` (vector, for manuscripts)
+    into ``directory``, at the figure's own size (drawn at journal column widths).
+
+    Output is deterministic: no dates or software versions in the metadata, a fixed SVG hash salt, and text kept
+    as text in the SVG. Each file is written to a temporary name and moved into place. ``close=True`` closes the
+    figure afterwards (batch runs outside a notebook, where pyplot would otherwise keep every figure).
+
+    Returns
+    -------
+    dict
+        ``{format: path}``.
+    """
+    if not name or Path(name).name != name:
+        raise ValueError(f"name must be a plain file name without directories, not {name!r}")
+    figure = fig.get_figure(root=True) if isinstance(fig, Axes | SubFigure) else fig
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    with mpl.rc_context(_SVG_STABLE):
+        for fmt in formats:
+            path = directory / f"{name}.{fmt}"
+            partial = directory / f".{name}.{fmt}.partial"
+            figure.savefig(partial, format=fmt, dpi=dpi, metadata=_METADATA.get(fmt))
+            partial.replace(path)
+            paths[fmt] = path
+    if close:
+        plt.close(figure)
+    return paths
+
+
+def save_png(fig: Figure | SubFigure | Axes, target: Any, *, dpi: int, palette: bool = False) -> None:
+    """Write ``fig`` as PNG at ``dpi`` to a path or binary file object, deterministically (no software tag).
+
+    ``palette=True`` stores it with 256 colours (Pillow's octree quantizer, no dithering): line art with a few
+    colours and their anti-aliasing looks the same at about a third of the bytes (the HTML report uses this).
+    """
+    figure = fig.get_figure(root=True) if isinstance(fig, Axes | SubFigure) else fig
+    if not palette:
+        figure.savefig(target, format="png", dpi=dpi, metadata=_METADATA["png"])
+        return
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, metadata=_METADATA["png"])
+    with Image.open(buffer) as image:
+        rgb = image.convert("RGB")
+    rgb.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
+        target, format="PNG", optimize=True, dpi=(dpi, dpi)
+    )
+
+
+# ------------------------------------------------------------------------------------------------ small helpers
+def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    if ax is not None:
+        return ax
+    return plt.figure(figsize=figsize, layout="constrained").add_subplot()
+
+
+def _number(value: float) -> str:
+    """12 → '12', 12.5 → '12.5', 1234 → '1,234' (axis ticks, counts and day intervals): the report's one
+    number rule, :func:`cartreport.formatting.number`."""
+    return number(float(value), 1)

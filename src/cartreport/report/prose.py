@@ -1,0 +1,541 @@
+"""Manuscript-ready paragraphs (Markdown) written from the results dict alone.
+
+Every number in the text is read from ``results`` (``docs/results.md``) and printed by :mod:`cartreport.formatting`;
+none is typed here and nothing is recomputed, so the prose, the tables and ``results.json`` always agree. A
+landmark is stated only when its estimate exists; otherwise the text says it is not estimable because no patient
+was followed that long. Each function returns one paragraph (or ``""`` when it has nothing to say).
+
+Data are text, never markup: sentences are built as plain ``str`` and become :class:`~cartreport.escape.Markdown`
+only through :func:`~cartreport.escape.md` / :meth:`Markdown.join`, which escape them. Markdown syntax
+(``**``, ``#``, ``- ``) appears only in those templates, so a diagnosis ``*T*<img …>`` is shown as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cartreport import formatting as fmt
+from cartreport.escape import Markdown, md
+from cartreport.report import numbering
+
+__all__ = [
+    "REFERENCES",
+    "competing_risks_paragraph",
+    "design_paragraph",
+    "methods_markdown",
+    "reconstruction_notice",
+    "responses_paragraph",
+    "subgroup_heading",
+    "subgroup_paragraph",
+    "summary_paragraph",
+    "survival_paragraph",
+    "title_block",
+]
+
+NOT_FOLLOWED = "not estimable (no patient followed that long)"
+#: what an event is called, by endpoint
+EVENT_NOUNS = {"os": ("death", "deaths"), "lfs": ("event", "events")}
+#: headline landmark for single-value statements (relapse/NRM in the summary, subgroups), when requested
+HEADLINE_MONTHS = 12
+
+#: the methods' references, in the order the methods section cites them
+REFERENCES: dict[str, str] = {
+    "km": "Kaplan EL, Meier P. Nonparametric estimation from incomplete observations. "
+    "J Am Stat Assoc 1958;53:457–481.",
+    "greenwood": "Greenwood M. The natural duration of cancer. Reports on Public Health and Medical Subjects 33. "
+    "London: HMSO; 1926.",
+    "median_ci": "Brookmeyer R, Crowley J. A confidence interval for the median survival time. "
+    "Biometrics 1982;38:29–41.",
+    "cif": "Aalen OO, Johansen S. An empirical transition matrix for non-homogeneous Markov chains based on "
+    "censored observations. Scand J Stat 1978;5:141–150.",
+    "gray": "Gray RJ. A class of K-sample tests for comparing the cumulative incidence of a competing risk. "
+    "Ann Stat 1988;16:1141–1154.",
+    "response_ci": "Clopper CJ, Pearson ES. The use of confidence or fiducial limits illustrated in the case of "
+    "the binomial. Biometrika 1934;26:404–413.",
+    "follow_up": "Schemper M, Smith TL. A note on quantifying follow-up in studies of failure time. "
+    "Control Clin Trials 1996;17:343–346.",
+    "test": "Mantel N. Evaluation of survival data and two new rank order statistics arising in its "
+    "consideration. Cancer Chemother Rep 1966;50:163–170.",
+    "astct": "Lee DW, Santomasso BD, Locke FL, et al. ASTCT consensus grading for cytokine release syndrome and "
+    "neurologic toxicity associated with immune effector cells. Biol Blood Marrow Transplant 2019;25:625–638.",
+    "grfs": "Holtan SG, DeFor TE, Lazaryan A, et al. Composite end point of graft-versus-host disease-free, "
+    "relapse-free survival after allogeneic hematopoietic cell transplantation. Blood 2015;125:1333–1338.",
+}
+_CITES = {
+    "km": "(Kaplan & Meier 1958; Greenwood 1926)",
+    "median_ci": "(Brookmeyer & Crowley 1982)",
+    "cif": "(Aalen & Johansen 1978; Gray 1988)",
+    "response_ci": "(Clopper & Pearson 1934)",
+    "follow_up": "",  # results["methods"]["follow_up"] cites Schemper & Smith itself
+    "test": "(Mantel 1966)",
+}
+_METHOD_ORDER = ("response_ci", "km", "median_ci", "cif", "follow_up", "test")
+_SENTENCES = Markdown(" ")  # joins a paragraph's sentences, escaping each
+
+
+# --- small helpers -------------------------------------------------------------------------------------------
+
+
+def _lower_first(text: str) -> str:
+    """``"Overall survival"`` → ``"overall survival"``; acronyms (``"CR of …"``, ``"HSCT"``) unchanged."""
+    if len(text) > 1 and text[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def _join(items: Iterable[str], last: str = "and") -> str:
+    """``["a", "b", "c"]`` → ``"a, b and c"``."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {last} {items[-1]}"
+
+
+def _level(results: dict) -> float:
+    return results["parameters"]["ci_level"]
+
+
+def _origin(results: dict) -> str:
+    return results.get("time_origin_label") or results["parameters"]["time_origin"]
+
+
+def _landmark_phrases(results: dict, landmarks: list[dict]) -> list[str]:
+    """``"58.5% (95% CI 26.1–80.7%) at 12 months"`` per landmark; not estimable ones say so."""
+    level = _level(results)
+    phrases = []
+    for lm in landmarks:
+        when = _at(lm)
+        if lm["estimate"] is None:
+            phrases.append(f"{when} {NOT_FOLLOWED}")
+        else:
+            phrases.append(f"{fmt.estimate_ci(lm['estimate'], lm['ci_low'], lm['ci_high'], level)} {when}")
+    return phrases
+
+
+def _headline(landmarks: list[dict]) -> dict | None:
+    """The 12-month landmark when requested, else the latest estimable one (``None`` when none is)."""
+    for lm in landmarks:
+        if lm["months"] == HEADLINE_MONTHS and lm["estimate"] is not None:
+            return lm
+    estimable = [lm for lm in landmarks if lm["estimate"] is not None]
+    return estimable[-1] if estimable else None
+
+
+def _events(n: int | None, key: str = "lfs") -> str:
+    """``"1 death"``, ``"5 deaths"``, ``"7 events"``."""
+    one, many = EVENT_NOUNS.get(key, ("event", "events"))
+    return f"{fmt.count(n)} {one if n == 1 else many}"
+
+
+def _by_cutoff(results: dict) -> str:
+    """``" by the data cut-off of 31 Dec 2022"``, or ``""`` without a cut-off."""
+    cutoff = results["parameters"].get("data_cutoff")
+    return f" by the data cut-off of {fmt.date(cutoff)}" if cutoff else ""
+
+
+def _at(lm: dict) -> str:
+    return f"at {fmt.number(lm['months'])} months"
+
+
+def _median_phrase(results: dict, block: dict) -> str:
+    """``"median not reached (95% CI 8.5 months to not reached)"`` or ``"median 14.2 months (95% CI …)"``."""
+    ci = fmt.months_ci(block["median_ci_low"], block["median_ci_high"], _level(results))
+    return f"median {fmt.months(block['median_months'])} ({ci})"
+
+
+def _diagnoses(results: dict) -> str:
+    rows = [r for r in results["baseline"]["rows"] if r["variable"] == "diagnosis"]
+    return _join(f"{fmt.count(r['n'])} {r['level']}" for r in rows)
+
+
+# --- paragraphs ----------------------------------------------------------------------------------------------
+
+
+def title_block(results: dict) -> Markdown:
+    """The report's title and what it is about: patients, time origin, cut-off, data file and its hash."""
+    params = results["parameters"]
+    sha = results.get("data_sha256") or ""
+    facts = [
+        fmt.counted(results["n_patients"], "patient"),
+        f"time zero: {_origin(results)}",
+        f"data cut-off: {params.get('data_cutoff') or 'none (last contact)'}",
+        md("data: {}", results.get("data_file") or "not recorded")
+        + (md(" (SHA-256 `{}…`)", sha[:12]) if sha else ""),
+    ]
+    title = " ".join((results.get("title") or "").split())  # bold needs no space at its edges
+    title = md("**{}**\n\n", title) if title else Markdown()
+    return title + Markdown(" · ").join(facts)
+
+
+def published_intro(results: dict) -> Markdown:
+    """Heading and one sentence for the published-versus-reproduced table; ``""`` when nothing was published."""
+    if not results.get("published"):
+        return Markdown()
+    text = (
+        "Each figure of the presentation is shown beside the value computed here from the reconstructed cohort; "
+        "they agree when equal at the published precision of 0.1 percentage point."
+    )
+    params = results["parameters"]
+    changed = []
+    if params.get("data_cutoff"):
+        changed.append(f"the data cut-off of {fmt.date(params['data_cutoff'])}")
+    if params.get("subgroup"):
+        changed.append(f"the restriction to {_subgroup_text(params)}")
+    if changed:
+        text += (
+            f" This report applies {_join(changed)}, which changes the patients or follow-up analysed; "
+            "that explains any difference from the published figures."
+        )
+    return md("## Published and reproduced figures\n\n{}", text)
+
+
+def reconstruction_notice(results: dict) -> Markdown:
+    """A visible notice that the shipped cohort is a reconstruction; ``""`` for real data."""
+    if not results.get("is_reconstruction"):
+        return Markdown()
+    return Markdown(
+        "> **Reconstructed data, not patient records.** The study published only aggregate figures. The cohort "
+        "analysed here is a reconstruction consistent with those published aggregates; its individual rows, "
+        "dates, ages and causes of death are invented. Findings about individual patients describe the "
+        "reconstruction; only the published figures describe the study."
+    )
+
+
+def _when(months: float) -> str:
+    """``12 → "1-year"``, ``24 → "2-year"``, ``6 → "6-month"``: a landmark as an adjective."""
+    years = months / 12
+    if months >= 12 and years == int(years):
+        return f"{fmt.number(years)}-year"
+    return f"{fmt.number(months)}-month"
+
+
+def _estimate(results: dict, lm: dict) -> str:
+    """``"58.5% (95% CI, 26.1–80.7)"`` at one landmark."""
+    return fmt.estimate_ci(lm["estimate"], lm["ci_low"], lm["ci_high"], _level(results))
+
+
+def _other_landmarks(results: dict, block: dict, headline: dict | None) -> list[str]:
+    """The landmarks the summary did not state: ``"86.7% (95% CI, …) at 6 months"``; an estimate equal to the one
+    before it reads ``"unchanged from 12 to 24 months"``; beyond follow-up ``"not estimable at 60 months (no patient
+    followed that long)"``."""
+    phrases = []
+    before: dict | None = None
+    for lm in block["landmarks"]:
+        when = _at(lm)
+        if lm["estimate"] is None:
+            phrases.append(f"not estimable {when} (no patient followed that long)")
+        elif before is not None and all(lm[k] == before[k] for k in ("estimate", "ci_low", "ci_high")):
+            phrases.append(
+                f"unchanged from {fmt.number(before['months'])} to {fmt.number(lm['months'])} months"
+            )
+        elif lm is not headline:
+            phrases.append(f"{_estimate(results, lm)} {when}")
+        before = lm if lm["estimate"] is not None else before
+    return phrases
+
+
+def summary_paragraph(results: dict) -> Markdown:
+    """Abstract-style summary: the cohort, the two headline response rates, survival and follow-up at the headline
+    landmark, relapse and non-relapse mortality. The sections add detail without repeating these numbers."""
+    level = _level(results)
+    diagnoses = [r for r in results["baseline"]["rows"] if r["variable"] == "diagnosis"]
+    cohort = f"The analysis includes {fmt.counted(results['n_patients'], 'patient')}"
+    if diagnoses:
+        cohort += ": " + _join(f"{fmt.count(r['n'])} with {r['level']}" for r in diagnoses)
+    parts = [cohort + "."]
+    for key in ("bm_mrd_negative_cr", "emd_cr"):
+        r = results["responses"].get(key)
+        if r and r["evaluable"]:
+            rate = fmt.rate(r["responders"], r["evaluable"], r["rate"], r["ci_low"], r["ci_high"], level)
+            parts.append(f"The rate of {_lower_first(r['label'])} was {rate}.")
+    follow = results["follow_up"]
+    median = fmt.months(follow["median_months"], missing=fmt.NOT_ESTIMABLE)
+    at_follow_up = (
+        f"At a median follow-up of {median} ({fmt.months_ci(follow['ci_low'], follow['ci_high'], level)})"
+    )
+    os_, lfs = (results["endpoints"][k] for k in ("os", "lfs"))
+    os_lm, lfs_lm = _headline(os_["landmarks"]), _headline(lfs["landmarks"])
+    origin = f" from the {_origin(results)}"
+    if os_lm is not None and lfs_lm is not None and os_lm["months"] == lfs_lm["months"]:
+        parts.append(
+            f"{at_follow_up}{origin}, {_when(os_lm['months'])} {_lower_first(os_['label'])} was "
+            f"{_estimate(results, os_lm)} and {_lower_first(lfs['label'])} {_estimate(results, lfs_lm)}."
+        )
+    else:
+        parts.append(f"{at_follow_up}{origin}.")
+        for block, lm in ((os_, os_lm), (lfs, lfs_lm)):
+            if lm is not None:
+                parts.append(
+                    f"{_when(lm['months'])} {_lower_first(block['label'])} was {_estimate(results, lm)}."
+                )
+    relapse, nrm = results["endpoints"]["relapse"], results["endpoints"]["nrm"]
+    r_lm, n_lm = _headline(relapse["landmarks"]), _headline(nrm["landmarks"])
+    if r_lm is not None and n_lm is not None and r_lm["months"] == n_lm["months"]:
+        parts.append(
+            f"The {_when(r_lm['months'])} {_lower_first(relapse['label'])} was {_estimate(results, r_lm)} and "
+            f"{_lower_first(nrm['label'])} {_estimate(results, n_lm)}."
+        )
+    else:
+        for block, lm in ((relapse, r_lm), (nrm, n_lm)):
+            if lm is not None:
+                parts.append(
+                    f"The {_when(lm['months'])} {_lower_first(block['label'])} was {_estimate(results, lm)}."
+                )
+    return _SENTENCES.join(_capitalised(parts))
+
+
+def _capitalised(sentences: list[str]) -> list[str]:
+    return [s[:1].upper() + s[1:] for s in sentences]
+
+
+def design_paragraph(results: dict) -> Markdown:
+    """Intervals between treatment steps (Figure: treatment sequence), patient flow (Figure: flow) and the
+    baseline characteristics worth a sentence (Table 1 holds the rest)."""
+    flow = results["flow"]
+    parts = []
+    intervals = [r for r in results["intervals"] if r["n"]]
+    for i, r in enumerate(intervals):
+        start, _, stop = r["label"].partition(" → ")
+        median = f"{fmt.number(r['median_days'])} days (range, {fmt.number(r['min_days'])}–{fmt.number(r['max_days'])})"
+        span = f"from {_lower_first(start)} to {_lower_first(stop)}" if stop else _lower_first(r["label"])
+        ref = f" ({numbering.figure('treatment_sequence')})" if i == len(intervals) - 1 else ""
+        parts.append(f"The median time {span} was {median}{ref}.")
+    parts.append(
+        f"Of the {fmt.counted(flow['enrolled'], 'patient')} enrolled, {fmt.count(flow['infused'])} received the "
+        f"CAR-T infusion{_by_cutoff(results)}."
+    )
+    parts.append(
+        f"MRD-negative complete remission in the bone marrow was reached by {fmt.count(flow['bm_mrd_negative_cr'])} "
+        f"of {fmt.count(flow['bm_evaluable'])} evaluable patients."
+    )
+    parts.append(
+        f"A second allogeneic HSCT followed in {fmt.counted(flow['transplanted'], 'patient')}, and "
+        f"{fmt.count(flow['analysed'])} {'was' if flow['analysed'] == 1 else 'were'} analysed "
+        f"({numbering.figure('patient_flow')})."
+    )
+    if flow["excluded"]:
+        reasons = _join(f"{e['reason']} ({fmt.count(e['n'])})" for e in flow["excluded"])
+        parts.append(f"Patients not analysed: {reasons}.")
+    highlights = _baseline_highlights(results["baseline"]["rows"])
+    if highlights:
+        highlights[-1] = f"{highlights[-1]} ({numbering.table('baseline_characteristics')})"
+        parts += [f"{h}." for h in highlights]
+    return _SENTENCES.join(_capitalised(parts))
+
+
+def _baseline_highlights(rows: list[dict]) -> list[str]:
+    """One sentence per Table 1 variable except the diagnosis (the summary states it): the median of a
+    continuous one, the most frequent level (or "present") of a categorical one."""
+    sentences = []
+    by_variable: dict[str, list[dict]] = {}
+    for r in rows:
+        by_variable.setdefault(r["variable"], []).append(r)
+    for variable, found in by_variable.items():
+        if variable == "diagnosis":
+            continue
+        first = found[0]
+        name, _, unit = first["label"].partition(", ")
+        if first["kind"] == "continuous":
+            if first["median"] is None:
+                continue
+            value = f"{fmt.number(first['median'])} {unit}".rstrip()
+            spread = f"range, {fmt.number(first['min'])}–{fmt.number(first['max'])}"
+            sentences.append(f"The median {_lower_first(name)} was {value} ({spread})")
+            continue
+        yes = [r for r in found if str(r["level"]).lower() == "yes"]
+        top = yes[0] if yes else max(found, key=lambda r: r["n"])
+        what = "present" if yes else top["level"]
+        sentences.append(
+            f"{name} was {what} in {fmt.counted(top['n'], 'patient')} ({fmt.percent(top['percent'])})"
+        )
+    return sentences
+
+
+def responses_paragraph(results: dict) -> Markdown:
+    """The response rates the summary did not state, and the best response by site (zero categories left out)."""
+    level = _level(results)
+    parts = []
+    counts = results["response_counts"]
+    bm = [(code, n) for code, n in counts.get("bm", {}).items() if n]
+    if bm:
+        parts.append(
+            "The best bone-marrow response was "
+            + _join(
+                f"{code} in {fmt.counted(n, 'patient') if i == 0 else fmt.count(n)}"
+                for i, (code, n) in enumerate(bm)
+            )
+            + "."
+        )
+    headline = {
+        k: results["responses"][k] for k in ("bm_mrd_negative_cr", "emd_cr") if k in results["responses"]
+    }
+    for key, r in results["responses"].items():
+        if key in headline or not r["evaluable"]:
+            continue
+        same = [
+            h
+            for h in headline.values()
+            if (h["responders"], h["evaluable"]) == (r["responders"], r["evaluable"])
+        ]
+        if same:  # stated in the summary already: say so rather than repeat the interval
+            count = f"{fmt.count(r['responders'])}/{fmt.count(r['evaluable'])}"
+            parts.append(f"The rate of {_lower_first(r['label'])} was also {count}.")
+            continue
+        rate = fmt.rate(r["responders"], r["evaluable"], r["rate"], r["ci_low"], r["ci_high"], level)
+        parts.append(f"The rate of {_lower_first(r['label'])} was {rate}.")
+    if parts:
+        parts[-1] = (
+            parts[-1][:-1] + f" ({numbering.table('response_rates')}; {numbering.figure('response_rates')})."
+        )
+    emd = [(code, n) for code, n in counts.get("emd", {}).items() if n]
+    n_emd = sum(counts.get("emd", {}).values())
+    if n_emd:
+        parts.append(
+            f"Among the {fmt.counted(n_emd, 'patient')} with extramedullary disease before CAR-T, the best "
+            f"extramedullary response was {_join(f'{code} in {fmt.count(n)}' for code, n in emd)}."
+        )
+    else:
+        parts.append("No patient had extramedullary disease before CAR-T.")
+    return _SENTENCES.join(parts)
+
+
+def survival_paragraph(results: dict) -> Markdown:
+    """OS and LFS beyond the summary: events, the other landmarks, medians (figure and tables referenced)."""
+    os_, lfs = results["endpoints"]["os"], results["endpoints"]["lfs"]
+    parts = [
+        f"Among {fmt.counted(os_['n'], 'patient')}, {_events(os_['events'], 'os')} and "
+        f"{_events(lfs['events'], 'lfs')} of relapse or death occurred ({numbering.figure('km_os_lfs')})."
+    ]
+    for block in (os_, lfs):
+        others = _other_landmarks(results, block, _headline(block["landmarks"]))
+        if others:
+            parts.append(f"{block['label']} was {_join(others)}.")
+    level = _level(results)
+    for block in (os_, lfs):
+        ci = fmt.months_ci(block["median_ci_low"], block["median_ci_high"], level)
+        median = fmt.months(block["median_months"])
+        verb = "was not reached" if block["median_months"] is None else f"was {median}"
+        parts.append(f"Median {_lower_first(block['label'])} {verb} ({ci}).")
+    parts[-1] = parts[-1][:-1] + f" ({numbering.table('landmarks')}; {numbering.table('medians')})."
+    return _SENTENCES.join(_capitalised(parts))
+
+
+def competing_risks_paragraph(results: dict) -> Markdown:
+    """Relapse and non-relapse mortality (competing risks) beyond the summary's headline landmark."""
+    relapse, nrm = results["endpoints"]["relapse"], results["endpoints"]["nrm"]
+    parts = [
+        f"Among {fmt.counted(relapse['n'], 'patient')}, {fmt.count(relapse['events'])} relapsed and "
+        f"{fmt.count(relapse['competing_events'])} died without prior relapse "
+        f"({numbering.figure('cif_relapse_nrm')})."
+    ]
+    for block in (relapse, nrm):
+        others = _other_landmarks(results, block, _headline(block["landmarks"]))
+        if others:
+            parts.append(f"{block['label']} was {_join(others)}.")
+    return _SENTENCES.join(parts)
+
+
+def subgroup_heading(results: dict) -> Markdown:
+    """The by-subgroup section's heading and its caution about small numbers; ``""`` without subgroups (the
+    report then has no such section)."""
+    sub = results.get("subgroups")
+    if not sub:
+        return Markdown()
+    heading = md("## Outcomes by {}", sub["column"])
+    return heading + (md("\n\n{}", sub["caution"]) if sub.get("caution") else Markdown())
+
+
+def subgroup_paragraph(results: dict, key: str | None = None) -> Markdown:
+    """One endpoint by subgroup under its own ``###`` heading: each group's estimate at the headline landmark and
+    the test's p-value; without ``key``, every endpoint's in turn. ``""`` without subgroups."""
+    sub = results.get("subgroups")
+    if not sub:
+        return Markdown()
+    if key is None:
+        return Markdown("\n\n").join(subgroup_paragraph(results, k) for k in ("os", "lfs", "relapse", "nrm"))
+    label = results["endpoints"][key]["label"]
+    parts = []
+    for group in sub["groups"]:
+        lm = _headline(group[key]["landmarks"])
+        among = f"among the {fmt.counted(group['n'], 'patient')} with {group['value']}"
+        events = _events(group[key].get("events"), key)
+        if lm is None:
+            parts.append(f"{label} was not estimable {among} ({events}; no patient followed long enough).")
+        else:
+            parts.append(f"{label} {_at(lm)} was {_estimate(results, lm)} {among} ({events}).")
+    test = sub.get("tests", {}).get(key)
+    if test:
+        method = test["method"] if test["method"].startswith("Gray") else f"the {test['method']}"
+        parts.append(f"{method} gave {fmt.p_value(test['p_value'])}.")
+    parts[-1] = f"{parts[-1][:-1]} ({numbering.figure(f'{key}_by_subgroup')})."
+    heading = md("### {} by {}", label, sub["column"])
+    return heading + md("\n\n{}", _SENTENCES.join(_capitalised(parts)))
+
+
+def methods_markdown(results: dict) -> Markdown:
+    """The methods section: endpoints, statistical methods with references, parameters, data file and SHA-256."""
+    params = results["parameters"]
+    endpoints = [md("- **{}**: {}.", b["label"], b["definition"]) for b in results["endpoints"].values()]
+    methods = results["methods"]
+    cited = [k for k in _METHOD_ORDER if k in methods and (k != "test" or results.get("subgroups"))]
+    statistics = [_cite(methods[k], _CITES.get(k, "")) for k in cited]
+    from cartreport.report.transplant_prose import transplant_methods
+
+    transplant = transplant_methods(results)
+    statistics += [sentence for sentence, _ in transplant]
+    refs = [
+        REFERENCES[r] for r in dict.fromkeys(_references(cited) + [k for _, keys in transplant for k in keys])
+    ]
+    cutoff = params.get("data_cutoff") or "none (follow-up to each patient's last contact)"
+    landmarks = _join(fmt.number(m) for m in params["landmarks_months"])
+    settings = [
+        f"Time origin: {_origin(results)}",
+        f"Data cut-off: {cutoff}",
+        f"Landmarks: {landmarks} months",
+        f"Confidence level: {fmt.level_label(params['ci_level'])}; Kaplan–Meier intervals: {params['ci_method']}",
+        f"Subgroup: {_subgroup_text(params)}",
+        f"Survival compared by: {params.get('subgroup_by') or 'none'}",
+    ]
+    sha = results.get("data_sha256") or ""
+    data = [
+        f"File: {results.get('data_file') or 'not recorded'}",
+        md("SHA-256: `{}`", sha) if sha else "SHA-256: not recorded",
+    ]
+    if results.get("is_reconstruction"):
+        data.append(
+            "The shipped reconstructed cohort, consistent with the published aggregates (not patient records)"
+        )
+    notes = results.get("data_notes") or []
+    data += [f"As read: {note}" for note in notes]
+    sections = {
+        "Endpoints": Markdown("\n").join(endpoints),
+        "Statistical methods": _bullets(statistics),
+        "Parameters": _bullets(settings),
+        "Data": _bullets(data),
+        "References": Markdown("\n").join(md("{}. {}", i, ref) for i, ref in enumerate(refs, start=1)),
+    }
+    return Markdown("\n\n").join(md("#### {}\n\n{}", title, lines) for title, lines in sections.items())
+
+
+def _bullets(lines: list[str | Markdown]) -> Markdown:
+    """A Markdown bullet list, one line (escaped unless already Markdown) per item."""
+    return Markdown("\n").join(md("- {}", line) for line in lines)
+
+
+def _cite(sentence: str, citation: str) -> str:
+    """The citation inside the sentence's final full stop."""
+    return f"{sentence.rstrip('.')} {citation}." if citation else sentence
+
+
+def _references(cited: list[str]) -> list[str]:
+    keys = []
+    for k in cited:
+        keys.extend({"km": ["km", "greenwood"], "cif": ["cif", "gray"]}.get(k, [k]))
+    return keys
+
+
+def _subgroup_text(params: dict) -> str:
+    subgroup = params.get("subgroup") or {}
+    if not subgroup:
+        return "all patients"
+    return "; ".join(f"{column} in {', '.join(values)}" for column, values in subgroup.items())
