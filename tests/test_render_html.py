@@ -1,4 +1,4 @@
-"""Tests for cartreport.render.html: one self-contained HTML file with a table of contents (no kernel)."""
+"""Tests for cartreport.render.html_report: one self-contained HTML file with a table of contents (no kernel)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from cartreport.render import export_html
-from cartreport.render.html import _get_exporter
+from cartreport.render.html_report import _get_exporter
 
 # A 1x1 PNG for HTML tests that need no kernel.
 PNG_1PX = base64.b64encode(

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from cartreport.render.docx import write_docx
 from cartreport.render.execute import Section, execute_sections
-from cartreport.render.html import REMOVE_CELL_TAGS, TEMPLATES_DIR, export_html
+from cartreport.render.html_report import REMOVE_CELL_TAGS, TEMPLATES_DIR, export_html
 from cartreport.render.kernel import PRELOAD_MODULES, SHARED_DIR_ENV, start_kernel
 from cartreport.render.output import check_output_folder, write_atomically
 

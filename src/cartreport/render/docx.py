@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cartreport.render.html import REMOVE_CELL_TAGS
+from cartreport.render.html_report import REMOVE_CELL_TAGS
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode

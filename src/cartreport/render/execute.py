@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cartreport.errors import SectionFailed
-from cartreport.render.html import _import_notebook_stack, _warm_up_exporter
+from cartreport.render.html_report import _import_notebook_stack, _warm_up_exporter
 from cartreport.render.kernel import PRELOAD_MODULES, _cancel_pending_tasks, _Kernel
 
 if TYPE_CHECKING:
