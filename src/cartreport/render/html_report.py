@@ -8,6 +8,7 @@ is imported at module level.
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import re
@@ -179,30 +180,28 @@ class _Headings(HTMLParser):
             self._text.append(data)
 
 
-def _toc_list(entries: list[tuple[int, str, str]]) -> list[str]:
-    """Nested ``<ol>`` of ``(level, anchor, text)``: each level's entries inside the entry above them."""
-    lines = ["<ol>"]
-    depth = [entries[0][0]]  # levels of the open lists
-    first = True
+def _toc_tree(entries: list[tuple[int, str, str]]) -> list[dict]:
+    """``(level, anchor, text)`` in page order → nested entries: each heading under the one of a lower level."""
+    root: list[dict] = []
+    open_: list[tuple[int, list[dict]]] = [(0, root)]
     for level, anchor, text in entries:
-        item = f'<li><a href="#{html.escape(anchor, quote=True)}">{html.escape(text)}</a>'
-        if level > depth[-1]:
-            lines.append("<ol>")
-            depth.append(level)
-        else:
-            while len(depth) > 1 and level < depth[-1]:
-                lines.append("</li></ol>")
-                depth.pop()
-            if not first:
-                lines.append("</li>")
-        lines.append(item)
-        first = False
-    lines.append("</li>")
-    while len(depth) > 1:
-        lines.append("</ol></li>")
-        depth.pop()
-    lines.append("</ol>")
-    return lines
+        while len(open_) > 1 and level <= open_[-1][0]:
+            open_.pop()
+        entry = {"anchor": anchor, "text": text, "children": []}
+        open_[-1][1].append(entry)
+        open_.append((level, entry["children"]))
+    return root
+
+
+@functools.cache
+def _toc_template():
+    """``templates/cartreport/toc.html.j2``, autoescaped: the headings' text is data, shown as written."""
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "cartreport"), autoescape=True
+    )
+    return environment.get_template("toc.html.j2")
 
 
 def _add_toc(body: str) -> str:
@@ -241,13 +240,7 @@ def _add_toc(body: str) -> str:
     if not entries:
         return head + rest
     rest = "".join(pieces) + rest[done:]
-    lines = [
-        '<nav class="toc" aria-label="Contents">',
-        '<p class="toc-title">Contents</p>',
-        *_toc_list(entries),
-    ]
-    lines.append("</nav>")
-    return head + "\n".join(lines) + rest
+    return head + _toc_template().render(entries=_toc_tree(entries)) + rest
 
 
 def export_html(notebooks: Sequence[NotebookNode], title: str, *, base_dir: Path | None = None) -> str:
