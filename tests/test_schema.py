@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from cartreport.contract import schema
+from cartreport.contract import coerce as coerce_rules
 from cartreport.contract.coerce import coerce
 
 README = Path(__file__).resolve().parents[1] / "data" / "README.md"
@@ -104,7 +105,7 @@ def _coerce_cell_by_cell(table: pd.DataFrame) -> pd.DataFrame:
     for name in schema.DATE_COLUMNS:
         if name in out.columns:
             out[name] = pd.to_datetime(out[name], format="mixed", errors="raise").astype("datetime64[ns]")
-    out["emd_at_baseline"] = out["emd_at_baseline"].map(schema._yes_no).astype(bool)
+    out["emd_at_baseline"] = out["emd_at_baseline"].map(coerce_rules._yes_no).astype(bool)
     for name in ("age_years", *schema.INTEGER_COLUMNS):
         if name in out.columns:
             out[name] = pd.to_numeric(out[name], errors="raise").astype(float)
