@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cartreport.contract import schema
 from cartreport.contract import coerce as coerce_rules
+from cartreport.contract import schema
 from cartreport.contract.coerce import coerce
 
 README = Path(__file__).resolve().parents[1] / "data" / "README.md"
