@@ -336,3 +336,12 @@ def test_published_differences_are_explained_by_the_cutoff_only_when_there_is_on
     assert "explains" not in prose.published_intro(shipped_results())
     text = prose.published_intro(shipped_results(data_cutoff="2022-06-30"))
     assert "data cut-off of 30 Jun 2022" in text and "explains any difference" in text
+
+
+def test_a_landmark_equal_to_the_summarys_names_the_estimate_it_equals(results):
+    """Read as a writer would: "Overall survival was 86.7% at 6 months and unchanged from 12 to 24 months" hid
+    that the 12-month value (58.5%, stated in the summary) is not the 6-month one. On the shipped study OS and LFS
+    stay at their 1-year values through 24 months (R survfit: no event between 12 and 24 months)."""
+    text = prose.survival_paragraph(results)
+    assert "unchanged from 12 to 24 months" not in text
+    assert text.count("unchanged at 24 months from the 1-year estimate") == 2

@@ -216,7 +216,8 @@ def _estimate(results: dict, lm: dict) -> str:
 
 def _other_landmarks(results: dict, block: dict, headline: dict | None) -> list[str]:
     """The landmarks the summary did not state: ``"86.7% (95% CI, …) at 6 months"``; an estimate equal to the one
-    before it reads ``"unchanged from 12 to 24 months"``; beyond follow-up ``"not estimable at 60 months (no patient
+    stated just before it reads ``"unchanged from 12 to 24 months"``, one equal to the summary's
+    ``"unchanged at 24 months from the 1-year estimate"``; beyond follow-up ``"not estimable at 60 months (no patient
     followed that long)"``."""
     phrases = []
     before: dict | None = None
@@ -225,9 +226,12 @@ def _other_landmarks(results: dict, block: dict, headline: dict | None) -> list[
         if lm["estimate"] is None:
             phrases.append(f"not estimable {when} (no patient followed that long)")
         elif before is not None and all(lm[k] == before[k] for k in ("estimate", "ci_low", "ci_high")):
-            phrases.append(
-                f"unchanged from {fmt.number(before['months'])} to {fmt.number(lm['months'])} months"
-            )
+            if before is headline:  # its value is in the summary, not in this sentence: name it
+                phrases.append(f"unchanged {when} from the {_when(before['months'])} estimate")
+            else:
+                phrases.append(
+                    f"unchanged from {fmt.number(before['months'])} to {fmt.number(lm['months'])} months"
+                )
         elif lm is not headline:
             phrases.append(f"{_estimate(results, lm)} {when}")
         before = lm if lm["estimate"] is not None else before
