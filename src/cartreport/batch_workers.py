@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -267,9 +268,11 @@ def on_dask(
     from dask.distributed import Client, LocalCluster
 
     cluster = None
+    quieted: dict[str, int] = {}
     if scheduler:
         client = Client(scheduler)
     else:
+        quieted = quiet_dask_logs()
         # one thread per worker: each worker runs one report (and one kernel) at a time
         cluster = LocalCluster(
             n_workers=max(jobs, 1), threads_per_worker=1, processes=True, dashboard_address=None
@@ -303,6 +306,23 @@ def on_dask(
         client.close()
         if cluster is not None:
             cluster.close()
+        for name, level in quieted.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def quiet_dask_logs() -> dict[str, int]:
+    """Silence dask's own log records (below CRITICAL) in this process; returns the levels to restore.
+
+    Only for *our own* LocalCluster: its scheduler, nannies and workers log their shutdown (INFO) and, when a
+    signal closes their connections mid-send, a ``CommClosedError`` traceback (``logger.exception`` in
+    ``distributed.batched``) on the user's terminal. The batch reports every run's outcome itself (summary.csv,
+    index.html, one line per failure), so these records carry nothing the user needs.
+    """
+    names = ["distributed", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed."))]
+    previous = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    return previous
 
 
 def dask_stop_plugin():
@@ -313,6 +333,7 @@ def dask_stop_plugin():
         name = "cartreport-stop-on-signal"
 
         def setup(self, worker) -> None:
+            quiet_dask_logs()
             with contextlib.suppress(ValueError):
                 stop_on_signal()
 
