@@ -20,6 +20,7 @@ from cartreport import formatting as fmt
 __all__ = [
     "baseline_table",
     "intervals_table",
+    "landmark_rows",
     "landmark_table",
     "median_table",
     "published_vs_reproduced",
@@ -126,22 +127,31 @@ def response_counts_table(results: dict) -> pd.DataFrame:
     )
 
 
-def landmark_table(results: dict) -> pd.DataFrame:
-    """Endpoint × landmark: estimate, confidence interval and numbers at risk (OS, LFS, relapse, NRM)."""
+def landmark_rows(results: dict, keys, *, in_days: bool = False) -> list[dict]:
+    """One row per endpoint and landmark of ``keys`` (those in the results): the landmark (``"Months"``, or
+    ``"Day"`` with ``in_days``), the estimate, its confidence interval and the numbers at risk."""
     ci_col = _ci_header(results)
     rows = []
-    for key in (*SURVIVAL, *COMPETING):
+    for key in keys:
         block = results["endpoints"].get(key)
         for lm in block["landmarks"] if block else []:
+            when = {"Day": fmt.count(lm["days"])} if in_days else {"Months": fmt.number(lm["months"])}
             rows.append(
                 {
                     "Endpoint": block["label"],
-                    "Months": fmt.number(lm["months"]),
+                    **when,
                     "Estimate": fmt.percent(lm["estimate"]),
                     ci_col: fmt.interval(lm["ci_low"], lm["ci_high"]),
                     "At risk": fmt.count(lm["at_risk"]),
                 }
             )
+    return rows
+
+
+def landmark_table(results: dict) -> pd.DataFrame:
+    """Endpoint × landmark: estimate, confidence interval and numbers at risk (OS, LFS, relapse, NRM)."""
+    ci_col = _ci_header(results)
+    rows = landmark_rows(results, (*SURVIVAL, *COMPETING))
     origin = results.get("time_origin_label") or results["parameters"]["time_origin"]
     footnote = f"Months from the {origin}; methods in the Methods section."
     return _frame(

@@ -13,6 +13,7 @@ from cartreport import formatting as fmt
 from cartreport.analysis.transplant_endpoints import TRANSPLANT_DEFINITIONS
 from cartreport.escape import Markdown, md
 from cartreport.report import numbering
+from cartreport.report.tables import landmark_rows
 
 __all__ = [
     "engraftment_paragraph",
@@ -258,20 +259,7 @@ def safety_table(results: dict) -> pd.DataFrame | None:
 
 def transplant_landmark_table(results: dict) -> pd.DataFrame | None:
     """Endpoint × landmark day: estimate, interval and numbers at risk, for every transplant endpoint."""
-    ci = f"{fmt.level_label(_level(results))} CI"
-    rows = []
-    for key in TRANSPLANT_DEFINITIONS:
-        block = results["endpoints"].get(key)
-        for lm in block["landmarks"] if block else []:
-            rows.append(
-                {
-                    "Endpoint": block["label"],
-                    "Day": fmt.count(lm["days"]),
-                    "Estimate": fmt.percent(lm["estimate"]),
-                    ci: fmt.interval(lm["ci_low"], lm["ci_high"]),
-                    "At risk": fmt.count(lm["at_risk"]),
-                }
-            )
+    rows = landmark_rows(results, TRANSPLANT_DEFINITIONS, in_days=True)
     if not rows:
         return None
     frame = pd.DataFrame(rows)
