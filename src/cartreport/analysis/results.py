@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cartreport.analysis import baseline
+from cartreport.analysis.blocks import cif_body, km_body, months_or_none
 from cartreport.analysis.endpoints import (
     DAYS_PER_MONTH,
     DEFINITIONS,
@@ -86,10 +87,6 @@ def _clean(value):
     return value
 
 
-def _months_or_none(days: float | None) -> float | None:
-    return None if days is None else days / DAYS_PER_MONTH
-
-
 def _landmarks(fit: KMResult | CIFResult, landmarks_months: list[float]) -> list[dict]:
     days = [m * DAYS_PER_MONTH for m in landmarks_months]
     at_risk = fit.at_risk_at(days) if fit.n else [0] * len(days)
@@ -116,25 +113,11 @@ def _block_head(key: str, fit: KMResult | CIFResult, params: dict) -> dict:
 
 
 def _km_block(key: str, fit: KMResult, params: dict) -> dict:
-    med = fit.median()
-    return {
-        **_block_head(key, fit, params),
-        "median_months": _months_or_none(med.estimate),
-        "median_ci_low": _months_or_none(med.ci_low),
-        "median_ci_high": _months_or_none(med.ci_high),
-        "km": fit.to_records(("at_risk", "events", "censored", "estimate", "ci_low", "ci_high")),
-        "method": f"Kaplan–Meier; Greenwood variance; {params['ci_method']} confidence intervals",
-    }
+    return {**_block_head(key, fit, params), **km_body(fit, params["ci_method"])}
 
 
 def _cif_block(key: str, fit: CIFResult, params: dict) -> dict:
-    return {
-        **_block_head(key, fit, params),
-        "competing_events": fit.n_competing,
-        "cif": fit.to_records(("at_risk", "events", "estimate", "ci_low", "ci_high")),
-        "method": "Aalen–Johansen (ties handled exactly); Gray's variance as cmprsk::cuminc; "
-        f"{fit.ci_method} confidence intervals",
-    }
+    return {**_block_head(key, fit, params), **cif_body(fit)}
 
 
 def _responses(table: pd.DataFrame, ci_level: float) -> dict:
@@ -340,9 +323,9 @@ def analyse(
         },
         "endpoints": blocks,
         "follow_up": {
-            "median_months": _months_or_none(follow.estimate),
-            "ci_low": _months_or_none(follow.ci_low),
-            "ci_high": _months_or_none(follow.ci_high),
+            "median_months": months_or_none(follow.estimate),
+            "ci_low": months_or_none(follow.ci_low),
+            "ci_high": months_or_none(follow.ci_high),
             "method": "reverse Kaplan–Meier",
         },
         "subgroups": subgroups,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from cartreport.analysis.blocks import cif_body, km_body
 from cartreport.analysis.endpoints import DAYS_PER_MONTH, month_ticks
 from cartreport.analysis.safety import safety_results
 from cartreport.analysis.transplant_endpoints import (
@@ -85,23 +86,8 @@ def _block(key: str, fit: KMResult | CIFResult, params: dict) -> dict:
         "landmarks": _landmarks(fit, LANDMARK_DAYS[key]),
     }
     if isinstance(fit, CIFResult):
-        return {
-            **head,
-            "competing_events": fit.n_competing,
-            "cif": fit.to_records(("at_risk", "events", "estimate", "ci_low", "ci_high")),
-            "method": "Aalen–Johansen (ties handled exactly); Gray's variance as cmprsk::cuminc; "
-            f"{fit.ci_method} confidence intervals",
-        }
-    med = fit.median()
-    to_months = lambda d: None if d is None else d / DAYS_PER_MONTH  # noqa: E731
-    return {
-        **head,
-        "median_months": to_months(med.estimate),
-        "median_ci_low": to_months(med.ci_low),
-        "median_ci_high": to_months(med.ci_high),
-        "km": fit.to_records(("at_risk", "events", "censored", "estimate", "ci_low", "ci_high")),
-        "method": f"Kaplan–Meier; Greenwood variance; {params['ci_method']} confidence intervals",
-    }
+        return {**head, **cif_body(fit)}
+    return {**head, **km_body(fit, params["ci_method"])}
 
 
 def analyse_transplant(
