@@ -4,7 +4,7 @@ docs/architecture.md names every module (issue #12).
 The layers, in the order data flow through them (a module may import its own layer and those before it):
 
 0. foundations every layer may use: the package's ``__version__``, ``errors``, ``formatting`` (numbers in words), ``escape`` (data are text),
-   ``shipped`` (the package's own files), ``contract.schema`` (the data contract, declaration only)
+   ``shipped`` (the package's own files), ``kernel_env`` (how a report kernel is told where things are), ``contract.schema`` (the data contract, declaration only)
 1. ``read``: files to cleaned text cells
 2. ``contract``: validation against the contract, typed columns
 3. ``stats``: the estimators
@@ -24,7 +24,15 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 ROOT = SRC.parent
-FOUNDATIONS = {"", "errors", "formatting", "escape", "shipped", "contract.schema"}  # "": __version__
+FOUNDATIONS = {
+    "",
+    "errors",
+    "formatting",
+    "escape",
+    "shipped",
+    "kernel_env",
+    "contract.schema",
+}  # "": __version__
 LAYERS = ["read", "contract", "stats", "analysis", "cohorts", "report", "render"]
 ENTRY = {"api", "cli", "batch", "batch_workers"}
 

@@ -17,7 +17,7 @@ import yaml
 
 from cartreport import __version__
 from cartreport.analysis.params import PARAMETERS, anchor_data_path, load_yaml, parse_cli_value, yaml_error
-from cartreport.errors import CartreportError, ParameterError, SectionFailed
+from cartreport.errors import CartreportError, ParameterError, PrintFilesError, SectionFailed
 
 __all__ = ["main"]
 
@@ -25,6 +25,7 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_INVALID = 0, 1, 2
 #: the exit code of each expected failure (the first class in this order that the error is an instance of)
 EXIT_CODES: tuple[tuple[type[CartreportError], int], ...] = (
     (SectionFailed, EXIT_PROBLEMS),  # the data and parameters were valid; a notebook cell raised
+    (PrintFilesError, EXIT_PROBLEMS),  # the data and parameters were valid; a figure could not be written
     (CartreportError, EXIT_INVALID),  # invalid data, file, parameters or output folder: nothing ran
 )
 
@@ -141,7 +142,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cartreport.cohorts.reconstruct import COHORT_FILE, DEFAULT_SEED
+    from cartreport.shipped import COHORT_FILE, DEFAULT_SEED
 
     parser = argparse.ArgumentParser(
         prog="cartreport", description="Narrative clinical reports for cell-therapy cohorts."

@@ -3,7 +3,7 @@
 Modelled on ``papermill/exceptions.py``: one module, one class per failure mode, each carrying what a person needs
 to fix the cause (the file, the rows, the parameter) and a ``str()`` that a clinician can read without a traceback.
 Every expected failure is a subclass of :class:`CartreportError`; the command line prints ``str(error)`` and maps
-the class to an exit code (``cartreport.cli.EXIT_CODES``: 1 for a failed report section, 2 for everything else).
+the class to an exit code (``cartreport.cli.EXIT_CODES``: 1 for a failed report section or figure, 2 for everything else).
 
 - :class:`CohortError`: the patient table was read but breaks the data contract (:mod:`cartreport.contract.validate`);
 - :class:`DataFileError`: the file cannot be read at all (missing, empty, header only, unsupported, damaged);
@@ -12,6 +12,7 @@ the class to an exit code (``cartreport.cli.EXIT_CODES``: 1 for a failed report 
 - :class:`SetupError`: cartreport's own files are missing;
 - :class:`HandoffError`: a report notebook was handed an analysis it cannot use (:mod:`cartreport.render.handoff`);
 - :class:`SectionFailed`: a report section failed while rendering (raised by :mod:`cartreport.render`);
+- :class:`PrintFilesError`: a figure's print files could not be written (raised by :mod:`cartreport.render`);
 - :class:`ReconstructionError`: the reconstructed cohort does not reproduce a published figure.
 """
 
@@ -28,6 +29,7 @@ __all__ = [
     "HandoffError",
     "OutputFolderError",
     "ParameterError",
+    "PrintFilesError",
     "ReconstructionError",
     "SectionFailed",
     "SetupError",
@@ -210,6 +212,23 @@ class SectionFailed(CartreportError):
 
     def __str__(self) -> str:
         return f"section {self.section!r} failed: {self.error} (notebook kept at {self.notebook_path})"
+
+
+class PrintFilesError(CartreportError):
+    """A figure's print files (PNG, SVG, PDF in ``figures/``) could not be written, e.g. because the disk is full.
+
+    Examples
+    --------
+    >>> str(PrintFilesError("OSError: [Errno 28] No space left on device"))
+    'could not write the figures for print: OSError: [Errno 28] No space left on device'
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+    def __str__(self) -> str:
+        return f"could not write the figures for print: {self.reason}"
 
 
 class ReconstructionError(CartreportError):

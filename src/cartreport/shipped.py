@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cartreport.errors import SetupError
 
-__all__ = ["DATA_DIR", "NOTEBOOK_DIR", "TEMPLATES_DIR", "shipped"]
+__all__ = ["COHORT_FILE", "DATA_DIR", "DEFAULT_SEED", "NOTEBOOK_DIR", "TEMPLATES_DIR", "shipped"]
 
 
 def shipped(name: str) -> Path:
@@ -38,3 +38,7 @@ NOTEBOOK_DIR = shipped("notebooks")
 DATA_DIR = shipped("data")
 #: the nbconvert template of the HTML report
 TEMPLATES_DIR = shipped("templates")
+#: the flagship study's reconstructed cohort (:mod:`cartreport.cohorts.reconstruct` writes it)
+COHORT_FILE = DATA_DIR / "ash2023_cd7_cart_cohort.csv"
+#: the seed that reconstructs it: the first day of the 65th ASH Annual Meeting
+DEFAULT_SEED = 20231209

@@ -35,7 +35,7 @@ import pandas as pd
 from cartreport.analysis.endpoints import DAYS_PER_MONTH, derive_endpoints
 from cartreport.errors import ReconstructionError
 from cartreport.formatting import percents_match
-from cartreport.shipped import DATA_DIR
+from cartreport.shipped import COHORT_FILE, DATA_DIR, DEFAULT_SEED
 from cartreport.stats.km import kaplan_meier
 
 __all__ = [
@@ -51,8 +51,6 @@ __all__ = [
 ]
 
 PUBLISHED_FIGURES_FILE = DATA_DIR / "published_figures.json"
-COHORT_FILE = DATA_DIR / "ash2023_cd7_cart_cohort.csv"
-DEFAULT_SEED = 20231209  # first day of the 65th ASH Annual Meeting
 
 #: Every assumption the published text does not state (data/README.md repeats them; a test checks it does).
 ASSUMPTIONS: dict[str, str] = {

@@ -7,6 +7,7 @@ through a papermill engine that reuses its client, and turns a failing cell into
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import time
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from cartreport.errors import SectionFailed
 from cartreport.render.html_report import _import_notebook_stack, _warm_up_exporter
 from cartreport.render.kernel import PRELOAD_MODULES, _cancel_pending_tasks, _Kernel
+from cartreport.render.print_writer import PrintWriter
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -174,9 +176,8 @@ def execute_sections(
         raise FileNotFoundError(f"report notebook(s) not found: {', '.join(missing)}")
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    n = len(sections)
     results: list[NotebookNode] = []
-    if n == 0:
+    if not sections:
         return results
     owned = kernel is None
     if kernel is None:
@@ -185,14 +186,44 @@ def execute_sections(
     try:
         # While the kernel boots and preloads: import papermill, compile the HTML template.
         _import_notebook_stack()
-        import nbformat
-        import papermill
-        from papermill.exceptions import PapermillExecutionError
-
         engine = _register_engine()
         _warm_up_exporter()
         if kernel.kc is None:
             kernel.connect(timeout=60)
+        writer = PrintWriter(kernel.print_queue)
+        with writer:
+            _execute_each(
+                sections, parameters, workdir, kernel, engine, timeout, kernel_name, progress, results
+            )
+            writer.finish()  # every figure's print files are written before the report is
+    except BaseException:
+        with contextlib.suppress(Exception):
+            PrintWriter(kernel.print_queue).discard()
+        raise
+    finally:
+        if owned:
+            kernel.shutdown()
+    return results
+
+
+def _execute_each(
+    sections: Sequence[Section],
+    parameters: dict,
+    workdir: Path,
+    kernel: _Kernel,
+    engine: str,
+    timeout: float,
+    kernel_name: str,
+    progress: Callable[[str], None] | None,
+    results: list[NotebookNode],
+) -> None:
+    """Run each section on ``kernel`` in order, appending the executed notebooks to ``results``."""
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    n = len(sections)
+    try:
         for i, section in enumerate(sections, start=1):
             t0 = time.perf_counter()
             kernel.reset(timeout=60)
@@ -237,7 +268,3 @@ def execute_sections(
     except KeyboardInterrupt:
         _cancel_pending_tasks()
         raise
-    finally:
-        if owned:
-            kernel.shutdown()
-    return results

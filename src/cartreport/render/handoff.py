@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from cartreport.analysis.params import PARAMETERS
 from cartreport.errors import HandoffError
-from cartreport.render.kernel import SHARED_DIR_ENV
+from cartreport.kernel_env import SHARED_DIR_ENV
 
 if TYPE_CHECKING:
     from cartreport.analysis.results import Analysis

@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cartreport.kernel_env import PRINT_QUEUE_ENV, SHARED_DIR_ENV
+
 if TYPE_CHECKING:
     from jupyter_client.asynchronous import AsyncKernelClient
     from jupyter_client.manager import AsyncKernelManager
@@ -39,9 +41,6 @@ PRELOAD_MODULES: tuple[str, ...] = (
     "cartreport.report.prose",
     "cartreport.report.tables",
 )
-
-#: environment variable naming the kernel's shared folder (see ``_Kernel.shared_dir``)
-SHARED_DIR_ENV = "CARTREPORT_SHARED_DIR"
 
 
 def _run(coroutine_function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -67,7 +66,8 @@ def _cancel_pending_tasks() -> None:
 
 
 def _preload_line(modules: Sequence[str]) -> str:
-    """One IPython ``exec_lines`` entry importing ``modules`` and snapshotting matplotlib's rcParams."""
+    """One IPython ``exec_lines`` entry importing ``modules``, snapshotting matplotlib's rcParams and freezing the
+    objects made so far out of the garbage collector's scans (:func:`gc.freeze`)."""
     code = (
         "import importlib as _il, sys as _sys\n"
         f"for _m in {tuple(modules)!r}:\n"
@@ -80,6 +80,10 @@ def _preload_line(modules: Sequence[str]) -> str:
         "        _k: _v for _k, _v in _sys.modules['matplotlib'].rcParams.items()\n"
         "        if _k not in ('backend', 'backend_fallback', 'interactive')\n"
         "    }\n"
+        # The preloaded modules live as long as the kernel: out of the collector's sight, a full collection (which
+        # IPython's reset runs between notebooks) scans only what the notebooks made: ~0.002 s instead of ~0.08 s.
+        "import gc as _gc\n"
+        "_gc.freeze()\n"
     )
     return f"exec({code!r})"
 
@@ -109,6 +113,9 @@ class _Kernel:
         #: files the caller hands to the kernel (cartreport.api shares the validated analysis here)
         self.shared_dir = self.runtime_dir / "shared"
         self.shared_dir.mkdir()
+        #: figures the kernel queues for this process to write for print (``cartreport.render.print_writer``)
+        self.print_queue = self.runtime_dir / "print-queue"
+        self.print_queue.mkdir()
         transport = "tcp" if os.name == "nt" else "ipc"  # unique path: no port races between processes
         self.km: AsyncKernelManager = AsyncKernelManager(
             kernel_name=kernel_name,
@@ -124,7 +131,7 @@ class _Kernel:
             extra.append(f"--IPKernelApp.exec_lines={_preload_line(preload)}")
         t0 = time.perf_counter()
         try:
-            env = {**os.environ, SHARED_DIR_ENV: str(self.shared_dir)}
+            env = {**os.environ, SHARED_DIR_ENV: str(self.shared_dir), PRINT_QUEUE_ENV: str(self.print_queue)}
             _run(self.km.start_kernel, cwd=str(cwd), extra_arguments=extra, env=env)
         except BaseException:
             self.shutdown()

@@ -25,7 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import SubFigure
 
 from cartreport.escape import Markdown, write_csv
-from cartreport.report import captions, figures, numbering, tables
+from cartreport.report import captions, figures, numbering, print_queue, tables
 
 #: CSS pixels per inch of figure on screen (a 174 mm figure is about 820 px wide; print uses the true size)
 SCREEN_PX_PER_INCH = 120
@@ -65,8 +65,8 @@ def show_figure(fig, name: str, output_dir: str = "", *, caption: captions.Capti
         return
     figure = fig.get_figure(root=True) if isinstance(fig, Axes | SubFigure) else fig
     label = numbering.figure(name)
-    if output_dir:
-        figures.save_figure(figure, Path(output_dir) / "figures", name)
+    if output_dir:  # before anything draws it: the print files are the same whoever writes them
+        print_queue.submit(figure, Path(output_dir) / "figures", name)
     png = io.BytesIO()
     figures.save_png(figure, png, dpi=SCREEN_PX_PER_INCH * SCREEN_DENSITY, palette=True)
     width_in, height_in = figure.get_size_inches()

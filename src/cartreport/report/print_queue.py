@@ -1,0 +1,97 @@
+"""Print files written beside the kernel: a figure handed, pickled, to the process that runs the report.
+
+Every report figure is written for manuscripts as PNG at 300 dpi, SVG and PDF (:func:`save_figure`), which is most
+of a section's time (the PDF's font subsetting alone takes about 0.2 s a figure). Inside ``cartreport run`` the
+kernel's parent process waits while a notebook runs, so the kernel hands each figure over instead of writing it:
+:func:`submit` pickles the figure (a few milliseconds; matplotlib figures pickle by design) with the rcParams in
+effect into the folder named by :data:`cartreport.kernel_env.PRINT_QUEUE_ENV`, and the parent (:mod:`cartreport.render.print_writer`) calls
+:func:`write_queued` while the kernel goes on with the next cell. The files are byte-identical to writing them in
+the kernel: the figure is pickled before anything draws it, and it is drawn in the same order (PNG, SVG, PDF).
+
+Importing this module is cheap (matplotlib is imported when a figure is first handled), so the report process
+can watch the queue before it needs matplotlib. Outside a report run (JupyterLab, or papermill alone) no queue is named and :func:`submit` writes the files at once.
+The queue is the kernel's private folder (``tempfile.mkdtemp``, readable by its owner only): only the process that
+started the kernel reads from it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pickle
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from cartreport.kernel_env import PRINT_QUEUE_ENV
+
+__all__ = ["queued", "submit", "write_queued"]
+
+_SUFFIX = ".figure.pickle"
+#: rcParams that belong to the process, not to the figure
+_PROCESS_RC = frozenset({"backend", "backend_fallback", "interactive"})
+_sequence = itertools.count()
+
+
+def submit(figure: Any, directory: str | os.PathLike, name: str) -> None:
+    """Have ``figure``'s print files (``name.png``, ``.svg``, ``.pdf``) written into ``directory``.
+
+    With a queue (:data:`~cartreport.kernel_env.PRINT_QUEUE_ENV` names an existing folder) the figure is queued for the parent process, which
+    writes the files before the report is finished; without one they are written now. Call it before the figure
+    is drawn for anything else, so that the files do not depend on whether a queue was used.
+    """
+    if not name or Path(name).name != name:
+        raise ValueError(f"name must be a plain file name without directories, not {name!r}")
+    import matplotlib as mpl
+
+    from cartreport.report.figures.style import save_figure
+
+    queue = os.environ.get(PRINT_QUEUE_ENV, "")
+    if not queue or not Path(queue).is_dir():
+        save_figure(figure, directory, name)
+        return
+    rc = {key: value for key, value in mpl.rcParams.items() if key not in _PROCESS_RC}
+    payload = {"figure": figure, "directory": str(Path(directory).resolve()), "name": name, "rc": rc}
+    stem = f"{next(_sequence):08d}-{name}"
+    partial = Path(queue) / f".{stem}.partial"
+    with open(partial, "wb") as stream:
+        pickle.dump(payload, stream, protocol=pickle.HIGHEST_PROTOCOL)
+    partial.replace(Path(queue) / f"{stem}{_SUFFIX}")  # the reader never sees half a file
+
+
+def queued(queue: str | os.PathLike) -> list[Path]:
+    """The figures waiting in ``queue``, oldest first."""
+    return sorted(Path(queue).glob(f"*{_SUFFIX}"))
+
+
+def write_queued(queue: str | os.PathLike) -> list[str]:
+    """Write the print files of every figure waiting in ``queue``, oldest first; returns their names.
+
+    Each queued file is removed once read. An error writing one figure's files is raised at once; the figures
+    after it stay queued.
+    """
+    written: list[str] = []
+    paths = queued(queue)
+    if not paths:
+        return written
+    import matplotlib as mpl
+
+    from cartreport.report.figures.style import save_figure
+
+    for path in paths:
+        with open(path, "rb") as stream:
+            payload = pickle.load(stream)  # noqa: S301 - written by our own kernel in its private folder
+        path.unlink()
+        figure = payload["figure"]
+        try:
+            with mpl.rc_context():  # the kernel's rcParams while the files are written, ours again after
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # a deprecated rcParam in the snapshot is not our concern
+                    mpl.rcParams.update(payload["rc"])
+                save_figure(figure, payload["directory"], payload["name"])
+        finally:
+            if "matplotlib.pyplot" in sys.modules:  # unpickling re-registers a pyplot figure: let it go
+                sys.modules["matplotlib.pyplot"].close(figure)
+        written.append(payload["name"])
+    return written

@@ -1,0 +1,186 @@
+"""The report kernel hands its figures to the report process, which writes their print files (PNG, SVG, PDF).
+
+Issue #12 (start-up): writing every figure three times for print was most of a section's time, while the process
+running the report sat idle. The files must not depend on who writes them: the references here are the files
+:func:`cartreport.report.figures.save_figure` writes for the same figure in the same process, as the kernel did.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import nbformat  # noqa: E402
+import pytest  # noqa: E402
+
+from cartreport.cli import exit_code  # noqa: E402
+from cartreport.errors import PrintFilesError  # noqa: E402
+from cartreport.kernel_env import PRINT_QUEUE_ENV  # noqa: E402
+from cartreport.render import Section, execute_sections  # noqa: E402
+from cartreport.render.print_writer import PrintWriter  # noqa: E402
+from cartreport.report import figures, print_queue  # noqa: E402
+from cartreport.stats.km import kaplan_meier  # noqa: E402
+
+OS_TIME = [38, 74, 121, 150, 180, 196, 233, 280, 301, 395, 455, 512, 590, 648, 702, 845]
+OS_EVENT = [1, 1, 0, 1, 0, 1, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0]
+FORMATS = ("png", "svg", "pdf")
+
+
+def km_figure():
+    """A report figure with text, a CI band, censor marks and numbers at risk, in the report's theme."""
+    figures.theme()
+    curves = {"Overall survival": kaplan_meier(OS_TIME, OS_EVENT)}
+    return figures.plot_km(curves, xlabel="Months since second HSCT", ylabel="Probability (%)").get_figure(
+        root=True
+    )
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture
+def reference(tmp_path: Path) -> dict[str, bytes]:
+    """The print files written at once, in this process (what the kernel wrote before the queue existed)."""
+    figure = km_figure()
+    figures.save_figure(figure, tmp_path / "reference", "km", close=True)
+    return files(tmp_path / "reference")
+
+
+def test_without_a_queue_the_files_are_written_at_once(tmp_path, monkeypatch, reference):
+    monkeypatch.delenv(PRINT_QUEUE_ENV, raising=False)
+    figure = km_figure()
+    print_queue.submit(figure, tmp_path / "figures", "km")
+    plt.close(figure)
+    assert files(tmp_path / "figures") == reference
+
+
+def test_a_queued_figure_is_written_by_another_process_byte_for_byte(tmp_path, monkeypatch, reference):
+    queue = tmp_path / "queue"
+    queue.mkdir()
+    monkeypatch.setenv(PRINT_QUEUE_ENV, str(queue))
+    figure = km_figure()
+    print_queue.submit(figure, tmp_path / "figures", "km")
+    plt.close(figure)
+    assert not (tmp_path / "figures").exists(), "the kernel side writes nothing itself"
+    [queued] = print_queue.queued(queue)
+    assert queued.name.endswith("-km.figure.pickle")
+    # a fresh interpreter: no theme applied, matplotlib's default rcParams; the kernel's travel with the figure
+    script = textwrap.dedent(
+        f"""
+        import matplotlib
+        matplotlib.use("Agg")
+        from cartreport.report.print_queue import write_queued
+        print(write_queued({str(queue)!r}))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['km']"
+    assert files(tmp_path / "figures") == reference
+    assert print_queue.queued(queue) == []
+
+
+def test_figures_are_written_in_the_order_they_were_queued(tmp_path, monkeypatch):
+    queue = tmp_path / "queue"
+    queue.mkdir()
+    monkeypatch.setenv(PRINT_QUEUE_ENV, str(queue))
+    for name in ("b_second", "a_first", "c_third"):
+        fig, ax = plt.subplots(figsize=(1, 1))
+        print_queue.submit(fig, tmp_path / "figures", name)
+        plt.close(fig)
+    assert print_queue.write_queued(queue) == ["b_second", "a_first", "c_third"]
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(
+        f"{n}.{f}" for n in ("a_first", "b_second", "c_third") for f in FORMATS
+    )
+
+
+def test_a_figure_name_with_a_folder_is_refused_before_queueing(tmp_path, monkeypatch):
+    queue = tmp_path / "queue"
+    queue.mkdir()
+    monkeypatch.setenv(PRINT_QUEUE_ENV, str(queue))
+    fig, _ = plt.subplots(figsize=(1, 1))
+    with pytest.raises(ValueError, match="plain file name"):
+        print_queue.submit(fig, tmp_path, "../escape")
+    plt.close(fig)
+    assert print_queue.queued(queue) == []
+
+
+def test_the_writer_writes_in_the_background_and_finish_drains(tmp_path, monkeypatch):
+    queue = tmp_path / "queue"
+    queue.mkdir()
+    monkeypatch.setenv(PRINT_QUEUE_ENV, str(queue))
+    with PrintWriter(queue, interval=0.01) as writer:
+        for name in ("one", "two"):
+            fig, _ = plt.subplots(figsize=(1, 1))
+            print_queue.submit(fig, tmp_path / "figures", name)
+            plt.close(fig)
+        assert writer.finish() == ["one", "two"]
+    assert print_queue.queued(queue) == []
+    assert len(list((tmp_path / "figures").iterdir())) == 6
+
+
+def test_a_figure_that_cannot_be_written_fails_the_report_in_one_line(tmp_path, monkeypatch):
+    queue = tmp_path / "queue"
+    queue.mkdir()
+    monkeypatch.setenv(PRINT_QUEUE_ENV, str(queue))
+    (tmp_path / "figures").write_text("a file where the folder should be", encoding="utf-8")
+    writer = PrintWriter(queue, interval=0.01)
+    with writer:
+        fig, _ = plt.subplots(figsize=(1, 1))
+        print_queue.submit(fig, tmp_path / "figures", "km")
+        plt.close(fig)
+        with pytest.raises(PrintFilesError) as caught:
+            writer.finish()
+    message = str(caught.value)
+    assert message.startswith("could not write the figures for print: FileExistsError")
+    assert "\n" not in message
+    assert exit_code(caught.value) == 1  # data and parameters were valid; the report could not be finished
+
+
+def test_a_new_report_discards_figures_left_by_an_earlier_one(tmp_path, monkeypatch):
+    queue = tmp_path / "queue"
+    queue.mkdir()
+    monkeypatch.setenv(PRINT_QUEUE_ENV, str(queue))
+    fig, _ = plt.subplots(figsize=(1, 1))
+    print_queue.submit(fig, tmp_path / "old", "left_behind")
+    plt.close(fig)
+    with PrintWriter(queue) as writer:
+        assert writer.finish() == []
+    assert not (tmp_path / "old").exists()
+
+
+def test_the_report_kernel_queues_figures_and_its_caller_writes_them(tmp_path, monkeypatch):
+    """End to end on a real kernel: the kernel is given a queue, its figure's files exist when the sections
+    return (written by this process), and the objects it preloaded are frozen out of the collector's scans."""
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    cells = [
+        nbformat.v4.new_code_cell(
+            "import gc, os\n"
+            "import matplotlib.pyplot as plt\n"
+            "from cartreport.report import print_queue\n"
+            f"print('QUEUE', os.environ.get({PRINT_QUEUE_ENV!r}, '') != '')\n"
+            "print('FROZEN', gc.get_freeze_count() > 1000)\n"
+            "fig, ax = plt.subplots(figsize=(1, 1))\n"
+            "print_queue.submit(fig, 'figures', 'queued')\n"
+            "print('WRITTEN BY KERNEL', os.path.exists('figures/queued.pdf'))"
+        )
+    ]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "nb" / "01.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, path)
+    workdir = tmp_path / "work"
+    [executed] = execute_sections([Section("01", path)], {}, workdir, preload=("matplotlib.pyplot",))
+    text = "".join(o.get("text", "") for o in executed.cells[0].outputs)
+    assert "QUEUE True" in text
+    assert "FROZEN True" in text
+    assert "WRITTEN BY KERNEL False" in text
+    assert sorted(p.name for p in (workdir / "figures").iterdir()) == sorted(f"queued.{f}" for f in FORMATS)
