@@ -1,15 +1,20 @@
-"""The baseline: the report's computations, figures, tables and prose as one plain Python script.
+"""The same-work baseline: everything ``cartreport run`` computes and writes, as one plain Python process.
 
-No notebooks, no kernel, no papermill, no nbconvert: the same cartreport helpers the notebooks call, run top to
-bottom in one process, writing the same files and a simple HTML page (prose, tables and base64 PNG figures).
-``benchmarks/run.py`` times ``cartreport run`` against this script in one run and reports the ratio.
+No kernel, no papermill, no nbconvert, no executed notebooks: the code of the report's notebooks runs top to
+bottom in this process (``exec`` of each code cell, in order, parameters as ``cartreport run`` injects them), with
+``display`` collecting what the cells show. It writes what the report writes: ``results.json``, ``tables/*.csv``,
+``figures/*.{png,svg,pdf}`` (one after the other, as a plain script would), the same figures and tables in a
+simple HTML page, and ``report.docx`` through the same Word writer. What it leaves out is exactly the notebook
+machinery, so ``benchmarks/run.py`` measures that machinery's cost against it (goal: at most 1.15x).
+
+It imports only what that work needs: not nbformat, nbconvert, papermill or jupyter_client.
 
 Usage: python benchmarks/plain_report.py OUTPUT_DIR [DATA_FILE]
 """
 
 from __future__ import annotations
 
-import base64
+import json
 import sys
 from pathlib import Path
 
@@ -17,83 +22,61 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import mistune  # noqa: E402  (nbconvert's Markdown renderer, a dependency of cartreport)
+import mistune  # noqa: E402  (the Markdown renderer cartreport already depends on)
 
-from cartreport import api  # noqa: E402
 from cartreport.analysis.results import write_results  # noqa: E402
-from cartreport.report import figures, prose, tables  # noqa: E402
+from cartreport.render.docx import write_docx  # noqa: E402
+from cartreport.report import notebook  # noqa: E402
+from cartreport.shipped import NOTEBOOK_DIR  # noqa: E402
+
+
+class Node(dict):
+    """The attribute access of a notebook node, which the Word writer reads (``cell.cell_type``)."""
+
+    __getattr__ = dict.__getitem__
 
 
 def main(output: Path, data: str = "") -> None:
-    figures.theme()
     output.mkdir(parents=True, exist_ok=True)
-    (output / "figures").mkdir(exist_ok=True)
-    (output / "tables").mkdir(exist_ok=True)
-    analysis = api.load_analysis(data=data)
-    results = analysis.results
-    write_results(results, output / "results.json")
-    md = mistune.create_markdown()
-    parts: list[str] = []
+    shown: list[dict] = []
 
-    def text(markdown: str) -> None:
-        if markdown:
-            parts.append(md(markdown))
+    def display(obj, metadata=None) -> None:  # what IPython's display would send to the notebook
+        if hasattr(obj, "_repr_html_") or type(obj).__name__ == "HTML":
+            data_ = {"text/html": obj.data}
+        else:
+            data_ = {"text/markdown": obj.data}
+        shown.append(Node(output_type="display_data", data=data_, metadata=metadata or {}))
 
-    def table(frame, name: str) -> None:
-        if frame is None or frame.empty:
-            return
-        frame.to_csv(output / "tables" / f"{name}.csv", index=False)
-        parts.append(tables.to_gt(frame).as_raw_html())
+    notebook.display = display
 
-    def figure(fig, name: str) -> None:
-        if fig is None:
-            return
-        paths = figures.save_figure(fig, output / "figures", name)
-        data64 = base64.b64encode(paths["png"].read_bytes()).decode()
-        parts.append(f'<img src="data:image/png;base64,{data64}">')
-        plt.close(fig)
-
-    origin = f"Months since {results['time_origin_label']}"
-    text(prose.title_block(results))
-    text(prose.reconstruction_notice(results))
-    text(prose.summary_paragraph(results))
-    text(prose.published_intro(results))
-    table(tables.published_vs_reproduced(results), "published_vs_reproduced")
-    text(prose.design_paragraph(results))
-    figure(figures.plot_treatment_sequence(results["intervals"]), "treatment_sequence")
-    figure(figures.plot_flow(results["flow"]), "patient_flow")
-    table(tables.baseline_table(results), "baseline_characteristics")
-    table(tables.intervals_table(results), "intervals")
-    figure(figures.plot_swimmer(api.patient_timeline(analysis)).figure, "swimmer")
-    text(prose.responses_paragraph(results))
-    table(tables.response_table(results), "response_rates")
-    figure(figures.plot_responses(results["responses"]).figure, "response_rates")
-    table(tables.response_counts_table(results), "response_counts")
-    text(prose.survival_paragraph(results))
-    km = {"Overall survival": analysis.survival["os"], "Leukemia-free survival": analysis.survival["lfs"]}
-    lms = results["parameters"]["landmarks_months"]
-    figure(figures.plot_km(km, xlabel=origin, ylabel="Probability (%)", landmarks_months=lms), "km_os_lfs")
-    table(tables.landmark_table(results), "landmarks")
-    table(tables.median_table(results), "medians")
-    table(tables.risk_table(results), "numbers_at_risk")
-    text(prose.competing_risks_paragraph(results))
-    cif = {"Relapse": analysis.incidence["relapse"], "Non-relapse mortality": analysis.incidence["nrm"]}
-    figure(figures.plot_cif(cif, xlabel=origin), "cif_relapse_nrm")
-    figure(
-        figures.plot_state_stack(analysis.incidence["relapse"], analysis.incidence["nrm"]).figure,
-        "state_stack",
-    )
-    text(prose.subgroup_paragraph(results))
-    table(tables.subgroup_table(results), "subgroups")
-    figure(api.subgroup_figure(analysis, "os"), "os_by_subgroup")
-    figure(api.subgroup_figure(analysis, "lfs"), "lfs_by_subgroup")
-    figure(api.subgroup_figure(analysis, "relapse"), "relapse_by_subgroup")
-    text(prose.methods_markdown(results))
-    table(api.provenance_table(results), "provenance")
-    page = f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{results['title']}</title></head><body>"
-    (output / "report.html").write_text(page + "\n".join(parts) + "</body></html>", encoding="utf-8")
+    markdown = mistune.create_markdown()
+    cells: list[Node] = []
+    html: list[str] = []
+    analysis = None
+    for path in sorted(NOTEBOOK_DIR.glob("*.ipynb")):
+        namespace: dict = {}
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "markdown":
+                cells.append(Node(cell_type="markdown", source=source, metadata=cell.get("metadata", {})))
+                html.append(markdown(source))
+                continue
+            shown.clear()
+            exec(compile(source, str(path), "exec"), namespace)  # noqa: S102 - the report's own notebook code
+            if "parameters" in cell.get("metadata", {}).get("tags", []):
+                namespace.update(data=data, output_dir=str(output))  # as cartreport run injects them
+                continue
+            analysis = namespace.get("analysis", analysis)  # computed once, as the notebooks ask for it
+            outputs = list(shown)
+            cells.append(Node(cell_type="code", source=source, metadata={}, outputs=outputs))
+            for out in outputs:
+                html.append(out["data"].get("text/html") or markdown(out["data"]["text/markdown"]))
+    write_results(analysis.results, output / "results.json")
+    title = analysis.results["title"]
+    page = f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
+    (output / "report.html").write_text(page + "\n".join(html) + "</body></html>", encoding="utf-8")
+    write_docx([Node(cells=cells)], title, output / "report.docx", base_dir=output)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "")
+    main(Path(sys.argv[1]).resolve(), sys.argv[2] if len(sys.argv) > 2 else "")

@@ -1,10 +1,12 @@
 """cartreport's benchmarks: ratios measured in one run, on this machine, written to docs/benchmarks.md.
 
-1. Report overhead: ``cartreport run`` on the shipped study against the same computations, figures, tables and
-   HTML written as one plain Python script (``benchmarks/plain_report.py``). Goal: ratio <= 1.5.
-2. Scale: report time and peak memory (the whole process tree: CLI and kernel) for 16, 1,000, 10,000, 100,000 and
-   1,000,000 patients (synthetic cohorts beyond the shipped 16). Goals: 100,000 patients <= 2x the 16-patient
-   report, HTML under 20 MB; 1,000,000 patients <= 2x the 16-patient report and peak memory <= 1.5 GB.
+1. Report overhead: ``cartreport run`` on the shipped study against (a) the same work done by one plain Python
+   process without notebooks (``benchmarks/plain_report.py``; goal: ratio <= 1.15) and (b) the issue's plain
+   script, which loads the data, fits KM and cumulative incidence with CIs, draws five figures and writes one HTML
+   page (``benchmarks/plain_minimal.py``; goal: ratio <= 1.5).
+2. Scale: report time and peak memory (the whole process tree: CLI and kernel) for 16, 35, 1,000, 10,000, 100,000
+   and 1,000,000 patients (synthetic cohorts beyond the shipped 16). Goals: 100,000 and 1,000,000 patients <= 2x
+   the 35-patient report, HTML under 20 MB; 1,000,000 patients within 1.5 GB of peak memory.
 3. Batch: a 6-run grid with ``--jobs 2`` against one run. Goal: parallel efficiency
    (6 x one run) / (2 x batch) >= 80%.
 
@@ -33,7 +35,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CARTREPORT = str(BIN / "cartreport")
-SIZES = (16, 1_000, 10_000, 100_000, 1_000_000)
+SIZES = (16, 35, 1_000, 10_000, 100_000, 1_000_000)
+BASE = 35  # the issue's small cohort: scale ratios are to its report
 MILLION = 1_000_000
 CPU_SECONDS: dict[tuple[str, ...], list[float]] = {}
 
@@ -120,27 +123,34 @@ def main() -> None:
         Path(args.output).write_text(markdown(out), encoding="utf-8")
         return
     repeats = 2 if args.quick else args.repeats
-    sizes = SIZES[:3] if args.quick else SIZES[:-1] if args.no_million else SIZES
+    sizes = SIZES[:4] if args.quick else SIZES[:-1] if args.no_million else SIZES
     work = Path(tempfile.mkdtemp(prefix="cartreport-bench-"))
     out: dict = {"machine": machine(), "repeats": repeats}
     try:
         # 1. report against the plain script
         run16 = [CARTREPORT, "run", "--output", str(work / "r16")]
         plain = [sys.executable, str(ROOT / "benchmarks" / "plain_report.py"), str(work / "plain")]
-        (t_run, m_run), (t_plain, m_plain) = median_of([run16, plain], repeats)
+        minimal = [sys.executable, str(ROOT / "benchmarks" / "plain_minimal.py"), str(work / "minimal")]
+        (t_run, m_run), (t_plain, m_plain), (t_min, _) = median_of([run16, plain, minimal], repeats)
         cpu_run = statistics.median(CPU_SECONDS[tuple(run16)])
         cpu_plain = statistics.median(CPU_SECONDS[tuple(plain)])
         out["overhead"] = {
             "report_s": t_run,
             "plain_s": t_plain,
             "ratio": t_run / t_plain,
-            "goal": 1.5,
+            "goal": 1.15,
             "report_cpu_s": cpu_run,
             "plain_cpu_s": cpu_plain,
             "cpu_ratio": cpu_run / cpu_plain,
+            "minimal_s": t_min,
+            "minimal_ratio": t_run / t_min,
+            "minimal_goal": 1.5,
         }
         out["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-        print(f"report {t_run:.2f} s, plain script {t_plain:.2f} s, ratio {t_run / t_plain:.2f}", flush=True)
+        print(
+            f"report {t_run:.2f} s, same-work script {t_plain:.2f} s, ratio {t_run / t_plain:.2f}", flush=True
+        )
+        print(f"issue's plain script {t_min:.2f} s, ratio {t_run / t_min:.2f}", flush=True)
         print(
             f"CPU: report {cpu_run:.2f} s, plain {cpu_plain:.2f} s, ratio {cpu_run / cpu_plain:.2f}",
             flush=True,
@@ -171,9 +181,9 @@ def main() -> None:
                 f"{n:>7} patients: {seconds:.2f} s, peak {peak / 2**20:.0f} MiB, HTML {html / 2**20:.2f} MiB"
             )
         if not args.overhead_only:
-            base = scale[0]["seconds"]
+            base = next(row["seconds"] for row in scale if row["patients"] == BASE)
             for row in scale:
-                row["ratio_to_16"] = row["seconds"] / base
+                row["ratio_to_35"] = row["seconds"] / base
             out["scale"] = scale
 
         # 3. batch of 6 with 2 jobs against one run
@@ -222,12 +232,12 @@ def plot(out: dict, path: Path) -> None:
     x = [r["patients"] for r in out["scale"]]
     ax.plot(x, [r["seconds"] for r in out["scale"]], marker="o", color=figures.PALETTE[0])
     ax.set_xscale("log")
-    goal = 2 * out["scale"][0]["seconds"]
+    goal = 2 * next(r["seconds"] for r in out["scale"] if r["patients"] == BASE)
     ax.set_ylim(0, 1.15 * max(goal, *(r["seconds"] for r in out["scale"])))
     ax.set_xlabel("Patients in the cohort (log scale)")
     ax.set_ylabel("Report time (s)")
     ax.axhline(goal, ls=":", color="grey")
-    ax.text(x[0], goal, " goal: 2 x the 16-patient report", va="bottom", fontsize=8)
+    ax.text(x[0], goal, " goal: 2 x the 35-patient report", va="bottom", fontsize=8)
     fig.savefig(path, dpi=100, metadata={"Software": None})
     plt.close(fig)
 
@@ -236,7 +246,7 @@ def markdown(out: dict) -> str:
     m, o, b = out["machine"], out["overhead"], out["batch"]
     ok = lambda good: "met" if good else "**not met**"  # noqa: E731
     rows = "\n".join(
-        f"| {r['patients']:,} | {r['seconds']:.2f} | {r['ratio_to_16']:.2f} | {r['peak_mib']:.0f} | {r['html_mib']:.2f} |"
+        f"| {r['patients']:,} | {r['seconds']:.2f} | {r['ratio_to_35']:.2f} | {r['peak_mib']:.0f} | {r['html_mib']:.2f} |"
         for r in out["scale"]
     )
     by_size = {r["patients"]: r for r in out["scale"]}
@@ -265,24 +275,30 @@ load average at start {m["load_average_at_start"]}{f", at the end of section 1 {
 | | seconds |
 |---|---|
 | `cartreport run` (6 notebooks, one kernel, HTML, report.docx, figures, tables, results.json) | {o["report_s"]:.2f} |
-| `benchmarks/plain_report.py` (same helpers, figures, tables and an HTML page, no notebooks) | {o["plain_s"]:.2f} |
-| **ratio** | **{o["ratio"]:.2f}** (goal ≤ {o["goal"]}: {ok(o["ratio"] <= o["goal"])}) |
-{cpu_rows}
-How: the kernel is started first, so it boots and imports while the CLI validates and analyses the data; the
-analysis is handed to the kernel (no second validation); one kernel runs the six notebooks with its namespace
-reset between them; one HTML export of the merged notebooks with a cached exporter. A naive design (a kernel and an
-nbconvert process per notebook) measured about 6x in the team's notes. Each figure's print files (PNG at 300 dpi,
-SVG, PDF: most of a section's time) are written by the kernel as the notebook shows the figure. The plain script writes the same print files one
-after the other, as a plain script would; it writes no `report.docx` and no executed notebooks, which the report's
-time includes.
+| `benchmarks/plain_report.py`: the same work in one plain process (the notebooks' code run top to bottom, the same files written, no kernel, papermill, nbconvert or executed notebooks) | {o["plain_s"]:.2f} |
+| **ratio to the same-work script** | **{o["ratio"]:.2f}** (goal ≤ {o["goal"]}: {ok(o["ratio"] <= o["goal"])}) |
+{cpu_rows}| `benchmarks/plain_minimal.py`: the issue's plain script (lifelines KM and cumulative incidence with CIs, five figures at 100 dpi, one HTML page; no validation, tables, print files, Word or prose) | {o["minimal_s"]:.2f} |
+| **ratio to the issue's plain script** | **{o["minimal_ratio"]:.2f}** (goal ≤ {o["minimal_goal"]}: {ok(o["minimal_ratio"] <= o["minimal_goal"])}) |
+
+How: the kernel is started before anything else, so it boots and imports while the CLI validates and analyses
+the data; the analysis is handed to the kernel (no second validation); one kernel runs the six notebooks, its
+namespace reset between them (the preloaded modules are frozen out of the garbage collector's scans, so a reset
+takes milliseconds); one HTML export of the merged notebooks with a cached exporter. Each figure's print files (PNG
+at 300 dpi, SVG, PDF: most of a section's time) are written by a thread of the CLI process, which otherwise only
+waits on the kernel: the kernel pickles the figure and goes on, and writes a figure's files itself only while the
+CLI is still busy with an earlier one (the two cores share the work; the files are byte-identical either way). The
+same-work script writes the same files one after the other, as a plain script would; the CPU seconds show what
+the notebook machinery costs in total. The issue's plain script does a small part of the report's work (no
+validation, tables, print files, Word document or prose), so the report cannot come within 1.5x of it without
+dropping what the publication issue asked for.
 
 ## 2. Report time by cohort size
 
-| patients | seconds | ratio to 16 | peak memory (MiB, CLI + kernel) | report.html (MiB) |
+| patients | seconds | ratio to 35 | peak memory (MiB, CLI + kernel) | report.html (MiB) |
 |---|---|---|---|---|
 {rows}
 
-100,000 patients: **{big["ratio_to_16"]:.2f}x** the 16-patient report (goal ≤ 2: {ok(big["ratio_to_16"] <= 2)}),
+100,000 patients: **{big["ratio_to_35"]:.2f}x** the 35-patient report (goal ≤ 2: {ok(big["ratio_to_35"] <= 2)}),
 HTML {big["html_mib"]:.2f} MiB (goal < 20 MB: {ok(big["html_mib"] < 19)}). Per-patient figures switch to a labelled
 sample (swimmer plot) and curves are thinned for drawing only; every number comes from all patients.
 {_million_line(million)}
@@ -307,8 +323,8 @@ def _million_line(row: dict | None) -> str:
         return "\n1,000,000 patients: not measured in this run (`--quick` or `--no-million`).\n"
     ok = lambda good: "met" if good else "**not met**"  # noqa: E731
     return (
-        f"\n1,000,000 patients: **{row['ratio_to_16']:.2f}x** the 16-patient report (goal ≤ 2: "
-        f"{ok(row['ratio_to_16'] <= 2)}), peak memory {row['peak_mib']:,.0f} MiB (goal ≤ 1.5 GB: "
+        f"\n1,000,000 patients: **{row['ratio_to_35']:.2f}x** the 35-patient report (goal ≤ 2: "
+        f"{ok(row['ratio_to_35'] <= 2)}), peak memory {row['peak_mib']:,.0f} MiB (goal ≤ 1.5 GB: "
         f"{ok(row['peak_mib'] * 2**20 <= 1.5e9)}). Reading, validating and typing the table are columnar: each "
         "distinct value of a column is cleaned, checked and parsed once.\n"
     )

@@ -183,22 +183,23 @@ def execute_sections(
     if kernel is None:
         kernel = _Kernel(kernel_name, workdir, preload)
     kernel.cwd = workdir
+    writer = PrintWriter(kernel.print_queue)
     try:
-        # While the kernel boots and preloads: import papermill, compile the HTML template.
-        _import_notebook_stack()
-        engine = _register_engine()
-        _warm_up_exporter()
-        if kernel.kc is None:
-            kernel.connect(timeout=60)
-        writer = PrintWriter(kernel.print_queue)
+        # While the kernel boots and preloads: the writer's thread imports matplotlib, this one imports papermill
+        # and compiles the HTML template.
         with writer:
+            _import_notebook_stack()
+            engine = _register_engine()
+            _warm_up_exporter()
+            if kernel.kc is None:
+                kernel.connect(timeout=60)
             _execute_each(
                 sections, parameters, workdir, kernel, engine, timeout, kernel_name, progress, results
             )
             writer.finish()  # every figure's print files are written before the report is
     except BaseException:
         with contextlib.suppress(Exception):
-            PrintWriter(kernel.print_queue).discard()
+            writer.discard()
         raise
     finally:
         if owned:

@@ -213,6 +213,10 @@ class _Kernel:
         try:
             if self.km.has_kernel:
                 self.kill()
+                process = getattr(self.km.provisioner, "process", None)
+                if process is not None:  # returns as the process ends (the provisioner polls every 0.1 s)
+                    with contextlib.suppress(Exception):
+                        process.wait(timeout=5)
                 _run(self.km.provisioner.wait)  # reaps the process; the manager then holds no kernel
         except BaseException:  # also a second Ctrl-C: the process must not outlive us
             logger.warning("kernel shutdown failed; killing the process", exc_info=True)

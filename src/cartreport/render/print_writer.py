@@ -19,6 +19,20 @@ from cartreport.report.print_queue import queued, write_queued
 __all__ = ["PrintWriter"]
 
 
+def _warm_up() -> None:
+    """Import what writing a figure needs (matplotlib, its Agg, SVG and PDF back ends, fontTools' subsetter) while
+    the kernel boots, so that the first figure is not waiting on imports; never raises."""
+    try:
+        import fontTools.subset  # noqa: F401
+        import matplotlib.backends.backend_agg  # noqa: F401
+        import matplotlib.backends.backend_pdf  # noqa: F401
+        import matplotlib.backends.backend_svg  # noqa: F401
+
+        import cartreport.report.figures.style  # noqa: F401
+    except Exception:  # noqa: BLE001 - writing the first figure will report the problem
+        pass
+
+
 class PrintWriter:
     """Write the print files of figures queued in ``queue`` on a background thread, every ``interval`` seconds."""
 
@@ -42,6 +56,7 @@ class PrintWriter:
         self.written += write_queued(self.queue)
 
     def _loop(self) -> None:
+        _warm_up()
         while not self._stop.wait(self.interval):
             try:
                 self._write()

@@ -37,8 +37,9 @@ _sequence = itertools.count()
 def submit(figure: Any, directory: str | os.PathLike, name: str) -> None:
     """Have ``figure``'s print files (``name.png``, ``.svg``, ``.pdf``) written into ``directory``.
 
-    With a queue (:data:`~cartreport.kernel_env.PRINT_QUEUE_ENV` names an existing folder) the figure is queued for the parent process, which
-    writes the files before the report is finished; without one they are written now. Call it before the figure
+    With a queue (:data:`~cartreport.kernel_env.PRINT_QUEUE_ENV` names an existing folder) the figure is queued for
+    the parent process, which writes the files before the report is finished; without one, or while a figure
+    queued earlier still waits (the parent is busy), they are written now. Call it before the figure
     is drawn for anything else, so that the files do not depend on whether a queue was used.
     """
     if not name or Path(name).name != name:
@@ -48,7 +49,8 @@ def submit(figure: Any, directory: str | os.PathLike, name: str) -> None:
     from cartreport.report.figures.style import save_figure
 
     queue = os.environ.get(PRINT_QUEUE_ENV, "")
-    if not queue or not Path(queue).is_dir():
+    if not queue or not Path(queue).is_dir() or queued(queue):
+        # no report process to write them, or it has not yet started on the figure before: the two share the work
         save_figure(figure, directory, name)
         return
     rc = {key: value for key, value in mpl.rcParams.items() if key not in _PROCESS_RC}
