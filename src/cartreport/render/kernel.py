@@ -103,6 +103,31 @@ def _reset_code(cwd: Path) -> str:
     )
 
 
+async def _answered(kc: AsyncKernelClient, msg_id: str) -> bool:
+    """The kernel answered request ``msg_id`` on its shell channel and went idle for it on iopub: both are connected.
+
+    jupyter_client's ``wait_for_ready`` does the same, then waits 0.2 s more for iopub to fall silent; a reused
+    client needs no such flush (nbclient reads only the messages of its own requests), so this returns as soon as
+    the kernel is ready. False after 1 s without the reply, or 0.2 s without the idle status (sent before iopub was
+    subscribed): ask again.
+    """
+    from queue import Empty
+
+    try:
+        while (await kc.shell_channel.get_msg(timeout=1))["parent_header"].get("msg_id") != msg_id:
+            pass
+        while True:
+            msg = await kc.iopub_channel.get_msg(timeout=0.2)
+            if (
+                msg["parent_header"].get("msg_id") == msg_id
+                and msg["msg_type"] == "status"
+                and msg["content"].get("execution_state") == "idle"
+            ):
+                return True
+    except Empty:
+        return False
+
+
 class _Kernel:
     """One IPython kernel on private IPC sockets in a temporary directory, and one client."""
 
@@ -144,7 +169,12 @@ class _Kernel:
         async def _connect() -> AsyncKernelClient:
             kc = self.km.client()
             kc.start_channels()
-            await kc.wait_for_ready(timeout=timeout)
+            deadline = time.monotonic() + timeout
+            while not await _answered(kc, kc.kernel_info()):
+                if not await self.km.is_alive():
+                    raise RuntimeError("the report kernel died before it was ready")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the report kernel did not answer within {timeout:.0f} s")
             kc.allow_stdin = False
             return kc
 
