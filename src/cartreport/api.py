@@ -235,15 +235,15 @@ def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, sta
     return output
 
 
-def check_report_target(parameters: Mapping, output: str | Path) -> Path:
+def check_report_target(params: Mapping, output: str | Path) -> Path:
     """Refuse, before any work, a report writing where cartreport may not; return the output folder, absolute.
 
-    ``output_dir`` is set by cartreport itself (the folder being built) and cannot be chosen; the output
-    folder must pass :func:`cartreport.render.output.check_output_folder` and must not hold the data file.
+    ``params`` are resolved parameters (:func:`~cartreport.analysis.params.resolve_parameters`). ``output_dir`` is
+    set by cartreport itself (the folder being built) and cannot be chosen; the output folder must pass
+    :func:`cartreport.render.output.check_output_folder` and must not hold the data file.
     """
     from cartreport.render.output import check_output_folder
 
-    params = resolve_parameters(dict(parameters))
     if params["output_dir"]:
         raise ParameterError(
             "output_dir",
@@ -262,9 +262,11 @@ def check_batch_target(runs: Mapping[str, Mapping], output: str | Path) -> Path:
     """
     from cartreport.render.output import check_output_folder
 
-    inputs = [_resolve_data_path(resolve_parameters(dict(p))["data"]) for p in runs.values()]
-    folder = check_output_folder(output, "batch", inputs=inputs)
-    for name, params in runs.items():
+    resolved = {name: resolve_parameters(dict(params)) for name, params in runs.items()}
+    folder = check_output_folder(
+        output, "batch", inputs=[_resolve_data_path(p["data"]) for p in resolved.values()]
+    )
+    for name, params in resolved.items():
         check_report_target(params, folder / name)
     return folder
 
