@@ -11,6 +11,7 @@ report is never finished with a figure missing. Only the standard library and
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from cartreport.errors import PrintFilesError
@@ -20,8 +21,8 @@ __all__ = ["PrintWriter"]
 
 
 def _warm_up() -> None:
-    """Import what writing a figure needs (matplotlib, its Agg, SVG and PDF back ends, fontTools' subsetter) while
-    the kernel boots, so that the first figure is not waiting on imports; never raises."""
+    """Import what writing a figure needs (matplotlib, its Agg, SVG and PDF back ends, fontTools' subsetter); never
+    raises. Until the thread is ready, the kernel writes the figures it would queue itself."""
     try:
         import fontTools.subset  # noqa: F401
         import matplotlib.backends.backend_agg  # noqa: F401
@@ -36,9 +37,13 @@ def _warm_up() -> None:
 class PrintWriter:
     """Write the print files of figures queued in ``queue`` on a background thread, every ``interval`` seconds."""
 
-    def __init__(self, queue: Path, interval: float = 0.02) -> None:
+    def __init__(
+        self, queue: Path, interval: float = 0.02, warm_up: Callable[[], None] | None = None
+    ) -> None:
         self.queue = Path(queue)
         self.interval = interval
+        #: also run on the thread before it starts writing (``execute_sections`` compiles the HTML template there)
+        self.warm_up = warm_up
         self.written: list[str] = []
         self._error: BaseException | None = None
         self._stop = threading.Event()
@@ -57,6 +62,8 @@ class PrintWriter:
 
     def _loop(self) -> None:
         _warm_up()
+        if self.warm_up is not None:
+            self.warm_up()
         while not self._stop.wait(self.interval):
             try:
                 self._write()
