@@ -43,3 +43,13 @@ def test_a_new_build_folder_starts_again_at_one(tmp_path):
         assert numbering.figure("cif") == "Figure 1"
     finally:
         os.chdir(here)
+
+
+def test_tables_cited_together_read_as_a_journal_writes_them():
+    """Prose cited "(Table 6; Table 7)"; a journal writes "(Tables 6 and 7)", and "Figures 3–5" for a run."""
+    assert numbering.cite("Table 6", "Table 7") == "Tables 6 and 7"
+    assert numbering.cite("Table 7", "Table 6", "Table 7") == "Tables 6 and 7"
+    assert numbering.cite("Table 3", "Figure 2") == "Table 3; Figure 2"
+    assert numbering.cite("Figure 3", "Figure 4", "Figure 5") == "Figures 3\u20135"
+    assert numbering.cite("Table 2", "Table 5", "Table 7") == "Tables 2, 5 and 7"
+    assert numbering.cite("Figure 1") == "Figure 1"

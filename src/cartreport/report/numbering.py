@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["KINDS", "Numbering", "current", "figure", "reset", "table"]
+__all__ = ["KINDS", "Numbering", "cite", "current", "figure", "reset", "table"]
 
 #: kinds of numbered things and how a caption names them
 KINDS = {"figure": "Figure", "table": "Table"}
@@ -73,3 +73,33 @@ def figure(name: str) -> str:
 def table(name: str) -> str:
     """``"Table 2"`` for the table saved as ``name`` (e.g. ``"landmarks"``)."""
     return current().label("table", name)
+
+
+def cite(*labels: str) -> str:
+    """Labels cited together, as a journal writes them: one kind's numbers under one plural noun, consecutive ones
+    as a range, kinds in the order first cited, separated by semicolons.
+
+    >>> cite("Table 6", "Table 7")
+    'Tables 6 and 7'
+    >>> cite("Table 2", "Figure 4")
+    'Table 2; Figure 4'
+    >>> cite("Figure 3", "Figure 4", "Figure 5", "Table 1")
+    'Figures 3–5; Table 1'
+    >>> cite("Table 2", "Table 5", "Table 7")
+    'Tables 2, 5 and 7'
+    """
+    numbers: dict[str, list[int]] = {}
+    for label in labels:
+        noun, number = label.rsplit(" ", 1)
+        if int(number) not in numbers.setdefault(noun, []):
+            numbers[noun].append(int(number))
+    parts = []
+    for noun, found in numbers.items():
+        found.sort()
+        if len(found) == 1:
+            parts.append(f"{noun} {found[0]}")
+        elif len(found) > 2 and found[-1] - found[0] == len(found) - 1:
+            parts.append(f"{noun}s {found[0]}\u2013{found[-1]}")
+        else:
+            parts.append(f"{noun}s {', '.join(map(str, found[:-1]))} and {found[-1]}")
+    return "; ".join(parts)

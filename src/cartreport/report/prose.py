@@ -389,7 +389,8 @@ def responses_paragraph(results: dict) -> Markdown:
         parts.append(f"The rate of {_lower_first(r['label'])} was {rate}.")
     if parts:
         parts[-1] = (
-            parts[-1][:-1] + f" ({numbering.table('response_rates')}; {numbering.figure('response_rates')})."
+            parts[-1][:-1]
+            + f" ({numbering.cite(numbering.table('response_rates'), numbering.figure('response_rates'))})."
         )
     emd = [(code, n) for code, n in counts.get("emd", {}).items() if n]
     n_emd = sum(counts.get("emd", {}).values())
@@ -420,7 +421,9 @@ def survival_paragraph(results: dict) -> Markdown:
         median = fmt.months(block["median_months"])
         verb = "was not reached" if block["median_months"] is None else f"was {median}"
         parts.append(f"Median {_lower_first(block['label'])} {verb} ({ci}).")
-    parts[-1] = parts[-1][:-1] + f" ({numbering.table('landmarks')}; {numbering.table('medians')})."
+    parts[-1] = (
+        parts[-1][:-1] + f" ({numbering.cite(numbering.table('landmarks'), numbering.table('medians'))})."
+    )
     return _SENTENCES.join(_capitalised(parts))
 
 

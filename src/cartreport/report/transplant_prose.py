@@ -129,7 +129,7 @@ def safety_paragraph(results: dict) -> Markdown:
         parts.append(
             f"{name} of any grade occurred in {_of(a, level)}, of grade 3 or higher in {_of(g3, level)}."
         )
-    refs = f"{numbering.figure('crs_icans_grades')}; {numbering.table('crs_icans')}"
+    refs = numbering.cite(numbering.figure("crs_icans_grades"), numbering.table("crs_icans"))
     parts[-1] = f"{parts[-1][:-1]} ({refs})."
     return md("## {}\n\n{}", "Cytokine release syndrome and neurotoxicity", " ".join(parts))
 
