@@ -193,3 +193,18 @@ def test_the_report_kernel_queues_figures_and_its_caller_writes_them(tmp_path, m
     assert "FROZEN True" in text
     assert "WRITTEN BY KERNEL False" in text
     assert sorted(p.name for p in (workdir / "figures").iterdir()) == sorted(f"queued.{f}" for f in FORMATS)
+
+
+def test_the_print_writer_imports_what_writing_needs_and_not_scipy_stats():
+    """Issue #12 (start-up): the report process pays no import it does not need. Writing figures needs seaborn's
+    theme objects but not scipy.stats, which seaborn imported for a density estimate the report never draws."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from cartreport.render.print_writer import _warm_up
+        _warm_up()
+        print(sorted(m for m in ("seaborn", "cartreport.report.figures.style", "scipy.stats") if m in sys.modules))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['cartreport.report.figures.style', 'seaborn']"

@@ -25,13 +25,13 @@ if TYPE_CHECKING:
     from jupyter_client.asynchronous import AsyncKernelClient
     from jupyter_client.manager import AsyncKernelManager
 
-__all__ = ["PRELOAD_MODULES", "SHARED_DIR_ENV", "start_kernel"]
+__all__ = ["PRELOAD_MODULES", "SHARED_DIR_ENV", "import_seaborn_lean", "start_kernel"]
 
 logger = logging.getLogger(__name__)
 
 #: Modules imported in the kernel while it boots (missing ones are skipped silently).
 PRELOAD_MODULES: tuple[str, ...] = (
-    "seaborn",  # first, without scipy.stats: see _preload_line
+    "seaborn",  # first, without scipy.stats: see import_seaborn_lean
     "numpy",
     "pandas",
     "matplotlib",
@@ -66,25 +66,38 @@ def _cancel_pending_tasks() -> None:
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
+def import_seaborn_lean() -> None:
+    """Import seaborn without scipy.stats, unless scipy.stats is imported already; never raises.
+
+    seaborn imports scipy.stats (~0.5 s, a third of the report kernel's imports) only for its kernel density estimate,
+    and falls back to its own copy of it when scipy is absent, a configuration it supports. The report's figures use
+    no density estimate, the report kernel estimates nothing (the analysis is handed over) and the report process's
+    print writer only writes figures; so both import seaborn as if scipy.stats were absent. Whatever imports
+    scipy.stats later gets it.
+    """
+    import sys
+
+    hidden = "scipy.stats" not in sys.modules
+    if hidden:
+        sys.modules["scipy.stats"] = None  # type: ignore[assignment]  # import -> ImportError
+    try:
+        import seaborn  # noqa: F401
+    except Exception:  # noqa: BLE001 - a later import of the report's figures will report it
+        pass
+    finally:
+        if hidden and "scipy.stats" in sys.modules and sys.modules["scipy.stats"] is None:
+            del sys.modules["scipy.stats"]
+
+
 def _preload_line(modules: Sequence[str]) -> str:
     """One IPython ``exec_lines`` entry importing ``modules`` (seaborn without scipy.stats), snapshotting
     matplotlib's rcParams and freezing the objects made so far out of the garbage collector's scans
     (:func:`gc.freeze`)."""
     code = (
         "import importlib as _il, sys as _sys\n"
-        # seaborn imports scipy.stats (~0.5 s, a third of the kernel's imports) only for its kernel density
-        # estimate, and falls back to its own copy of it when scipy is absent, a configuration it supports. The
-        # report's figures use no KDE and its notebooks estimate nothing (the analysis is handed over), so the
-        # report kernel imports seaborn as if scipy.stats were absent; anything importing scipy.stats later gets it.
-        "if 'seaborn' in " + repr(tuple(modules)) + " and 'scipy.stats' not in _sys.modules:\n"
-        "    _sys.modules['scipy.stats'] = None\n"
-        "    try:\n"
-        "        import seaborn\n"
-        "    except Exception:\n"
-        "        pass\n"
-        "    finally:\n"
-        "        if _sys.modules.get('scipy.stats', 0) is None:\n"
-        "            del _sys.modules['scipy.stats']\n"
+        "if 'seaborn' in " + repr(tuple(modules)) + ":\n"
+        "    from cartreport.render.kernel import import_seaborn_lean\n"
+        "    import_seaborn_lean()\n"
         f"for _m in {tuple(modules)!r}:\n"
         "    try:\n"
         "        _il.import_module(_m)\n"

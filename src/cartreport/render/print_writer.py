@@ -23,6 +23,9 @@ __all__ = ["PrintWriter"]
 def _warm_up() -> None:
     """Import what writing a figure needs (matplotlib, its Agg, SVG and PDF back ends, fontTools' subsetter); never
     raises. Until the thread is ready, the kernel writes the figures it would queue itself."""
+    from cartreport.render.kernel import import_seaborn_lean
+
+    import_seaborn_lean()
     try:
         import fontTools.subset  # noqa: F401
         import matplotlib.backends.backend_agg  # noqa: F401
