@@ -7,7 +7,8 @@ bottom in this process (``exec`` of each code cell, in order, parameters as ``ca
 simple HTML page, and ``report.docx`` through the same Word writer. What it leaves out is exactly the notebook
 machinery, so ``benchmarks/run.py`` measures that machinery's cost against it (goal: at most 1.15x).
 
-It imports only what that work needs: not nbformat, nbconvert, papermill or jupyter_client.
+It imports only what that work needs, as the report does: not nbformat, nbconvert, papermill or jupyter_client, and
+seaborn without scipy.stats.
 
 Usage: python benchmarks/plain_report.py OUTPUT_DIR [DATA_FILE]
 """
@@ -21,6 +22,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+
+from cartreport.render.kernel import import_seaborn_lean  # noqa: E402
+
+import_seaborn_lean()  # as the report does: seaborn without the scipy.stats it needs only for density estimates
 
 import mistune  # noqa: E402  (the Markdown renderer cartreport already depends on)
 
