@@ -94,7 +94,7 @@ def _load_cached(path: Path, sheet: str, sha256: str) -> LoadedCohort:
     if report.problems:
         raise CohortError(path, report.problems)
     return LoadedCohort(
-        table=coerce(report.table),
+        table=coerce(report.table, stripped=True),
         path=path,
         sha256=sha256,
         is_reconstruction=path == COHORT_FILE.resolve(),
