@@ -31,6 +31,7 @@ __all__ = [
     "DAYS_PER_MONTH",
     "DEFINITIONS",
     "ORIGINS",
+    "TIMELINE_COLUMNS",
     "EndpointData",
     "at_cutoff",
     "derive_endpoints",
@@ -213,6 +214,20 @@ def derive_endpoints(table: pd.DataFrame, time_origin: str = "second_hsct", data
     for name in ("os_time_days", "lfs_time_days", "cr_time_days"):
         patients.loc[~patients["analysed"], name] = np.nan
     return EndpointData(patients=patients, time_origin=time_origin, data_cutoff=cutoff)
+
+
+#: the columns of a coerced table that :func:`patient_timeline` reads
+TIMELINE_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "diagnosis",
+    "cart_infusion_date",
+    "second_hsct_date",
+    "relapse_date",
+    "death_date",
+    "last_contact_date",
+    "bm_response",
+    "emd_response",
+)
 
 
 def patient_timeline(table: pd.DataFrame, data_cutoff=None) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from cartreport.analysis.endpoints import (
     DAYS_PER_MONTH,
     DEFINITIONS,
     ORIGINS,
+    TIMELINE_COLUMNS,
     EndpointData,
     at_cutoff,
     derive_endpoints,
@@ -57,6 +58,19 @@ class Analysis:
     by_group: dict[str, dict[str, KMResult | CIFResult]]
     results: dict = field(repr=False)
     transplant: TransplantAnalysis | None = None  # safety and transplant outcomes (optional columns)
+
+    def for_notebooks(self) -> Analysis:
+        """This analysis as the report's notebooks read it (what ``cartreport run`` hands to its kernel): the same
+        results and fitted curves; the table reduced to the columns of
+        :func:`~cartreport.analysis.endpoints.patient_timeline` (:data:`~cartreport.analysis.endpoints.TIMELINE_COLUMNS`);
+        the per-patient endpoint rows, which no section reads, left out (their columns kept)."""
+        table = self.table[[name for name in self.table.columns if name in TIMELINE_COLUMNS]]
+        endpoints = replace(self.endpoints, patients=self.endpoints.patients.iloc[:0])
+        transplant = self.transplant
+        if transplant is not None:
+            rows = transplant.endpoints.patients.iloc[:0]
+            transplant = replace(transplant, endpoints=replace(transplant.endpoints, patients=rows))
+        return replace(self, table=table, endpoints=endpoints, transplant=transplant)
 
 
 def apply_subgroup(table: pd.DataFrame, subgroup: dict[str, list[str]]) -> pd.DataFrame:
