@@ -67,8 +67,9 @@ def _by_distinct_value(test: Callable[[object], bool]) -> Callable[[pd.Series], 
     """A vectorised check: whether each cell passes ``test``, calling ``test`` once per distinct value."""
 
     def check(cells: pd.Series) -> pd.Series:
-        passing = [value for value in cells.dropna().unique() if test(value)]
-        return cells.isin(passing)
+        codes, distinct = pd.factorize(cells.to_numpy(dtype=object))  # a missing cell: code -1, fails
+        passing = np.fromiter(map(test, distinct.tolist()), bool, len(distinct))
+        return pd.Series(np.append(passing, False)[codes], index=cells.index)
 
     return check
 
@@ -173,12 +174,31 @@ def _id_keys(distinct_ids: np.ndarray) -> pd.Series:
     return keys
 
 
+def _all_keys_unique(ids: np.ndarray) -> bool:
+    """Whether the :func:`id_key` keys of ``ids`` are all different (then no two ids differ only in case or
+    spaces), counted with pyarrow over the whole column of ASCII ids (lower case, white space removed, as in
+    :func:`_id_keys`); ``False`` when not, or when the ids are not all ASCII text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        texts = pa.array(ids, type=pa.string())
+    except (pa.ArrowException, UnicodeEncodeError):
+        return False
+    if texts.null_count or not pc.all(pc.string_is_ascii(texts)).as_py():
+        return False
+    keys = pc.replace_substring_regex(pc.ascii_lower(texts), _ASCII_SPACE, "")
+    return len(pc.unique(keys)) == len(keys)
+
+
 def near_duplicate_id_problems(table: pd.DataFrame) -> list[Problem]:
     """patient_ids that differ only in upper/lower case, spaces or invisible characters (``CD7-01`` and
     ``cd7-01``): one problem per such id, at its first row, naming the rows and spellings of the others."""
     if "patient_id" not in table.columns:
         return []
     ids = table["patient_id"].dropna()
+    if _all_keys_unique(ids.to_numpy(dtype=object)):
+        return []  # the usual case, found without comparing the ids one by one
     distinct = ids.unique()
     keys = _id_keys(distinct)
     clashes = keys.duplicated(keep=False).to_numpy()

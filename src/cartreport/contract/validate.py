@@ -158,11 +158,13 @@ def validate_table(
         problems.append(
             column_problem(name, "duplicate-column", message, "keep one and rename or delete the others")
         )
-    table = table.loc[:, ~table.columns.duplicated()]
+    if table.columns.duplicated().any():
+        table = table.loc[:, ~table.columns.duplicated()]
     identifying = [name for name in table.columns if looks_like_identifier(name)]
     for name in identifying:
         problems.append(column_problem(name, "direct-identifier", IDENTIFIER_MESSAGE, IDENTIFIER_HINT))
-    table = table.drop(columns=identifying)
+    if identifying:
+        table = table.drop(columns=identifying)
     extra = [n for n in table.columns if n not in {c.name for c in schema.COLUMNS}]
     if extra:
         notes.append(f"carried along {len(extra)} column(s) not in the data contract: {', '.join(extra)}")
@@ -261,7 +263,7 @@ def _stripped_text(values: np.ndarray) -> np.ndarray:
 
 def _normalise_codes(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Yes/no words → ``yes``/``no``; codes differing only in case → canonical spelling. Returns notes."""
-    table = table.copy()
+    table = table.copy(deep=False)  # columns are replaced, never written into
     notes = []
     for spec in schema.COLUMNS:
         if spec.name not in table.columns or not spec.values:
