@@ -127,10 +127,11 @@ _EVENT_DETAILS = {"second_hsct_date": "donor_type", "death_date": "cause_of_deat
 
 
 def _apply_cutoff(table: pd.DataFrame, cutoff: pd.Timestamp | None) -> pd.DataFrame:
-    """Dates as seen at the cut-off: later events (and what describes them) blanked, last contact capped."""
-    out = table.copy()
+    """Dates as seen at the cut-off: later events (and what describes them) blanked, last contact capped (a copy;
+    without a cut-off, ``table`` itself, which callers only read)."""
     if cutoff is None:
-        return out
+        return table
+    out = table.copy()
     for name in ("second_hsct_date", "relapse_date", "death_date"):
         later = out[name] > cutoff
         out.loc[later, name] = pd.NaT
@@ -246,16 +247,16 @@ def patient_timeline(table: pd.DataFrame, data_cutoff=None) -> pd.DataFrame:
 
     died = seen["death_date"].notna()
     end = seen["death_date"].where(died, seen["last_contact_date"])
-    return pd.DataFrame(
+    return pd.DataFrame(  # numpy columns: a new RangeIndex, as .reset_index(drop=True) gave, without a copy
         {
-            "patient_id": seen["patient_id"],
-            "diagnosis": seen["diagnosis"],
+            "patient_id": seen["patient_id"].to_numpy(),
+            "diagnosis": seen["diagnosis"].to_numpy(),
             "end_months": since(end),
             "second_hsct_months": since(seen["second_hsct_date"]),
             "relapse_months": since(seen["relapse_date"]),
             "death_months": since(seen["death_date"]),
-            "censored": ~died,
-            "bm_response": seen["bm_response"],
-            "emd_response": seen["emd_response"],
+            "censored": (~died).to_numpy(),
+            "bm_response": seen["bm_response"].to_numpy(),
+            "emd_response": seen["emd_response"].to_numpy(),
         }
-    ).reset_index(drop=True)
+    )

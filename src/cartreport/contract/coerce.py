@@ -115,4 +115,7 @@ def _sort_order(ids: np.ndarray) -> np.ndarray:
         array = pa.array(ids, type=pa.string())
     except (pa.ArrowException, UnicodeEncodeError):  # e.g. a lone surrogate
         return np.argsort(ids, kind="stable")
-    return pc.sort_indices(array).to_numpy()
+    order = pc.sort_indices(array).to_numpy()
+    del array
+    pa.default_memory_pool().release_unused()
+    return order

@@ -188,7 +188,10 @@ def _all_keys_unique(ids: np.ndarray) -> bool:
     if texts.null_count or not pc.all(pc.string_is_ascii(texts)).as_py():
         return False
     keys = pc.replace_substring_regex(pc.ascii_lower(texts), _ASCII_SPACE, "")
-    return len(pc.unique(keys)) == len(keys)
+    unique = len(pc.unique(keys)) == len(keys)
+    del texts, keys
+    pa.default_memory_pool().release_unused()
+    return unique
 
 
 def near_duplicate_id_problems(table: pd.DataFrame) -> list[Problem]:

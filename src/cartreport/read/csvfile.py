@@ -171,22 +171,25 @@ def _regular_table(text: str, separator: str) -> RawTable | None:
         return None
     if arrow.num_rows == 0 or text.count(separator) != (width - 1) * arrow.num_rows:
         return None
-    if len(text) > csv.field_size_limit() and any(
-        pc.max(pc.utf8_length(column)).as_py() > csv.field_size_limit() for column in arrow.columns
-    ):
-        return None
     header = [column[0].as_py() for column in arrow.columns]
     if not any(cell.strip() for cell in header):
         return None  # blank lines before the column names
-    columns = []
-    for j in range(width):
-        body = arrow.column(j).slice(1).combine_chunks().dictionary_encode()
-        columns.append(
-            (
-                body.indices.to_numpy(),
-                np.asarray(body.dictionary.to_numpy(zero_copy_only=False), dtype=object),
-            )
+    encoded = [arrow.column(j).slice(1).combine_chunks().dictionary_encode() for j in range(width)]
+    limit = csv.field_size_limit()
+    if len(text) > limit and (
+        max(map(len, header)) > limit
+        or any(pc.max(pc.utf8_length(column.dictionary)).as_py() > limit for column in encoded if len(column))
+    ):
+        return None
+    columns = [
+        (
+            column.indices.to_numpy(),
+            np.asarray(column.dictionary.to_numpy(zero_copy_only=False), dtype=object),
         )
+        for column in encoded
+    ]
+    encoded.clear()
     del arrow
+    pa.default_memory_pool().release_unused()  # the parsed text, which the pool would otherwise keep
     numbers = np.arange(2, len(columns[0][0]) + 2, dtype=np.int64)
     return RawTable(header, numbers, columns)
