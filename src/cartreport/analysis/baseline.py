@@ -36,10 +36,11 @@ _CATEGORICAL = (
 
 def _count_rows(table: pd.DataFrame, column: str, label: str) -> list[dict]:
     values = table[column]
-    if values.dtype == bool:
-        values = values.map({True: "yes", False: "no"})
+    if values.dtype == bool:  # as values.map({True: "yes", False: "no"})
+        values = pd.Series(np.where(values.to_numpy(), "yes", "no").astype(object), index=values.index)
     known = values.dropna()
     counts = known.value_counts()
+    missing = int(len(values) - len(known))
     rows = []
     for level in sorted(counts.index, key=lambda v: (-counts[v], str(v))):
         rows.append(
@@ -53,7 +54,7 @@ def _count_rows(table: pd.DataFrame, column: str, label: str) -> list[dict]:
                 "median": None,
                 "min": None,
                 "max": None,
-                "missing": int(values.isna().sum()),
+                "missing": missing,
             }
         )
     return rows

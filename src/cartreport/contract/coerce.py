@@ -100,7 +100,9 @@ def coerce(table: pd.DataFrame, *, stripped: bool = False) -> pd.DataFrame:
     if "emd_at_baseline" not in typed or "patient_id" not in typed:
         raise KeyError("emd_at_baseline" if "emd_at_baseline" not in typed else "patient_id")
     order = _sort_order(typed["patient_id"].to_numpy(dtype=object))
-    out = pd.DataFrame(typed, index=table.index).take(order)  # .sort_values("patient_id", kind="stable")
+    out = pd.DataFrame(typed, index=table.index)
+    if not np.array_equal(order, np.arange(len(order))):  # a file sorted by patient_id is already in order
+        out = out.take(order)  # .sort_values("patient_id", kind="stable")
     out.index = pd.RangeIndex(len(out))  # .reset_index(drop=True), without copying the columns again
     return out
 
