@@ -93,13 +93,31 @@ def _load_cached(path: Path, sheet: str, sha256: str) -> LoadedCohort:
     report = validate(path, sheet)
     if report.problems:
         raise CohortError(path, report.problems)
-    return LoadedCohort(
+    cohort = LoadedCohort(
         table=coerce(report.table, stripped=True),
         path=path,
         sha256=sha256,
         is_reconstruction=path == COHORT_FILE.resolve(),
         notes=tuple(report.notes),
     )
+    del report  # the cells as text: only the typed table is kept
+    _return_freed_memory()
+    return cohort
+
+
+def _return_freed_memory() -> None:
+    """Free what reading and validating a large table left behind, and hand it back to the system: collect the
+    reference cycles now, and let glibc return its free heap pages (``malloc_trim``; elsewhere nothing)."""
+    import ctypes
+    import gc
+    import sys
+
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (e.g. musl): the memory stays with the process
+            pass
 
 
 def load_cohort(data: str | Path | None = None, sheet: str = "") -> LoadedCohort:
@@ -155,7 +173,7 @@ def _analysis_cached(params_json: str, path: Path, sha256: str, sheet: str) -> A
     if not params["title"]:
         params["title"] = default_title(cohort)
     params["data"] = "" if cohort.is_reconstruction else path.name
-    return analyse(
+    analysis = analyse(
         cohort.table,
         params,
         data_file=cohort.path.name,
@@ -164,6 +182,8 @@ def _analysis_cached(params_json: str, path: Path, sha256: str, sheet: str) -> A
         published=published_figures() if cohort.is_reconstruction else None,
         data_notes=cohort.notes,
     )
+    _return_freed_memory()  # what the statistics needed only while they ran
+    return analysis
 
 
 def default_title(cohort: LoadedCohort) -> str:
@@ -212,6 +232,7 @@ def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, sta
     # the notebooks get the data file's name, never a path of this machine (it would be in notebooks/)
     kernel_params = {**params, "data": analysis.results["parameters"]["data"], "output_dir": "."}
     handle = share(analysis, kernel_params, kernel.shared_dir)
+    _return_freed_memory()  # what pickling the hand-off used: the kernel is about to need memory of its own
     say(f"validated {analysis.results['data_file']}: {counted(analysis.results['n_patients'], 'patient')}")
     sections = [render.Section(name, notebook_dir / f"{name}.ipynb") for name in SECTIONS]
     missing = [s.path.name for s in sections if not s.path.is_file()]
