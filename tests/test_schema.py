@@ -153,3 +153,14 @@ def test_coerce_sorts_ids_as_python_compares_text():
     ids = ["b", "B", "é", "z", "Z10", "Z9", "ä", "a-1", "a_1", "\U0001f600", "ﬀ", "a", "A"]
     table = pd.DataFrame({"patient_id": ids, "emd_at_baseline": ["no"] * len(ids)})
     assert coerce(table)["patient_id"].tolist() == sorted(ids)
+
+
+def test_coerce_shares_no_data_with_its_input():
+    table = pd.DataFrame(
+        {"patient_id": ["A", "B"], "emd_at_baseline": ["no", "yes"], "site": ["x", "y"], "n": [1, 2]}
+    )
+    for stripped in (False, True):
+        typed = coerce(table, stripped=stripped)
+        typed.loc[0, "site"] = "changed"
+        typed.loc[0, "n"] = 99
+        assert table["site"].tolist() == ["x", "y"] and table["n"].tolist() == [1, 2]

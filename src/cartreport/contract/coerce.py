@@ -84,7 +84,7 @@ def coerce(table: pd.DataFrame, *, stripped: bool = False) -> pd.DataFrame:
     """
     typed = {}
     for name in table.columns:
-        cells = table[name]
+        cells = original = table[name]
         parsed = name in DATE_COLUMNS or name == "age_years" or name in INTEGER_COLUMNS
         if cells.dtype == object and not parsed and not stripped:  # dates, numbers: per distinct value below
             cells = _stripped_column(cells)
@@ -96,11 +96,13 @@ def coerce(table: pd.DataFrame, *, stripped: bool = False) -> pd.DataFrame:
             cells = _yes_no_column(cells)
         elif name == "patient_id":
             cells = cells.astype(str)
-        typed[name] = cells
+        typed[name] = (
+            cells.copy() if cells is original else cells
+        )  # every column new: the input is not shared
     if "emd_at_baseline" not in typed or "patient_id" not in typed:
         raise KeyError("emd_at_baseline" if "emd_at_baseline" not in typed else "patient_id")
     order = _sort_order(typed["patient_id"].to_numpy(dtype=object))
-    out = pd.DataFrame(typed, index=table.index)
+    out = pd.DataFrame(typed, index=table.index, copy=False)  # the new columns as they are, not consolidated
     if not np.array_equal(order, np.arange(len(order))):  # a file sorted by patient_id is already in order
         out = out.take(order)  # .sort_values("patient_id", kind="stable")
     out.index = pd.RangeIndex(len(out))  # .reset_index(drop=True), without copying the columns again
