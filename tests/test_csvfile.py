@@ -129,3 +129,16 @@ def test_regular_files_take_the_regular_path(tmp_path, text):
     fast = _regular_table(text, ";" if ";" in text else ",")
     assert fast is not None
     _same(fast, _records_table(tmp_path / "c.csv", text, ";" if ";" in text else ","))
+
+
+def test_a_column_of_identifiers_is_not_dictionary_encoded_and_reads_the_same(tmp_path):
+    path = tmp_path / "c.csv"
+    frame = synthetic_cohort(3_000, seed=4)
+    frame.loc[5, "patient_id"] = f" {frame.loc[5, 'patient_id']} "  # trimmed like any cell
+    frame.to_csv(path, index=False)
+    text = path.read_text(encoding="utf-8")
+    fast = _regular_table(text, ",")
+    codes, values = fast.columns[0]
+    assert len(values) == 3_000 and codes.tolist() == list(range(3_000))
+    assert len(fast.columns[1][1]) < 10  # diagnosis: its distinct values
+    _same(fast, _records_table(path, text, ","))

@@ -39,7 +39,8 @@ class RawTable:
     columns : one object array per cell position, each as long as ``numbers``; there may be more or fewer
         positions than header cells (cells beyond the header are dropped, missing ones are blank). A column of
         text may instead be given *factorized*, as ``(codes, distinct)`` with ``distinct[codes]`` its cells (code
-        -1 a missing cell), the form :func:`pandas.factorize` gives: each distinct value is then converted once.
+        -1 a missing cell), the form :func:`pandas.factorize` gives: each distinct value is then converted once
+        (``distinct`` may repeat a value, e.g. every cell of a column of identifiers).
     notes : what the reader normalised, in plain words.
     """
 
@@ -238,18 +239,10 @@ def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame,
             path, "the file has column names but no patient rows", "add one row per patient below the header"
         )
     every = bool(kept.all())
-    body = np.empty((len(keep_columns), int(np.count_nonzero(kept))), dtype=object)  # a column per row: the
-    for j, position in enumerate(
-        keep_columns
-    ):  # layout of the DataFrame's block, filled and kept without a copy
-        body[j] = texts[position] if every else texts[position][kept]
+    body = {j: texts[position] if every else texts[position][kept] for j, position in enumerate(keep_columns)}
     texts.clear()
-    table = pd.DataFrame(
-        body.T,
-        columns=[names[i] for i in keep_columns],
-        index=pd.Index(raw.numbers[kept], name="row"),
-        dtype=object,
-    )
+    table = pd.DataFrame(body, index=pd.Index(raw.numbers[kept], name="row"), dtype=object, copy=False)
+    table.columns = [names[i] for i in keep_columns]  # names may repeat (validation reports it)
     notes = raw.notes + cells.notes(date_source) + notes
     if trimmed_names:
         notes.append(f"trimmed surrounding spaces in {counted(trimmed_names, 'column name')}")

@@ -129,6 +129,22 @@ def _records_table(path: Path, text: str, separator: str) -> RawTable:
     return RawTable(list(header), numbers, columns_of(rows, width), notes)
 
 
+#: a column whose first rows are this nearly all different is an identifier: not worth dictionary-encoding
+_SAMPLE_ROWS = 1_000
+
+
+def _factorized(cells):
+    """A column of pyarrow strings as ``(codes, values)`` with ``values[codes]`` its cells: the distinct values
+    (dictionary-encoded), or, for a column of identifiers (its first rows nearly all different), every cell."""
+    import pyarrow.compute as pc
+
+    sample = cells.slice(0, _SAMPLE_ROWS)
+    if len(sample) == _SAMPLE_ROWS and len(pc.unique(sample)) > 0.9 * _SAMPLE_ROWS:
+        return np.arange(len(cells)), cells
+    encoded = cells.dictionary_encode()
+    return encoded.indices.to_numpy(), encoded.dictionary
+
+
 def _regular_table(text: str, separator: str) -> RawTable | None:
     """A regular file parsed by pyarrow's CSV reader, or ``None`` when the file is not provably regular.
 
@@ -174,19 +190,17 @@ def _regular_table(text: str, separator: str) -> RawTable | None:
     header = [column[0].as_py() for column in arrow.columns]
     if not any(cell.strip() for cell in header):
         return None  # blank lines before the column names
-    encoded = [arrow.column(j).slice(1).combine_chunks().dictionary_encode() for j in range(width)]
+    cells = [arrow.column(j).slice(1).combine_chunks() for j in range(width)]
+    encoded = [_factorized(column) for column in cells]
+    cells.clear()
     limit = csv.field_size_limit()
     if len(text) > limit and (
         max(map(len, header)) > limit
-        or any(pc.max(pc.utf8_length(column.dictionary)).as_py() > limit for column in encoded if len(column))
+        or any(pc.max(pc.utf8_length(values)).as_py() > limit for _, values in encoded if len(values))
     ):
         return None
     columns = [
-        (
-            column.indices.to_numpy(),
-            np.asarray(column.dictionary.to_numpy(zero_copy_only=False), dtype=object),
-        )
-        for column in encoded
+        (codes, np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)) for codes, values in encoded
     ]
     encoded.clear()
     del arrow
