@@ -16,7 +16,7 @@ from cartreport.contract import schema
 from cartreport.contract.column_rules import is_iso_date
 from cartreport.contract.problems import Problem, cell_problems, quoted
 
-__all__ = ["date_order_problems", "day_iso", "day_numbers", "emd_problems"]
+__all__ = ["date_days", "date_order_problems", "day_iso", "day_numbers", "emd_problems"]
 
 
 def emd_problems(table: pd.DataFrame) -> list[Problem]:
@@ -60,19 +60,27 @@ def day_numbers(cells: pd.Series) -> np.ndarray:
     return days[codes]  # code -1 (blank) takes the last entry: NaN
 
 
+def date_days(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """:func:`day_numbers` of every date column of the contract in ``table``."""
+    return {name: day_numbers(table[name]) for name in schema.DATE_COLUMNS if name in table.columns}
+
+
 def day_iso(day: float) -> str:
     """A day number of :func:`day_numbers` as ``YYYY-MM-DD``."""
     return dt.date.fromordinal(int(day)).isoformat()
 
 
 def date_order_problems(
-    table: pd.DataFrame, data_cutoff: dt.date | None, today: dt.date | None = None
+    table: pd.DataFrame,
+    data_cutoff: dt.date | None,
+    today: dt.date | None = None,
+    days: dict[str, np.ndarray] | None = None,
 ) -> list[Problem]:
     """Dates out of order (:data:`cartreport.contract.schema.DATE_ORDER_RULES`), a last contact that is not the death
     date or precedes an event (:data:`cartreport.contract.schema.CONTACT_EVENTS`), dates after ``today`` (the day of
     the run, by default :meth:`datetime.date.today`) and, when ``data_cutoff`` is given, dates after it. A
-    blank or malformed date breaks no order rule."""
-    dates = {name: day_numbers(table[name]) for name in schema.DATE_COLUMNS if name in table.columns}
+    blank or malformed date breaks no order rule. ``days``: :func:`date_days` of ``table``, if already known."""
+    dates = date_days(table) if days is None else days
     problems: list[Problem] = []
 
     for rule, name, other, relation in schema.DATE_ORDER_RULES:

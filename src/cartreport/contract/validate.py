@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from cartreport.contract import schema
-from cartreport.contract.between_columns import date_order_problems, emd_problems
+from cartreport.contract.between_columns import date_days, date_order_problems, emd_problems
 from cartreport.contract.column_rules import build_schema, near_duplicate_id_problems, schema_problems
 from cartreport.contract.identifiers import IDENTIFIER_HINT, IDENTIFIER_MESSAGE, looks_like_identifier
 from cartreport.contract.problems import RULES, Problem, bounded, column_problem, total
@@ -174,8 +174,9 @@ def validate_table(
     problems.extend(_on_another_sheet(schema_problems(table), read))
     problems.extend(near_duplicate_id_problems(table))
     problems.extend(emd_problems(table))
-    problems.extend(date_order_problems(table, data_cutoff, today))
-    problems.extend(transplant_problems(table))
+    days = date_days(table)  # every date as a day number, once for both kinds of rules between columns
+    problems.extend(date_order_problems(table, data_cutoff, today, days))
+    problems.extend(transplant_problems(table, days))
     problems = [replace(p, file=read.path.name) for p in problems]
 
     position = {name: i for i, name in enumerate(str(c).strip() for c in read.table.columns)}
