@@ -249,11 +249,35 @@ def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, sta
         analysis.results["title"],
         progress=say,
         kernel=kernel,
-        prepare=lambda workdir: write_results(analysis.results, workdir / "results.json"),
+        prepare=lambda workdir: _in_background(write_results, analysis.results, workdir / "results.json"),
         inputs=[_resolve_data_path(params["data"])],
     )
     say(f"wrote {output / 'report.html'} in {time.perf_counter() - started:.1f} s")
     return output
+
+
+def _in_background(task: Callable, *args) -> Callable[[], None]:
+    """Start ``task(*args)`` in a thread (e.g. writing a large ``results.json`` while the notebooks run, this process
+    being idle then); return the function that waits for it and raises what it raised."""
+    import threading
+
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            task(*args)
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+            raised.append(error)
+
+    thread = threading.Thread(target=run, name=getattr(task, "__name__", "task"), daemon=True)
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if raised:
+            raise raised[0]
+
+    return wait
 
 
 def check_report_target(parameters: Mapping, output: str | Path) -> Path:
