@@ -137,7 +137,8 @@ def _cif_block(key: str, fit: CIFResult, params: dict) -> dict:
 def _responses(table: pd.DataFrame, ci_level: float) -> dict:
     bm = baseline.bone_marrow_counts(table["bm_response"])
     emd = table.loc[table["emd_at_baseline"], "emd_response"]
-    emd_evaluable = int((emd != "NE").sum())
+    emd_counts = baseline.code_counts(emd)
+    emd_evaluable = len(emd) - emd_counts.get("NE", 0)  # (emd != "NE").sum()
     specs = {
         "bm_mrd_negative_cr": (
             "Bone-marrow MRD-negative CR",
@@ -145,13 +146,23 @@ def _responses(table: pd.DataFrame, ci_level: float) -> dict:
             bm["bm_evaluable"],
         ),
         "bm_cr": ("Bone-marrow CR (MRD-negative or positive)", bm["bm_cr"], bm["bm_evaluable"]),
-        "emd_cr": ("CR of extramedullary lesions", int((emd == "CR").sum()), emd_evaluable),
-        "emd_orr": ("Extramedullary response (CR or PR)", int(emd.isin(["CR", "PR"]).sum()), emd_evaluable),
+        "emd_cr": ("CR of extramedullary lesions", emd_counts.get("CR", 0), emd_evaluable),
+        "emd_orr": (
+            "Extramedullary response (CR or PR)",
+            emd_counts.get("CR", 0) + emd_counts.get("PR", 0),
+            emd_evaluable,
+        ),
     }
     out = {}
     for key, (label, responders, evaluable) in specs.items():
         out[key] = {"label": label, **clopper_pearson(responders, evaluable, ci_level).to_dict()}
     return out
+
+
+def _counts_of(values: pd.Series, codes) -> dict[str, int]:
+    """``{code: (values == code).sum()}`` for each of ``codes``, in their order."""
+    counts = baseline.code_counts(values)
+    return {code: counts.get(code, 0) for code in codes}
 
 
 def _subgroups(analysed: pd.DataFrame, table: pd.DataFrame, column: str, params: dict):
@@ -329,11 +340,8 @@ def analyse(
         "intervals": baseline.interval_rows(selected),
         "responses": _responses(selected, level),
         "response_counts": {
-            "bm": {code: int((selected["bm_response"] == code).sum()) for code in BM_RESPONSES},
-            "emd": {
-                code: int((selected.loc[selected["emd_at_baseline"], "emd_response"] == code).sum())
-                for code in EMD_RESPONSES
-            },
+            "bm": _counts_of(selected["bm_response"], BM_RESPONSES),
+            "emd": _counts_of(selected.loc[selected["emd_at_baseline"], "emd_response"], EMD_RESPONSES),
         },
         "endpoints": blocks,
         "follow_up": {
