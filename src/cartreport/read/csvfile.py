@@ -134,15 +134,19 @@ _SAMPLE_ROWS = 1_000
 
 
 def _factorized(cells):
-    """A column of pyarrow strings as ``(codes, values)`` with ``values[codes]`` its cells: the distinct values
+    """A column of pyarrow strings (a chunked array, as parsed) as ``(codes, values)`` with ``values[codes]`` its cells: the distinct values
     (dictionary-encoded), or, for a column of identifiers (its first rows nearly all different), every cell."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     sample = cells.slice(0, _SAMPLE_ROWS)
     if len(sample) == _SAMPLE_ROWS and len(pc.unique(sample)) > 0.9 * _SAMPLE_ROWS:
         return np.arange(len(cells)), cells
-    encoded = cells.dictionary_encode()
-    return encoded.indices.to_numpy(), encoded.dictionary
+    encoded = cells.dictionary_encode().unify_dictionaries()  # every chunk's codes into one dictionary
+    if not encoded.num_chunks:
+        return np.zeros(0, dtype=np.int32), pa.array([], type=pa.string())
+    codes = pa.chunked_array([chunk.indices for chunk in encoded.chunks], type=encoded.type.index_type)
+    return codes.to_numpy(), encoded.chunk(0).dictionary
 
 
 def _regular_table(text: str, separator: str) -> RawTable | None:
@@ -190,7 +194,7 @@ def _regular_table(text: str, separator: str) -> RawTable | None:
     header = [column[0].as_py() for column in arrow.columns]
     if not any(cell.strip() for cell in header):
         return None  # blank lines before the column names
-    cells = [arrow.column(j).slice(1).combine_chunks() for j in range(width)]
+    cells = [arrow.column(j).slice(1) for j in range(width)]
     encoded = [_factorized(column) for column in cells]
     cells.clear()
     limit = csv.field_size_limit()
