@@ -101,18 +101,19 @@ def _load_cached(path: Path, sheet: str, sha256: str) -> LoadedCohort:
         notes=tuple(report.notes),
     )
     del report  # the cells as text: only the typed table is kept
-    _return_freed_memory()
+    _return_freed_memory(collect=True)
     return cohort
 
 
-def _return_freed_memory() -> None:
-    """Free what reading and validating a large table left behind, and hand it back to the system: collect the
-    reference cycles now, and let glibc return its free heap pages (``malloc_trim``; elsewhere nothing)."""
+def _return_freed_memory(collect: bool = False) -> None:
+    """Hand what a large table left behind back to the system: with ``collect``, collect the reference cycles now
+    (validation leaves some); let glibc return its free heap pages (``malloc_trim``; elsewhere nothing)."""
     import ctypes
     import gc
     import sys
 
-    gc.collect()
+    if collect:
+        gc.collect()
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
