@@ -867,3 +867,20 @@ def test_near_duplicate_ids_are_those_of_equal_keys(ids):
         spellings.setdefault(id_key(pid), set()).add(pid)
     expected = sum(1 for s in spellings.values() if len(s) > 1)
     assert len(near_duplicate_id_problems(table)) == expected
+
+
+def test_a_table_with_problems_is_described_without_any_warning():
+    """A valid table is checked on its coded columns first; a table with problems is described from its cells, as
+    ever, and no library warning reaches the user."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lines = _lines(
+            {**VALID, "bm_response": "q", "diagnosis": None}, {**VALID, "patient_id": "P02", "sex": "x"}
+        )
+    assert [line.split(": ", 1)[0] for line in lines] == [
+        "data.csv row 2 (patient P01), column diagnosis",
+        "data.csv row 2 (patient P01), column bm_response",
+        "data.csv row 3 (patient P02), column sex",
+    ]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cartreport.contract import schema
-from cartreport.contract.column_rules import is_iso_date
+from cartreport.contract.column_rules import distinct_values, is_iso_date
 from cartreport.contract.problems import Problem, cell_problems, quoted
 
 __all__ = ["date_days", "date_order_problems", "day_iso", "day_numbers", "emd_problems"]
@@ -52,7 +52,7 @@ def emd_problems(table: pd.DataFrame) -> list[Problem]:
 def day_numbers(cells: pd.Series) -> np.ndarray:
     """Each cell's date as its proleptic Gregorian ordinal (a float), ``NaN`` when blank or not a valid
     ``YYYY-MM-DD`` date. Each distinct value is parsed once."""
-    codes, distinct = pd.factorize(cells.to_numpy(dtype=object))
+    codes, distinct = distinct_values(cells)
     days = np.array(
         [dt.date.fromisoformat(v).toordinal() if is_iso_date(v) else np.nan for v in distinct] + [np.nan],
         dtype=float,

@@ -22,12 +22,20 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from pandera.errors import SchemaErrors
+from pandera.errors import SchemaError, SchemaErrors
 
 from cartreport.contract import schema
 from cartreport.contract.problems import Problem, column_problem, quoted, rows_text
 
-__all__ = ["build_schema", "id_key", "is_iso_date", "near_duplicate_id_problems", "schema_problems"]
+__all__ = [
+    "build_schema",
+    "coded_view",
+    "distinct_values",
+    "id_key",
+    "is_iso_date",
+    "near_duplicate_id_problems",
+    "schema_problems",
+]
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -69,11 +77,41 @@ def _by_distinct_value(test: Callable[[object], bool], name: str) -> pa.Check:
     which would first copy the column without its missing cells."""
 
     def check(cells: pd.Series) -> pd.Series:
-        codes, distinct = pd.factorize(cells.to_numpy(dtype=object))  # a missing cell: code -1, passes
+        codes, distinct = distinct_values(cells)  # a missing cell: code -1, passes
         passing = np.fromiter(map(test, distinct.tolist()), bool, len(distinct))
         return pd.Series(np.append(passing, True)[codes], index=cells.index)
 
     return pa.Check(check, name=name, ignore_na=False)
+
+
+def distinct_values(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, distinct)`` of a column (code -1 where blank): a categorical's own, else :func:`pandas.factorize`."""
+    if isinstance(cells.dtype, pd.CategoricalDtype):
+        return cells.cat.codes.to_numpy(), cells.cat.categories.to_numpy(dtype=object)
+    return pd.factorize(cells.to_numpy(dtype=object))
+
+
+def coded_view(table: pd.DataFrame, factorized: dict[str, tuple] | None = None) -> pd.DataFrame:
+    """The contract's columns of ``table`` that are checked per distinct value (codes, yes/no, dates, numbers) as
+    categoricals, the same cells with each distinct value once; the others (``patient_id``, free text) as they
+    are. ``factorized`` gives columns already factorized, ``{name: (codes, distinct values)}``. What
+    :func:`schema_problems` checks first and the rules between columns read their dates from."""
+    columns = {}
+    for spec in schema.COLUMNS:
+        if spec.name not in table.columns:
+            continue
+        if factorized and spec.name in factorized:
+            codes, distinct = factorized[spec.name]
+        elif spec.values or spec.kind in ("date", "number", "integer"):
+            codes, distinct = pd.factorize(table[spec.name].to_numpy(dtype=object))
+        else:
+            codes, distinct = None, ()
+        if not len(distinct):  # free text, or every cell blank: the column as it is
+            columns[spec.name] = table[spec.name]
+            continue
+        dtype = pd.CategoricalDtype(pd.Index(np.asarray(distinct, dtype=object), dtype=object))
+        columns[spec.name] = pd.Categorical.from_codes(codes, dtype=dtype)
+    return pd.DataFrame(columns, index=table.index, copy=False)
 
 
 @functools.cache
@@ -109,8 +147,17 @@ def build_schema() -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=False, name="cartreport patient table")
 
 
-def schema_problems(table: pd.DataFrame) -> list[Problem]:
-    """Every failure of the per-column rules in ``table`` (strings or ``None``, unique row numbers as index)."""
+def schema_problems(table: pd.DataFrame, coded: pd.DataFrame | None = None) -> list[Problem]:
+    """Every failure of the per-column rules in ``table`` (strings or ``None``, unique row numbers as index);
+    ``coded``: its :func:`coded_view`: a table valid there is valid (the usual case, found faster); a failure there
+    sends the table itself through the checks, which describe every failure."""
+    if coded is not None:
+        try:
+            build_schema().validate(coded, inplace=True)  # not lazy: stops at the first failure
+        except (SchemaError, SchemaErrors):
+            pass
+        else:
+            return []
     try:
         build_schema().validate(
             table, lazy=True, inplace=True
