@@ -562,3 +562,32 @@ def test_save_figure_writes_print_png_svg_and_pdf(tmp_path):
     with Image.open(paths["png"]) as image:
         assert abs(image.width - 85 / 25.4 * 300) <= 1
         assert round(image.info["dpi"][0]) == 300
+
+
+def test_swimmer_sample_is_the_sort_by_follow_up_then_id_as_text():
+    """The sample's order is sort_values(["end_months", id as text], ascending=[False, True], mergesort): ties in
+    follow-up by id, ids compared as Python compares text, missing follow-up last."""
+    from cartreport.report.figures.patients import _systematic_sample
+
+    rng = np.random.default_rng(7)
+    n = 500
+    ids = np.array(
+        [rng.choice(["P", "p", "é", "Z", "ä", "10", "9", "\U0001f600"]) + str(i) for i in range(n)],
+        dtype=object,
+    )
+    ids[3] = 42  # not text: compared as its text
+    ends = rng.choice([0.0, 1.5, 3.0, 12.25, np.nan], size=n)
+    timeline = pd.DataFrame(
+        {"patient_id": ids, "end_months": ends, "diagnosis": "T-ALL"}, index=range(5, n + 5)
+    )
+    expected = (
+        timeline.assign(_id=timeline["patient_id"].astype(str))
+        .sort_values(["end_months", "_id"], ascending=[False, True], kind="mergesort")
+        .drop(columns="_id")
+        .reset_index(drop=True)
+    )
+    pd.testing.assert_frame_equal(_systematic_sample(timeline, n), expected)
+    drawn = np.unique(np.round(np.linspace(0, n - 1, 60)).astype(int))
+    pd.testing.assert_frame_equal(
+        _systematic_sample(timeline, 60), expected.iloc[drawn].reset_index(drop=True)
+    )

@@ -68,3 +68,25 @@ def test_a_handle_outside_a_report_kernel_is_refused(monkeypatch):
     monkeypatch.setattr(handoff, "_RECEIVED", {})
     with pytest.raises(HandoffError, match="not started by cartreport"):
         api.analysis_for({**resolve_parameters({}), "analysis_handle": "0" * 32})
+
+
+def test_the_kernel_receives_what_the_notebooks_read_and_no_more(kernel_folder):
+    """The results, every fitted curve and the swimmer plot's timeline as computed in cartreport run; not the
+    per-patient rows no section reads (a large cohort's hand-off stays small)."""
+    import pandas as pd
+
+    from cartreport.analysis.endpoints import TIMELINE_COLUMNS
+
+    params = resolve_parameters({"subgroup_by": "diagnosis"})
+    shared = api.load_analysis(params)
+    received = api.analysis_for({**params, "analysis_handle": handoff.share(shared, params, kernel_folder)})
+    assert received.results == shared.results
+    for name in ("survival", "incidence", "by_group"):
+        assert repr(getattr(received, name)) == repr(getattr(shared, name))
+    assert received.endpoints.data_cutoff == shared.endpoints.data_cutoff
+    pd.testing.assert_frame_equal(api.patient_timeline(received), api.patient_timeline(shared))
+    assert list(received.table.columns) == [c for c in shared.table.columns if c in TIMELINE_COLUMNS]
+    assert received.endpoints.patients.empty and list(received.endpoints.patients) == list(
+        shared.endpoints.patients
+    )
+    assert shared.table.shape[1] > received.table.shape[1] and not shared.endpoints.patients.empty

@@ -346,3 +346,16 @@ def test_flow_and_response_rates_count_bone_marrow_cr_alike(results):
     for key in ("bm_cr", "bm_mrd_negative_cr"):
         assert results["flow"][key] == results["responses"][key]["responders"]
     assert results["flow"]["bm_evaluable"] == results["responses"]["bm_cr"]["evaluable"]
+
+
+def test_results_json_written_in_the_background_is_waited_for_and_its_error_raised(tmp_path):
+    """cartreport run writes results.json while the notebooks run; the report waits for it, and a failure to write
+    it fails the report."""
+    wait = api._in_background(write_results, {"b": [1.5, None], "a": "é"}, tmp_path / "results.json")
+    wait()
+    assert (tmp_path / "results.json").read_text(encoding="utf-8") == json.dumps(
+        {"a": "é", "b": [1.5, None]}, sort_keys=True, indent=2, ensure_ascii=False
+    ) + "\n"
+    wait = api._in_background(write_results, {"a": 1}, tmp_path / "missing" / "results.json")
+    with pytest.raises(FileNotFoundError):
+        wait()

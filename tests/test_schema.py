@@ -139,3 +139,28 @@ def test_coerce_of_the_shipped_study_equals_the_cell_by_cell_definition():
 
     table = validate_table(read_table(README.parent / "ash2023_cd7_cart_cohort.csv")).table
     pd.testing.assert_frame_equal(coerce(table), _coerce_cell_by_cell(table), check_exact=True)
+
+
+def test_coerce_of_a_stripped_table_skips_stripping_and_gives_the_same_table():
+    from cartreport.contract.validate import validate_table
+    from cartreport.read.table import read_table
+
+    table = validate_table(read_table(README.parent / "ash2023_cd7_cart_cohort.csv")).table
+    pd.testing.assert_frame_equal(coerce(table, stripped=True), coerce(table), check_exact=True)
+
+
+def test_coerce_sorts_ids_as_python_compares_text():
+    ids = ["b", "B", "é", "z", "Z10", "Z9", "ä", "a-1", "a_1", "\U0001f600", "ﬀ", "a", "A"]
+    table = pd.DataFrame({"patient_id": ids, "emd_at_baseline": ["no"] * len(ids)})
+    assert coerce(table)["patient_id"].tolist() == sorted(ids)
+
+
+def test_coerce_shares_no_data_with_its_input():
+    table = pd.DataFrame(
+        {"patient_id": ["A", "B"], "emd_at_baseline": ["no", "yes"], "site": ["x", "y"], "n": [1, 2]}
+    )
+    for stripped in (False, True):
+        typed = coerce(table, stripped=stripped)
+        typed.loc[0, "site"] = "changed"
+        typed.loc[0, "n"] = 99
+        assert table["site"].tolist() == ["x", "y"] and table["n"].tolist() == [1, 2]

@@ -121,3 +121,23 @@ def test_to_records_are_the_frame_rows_with_time_in_days() -> None:
         {"time_days": 5.0, "at_risk": 3, "estimate": 1 - 1 / 3},  # product-limit: 1 - d/n
         {"time_days": 10.0, "at_risk": 2, "estimate": (1 - 1 / 3) * (1 - 1 / 2)},
     ]
+
+
+@pytest.mark.parametrize(
+    "time",
+    [
+        np.array([5.0, 1.0, 5.0, 3.0, 1.0, 8.0]),
+        np.random.default_rng(3).integers(0, 400, 5_000).astype(float),
+        np.array([0.0, -0.0, 2.0]),
+        np.array([2.0, np.nan, 2.0]),
+        np.array([], dtype=float),
+    ],
+)
+def test_count_by_time_distinct_times_are_np_unique(time):
+    """The distinct times and each subject's position among them are those of np.unique(time, return_inverse)."""
+    from cartreport.stats.stepcurve import _distinct
+
+    expected = np.unique(time, return_inverse=True)
+    got = _distinct(time)
+    assert got[0].dtype == expected[0].dtype and got[0].tobytes() == expected[0].tobytes()
+    assert np.array_equal(got[1], expected[1].ravel())

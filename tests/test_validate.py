@@ -850,3 +850,37 @@ def test_a_table_read_by_read_table_is_not_cleaned_twice_but_validates_the_same(
     shipped = read_table(Path(__file__).resolve().parents[1] / "data" / "ash2023_cd7_cart_cohort.csv")
     again = ReadResult(shipped.table.copy(), shipped.path, shipped.format, list(shipped.notes))
     pd.testing.assert_frame_equal(validate_table(shipped).table, validate_table(again).table)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    ids=st.lists(st.text(alphabet="aAbB1 \t\x1c-é\u200b", min_size=1, max_size=4), min_size=1, max_size=12)
+)
+def test_near_duplicate_ids_are_those_of_equal_keys(ids):
+    """Whatever path finds them (pyarrow over a column of ASCII ids, or one by one): one problem per id key held by
+    more than one spelling."""
+    from cartreport.contract.column_rules import id_key, near_duplicate_id_problems
+
+    table = pd.DataFrame({"patient_id": ids}, index=pd.RangeIndex(2, len(ids) + 2, name="row"))
+    spellings: dict[str, set[str]] = {}
+    for pid in ids:
+        spellings.setdefault(id_key(pid), set()).add(pid)
+    expected = sum(1 for s in spellings.values() if len(s) > 1)
+    assert len(near_duplicate_id_problems(table)) == expected
+
+
+def test_a_table_with_problems_is_described_without_any_warning():
+    """A valid table is checked on its coded columns first; a table with problems is described from its cells, as
+    ever, and no library warning reaches the user."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lines = _lines(
+            {**VALID, "bm_response": "q", "diagnosis": None}, {**VALID, "patient_id": "P02", "sex": "x"}
+        )
+    assert [line.split(": ", 1)[0] for line in lines] == [
+        "data.csv row 2 (patient P01), column diagnosis",
+        "data.csv row 2 (patient P01), column bm_response",
+        "data.csv row 3 (patient P02), column sex",
+    ]

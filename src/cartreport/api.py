@@ -93,13 +93,32 @@ def _load_cached(path: Path, sheet: str, sha256: str) -> LoadedCohort:
     report = validate(path, sheet)
     if report.problems:
         raise CohortError(path, report.problems)
-    return LoadedCohort(
-        table=coerce(report.table),
+    cohort = LoadedCohort(
+        table=coerce(report.table, stripped=True),
         path=path,
         sha256=sha256,
         is_reconstruction=path == COHORT_FILE.resolve(),
         notes=tuple(report.notes),
     )
+    del report  # the cells as text: only the typed table is kept
+    _return_freed_memory(collect=True)
+    return cohort
+
+
+def _return_freed_memory(collect: bool = False) -> None:
+    """Hand what a large table left behind back to the system: with ``collect``, collect the reference cycles now
+    (validation leaves some); let glibc return its free heap pages (``malloc_trim``; elsewhere nothing)."""
+    import ctypes
+    import gc
+    import sys
+
+    if collect:
+        gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (e.g. musl): the memory stays with the process
+            pass
 
 
 def load_cohort(data: str | Path | None = None, sheet: str = "") -> LoadedCohort:
@@ -155,7 +174,7 @@ def _analysis_cached(params_json: str, path: Path, sha256: str, sheet: str) -> A
     if not params["title"]:
         params["title"] = default_title(cohort)
     params["data"] = "" if cohort.is_reconstruction else path.name
-    return analyse(
+    analysis = analyse(
         cohort.table,
         params,
         data_file=cohort.path.name,
@@ -164,6 +183,8 @@ def _analysis_cached(params_json: str, path: Path, sha256: str, sheet: str) -> A
         published=published_figures() if cohort.is_reconstruction else None,
         data_notes=cohort.notes,
     )
+    _return_freed_memory()  # what the statistics needed only while they ran
+    return analysis
 
 
 def default_title(cohort: LoadedCohort) -> str:
@@ -212,6 +233,7 @@ def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, sta
     # the notebooks get the data file's name, never a path of this machine (it would be in notebooks/)
     kernel_params = {**params, "data": analysis.results["parameters"]["data"], "output_dir": "."}
     handle = share(analysis, kernel_params, kernel.shared_dir)
+    _return_freed_memory()  # what pickling the hand-off used: the kernel is about to need memory of its own
     say(f"validated {analysis.results['data_file']}: {counted(analysis.results['n_patients'], 'patient')}")
     sections = [render.Section(name, notebook_dir / f"{name}.ipynb") for name in SECTIONS]
     missing = [s.path.name for s in sections if not s.path.is_file()]
@@ -228,11 +250,35 @@ def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, sta
         analysis.results["title"],
         progress=say,
         kernel=kernel,
-        prepare=lambda workdir: write_results(analysis.results, workdir / "results.json"),
+        prepare=lambda workdir: _in_background(write_results, analysis.results, workdir / "results.json"),
         inputs=[_resolve_data_path(params["data"])],
     )
     say(f"wrote {output / 'report.html'} in {time.perf_counter() - started:.1f} s")
     return output
+
+
+def _in_background(task: Callable, *args) -> Callable[[], None]:
+    """Start ``task(*args)`` in a thread (e.g. writing a large ``results.json`` while the notebooks run, this process
+    being idle then); return the function that waits for it and raises what it raised."""
+    import threading
+
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            task(*args)
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+            raised.append(error)
+
+    thread = threading.Thread(target=run, name=getattr(task, "__name__", "task"), daemon=True)
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if raised:
+            raise raised[0]
+
+    return wait
 
 
 def check_report_target(params: Mapping, output: str | Path) -> Path:

@@ -12,7 +12,7 @@ import pandas as pd
 from cartreport.analysis.endpoints import EndpointData
 from cartreport.contract.schema import BM_COMPLETE_RESPONSES
 
-__all__ = ["INTERVALS", "baseline_rows", "bone_marrow_counts", "interval_rows", "patient_flow"]
+__all__ = ["INTERVALS", "baseline_rows", "bone_marrow_counts", "code_counts", "interval_rows", "patient_flow"]
 
 #: (name, label, from column, to column) for the treatment sequence
 INTERVALS: tuple[tuple[str, str, str, str], ...] = (
@@ -36,10 +36,11 @@ _CATEGORICAL = (
 
 def _count_rows(table: pd.DataFrame, column: str, label: str) -> list[dict]:
     values = table[column]
-    if values.dtype == bool:
-        values = values.map({True: "yes", False: "no"})
+    if values.dtype == bool:  # as values.map({True: "yes", False: "no"})
+        values = pd.Series(np.where(values.to_numpy(), "yes", "no").astype(object), index=values.index)
     known = values.dropna()
     counts = known.value_counts()
+    missing = int(len(values) - len(known))
     rows = []
     for level in sorted(counts.index, key=lambda v: (-counts[v], str(v))):
         rows.append(
@@ -53,7 +54,7 @@ def _count_rows(table: pd.DataFrame, column: str, label: str) -> list[dict]:
                 "median": None,
                 "min": None,
                 "max": None,
-                "missing": int(values.isna().sum()),
+                "missing": missing,
             }
         )
     return rows
@@ -109,11 +110,18 @@ def interval_rows(table: pd.DataFrame) -> list[dict]:
 def bone_marrow_counts(bm_response: pd.Series) -> dict[str, int]:
     """Patients evaluable for bone-marrow response (all but ``NE``), in MRD-negative CR, and in CR
     (MRD-negative or positive): the one count behind the patient flow and the response rates."""
+    counts = code_counts(bm_response)
     return {
-        "bm_evaluable": int((bm_response != "NE").sum()),
-        "bm_mrd_negative_cr": int((bm_response == "MRD-negative CR").sum()),
-        "bm_cr": int(bm_response.isin(BM_COMPLETE_RESPONSES).sum()),
+        "bm_evaluable": len(bm_response) - counts.get("NE", 0),  # (bm_response != "NE").sum()
+        "bm_mrd_negative_cr": counts.get("MRD-negative CR", 0),
+        "bm_cr": sum(counts.get(code, 0) for code in BM_COMPLETE_RESPONSES),
     }
+
+
+def code_counts(values: pd.Series) -> dict:
+    """How many cells hold each value (one pass over the column): ``code_counts(s).get(code, 0)`` is
+    ``(s == code).sum()`` for a text ``code``."""
+    return {value: int(n) for value, n in values.value_counts(dropna=False).items()}
 
 
 def patient_flow(table: pd.DataFrame, endpoints: EndpointData, enrolled: int | None = None) -> dict:

@@ -31,6 +31,7 @@ __all__ = [
     "DAYS_PER_MONTH",
     "DEFINITIONS",
     "ORIGINS",
+    "TIMELINE_COLUMNS",
     "EndpointData",
     "at_cutoff",
     "derive_endpoints",
@@ -126,10 +127,11 @@ _EVENT_DETAILS = {"second_hsct_date": "donor_type", "death_date": "cause_of_deat
 
 
 def _apply_cutoff(table: pd.DataFrame, cutoff: pd.Timestamp | None) -> pd.DataFrame:
-    """Dates as seen at the cut-off: later events (and what describes them) blanked, last contact capped."""
-    out = table.copy()
+    """Dates as seen at the cut-off: later events (and what describes them) blanked, last contact capped (a copy;
+    without a cut-off, ``table`` itself, which callers only read)."""
     if cutoff is None:
-        return out
+        return table
+    out = table.copy()
     for name in ("second_hsct_date", "relapse_date", "death_date"):
         later = out[name] > cutoff
         out.loc[later, name] = pd.NaT
@@ -215,6 +217,20 @@ def derive_endpoints(table: pd.DataFrame, time_origin: str = "second_hsct", data
     return EndpointData(patients=patients, time_origin=time_origin, data_cutoff=cutoff)
 
 
+#: the columns of a coerced table that :func:`patient_timeline` reads
+TIMELINE_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "diagnosis",
+    "cart_infusion_date",
+    "second_hsct_date",
+    "relapse_date",
+    "death_date",
+    "last_contact_date",
+    "bm_response",
+    "emd_response",
+)
+
+
 def patient_timeline(table: pd.DataFrame, data_cutoff=None) -> pd.DataFrame:
     """One row per patient, times in months since the CAR-T infusion (for the swimmer plot).
 
@@ -231,16 +247,16 @@ def patient_timeline(table: pd.DataFrame, data_cutoff=None) -> pd.DataFrame:
 
     died = seen["death_date"].notna()
     end = seen["death_date"].where(died, seen["last_contact_date"])
-    return pd.DataFrame(
+    return pd.DataFrame(  # numpy columns: a new RangeIndex, as .reset_index(drop=True) gave, without a copy
         {
-            "patient_id": seen["patient_id"],
-            "diagnosis": seen["diagnosis"],
+            "patient_id": seen["patient_id"].to_numpy(),
+            "diagnosis": seen["diagnosis"].to_numpy(),
             "end_months": since(end),
             "second_hsct_months": since(seen["second_hsct_date"]),
             "relapse_months": since(seen["relapse_date"]),
             "death_months": since(seen["death_date"]),
-            "censored": ~died,
-            "bm_response": seen["bm_response"],
-            "emd_response": seen["emd_response"],
+            "censored": (~died).to_numpy(),
+            "bm_response": seen["bm_response"].to_numpy(),
+            "emd_response": seen["emd_response"].to_numpy(),
         }
-    ).reset_index(drop=True)
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from cartreport.analysis.endpoints import (
     DAYS_PER_MONTH,
     DEFINITIONS,
     ORIGINS,
+    TIMELINE_COLUMNS,
     EndpointData,
     at_cutoff,
     derive_endpoints,
@@ -57,6 +58,19 @@ class Analysis:
     by_group: dict[str, dict[str, KMResult | CIFResult]]
     results: dict = field(repr=False)
     transplant: TransplantAnalysis | None = None  # safety and transplant outcomes (optional columns)
+
+    def for_notebooks(self) -> Analysis:
+        """This analysis as the report's notebooks read it (what ``cartreport run`` hands to its kernel): the same
+        results and fitted curves; the table reduced to the columns of
+        :func:`~cartreport.analysis.endpoints.patient_timeline` (:data:`~cartreport.analysis.endpoints.TIMELINE_COLUMNS`);
+        the per-patient endpoint rows, which no section reads, left out (their columns kept)."""
+        table = self.table[[name for name in self.table.columns if name in TIMELINE_COLUMNS]]
+        endpoints = replace(self.endpoints, patients=self.endpoints.patients.iloc[:0])
+        transplant = self.transplant
+        if transplant is not None:
+            rows = transplant.endpoints.patients.iloc[:0]
+            transplant = replace(transplant, endpoints=replace(transplant.endpoints, patients=rows))
+        return replace(self, table=table, endpoints=endpoints, transplant=transplant)
 
 
 def apply_subgroup(table: pd.DataFrame, subgroup: dict[str, list[str]]) -> pd.DataFrame:
@@ -123,7 +137,8 @@ def _cif_block(key: str, fit: CIFResult, params: dict) -> dict:
 def _responses(table: pd.DataFrame, ci_level: float) -> dict:
     bm = baseline.bone_marrow_counts(table["bm_response"])
     emd = table.loc[table["emd_at_baseline"], "emd_response"]
-    emd_evaluable = int((emd != "NE").sum())
+    emd_counts = baseline.code_counts(emd)
+    emd_evaluable = len(emd) - emd_counts.get("NE", 0)  # (emd != "NE").sum()
     specs = {
         "bm_mrd_negative_cr": (
             "Bone-marrow MRD-negative CR",
@@ -131,13 +146,23 @@ def _responses(table: pd.DataFrame, ci_level: float) -> dict:
             bm["bm_evaluable"],
         ),
         "bm_cr": ("Bone-marrow CR (MRD-negative or positive)", bm["bm_cr"], bm["bm_evaluable"]),
-        "emd_cr": ("CR of extramedullary lesions", int((emd == "CR").sum()), emd_evaluable),
-        "emd_orr": ("Extramedullary response (CR or PR)", int(emd.isin(["CR", "PR"]).sum()), emd_evaluable),
+        "emd_cr": ("CR of extramedullary lesions", emd_counts.get("CR", 0), emd_evaluable),
+        "emd_orr": (
+            "Extramedullary response (CR or PR)",
+            emd_counts.get("CR", 0) + emd_counts.get("PR", 0),
+            emd_evaluable,
+        ),
     }
     out = {}
     for key, (label, responders, evaluable) in specs.items():
         out[key] = {"label": label, **clopper_pearson(responders, evaluable, ci_level).to_dict()}
     return out
+
+
+def _counts_of(values: pd.Series, codes) -> dict[str, int]:
+    """``{code: (values == code).sum()}`` for each of ``codes``, in their order."""
+    counts = baseline.code_counts(values)
+    return {code: counts.get(code, 0) for code in codes}
 
 
 def _subgroups(analysed: pd.DataFrame, table: pd.DataFrame, column: str, params: dict):
@@ -315,11 +340,8 @@ def analyse(
         "intervals": baseline.interval_rows(selected),
         "responses": _responses(selected, level),
         "response_counts": {
-            "bm": {code: int((selected["bm_response"] == code).sum()) for code in BM_RESPONSES},
-            "emd": {
-                code: int((selected.loc[selected["emd_at_baseline"], "emd_response"] == code).sum())
-                for code in EMD_RESPONSES
-            },
+            "bm": _counts_of(selected["bm_response"], BM_RESPONSES),
+            "emd": _counts_of(selected.loc[selected["emd_at_baseline"], "emd_response"], EMD_RESPONSES),
         },
         "endpoints": blocks,
         "follow_up": {

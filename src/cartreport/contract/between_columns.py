@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from cartreport.contract import schema
-from cartreport.contract.column_rules import is_iso_date
+from cartreport.contract.column_rules import distinct_values, is_iso_date
 from cartreport.contract.problems import Problem, cell_problems, quoted
 
-__all__ = ["date_order_problems", "day_iso", "day_numbers", "emd_problems"]
+__all__ = ["date_days", "date_order_problems", "day_iso", "day_numbers", "emd_problems"]
 
 
 def emd_problems(table: pd.DataFrame) -> list[Problem]:
@@ -52,12 +52,17 @@ def emd_problems(table: pd.DataFrame) -> list[Problem]:
 def day_numbers(cells: pd.Series) -> np.ndarray:
     """Each cell's date as its proleptic Gregorian ordinal (a float), ``NaN`` when blank or not a valid
     ``YYYY-MM-DD`` date. Each distinct value is parsed once."""
-    codes, distinct = pd.factorize(cells.to_numpy(dtype=object))
+    codes, distinct = distinct_values(cells)
     days = np.array(
         [dt.date.fromisoformat(v).toordinal() if is_iso_date(v) else np.nan for v in distinct] + [np.nan],
         dtype=float,
     )
     return days[codes]  # code -1 (blank) takes the last entry: NaN
+
+
+def date_days(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """:func:`day_numbers` of every date column of the contract in ``table``."""
+    return {name: day_numbers(table[name]) for name in schema.DATE_COLUMNS if name in table.columns}
 
 
 def day_iso(day: float) -> str:
@@ -66,13 +71,16 @@ def day_iso(day: float) -> str:
 
 
 def date_order_problems(
-    table: pd.DataFrame, data_cutoff: dt.date | None, today: dt.date | None = None
+    table: pd.DataFrame,
+    data_cutoff: dt.date | None,
+    today: dt.date | None = None,
+    days: dict[str, np.ndarray] | None = None,
 ) -> list[Problem]:
     """Dates out of order (:data:`cartreport.contract.schema.DATE_ORDER_RULES`), a last contact that is not the death
     date or precedes an event (:data:`cartreport.contract.schema.CONTACT_EVENTS`), dates after ``today`` (the day of
     the run, by default :meth:`datetime.date.today`) and, when ``data_cutoff`` is given, dates after it. A
-    blank or malformed date breaks no order rule."""
-    dates = {name: day_numbers(table[name]) for name in schema.DATE_COLUMNS if name in table.columns}
+    blank or malformed date breaks no order rule. ``days``: :func:`date_days` of ``table``, if already known."""
+    dates = date_days(table) if days is None else days
     problems: list[Problem] = []
 
     for rule, name, other, relation in schema.DATE_ORDER_RULES:

@@ -71,19 +71,22 @@ def _numbers(cells: pd.Series) -> pd.Series:
     return _by_distinct_value(cells, lambda s: pd.to_numeric(s, errors="raise").astype(float), np.nan)
 
 
-def coerce(table: pd.DataFrame) -> pd.DataFrame:
+def coerce(table: pd.DataFrame, *, stripped: bool = False) -> pd.DataFrame:
     """Typed copy of a *validated* patient table.
 
     Dates become ``datetime64[ns]`` (``NaT`` where blank), ``emd_at_baseline`` becomes ``bool``,
     ``age_years`` a float, text is stripped, and the rows are sorted by ``patient_id`` so that every
     computation downstream is independent of the file's row order. Extra columns are carried along.
     Columnar: each distinct date, number or yes/no word is parsed once.
+
+    ``stripped=True`` says that every text cell already is a stripped ``str`` or ``None`` (the table of a
+    :class:`~cartreport.contract.validate.ValidationReport` is), so the text columns are not stripped again.
     """
     typed = {}
     for name in table.columns:
-        cells = table[name]
+        cells = original = table[name]
         parsed = name in DATE_COLUMNS or name == "age_years" or name in INTEGER_COLUMNS
-        if cells.dtype == object and not parsed:  # dates and numbers: stripped per distinct value below
+        if cells.dtype == object and not parsed and not stripped:  # dates, numbers: per distinct value below
             cells = _stripped_column(cells)
         if name in DATE_COLUMNS:
             cells = _dates(cells)
@@ -93,8 +96,30 @@ def coerce(table: pd.DataFrame) -> pd.DataFrame:
             cells = _yes_no_column(cells)
         elif name == "patient_id":
             cells = cells.astype(str)
-        typed[name] = cells
+        typed[name] = (
+            cells.copy() if cells is original else cells
+        )  # every column new: the input is not shared
     if "emd_at_baseline" not in typed or "patient_id" not in typed:
         raise KeyError("emd_at_baseline" if "emd_at_baseline" not in typed else "patient_id")
-    out = pd.DataFrame(typed, index=table.index)
-    return out.sort_values("patient_id", kind="stable").reset_index(drop=True)
+    order = _sort_order(typed["patient_id"].to_numpy(dtype=object))
+    out = pd.DataFrame(typed, index=table.index, copy=False)  # the new columns as they are, not consolidated
+    if not np.array_equal(order, np.arange(len(order))):  # a file sorted by patient_id is already in order
+        out = out.take(order)  # .sort_values("patient_id", kind="stable")
+    out.index = pd.RangeIndex(len(out))  # .reset_index(drop=True), without copying the columns again
+    return out
+
+
+def _sort_order(ids: np.ndarray) -> np.ndarray:
+    """The stable sort order of ``ids`` (``str``), as ``sort_values(kind="stable")`` gives it: pyarrow's stable
+    sort of UTF-8 bytes, whose order is that of Python's ``str`` (code points); numpy's for text UTF-8 cannot hold."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        array = pa.array(ids, type=pa.string())
+    except (pa.ArrowException, UnicodeEncodeError):  # e.g. a lone surrogate
+        return np.argsort(ids, kind="stable")
+    order = pc.sort_indices(array).to_numpy()
+    del array
+    pa.default_memory_pool().release_unused()
+    return order

@@ -22,12 +22,20 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from pandera.errors import SchemaErrors
+from pandera.errors import SchemaError, SchemaErrors
 
 from cartreport.contract import schema
 from cartreport.contract.problems import Problem, column_problem, quoted, rows_text
 
-__all__ = ["build_schema", "id_key", "is_iso_date", "near_duplicate_id_problems", "schema_problems"]
+__all__ = [
+    "build_schema",
+    "coded_view",
+    "distinct_values",
+    "id_key",
+    "is_iso_date",
+    "near_duplicate_id_problems",
+    "schema_problems",
+]
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -63,14 +71,47 @@ def _is_whole_or_not_number(value: object) -> bool:
     return number is None or number.is_integer()  # not a number is reported as not-a-number
 
 
-def _by_distinct_value(test: Callable[[object], bool]) -> Callable[[pd.Series], pd.Series]:
-    """A vectorised check: whether each cell passes ``test``, calling ``test`` once per distinct value."""
+def _by_distinct_value(test: Callable[[object], bool], name: str) -> pa.Check:
+    """A vectorised check named ``name``: whether each cell passes ``test``, calling ``test`` once per distinct
+    value. A missing cell passes (blank cells are pandera's ``nullable`` rule), as with pandera's ``ignore_na``,
+    which would first copy the column without its missing cells."""
 
     def check(cells: pd.Series) -> pd.Series:
-        passing = [value for value in cells.dropna().unique() if test(value)]
-        return cells.isin(passing)
+        codes, distinct = distinct_values(cells)  # a missing cell: code -1, passes
+        passing = np.fromiter(map(test, distinct.tolist()), bool, len(distinct))
+        return pd.Series(np.append(passing, True)[codes], index=cells.index)
 
-    return check
+    return pa.Check(check, name=name, ignore_na=False)
+
+
+def distinct_values(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, distinct)`` of a column (code -1 where blank): a categorical's own, else :func:`pandas.factorize`."""
+    if isinstance(cells.dtype, pd.CategoricalDtype):
+        return cells.cat.codes.to_numpy(), cells.cat.categories.to_numpy(dtype=object)
+    return pd.factorize(cells.to_numpy(dtype=object))
+
+
+def coded_view(table: pd.DataFrame, factorized: dict[str, tuple] | None = None) -> pd.DataFrame:
+    """The contract's columns of ``table`` that are checked per distinct value (codes, yes/no, dates, numbers) as
+    categoricals, the same cells with each distinct value once; the others (``patient_id``, free text) as they
+    are. ``factorized`` gives columns already factorized, ``{name: (codes, distinct values)}``. What
+    :func:`schema_problems` checks first and the rules between columns read their dates from."""
+    columns = {}
+    for spec in schema.COLUMNS:
+        if spec.name not in table.columns:
+            continue
+        if factorized and spec.name in factorized:
+            codes, distinct = factorized[spec.name]
+        elif spec.values or spec.kind in ("date", "number", "integer"):
+            codes, distinct = pd.factorize(table[spec.name].to_numpy(dtype=object))
+        else:
+            codes, distinct = None, ()
+        if not len(distinct):  # free text, or every cell blank: the column as it is
+            columns[spec.name] = table[spec.name]
+            continue
+        dtype = pd.CategoricalDtype(pd.Index(np.asarray(distinct, dtype=object), dtype=object))
+        columns[spec.name] = pd.Categorical.from_codes(codes, dtype=dtype)
+    return pd.DataFrame(columns, index=table.index, copy=False)
 
 
 @functools.cache
@@ -87,19 +128,15 @@ def build_schema() -> pa.DataFrameSchema:
     for spec in schema.COLUMNS:
         checks: list[pa.Check] = []
         if spec.kind == "date":
-            checks.append(pa.Check(_by_distinct_value(is_iso_date), name="date-format"))
+            checks.append(_by_distinct_value(is_iso_date, "date-format"))
         elif spec.values:
-            checks.append(pa.Check(lambda s, allowed=spec.values: s.isin(allowed), name="allowed-values"))
+            checks.append(_by_distinct_value(frozenset(spec.values).__contains__, "allowed-values"))
         elif spec.kind in ("number", "integer"):
             low, high = spec.minimum, spec.maximum
-            checks.append(pa.Check(_by_distinct_value(lambda v: _number(v) is not None), name="not-a-number"))
+            checks.append(_by_distinct_value(lambda v: _number(v) is not None, "not-a-number"))
             if spec.kind == "integer":
-                checks.append(pa.Check(_by_distinct_value(_is_whole_or_not_number), name="not-an-integer"))
-            checks.append(
-                pa.Check(
-                    _by_distinct_value(lambda v, lo=low, hi=high: _in_range(v, lo, hi)), name="out-of-range"
-                )
-            )
+                checks.append(_by_distinct_value(_is_whole_or_not_number, "not-an-integer"))
+            checks.append(_by_distinct_value(lambda v, lo=low, hi=high: _in_range(v, lo, hi), "out-of-range"))
         columns[spec.name] = pa.Column(
             None,
             checks=checks,
@@ -110,8 +147,17 @@ def build_schema() -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=False, name="cartreport patient table")
 
 
-def schema_problems(table: pd.DataFrame) -> list[Problem]:
-    """Every failure of the per-column rules in ``table`` (strings or ``None``, unique row numbers as index)."""
+def schema_problems(table: pd.DataFrame, coded: pd.DataFrame | None = None) -> list[Problem]:
+    """Every failure of the per-column rules in ``table`` (strings or ``None``, unique row numbers as index);
+    ``coded``: its :func:`coded_view`: a table valid there is valid (the usual case, found faster); a failure there
+    sends the table itself through the checks, which describe every failure."""
+    if coded is not None:
+        try:
+            build_schema().validate(coded, inplace=True)  # not lazy: stops at the first failure
+        except (SchemaError, SchemaErrors):
+            pass
+        else:
+            return []
     try:
         build_schema().validate(
             table, lazy=True, inplace=True
@@ -173,12 +219,34 @@ def _id_keys(distinct_ids: np.ndarray) -> pd.Series:
     return keys
 
 
+def _all_keys_unique(ids: np.ndarray) -> bool:
+    """Whether the :func:`id_key` keys of ``ids`` are all different (then no two ids differ only in case or
+    spaces), counted with pyarrow over the whole column of ASCII ids (lower case, white space removed, as in
+    :func:`_id_keys`); ``False`` when not, or when the ids are not all ASCII text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        texts = pa.array(ids, type=pa.string())
+    except (pa.ArrowException, UnicodeEncodeError):
+        return False
+    if texts.null_count or not pc.all(pc.string_is_ascii(texts)).as_py():
+        return False
+    keys = pc.replace_substring_regex(pc.ascii_lower(texts), _ASCII_SPACE, "")
+    unique = len(pc.unique(keys)) == len(keys)
+    del texts, keys
+    pa.default_memory_pool().release_unused()
+    return unique
+
+
 def near_duplicate_id_problems(table: pd.DataFrame) -> list[Problem]:
     """patient_ids that differ only in upper/lower case, spaces or invisible characters (``CD7-01`` and
     ``cd7-01``): one problem per such id, at its first row, naming the rows and spellings of the others."""
     if "patient_id" not in table.columns:
         return []
     ids = table["patient_id"].dropna()
+    if _all_keys_unique(ids.to_numpy(dtype=object)):
+        return []  # the usual case, found without comparing the ids one by one
     distinct = ids.unique()
     keys = _id_keys(distinct)
     clashes = keys.duplicated(keep=False).to_numpy()

@@ -19,7 +19,9 @@ from cartreport.contract.schema import DATE_LABELS, OUTCOME_DATES
 __all__ = ["transplant_problems"]
 
 
-def _days(table: pd.DataFrame, name: str) -> np.ndarray:
+def _days(table: pd.DataFrame, name: str, days: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    if days is not None and name in days:
+        return days[name]
     return day_numbers(table[name]) if name in table.columns else np.full(len(table), np.nan)
 
 
@@ -29,7 +31,7 @@ def _given(table: pd.DataFrame, name: str) -> np.ndarray:
     return np.not_equal(table[name].to_numpy(dtype=object), None)
 
 
-def transplant_problems(table: pd.DataFrame) -> list[Problem]:
+def transplant_problems(table: pd.DataFrame, days: dict[str, np.ndarray] | None = None) -> list[Problem]:
     """Outcome dates without a second HSCT, before it, or after death / the last contact; acute GVHD grade
     III–IV without or before grade II–IV; chronic GVHD severity or treatment without onset, treatment before
     onset, onset without severity.
@@ -45,12 +47,12 @@ def transplant_problems(table: pd.DataFrame) -> list[Problem]:
     """
     present = [name for name in OUTCOME_DATES if name in table.columns]
     problems: list[Problem] = []
-    hsct = _days(table, "second_hsct_date")
-    death = _days(table, "death_date")
-    contact = _days(table, "last_contact_date")
+    hsct = _days(table, "second_hsct_date", days)
+    death = _days(table, "death_date", days)
+    contact = _days(table, "last_contact_date", days)
     no_hsct = ~_given(table, "second_hsct_date")
     for name in present:
-        day, label = _days(table, name), DATE_LABELS[name]
+        day, label = _days(table, name, days), DATE_LABELS[name]
         problems += cell_problems(
             table,
             _given(table, name) & no_hsct,

@@ -36,8 +36,13 @@ import numpy as np
 import pandas as pd
 
 from cartreport.contract import schema
-from cartreport.contract.between_columns import date_order_problems, emd_problems
-from cartreport.contract.column_rules import build_schema, near_duplicate_id_problems, schema_problems
+from cartreport.contract.between_columns import date_days, date_order_problems, emd_problems
+from cartreport.contract.column_rules import (
+    build_schema,
+    coded_view,
+    near_duplicate_id_problems,
+    schema_problems,
+)
 from cartreport.contract.identifiers import IDENTIFIER_HINT, IDENTIFIER_MESSAGE, looks_like_identifier
 from cartreport.contract.problems import RULES, Problem, bounded, column_problem, total
 from cartreport.contract.transplant_rules import transplant_problems
@@ -158,22 +163,26 @@ def validate_table(
         problems.append(
             column_problem(name, "duplicate-column", message, "keep one and rename or delete the others")
         )
-    table = table.loc[:, ~table.columns.duplicated()]
+    if table.columns.duplicated().any():
+        table = table.loc[:, ~table.columns.duplicated()]
     identifying = [name for name in table.columns if looks_like_identifier(name)]
     for name in identifying:
         problems.append(column_problem(name, "direct-identifier", IDENTIFIER_MESSAGE, IDENTIFIER_HINT))
-    table = table.drop(columns=identifying)
+    if identifying:
+        table = table.drop(columns=identifying)
     extra = [n for n in table.columns if n not in {c.name for c in schema.COLUMNS}]
     if extra:
         notes.append(f"carried along {len(extra)} column(s) not in the data contract: {', '.join(extra)}")
 
-    table, normalised = _normalise_codes(table)
+    table, normalised, factorized = _normalise_codes(table)
     notes.extend(normalised)
-    problems.extend(_on_another_sheet(schema_problems(table), read))
+    coded = coded_view(table, factorized)  # the checked columns' distinct values, found once
+    problems.extend(_on_another_sheet(schema_problems(table, coded), read))
     problems.extend(near_duplicate_id_problems(table))
     problems.extend(emd_problems(table))
-    problems.extend(date_order_problems(table, data_cutoff, today))
-    problems.extend(transplant_problems(table))
+    days = date_days(coded)  # every date as a day number, once for both kinds of rules between columns
+    problems.extend(date_order_problems(table, data_cutoff, today, days))
+    problems.extend(transplant_problems(table, days))
     problems = [replace(p, file=read.path.name) for p in problems]
 
     position = {name: i for i, name in enumerate(str(c).strip() for c in read.table.columns)}
@@ -259,10 +268,12 @@ def _stripped_text(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _normalise_codes(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Yes/no words → ``yes``/``no``; codes differing only in case → canonical spelling. Returns notes."""
-    table = table.copy()
+def _normalise_codes(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict[str, tuple]]:
+    """Yes/no words → ``yes``/``no``; codes differing only in case → canonical spelling. Returns notes, and each
+    normalised column factorized, ``{name: (codes, distinct values)}`` (code -1: blank)."""
+    table = table.copy(deep=False)  # columns are replaced, never written into
     notes = []
+    factorized: dict[str, tuple] = {}
     for spec in schema.COLUMNS:
         if spec.name not in table.columns or not spec.values:
             continue
@@ -280,13 +291,15 @@ def _normalise_codes(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         table[spec.name] = pd.Series(
             np.array([*canonical, None], dtype=object)[codes], index=table.index, dtype=object
         )
+        merged, distinct = pd.factorize(np.array(canonical, dtype=object))  # spellings read as one code
+        factorized[spec.name] = (np.append(merged, -1)[codes], distinct)
         if changed:
             parts = [
                 f"{'/'.join(f'`{s}`' for s in sorted(spellings))} as `{new}` ({_cells(sum(spellings.values()))})"
                 for new, spellings in sorted(changed.items())
             ]
             notes.append(f"{spec.name}: read " + " and ".join(parts))
-    return table, notes
+    return table, notes, factorized
 
 
 def _cells(n: int) -> str:

@@ -25,7 +25,7 @@ import pandas as pd
 from cartreport.errors import DataFileError
 from cartreport.formatting import counted
 
-__all__ = ["CellText", "RawTable", "assemble", "columns_of", "counted", "stripped_text"]
+__all__ = ["CellText", "RawTable", "assemble", "columns_of", "counted", "stripped_distinct", "stripped_text"]
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,16 @@ class RawTable:
     header : the header row's cells, as read.
     numbers : the spreadsheet row number of each record below the header (header = row 1).
     columns : one object array per cell position, each as long as ``numbers``; there may be more or fewer
-        positions than header cells (cells beyond the header are dropped, missing ones are blank).
+        positions than header cells (cells beyond the header are dropped, missing ones are blank). A column of
+        text may instead be given *factorized*, as ``(codes, distinct)`` with ``distinct[codes]`` its cells (code
+        -1 a missing cell), the form :func:`pandas.factorize` gives: each distinct value is then converted once
+        (``distinct`` may repeat a value, e.g. every cell of a column of identifiers).
     notes : what the reader normalised, in plain words.
     """
 
     header: list[object]
     numbers: np.ndarray
-    columns: list[np.ndarray]
+    columns: list[np.ndarray | tuple[np.ndarray, np.ndarray]]
     notes: list[str] = field(default_factory=list)
 
 
@@ -79,10 +82,17 @@ def stripped_text(
     if len(values) and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
         return None
     codes, distinct = pd.factorize(values)  # every missing marker → code -1
-    distinct = np.asarray(distinct, dtype=object)
     missing = codes < 0
     if missing_kinds is not None and missing.any() and not set(map(type, values[missing])) <= missing_kinds:
         return None
+    return stripped_distinct(codes, np.asarray(distinct, dtype=object))[:2]
+
+
+def stripped_distinct(codes: np.ndarray, distinct: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """:func:`stripped_text` of a factorized text column (``distinct`` its distinct ``str`` values, ``codes`` each
+    cell's position in ``distinct``, -1 where missing), each distinct value stripped once; and, third, whether
+    each cell holds text (is not ``None``)."""
+    missing = codes < 0
     stripped = [value.strip() for value in distinct.tolist()]
     changed = np.fromiter(
         (s != v for s, v in zip(stripped, distinct.tolist(), strict=True)), bool, len(distinct)
@@ -92,7 +102,8 @@ def stripped_text(
     )
     texts = np.empty(len(distinct) + 1, dtype=object)  # the last entry (None) for code -1
     texts[:-1] = [s or None for s in stripped]
-    return texts[codes], trimmed
+    present = np.append(np.fromiter(map(bool, stripped), bool, len(stripped)), False)
+    return texts[codes], trimmed, present[codes]
 
 
 class CellText:
@@ -104,8 +115,13 @@ class CellText:
         self.whole_floats = 0
         self.booleans = 0
 
-    def column(self, values: np.ndarray) -> np.ndarray:
-        """The text of every cell of one column (an object array), as :meth:`text` would give it cell by cell."""
+    def column(self, values: np.ndarray | tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """The text of every cell of one column (an object array, or a factorized text column ``(codes,
+        distinct)`` of :class:`RawTable`), as :meth:`text` would give it cell by cell."""
+        if isinstance(values, tuple):
+            texts, trimmed, _ = stripped_distinct(*values)
+            self.trimmed += trimmed
+            return texts
         values = np.asarray(values, dtype=object)
         cleaned = stripped_text(values, missing_kinds=_BLANK_KINDS)
         if cleaned is None:
@@ -183,9 +199,20 @@ def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame,
             trimmed_names += 1
         names.append(name.strip())
     n = len(raw.numbers)
-    texts = [cells.column(values) for values in raw.columns][: len(names)]
+    texts, present = [], []
+    for values in raw.columns[: len(names)]:
+        if isinstance(values, tuple):  # factorized text
+            column, trimmed, filled = stripped_distinct(*values)
+            cells.trimmed += trimmed
+        else:
+            column = cells.column(values)
+            filled = pd.notna(column)  # str or None
+        texts.append(column)
+        present.append(filled)
     texts += [np.full(n, None, dtype=object) for _ in range(len(names) - len(texts))]
-    filled = np.vstack([pd.notna(t) for t in texts]) if texts else np.zeros((0, n), dtype=bool)  # str or None
+    present += [np.zeros(n, dtype=bool) for _ in range(len(names) - len(present))]
+    filled = np.vstack(present) if present else np.zeros((0, n), dtype=bool)
+    present.clear()
     kept = filled.any(axis=0)
     if kept.any() and not kept.all():
         last = raw.numbers[kept][-1]
@@ -211,15 +238,11 @@ def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame,
         raise DataFileError(
             path, "the file has column names but no patient rows", "add one row per patient below the header"
         )
-    body = np.empty((int(np.count_nonzero(kept)), len(keep_columns)), dtype=object)
-    for j, position in enumerate(keep_columns):
-        body[:, j] = texts[position][kept]
-    table = pd.DataFrame(
-        body,
-        columns=[names[i] for i in keep_columns],
-        index=pd.Index(raw.numbers[kept], name="row"),
-        dtype=object,
-    )
+    every = bool(kept.all())
+    body = {j: texts[position] if every else texts[position][kept] for j, position in enumerate(keep_columns)}
+    texts.clear()
+    table = pd.DataFrame(body, index=pd.Index(raw.numbers[kept], name="row"), dtype=object, copy=False)
+    table.columns = [names[i] for i in keep_columns]  # names may repeat (validation reports it)
     notes = raw.notes + cells.notes(date_source) + notes
     if trimmed_names:
         notes.append(f"trimmed surrounding spaces in {counted(trimmed_names, 'column name')}")

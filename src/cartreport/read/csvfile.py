@@ -2,8 +2,8 @@
 
 The rules are those of Python's :mod:`csv` reader (``strict=True``), applied record by record in
 :func:`_records_table`, which defines the behaviour. A regular file (no double quotes, no NUL character, every line
-as wide as the header; what registries and statistics packages export) is parsed instead by pandas' C engine in
-:func:`_regular_table`, several times faster; it gives the same result or, when it cannot prove that it would, hands
+as wide as the header; what registries and statistics packages export) is parsed instead by pyarrow's CSV reader in
+:func:`_regular_table`, many times faster; it gives the same result or, when it cannot prove that it would, hands
 the file back to the record-by-record reader.
 """
 
@@ -14,7 +14,6 @@ import io
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from cartreport.errors import DataFileError
 from cartreport.read.cells import RawTable, columns_of, counted
@@ -35,12 +34,23 @@ def read_csv(path: Path) -> RawTable:
     """The header, numbered records and notes of a CSV file (UTF-8, UTF-16 or Windows-1252; commas, semicolons
     or tabs). Raises :class:`DataFileError` for a file that is not CSV text."""
     text, notes = _decode(path, path.read_bytes())
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    first_line = _first_line(text)
     separator = max((",", ";", "\t"), key=lambda s: (first_line.count(s), s == ","))
     if separator != ",":
         notes.append(f"columns are separated by {_SEPARATOR_NAMES[separator]}")
     raw = _regular_table(text, separator) or _records_table(path, text, separator)
     return RawTable(raw.header, raw.numbers, raw.columns, notes + raw.notes)
+
+
+def _first_line(text: str) -> str:
+    """The first non-blank line of ``text`` (of ``text.splitlines()``), looking at its start first."""
+    for size in (1 << 16, len(text)):
+        lines = text[:size].splitlines()
+        complete = lines if size >= len(text) else lines[:-1]  # the last line of a window may go on after it
+        line = next((line for line in complete if line.strip()), None)
+        if line is not None or size >= len(text):
+            return line or ""
+    return ""  # pragma: no cover
 
 
 def _decode(path: Path, raw: bytes) -> tuple[str, list[str]]:
@@ -119,59 +129,85 @@ def _records_table(path: Path, text: str, separator: str) -> RawTable:
     return RawTable(list(header), numbers, columns_of(rows, width), notes)
 
 
-#: rows parsed at a time by the fast reader: the cells of one chunk exist as separate strings only until equal
-#: cells are made to share one string (:func:`_shared`), which bounds the memory of reading a large file
-_CHUNK_ROWS = 100_000
+#: a column whose first rows are this nearly all different is an identifier: not worth dictionary-encoding
+_SAMPLE_ROWS = 1_000
 
 
-def _shared(cells: np.ndarray) -> np.ndarray:
-    """The same cells, equal ones sharing one string object (a column of a million dates holds a few thousand)."""
-    codes, distinct = pd.factorize(cells)
-    return np.asarray(distinct, dtype=object)[codes]
+def _factorized(cells):
+    """A column of pyarrow strings (a chunked array, as parsed) as ``(codes, values)`` with ``values[codes]`` its cells: the distinct values
+    (dictionary-encoded), or, for a column of identifiers (its first rows nearly all different), every cell."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    sample = cells.slice(0, _SAMPLE_ROWS)
+    if len(sample) == _SAMPLE_ROWS and len(pc.unique(sample)) > 0.9 * _SAMPLE_ROWS:
+        return np.arange(len(cells)), cells
+    encoded = cells.dictionary_encode().unify_dictionaries()  # every chunk's codes into one dictionary
+    if not encoded.num_chunks:
+        return np.zeros(0, dtype=np.int32), pa.array([], type=pa.string())
+    codes = pa.chunked_array([chunk.indices for chunk in encoded.chunks], type=encoded.type.index_type)
+    return codes.to_numpy(), encoded.chunk(0).dictionary
 
 
 def _regular_table(text: str, separator: str) -> RawTable | None:
-    """A regular file parsed by pandas' C engine, or ``None`` when the file is not provably regular.
+    """A regular file parsed by pyarrow's CSV reader, or ``None`` when the file is not provably regular.
 
-    Without double quotes, separators only separate, so the C engine splits lines and cells exactly as
-    :mod:`csv` does. It pads short lines and refuses long ones; as it cannot say which lines it padded, the file is
-    regular only when it holds exactly (header width - 1) separators per line. The header must be the first line
-    and no cell may exceed :func:`csv.field_size_limit` (the reference reader refuses those).
+    Without double quotes, separators only separate, so pyarrow (quoting and escaping off, blank lines kept)
+    splits lines and cells exactly as :mod:`csv` does; it refuses a line of another width than the header's, and
+    the file is regular only when it holds exactly (header width - 1) separators per line. The header must be the
+    first line and no cell may exceed :func:`csv.field_size_limit` (the reference reader refuses those). Each
+    column comes factorized (``(codes, distinct)``, see :class:`RawTable`): a column of a million dates holds a
+    few thousand distinct strings, converted once each.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv as arrow_csv
+
     if '"' in text or "\x00" in text or text.startswith("\ufeff"):
         return None
+    header_end = min((i for i in (text.find("\n"), text.find("\r")) if i >= 0), default=len(text))
+    width = text.count(separator, 0, header_end) + 1
+    names = [f"c{j}" for j in range(width)]
     try:
-        chunks = pd.read_csv(
-            io.BytesIO(text.encode("utf-8")),  # io.StringIO would hold 4 bytes per character
-            encoding="utf-8",
-            sep=separator,
-            header=None,
-            dtype=str,
-            na_filter=False,
-            skip_blank_lines=False,
-            quoting=csv.QUOTE_NONE,
-            engine="c",
-            chunksize=_CHUNK_ROWS,
+        arrow = arrow_csv.read_csv(
+            pa.py_buffer(text.encode("utf-8")),
+            read_options=arrow_csv.ReadOptions(column_names=names),
+            parse_options=arrow_csv.ParseOptions(
+                delimiter=separator,
+                quote_char=False,
+                double_quote=False,
+                escape_char=False,
+                newlines_in_values=False,
+                ignore_empty_lines=False,
+            ),
+            convert_options=arrow_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
-        parts = [
-            [_shared(chunk.iloc[:, j].to_numpy(dtype=object)) for j in range(chunk.shape[1])]
-            for chunk in chunks
-        ]
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+    except (pa.ArrowInvalid, ValueError):
         return None
-    if not parts or len({len(part) for part in parts}) != 1:
+    if arrow.num_rows == 0 or text.count(separator) != (width - 1) * arrow.num_rows:
         return None
-    width = len(parts[0])
-    columns = [np.concatenate([part[j] for part in parts]) for j in range(width)]
-    parts.clear()
-    if text.count(separator) != (width - 1) * len(columns[0]):
-        return None
-    if not any(column[0].strip() for column in columns):
+    header = [column[0].as_py() for column in arrow.columns]
+    if not any(cell.strip() for cell in header):
         return None  # blank lines before the column names
-    if len(text) > csv.field_size_limit() and any(
-        max(map(len, column)) > csv.field_size_limit() for column in columns
+    cells = [arrow.column(j).slice(1) for j in range(width)]
+    encoded = [_factorized(column) for column in cells]
+    cells.clear()
+    limit = csv.field_size_limit()
+    if len(text) > limit and (
+        max(map(len, header)) > limit
+        or any(pc.max(pc.utf8_length(values)).as_py() > limit for _, values in encoded if len(values))
     ):
         return None
-    header = [column[0] for column in columns]
-    numbers = np.arange(2, len(columns[0]) + 1, dtype=np.int64)
-    return RawTable(header, numbers, [column[1:] for column in columns])
+    columns = [
+        (codes, np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)) for codes, values in encoded
+    ]
+    encoded.clear()
+    del arrow
+    pa.default_memory_pool().release_unused()  # the parsed text, which the pool would otherwise keep
+    numbers = np.arange(2, len(columns[0][0]) + 2, dtype=np.int64)
+    return RawTable(header, numbers, columns)

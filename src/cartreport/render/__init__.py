@@ -71,7 +71,9 @@ def render_report(
     title : str
         Report title.
     prepare : callable, optional
-        Called with the build folder before any notebook runs (``run_report`` writes ``results.json`` there).
+        Called with the build folder before any notebook runs (``run_report`` writes ``results.json`` there). It
+        may return a callable, called once the notebooks have run (``run_report`` waits there for
+        ``results.json``, written while they run).
     inputs : paths
         As for :func:`write_atomically` (files the report is made from, never inside ``output_dir``).
 
@@ -87,8 +89,7 @@ def render_report(
     """
 
     def build(tmp: Path) -> None:
-        if prepare is not None:
-            prepare(tmp)
+        finish = prepare(tmp) if prepare is not None else None
         notebooks = execute_sections(
             sections,
             parameters,
@@ -98,6 +99,8 @@ def render_report(
             timeout=timeout,
             kernel=kernel,
         )
+        if finish is not None:
+            finish()
         import nbformat  # after the kernel start: imported while it boots
 
         (tmp / "notebooks").mkdir(exist_ok=True)

@@ -47,7 +47,8 @@ def notebook_parameters(namespace: Mapping) -> dict:
 
 
 def share(analysis: Analysis, kernel_parameters: Mapping, folder: Path) -> str:
-    """Hand ``analysis``, computed for ``kernel_parameters``, to the kernel whose private folder is ``folder``.
+    """Hand ``analysis``, computed for ``kernel_parameters``, to the kernel whose private folder is ``folder``:
+    what the notebooks read of it (:meth:`~cartreport.analysis.results.Analysis.for_notebooks`).
 
     Earlier hand-offs in the folder are removed (a warm kernel serves one report at a time). Returns the new
     handle, to be injected as ``analysis_handle``; the file is written under a temporary name and renamed, so a
@@ -58,7 +59,9 @@ def share(analysis: Analysis, kernel_parameters: Mapping, folder: Path) -> str:
     handle = uuid.uuid4().hex  # a new handle for every report: a warm kernel never reuses an earlier analysis
     tmp = Path(folder) / f"{handle}.tmp"
     with open(tmp, "wb") as stream:
-        pickle.dump((dict(kernel_parameters), analysis), stream, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(
+            (dict(kernel_parameters), analysis.for_notebooks()), stream, protocol=pickle.HIGHEST_PROTOCOL
+        )
     tmp.replace(Path(folder) / f"{handle}.pkl")
     return handle
 

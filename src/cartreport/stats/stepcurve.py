@@ -16,12 +16,10 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
-
-if TYPE_CHECKING:
-    import pandas as pd
+import pandas as pd
 
 __all__ = [
     "Estimate",
@@ -98,11 +96,21 @@ def count_by_time(time: np.ndarray, *indicators: np.ndarray) -> tuple[np.ndarray
     leaving at t; each indicator (0/1 or boolean per subject) is summed per time. Shared by the Kaplan–Meier and
     Aalen–Johansen estimators; empty input gives empty arrays.
     """
-    uniq, inverse = np.unique(time, return_inverse=True)
+    uniq, inverse = _distinct(np.asarray(time))
     exits = np.bincount(inverse, minlength=len(uniq)).astype(int)
     at_risk = len(time) - np.concatenate(([0], np.cumsum(exits)[:-1]))[: len(uniq)]
     sums = tuple(np.bincount(inverse, weights=ind, minlength=len(uniq)).astype(int) for ind in indicators)
     return uniq, at_risk.astype(int), exits, sums
+
+
+def _distinct(time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(time, return_inverse=True)``: by hashing (then sorting the few distinct times) rather than by
+    sorting every time; numpy's own for a NaN (pandas would leave it out) or a time with its sign bit set (-0.0
+    equals 0.0: which one np.unique keeps is its own affair)."""
+    if time.dtype.kind != "f" or np.isnan(time).any() or np.signbit(time).any():
+        return np.unique(time, return_inverse=True)
+    codes, uniq = pd.factorize(time, sort=True)
+    return uniq, codes
 
 
 def at_risk_at(time: np.ndarray, at_risk: np.ndarray, times) -> np.ndarray:

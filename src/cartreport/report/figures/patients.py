@@ -48,13 +48,26 @@ def _dodge(x: np.ndarray, clearance: float, spread: float = 0.2) -> np.ndarray:
 
 
 def _systematic_sample(timeline: pd.DataFrame, max_patients: int) -> pd.DataFrame:
-    """Longest follow-up first; beyond ``max_patients``, evenly spaced rows of that order (deterministic)."""
-    order = timeline.assign(_id=timeline["patient_id"].astype(str)).sort_values(
-        ["end_months", "_id"], ascending=[False, True], kind="mergesort"
+    """Longest follow-up first; beyond ``max_patients``, evenly spaced rows of that order (deterministic).
+
+    The order is ``sort_values(["end_months", id as text], ascending=[False, True], kind="mergesort")``, computed
+    by pyarrow's stable sort (UTF-8 bytes sort as Python's text; missing follow-up last), then only the rows drawn
+    are taken."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ends = timeline["end_months"].to_numpy(dtype=float)
+    keys = pa.table(
+        {
+            "end": pa.array(ends, mask=np.isnan(ends)),
+            "id": pa.array(timeline["patient_id"].astype(str).to_numpy(dtype=object), type=pa.string()),
+        }
     )
-    if len(order) > max_patients:
-        order = order.iloc[np.unique(np.round(np.linspace(0, len(order) - 1, max_patients)).astype(int))]
-    return order.drop(columns="_id").reset_index(drop=True)
+    order = pc.sort_indices(keys, sort_keys=[("end", "descending", "at_end"), ("id", "ascending", "at_end")])
+    rows = order.to_numpy()
+    if len(rows) > max_patients:
+        rows = rows[np.unique(np.round(np.linspace(0, len(rows) - 1, max_patients)).astype(int))]
+    return timeline.iloc[rows].reset_index(drop=True)
 
 
 def plot_swimmer(
