@@ -183,15 +183,15 @@ def execute_sections(
     if kernel is None:
         kernel = _Kernel(kernel_name, workdir, preload)
     kernel.cwd = workdir
-    # The HTML template is compiled, and matplotlib imported, by the print writer's thread while the notebooks run:
-    # until the kernel is ready this process validates and analyses the data, and imports papermill.
+    # While the kernel boots and preloads, the print writer's thread imports matplotlib and then compiles the HTML
+    # template (the latter often while the first notebook runs); this thread imports papermill.
     writer = PrintWriter(kernel.print_queue, warm_up=_warm_up_exporter)
     try:
-        _import_notebook_stack()
-        engine = _register_engine()
-        if kernel.kc is None:
-            kernel.connect(timeout=60)
         with writer:
+            _import_notebook_stack()
+            engine = _register_engine()
+            if kernel.kc is None:
+                kernel.connect(timeout=60)
             _execute_each(
                 sections, parameters, workdir, kernel, engine, timeout, kernel_name, progress, results
             )
