@@ -208,3 +208,44 @@ def test_the_print_writer_imports_what_writing_needs_and_not_scipy_stats():
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "['cartreport.report.figures.style', 'seaborn']"
+
+
+def test_with_every_core_running_a_report_the_kernel_writes_its_figures_itself(tmp_path, monkeypatch):
+    """A batch with as many jobs as cores has no core free for a writer thread: measured on 2 cores, 6 reports on
+    2 jobs took 21.3 s with it and 19.5 s without. Such a batch's kernels get no queue and write their own files."""
+    from cartreport import batch_workers
+    from cartreport.render.kernel import start_kernel
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert batch_workers.print_writer_fits(1) is True
+    assert batch_workers.print_writer_fits(2) is False
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert batch_workers.print_writer_fits(2) is True
+    assert batch_workers.print_writer_fits(3) is False
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setenv(PRINT_QUEUE_ENV, str(tmp_path / "not-ours"))  # never inherited by the kernel
+    cells = [
+        nbformat.v4.new_code_cell(
+            "import os\n"
+            "import matplotlib.pyplot as plt\n"
+            "from cartreport.report import print_queue\n"
+            f"print('QUEUE', {PRINT_QUEUE_ENV!r} in os.environ)\n"
+            "fig, ax = plt.subplots(figsize=(1, 1))\n"
+            "print_queue.submit(fig, 'figures', 'own')\n"
+            "print('WRITTEN BY KERNEL', os.path.exists('figures/own.pdf'))"
+        )
+    ]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "nb" / "01.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, path)
+    kernel = start_kernel(preload=("matplotlib.pyplot",), print_queue=False)
+    try:
+        [executed] = execute_sections([Section("01", path)], {}, tmp_path / "work", kernel=kernel)
+    finally:
+        kernel.shutdown()
+    text = "".join(o.get("text", "") for o in executed.cells[0].outputs)
+    assert "QUEUE False" in text
+    assert "WRITTEN BY KERNEL True" in text

@@ -93,7 +93,17 @@ def stop_on_signal() -> None:
         signal.signal(signum, lambda _signum, _frame: stop_batch(ALL_BATCHES))
 
 
-def _worker_kernel():
+def print_writer_fits(jobs: int) -> bool:
+    """Whether each report of a batch running ``jobs`` at once should write its print files on a thread of its own
+    (:func:`cartreport.render.start_kernel`'s ``print_queue``): only when the cores leave one free for each.
+
+    >>> print_writer_fits(1) == ((os.cpu_count() or 1) >= 2)
+    True
+    """
+    return 2 * max(jobs, 1) <= (os.cpu_count() or 1)
+
+
+def _worker_kernel(print_writer: bool = False):
     """This thread's warm report kernel, started on first use and kept across its reports.
 
     As measured in the team's notes (fast-reports.md), one kernel per worker kept across reports is about three
@@ -108,10 +118,10 @@ def _worker_kernel():
 
     thread = threading.get_ident()
     kernel = _KERNELS.get(thread)
-    if kernel is None or not kernel.is_alive():
+    if kernel is None or not kernel.is_alive() or (kernel.print_queue is not None) != print_writer:
         if kernel is not None:
             kernel.shutdown()  # a dead kernel still has its private folder
-        kernel = _KERNELS[thread] = render.start_kernel()
+        kernel = _KERNELS[thread] = render.start_kernel(print_queue=print_writer)
         util.Finalize(None, kernel.shutdown, exitpriority=10)
         atexit.register(kernel.shutdown)
     return kernel
@@ -141,8 +151,11 @@ def interrupted_row(name: str) -> dict:
     return {"name": name, "status": "interrupted", "error": "", "seconds": 0.0}
 
 
-def run_one(run: BatchRun, output: str, batch_id: str = "") -> dict:
-    """Execute one report; never raises: the outcome is a summary row (status ok/failed/interrupted, error, seconds)."""
+def run_one(run: BatchRun, output: str, batch_id: str = "", print_writer: bool = False) -> dict:
+    """Execute one report; never raises: the outcome is a summary row (status ok/failed/interrupted, error, seconds).
+
+    ``print_writer``: see :func:`print_writer_fits`.
+    """
     from cartreport import api
 
     if _is_stopped(batch_id):
@@ -152,7 +165,7 @@ def run_one(run: BatchRun, output: str, batch_id: str = "") -> dict:
     thread = threading.get_ident()
     _RUNNING[thread] = batch_id
     try:
-        kernel = _worker_kernel()
+        kernel = _worker_kernel(print_writer)
         if _is_stopped(batch_id):  # the signal came while the kernel started
             return interrupted_row(run.name)
         folder = api.run_report(run.parameters, Path(output) / run.name, kernel=kernel)
@@ -232,7 +245,7 @@ def in_this_process(runs: list[BatchRun], output: str, stop: StopOnSignal) -> It
     for run in runs:
         if stop.signum is not None:
             return
-        yield run_one(run, output, stop.batch_id)
+        yield run_one(run, output, stop.batch_id, print_writer_fits(1))
 
 
 def on_local_processes(runs: list[BatchRun], output: str, jobs: int, stop: StopOnSignal) -> Iterator[dict]:
@@ -251,7 +264,8 @@ def on_local_processes(runs: list[BatchRun], output: str, jobs: int, stop: StopO
                 os.kill(worker.pid, signal.SIGTERM)
 
     try:
-        futures = {pool.submit(run_one, run, output, stop.batch_id): run for run in runs}
+        fits = print_writer_fits(jobs)
+        futures = {pool.submit(run_one, run, output, stop.batch_id, fits): run for run in runs}
         yield from _collect(futures, stop, on_stop)
     finally:
         if stop.signum is not None:

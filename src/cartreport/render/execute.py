@@ -185,20 +185,24 @@ def execute_sections(
     kernel.cwd = workdir
     # While the kernel boots and preloads, the print writer's thread imports matplotlib and then compiles the HTML
     # template (the latter often while the first notebook runs); this thread imports papermill.
-    writer = PrintWriter(kernel.print_queue, warm_up=_warm_up_exporter)
+    writer = PrintWriter(kernel.print_queue, warm_up=_warm_up_exporter) if kernel.print_queue else None
     try:
-        with writer:
+        with writer or contextlib.nullcontext():
             _import_notebook_stack()
             engine = _register_engine()
+            if writer is None:
+                _warm_up_exporter()
             if kernel.kc is None:
                 kernel.connect(timeout=60)
             _execute_each(
                 sections, parameters, workdir, kernel, engine, timeout, kernel_name, progress, results
             )
-            writer.finish()  # every figure's print files are written before the report is
+            if writer is not None:
+                writer.finish()  # every figure's print files are written before the report is
     except BaseException:
-        with contextlib.suppress(Exception):
-            writer.discard()
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.discard()
         raise
     finally:
         if owned:

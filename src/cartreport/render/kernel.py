@@ -159,16 +159,18 @@ async def _answered(kc: AsyncKernelClient, msg_id: str) -> bool:
 class _Kernel:
     """One IPython kernel on private IPC sockets in a temporary directory, and one client."""
 
-    def __init__(self, kernel_name: str, cwd: Path, preload: Sequence[str]) -> None:
+    def __init__(self, kernel_name: str, cwd: Path, preload: Sequence[str], print_queue: bool = True) -> None:
         from jupyter_client.manager import AsyncKernelManager
 
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="cr-k-"))
         #: files the caller hands to the kernel (cartreport.api shares the validated analysis here)
         self.shared_dir = self.runtime_dir / "shared"
         self.shared_dir.mkdir()
-        #: figures the kernel queues for this process to write for print (``cartreport.render.print_writer``)
-        self.print_queue = self.runtime_dir / "print-queue"
-        self.print_queue.mkdir()
+        #: figures the kernel queues for this process to write for print (``cartreport.render.print_writer``);
+        #: None: the kernel writes them itself
+        self.print_queue: Path | None = self.runtime_dir / "print-queue" if print_queue else None
+        if self.print_queue is not None:
+            self.print_queue.mkdir()
         transport = "tcp" if os.name == "nt" else "ipc"  # unique path: no port races between processes
         self.km: AsyncKernelManager = AsyncKernelManager(
             kernel_name=kernel_name,
@@ -184,7 +186,10 @@ class _Kernel:
             extra.append(f"--IPKernelApp.exec_lines={_preload_line(preload)}")
         t0 = time.perf_counter()
         try:
-            env = {**os.environ, SHARED_DIR_ENV: str(self.shared_dir), PRINT_QUEUE_ENV: str(self.print_queue)}
+            env = {**os.environ, SHARED_DIR_ENV: str(self.shared_dir)}
+            env.pop(PRINT_QUEUE_ENV, None)
+            if self.print_queue is not None:
+                env[PRINT_QUEUE_ENV] = str(self.print_queue)
             _run(self.km.start_kernel, cwd=str(cwd), extra_arguments=extra, env=env)
         except BaseException:
             self.shutdown()
@@ -290,7 +295,11 @@ class _Kernel:
 
 
 def start_kernel(
-    kernel_name: str = "python3", preload: Sequence[str] = PRELOAD_MODULES, cwd: Path | None = None
+    kernel_name: str = "python3",
+    preload: Sequence[str] = PRELOAD_MODULES,
+    cwd: Path | None = None,
+    *,
+    print_queue: bool = True,
 ) -> _Kernel:
     """Start the report kernel now, so that it boots and preloads while the caller does other work.
 
@@ -298,5 +307,10 @@ def start_kernel(
     kernel's start-up (about 0.5 s plus its imports) overlaps with the parent's own. Pass the result to
     :func:`cartreport.render.execute_sections` as ``kernel=``; the caller then owns it and must call
     ``.shutdown()``.
+
+    ``print_queue``: the kernel hands its figures to the calling process, which writes their print files on a
+    thread of its own (:mod:`cartreport.render.print_writer`). That pays when a core is free for the thread (one
+    report); when every core already runs a report (a batch with as many jobs as cores), it only costs CPU, and
+    ``print_queue=False`` has the kernel write them itself.
     """
-    return _Kernel(kernel_name, Path(cwd or tempfile.gettempdir()), preload)
+    return _Kernel(kernel_name, Path(cwd or tempfile.gettempdir()), preload, print_queue)
