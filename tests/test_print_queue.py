@@ -42,6 +42,20 @@ def km_figure():
     )
 
 
+def one_cell_section(folder: Path, code: str) -> Section:
+    """A report section of one code cell, for a real kernel."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / "nb" / "01.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, path)
+    return Section("01", path)
+
+
+def printed(notebook) -> str:
+    return "".join(o.get("text", "") for o in notebook.cells[0].outputs)
+
+
 def files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
@@ -169,26 +183,20 @@ def test_the_report_kernel_queues_figures_and_its_caller_writes_them(tmp_path, m
     """End to end on a real kernel: the kernel is given a queue, its figure's files exist when the sections
     return (written by this process), and the objects it preloaded are frozen out of the collector's scans."""
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    cells = [
-        nbformat.v4.new_code_cell(
-            "import gc, os\n"
-            "import matplotlib.pyplot as plt\n"
-            "from cartreport.report import print_queue\n"
-            f"print('QUEUE', os.environ.get({PRINT_QUEUE_ENV!r}, '') != '')\n"
-            "print('FROZEN', gc.get_freeze_count() > 1000)\n"
-            "fig, ax = plt.subplots(figsize=(1, 1))\n"
-            "print_queue.submit(fig, 'figures', 'queued')\n"
-            "print('WRITTEN BY KERNEL', os.path.exists('figures/queued.pdf'))"
-        )
-    ]
-    nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = tmp_path / "nb" / "01.ipynb"
-    path.parent.mkdir()
-    nbformat.write(nb, path)
+    section = one_cell_section(
+        tmp_path,
+        "import gc, os\n"
+        "import matplotlib.pyplot as plt\n"
+        "from cartreport.report import print_queue\n"
+        f"print('QUEUE', os.environ.get({PRINT_QUEUE_ENV!r}, '') != '')\n"
+        "print('FROZEN', gc.get_freeze_count() > 1000)\n"
+        "fig, ax = plt.subplots(figsize=(1, 1))\n"
+        "print_queue.submit(fig, 'figures', 'queued')\n"
+        "print('WRITTEN BY KERNEL', os.path.exists('figures/queued.pdf'))",
+    )
     workdir = tmp_path / "work"
-    [executed] = execute_sections([Section("01", path)], {}, workdir, preload=("matplotlib.pyplot",))
-    text = "".join(o.get("text", "") for o in executed.cells[0].outputs)
+    [executed] = execute_sections([section], {}, workdir, preload=("matplotlib.pyplot",))
+    text = printed(executed)
     assert "QUEUE True" in text
     assert "FROZEN True" in text
     assert "WRITTEN BY KERNEL False" in text
@@ -225,27 +233,21 @@ def test_with_every_core_running_a_report_the_kernel_writes_its_figures_itself(t
 
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     monkeypatch.setenv(PRINT_QUEUE_ENV, str(tmp_path / "not-ours"))  # never inherited by the kernel
-    cells = [
-        nbformat.v4.new_code_cell(
-            "import os\n"
-            "import matplotlib.pyplot as plt\n"
-            "from cartreport.report import print_queue\n"
-            f"print('QUEUE', {PRINT_QUEUE_ENV!r} in os.environ)\n"
-            "fig, ax = plt.subplots(figsize=(1, 1))\n"
-            "print_queue.submit(fig, 'figures', 'own')\n"
-            "print('WRITTEN BY KERNEL', os.path.exists('figures/own.pdf'))"
-        )
-    ]
-    nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = tmp_path / "nb" / "01.ipynb"
-    path.parent.mkdir()
-    nbformat.write(nb, path)
+    section = one_cell_section(
+        tmp_path,
+        "import os\n"
+        "import matplotlib.pyplot as plt\n"
+        "from cartreport.report import print_queue\n"
+        f"print('QUEUE', {PRINT_QUEUE_ENV!r} in os.environ)\n"
+        "fig, ax = plt.subplots(figsize=(1, 1))\n"
+        "print_queue.submit(fig, 'figures', 'own')\n"
+        "print('WRITTEN BY KERNEL', os.path.exists('figures/own.pdf'))",
+    )
     kernel = start_kernel(preload=("matplotlib.pyplot",), print_queue=False)
     try:
-        [executed] = execute_sections([Section("01", path)], {}, tmp_path / "work", kernel=kernel)
+        [executed] = execute_sections([section], {}, tmp_path / "work", kernel=kernel)
     finally:
         kernel.shutdown()
-    text = "".join(o.get("text", "") for o in executed.cells[0].outputs)
+    text = printed(executed)
     assert "QUEUE False" in text
     assert "WRITTEN BY KERNEL True" in text
