@@ -119,6 +119,23 @@ def test_while_a_figure_waits_the_kernel_writes_the_next_itself(tmp_path, monkey
     assert len(list((tmp_path / "figures").iterdir())) == 9
 
 
+def test_a_figure_shown_again_under_its_name_ends_as_the_later_one(tmp_path, monkeypatch):
+    """The kernel writes a figure itself only when no figure of the same name waits: otherwise the earlier one,
+    written later by the report process, would replace the newer files."""
+    queue = tmp_path / "queue"
+    queue.mkdir()
+    monkeypatch.setenv(PRINT_QUEUE_ENV, str(queue))
+    for width in (1, 2):
+        fig, _ = plt.subplots(figsize=(width, 1))
+        print_queue.submit(fig, tmp_path / "figures", "same")
+        plt.close(fig)
+    assert not (tmp_path / "figures").exists()
+    assert print_queue.write_queued(queue) == ["same", "same"]
+    fig, _ = plt.subplots(figsize=(2, 1))
+    figures.save_figure(fig, tmp_path / "reference", "same", close=True)
+    assert files(tmp_path / "figures") == files(tmp_path / "reference")
+
+
 def test_a_figure_name_with_a_folder_is_refused_before_queueing(tmp_path, monkeypatch):
     queue = tmp_path / "queue"
     queue.mkdir()

@@ -49,8 +49,10 @@ def submit(figure: Any, directory: str | os.PathLike, name: str) -> None:
     from cartreport.report.figures.style import save_figure
 
     queue = os.environ.get(PRINT_QUEUE_ENV, "")
-    if not queue or not Path(queue).is_dir() or queued(queue):
+    waiting = queued(queue) if queue and Path(queue).is_dir() else None
+    if waiting is None or (waiting and not any(p.name.endswith(f"-{name}{_SUFFIX}") for p in waiting)):
         # no report process to write them, or it has not yet started on the figure before: the two share the work
+        # (unless a figure of the same name waits: the files must end as the later figure's)
         save_figure(figure, directory, name)
         return
     rc = {key: value for key, value in mpl.rcParams.items() if key not in _PROCESS_RC}
