@@ -591,3 +591,24 @@ def test_swimmer_sample_is_the_sort_by_follow_up_then_id_as_text():
     pd.testing.assert_frame_equal(
         _systematic_sample(timeline, 60), expected.iloc[drawn].reset_index(drop=True)
     )
+
+
+def test_a_long_curve_name_wraps_in_the_risk_table_and_the_plot_keeps_its_width(tmp_path):
+    """The chronic GVHD figure named a curve "Moderate–severe chronic GVHD": on one line in the risk table it
+    narrowed the axes until constrained layout gave up ("axes sizes collapsed to zero") and the legend ran off."""
+    import warnings
+
+    curves = {
+        "Chronic GVHD": kaplan_meier(OS_TIME, OS_EVENT),
+        "Moderate\u2013severe chronic GVHD": kaplan_meier(OS_TIME, OS_EVENT),
+    }
+    fig = figures.plot_km(curves, xlabel="Months since second allogeneic HSCT", ylabel="Probability (%)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a layout that gives up fails the test
+        figures.save_figure(fig, tmp_path, "long", formats=("png",))
+    labels = [t.get_text() for t in axis(fig, "risk_table").get_yticklabels()]
+    assert labels == ["Chronic GVHD", "Moderate\u2013severe\nchronic GVHD"]
+    renderer = fig.canvas.get_renderer()
+    legend = fig.legends[0] if fig.legends else next(ax.get_legend() for ax in fig.axes if ax.get_legend())
+    assert fig.bbox.contains(*legend.get_window_extent(renderer).p1)
+    plt.close(fig)

@@ -6,6 +6,7 @@ tick's time (``curve.at_risk_at``); :func:`risk_table_data` returns the same cou
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -141,6 +142,10 @@ def risk_table_data(curves: Mapping[str, StepCurve] | StepCurve, ticks_days: Seq
     return frame
 
 
+#: risk-table row labels longer than this many characters are wrapped onto more lines
+RISK_LABEL_CHARS = 22
+
+
 def _draw_risk_table(ax: Axes, table: pd.DataFrame, ticks: np.ndarray, colour_of: Mapping[str, str]) -> None:
     ax.set_ylim(len(table) - 0.5, -0.5)
     for row, (name, counts) in enumerate(table.iterrows()):
@@ -149,7 +154,11 @@ def _draw_risk_table(ax: Axes, table: pd.DataFrame, ticks: np.ndarray, colour_of
             ax.text(
                 x, row, _number(count), ha="center", va="center", color=colour, fontsize=SMALL, gid="at-risk"
             )
-    ax.set_yticks(range(len(table)), labels=[str(name) for name in table.index])
+    # a long row label is wrapped (a curve's name can be "Moderate–severe chronic GVHD"): on one line it narrowed
+    # the curves' axes until constrained layout gave up and the legend ran off the figure
+    ax.set_yticks(
+        range(len(table)), labels=[textwrap.fill(str(name), RISK_LABEL_CHARS) for name in table.index]
+    )
     for label, name in zip(ax.get_yticklabels(), table.index, strict=True):
         label.set_color(colour_of.get(name, "black"))
         label.set_fontsize(SMALL)
