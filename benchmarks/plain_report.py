@@ -46,7 +46,7 @@ def main(output: Path, data: str = "") -> None:
     shown: list[dict] = []
 
     def display(obj, metadata=None) -> None:  # what IPython's display would send to the notebook
-        if hasattr(obj, "_repr_html_") or type(obj).__name__ == "HTML":
+        if hasattr(obj, "_repr_html_"):  # IPython's HTML; its Markdown has only _repr_markdown_
             data_ = {"text/html": obj.data}
         else:
             data_ = {"text/markdown": obj.data}

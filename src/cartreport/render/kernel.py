@@ -2,8 +2,8 @@
 
 :func:`start_kernel` starts it (heavy modules preloaded while the caller does other work);
 :class:`_Kernel` connects a client, resets the namespace between notebooks as ``%reset -f`` does, and
-always shuts the process down. See ``shared/notes/fast-reports.md``. Only the standard library is
-imported at module level.
+always shuts the process down. See ``shared/notes/fast-reports.md``. Only the standard library and two light
+modules of cartreport (``kernel_env``, ``report.print_queue``) are imported at module level.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cartreport.kernel_env import PRINT_QUEUE_ENV, SHARED_DIR_ENV
+from cartreport.report.print_queue import PROCESS_RC
 
 if TYPE_CHECKING:
     from jupyter_client.asynchronous import AsyncKernelClient
@@ -93,11 +94,10 @@ def _preload_line(modules: Sequence[str]) -> str:
     """One IPython ``exec_lines`` entry importing ``modules`` (seaborn without scipy.stats), snapshotting
     matplotlib's rcParams and freezing the objects made so far out of the garbage collector's scans
     (:func:`gc.freeze`)."""
+    lean = "from cartreport.render.kernel import import_seaborn_lean\nimport_seaborn_lean()\n"
     code = (
         "import importlib as _il, sys as _sys\n"
-        "if 'seaborn' in " + repr(tuple(modules)) + ":\n"
-        "    from cartreport.render.kernel import import_seaborn_lean\n"
-        "    import_seaborn_lean()\n"
+        f"{lean if 'seaborn' in modules else ''}"
         f"for _m in {tuple(modules)!r}:\n"
         "    try:\n"
         "        _il.import_module(_m)\n"
@@ -106,7 +106,7 @@ def _preload_line(modules: Sequence[str]) -> str:
         "if 'matplotlib' in _sys.modules:\n"
         "    get_ipython()._cartreport_rc = {\n"
         "        _k: _v for _k, _v in _sys.modules['matplotlib'].rcParams.items()\n"
-        "        if _k not in ('backend', 'backend_fallback', 'interactive')\n"
+        f"        if _k not in {tuple(sorted(PROCESS_RC))!r}\n"
         "    }\n"
         # The preloaded modules live as long as the kernel: out of the collector's sight, a full collection (which
         # IPython's reset runs between notebooks) scans only what the notebooks made: ~0.002 s instead of ~0.08 s.

@@ -26,11 +26,11 @@ from typing import Any
 
 from cartreport.kernel_env import PRINT_QUEUE_ENV
 
-__all__ = ["queued", "submit", "write_queued"]
+__all__ = ["PROCESS_RC", "queued", "submit", "write_queued"]
 
 _SUFFIX = ".figure.pickle"
-#: rcParams that belong to the process, not to the figure
-_PROCESS_RC = frozenset({"backend", "backend_fallback", "interactive"})
+#: rcParams that belong to the process, not to the figure (not carried with a figure, nor restored between notebooks)
+PROCESS_RC = frozenset({"backend", "backend_fallback", "interactive"})
 _sequence = itertools.count()
 
 
@@ -55,7 +55,7 @@ def submit(figure: Any, directory: str | os.PathLike, name: str) -> None:
         # (unless a figure of the same name waits: the files must end as the later figure's)
         save_figure(figure, directory, name)
         return
-    rc = {key: value for key, value in mpl.rcParams.items() if key not in _PROCESS_RC}
+    rc = {key: value for key, value in mpl.rcParams.items() if key not in PROCESS_RC}
     payload = {"figure": figure, "directory": str(Path(directory).resolve()), "name": name, "rc": rc}
     stem = f"{next(_sequence):08d}-{name}"
     partial = Path(queue) / f".{stem}.partial"
