@@ -162,6 +162,32 @@ def test_a_notebook_whose_parameters_differ_from_the_analysis_fails_the_report(t
     assert "ci_method = 'log-log' here, 'log' in the analysis" in info.value.error
 
 
+def test_custom_notebooks_are_handed_the_whole_analysis(tmp_path):
+    """The kernel of the shipped notebooks gets a trimmed analysis (the columns and rows they read). A custom
+    notebook set (``notebook_dir``) reads what it likes: it was handed an empty frame of endpoint rows and a table
+    without ``age_years``, so its numbers were silently wrong. It now gets the whole analysis."""
+    custom = tmp_path / "notebooks"
+    shutil.copytree(api.NOTEBOOK_DIR, custom)
+    nb = nbformat.read(custom / "04_methods.ipynb", as_version=4)
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "import json\n"
+            "print(json.dumps({'rows': len(analysis.endpoints.patients), 'patients': len(analysis.table),\n"
+            "                  'ages': analysis.table['age_years'].notna().sum().item()}))"
+        )
+    )
+    nbformat.write(nb, custom / "04_methods.ipynb")
+    out = tmp_path / "out"
+    api.run_report({}, out, notebook_dir=custom)
+    executed = nbformat.read(out / "notebooks" / "04_methods.ipynb", as_version=4)
+    printed = [o["text"] for o in executed.cells[-1].outputs if o.get("name") == "stdout"]
+    assert json.loads(printed[0]) == {
+        "rows": 16,
+        "patients": 16,
+        "ages": 16,
+    }  # the 16 patients of the seed text
+
+
 def test_every_section_is_handed_the_one_analysis(small_report):
     """papermill injects the report's parameters and one handle, the same in every section."""
     handles = set()

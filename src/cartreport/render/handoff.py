@@ -46,9 +46,10 @@ def notebook_parameters(namespace: Mapping) -> dict:
     return {p.name: namespace[p.name] for p in PARAMETERS if p.name in namespace}
 
 
-def share(analysis: Analysis, kernel_parameters: Mapping, folder: Path) -> str:
+def share(analysis: Analysis, kernel_parameters: Mapping, folder: Path, *, whole: bool = False) -> str:
     """Hand ``analysis``, computed for ``kernel_parameters``, to the kernel whose private folder is ``folder``:
-    what the notebooks read of it (:meth:`~cartreport.analysis.results.Analysis.for_notebooks`).
+    what the shipped notebooks read of it (:meth:`~cartreport.analysis.results.Analysis.for_notebooks`), or all of
+    it with ``whole=True`` (notebooks cartreport does not ship, which may read anything).
 
     Earlier hand-offs in the folder are removed (a warm kernel serves one report at a time). Returns the new
     handle, to be injected as ``analysis_handle``; the file is written under a temporary name and renamed, so a
@@ -60,7 +61,9 @@ def share(analysis: Analysis, kernel_parameters: Mapping, folder: Path) -> str:
     tmp = Path(folder) / f"{handle}.tmp"
     with open(tmp, "wb") as stream:
         pickle.dump(
-            (dict(kernel_parameters), analysis.for_notebooks()), stream, protocol=pickle.HIGHEST_PROTOCOL
+            (dict(kernel_parameters), analysis if whole else analysis.for_notebooks()),
+            stream,
+            protocol=pickle.HIGHEST_PROTOCOL,
         )
     tmp.replace(Path(folder) / f"{handle}.pkl")
     return handle
