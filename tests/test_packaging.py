@@ -26,6 +26,37 @@ def test_environment_yml_lists_the_pyproject_dependencies():
     assert "python=3.11" in env["dependencies"]
 
 
+def test_every_package_the_code_imports_is_declared():
+    """A package imported by cartreport's code is a dependency of its own, not one that comes along with another
+    (jinja2 with nbconvert, IPython with ipykernel, ...): those may go when the other changes."""
+    import ast
+    import sys
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = {_name(d) for d in project["dependencies"]}
+    providers = packages_distributions()
+    imported: dict[str, set[str]] = {}
+    for path in (ROOT / "src" / "cartreport").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top != "cartreport" and top not in sys.stdlib_module_names:
+                    imported.setdefault(top, set()).add(path.name)
+    undeclared = {
+        top: sorted(files)
+        for top, files in imported.items()
+        if not {_name(d) for d in providers.get(top, [top])} & declared
+    }
+    assert undeclared == {}
+
+
 def test_readme_shows_the_two_commands_and_ci_calls_make_test():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make report" in readme and "make test" in readme

@@ -11,7 +11,6 @@ from typing import Any
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import seaborn as sns
-from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
@@ -75,7 +74,7 @@ def rc_params(font_size: float = 7.0) -> dict[str, Any]:
         "axes.spines.top": False,
         "axes.spines.right": False,
         "axes.linewidth": 0.8,
-        "axes.prop_cycle": cycler(color=PALETTE),
+        "axes.prop_cycle": mpl.cycler(color=PALETTE),
         "xtick.major.width": 0.8,
         "ytick.major.width": 0.8,
         "xtick.major.size": 3.5,
