@@ -58,8 +58,9 @@ def render_report(
     """Execute the sections and write the report folder atomically.
 
     The kernel's working directory is the temporary build folder, so whatever the notebooks write
-    (``figures/``, ``tables/``) ends up in the report; ``results.json`` is written first by the caller's
-    ``prepare`` (:func:`cartreport.api.run_report`), not by the notebooks. The folder also receives
+    (``figures/``, ``tables/``) ends up in the report; ``results.json`` is written by the caller's ``prepare``
+    (:func:`cartreport.api.run_report` starts writing it before the notebooks run and waits for it after), not by
+    the notebooks. The folder also receives
     ``notebooks/<name>.ipynb`` (executed), ``report.html`` and ``report.docx``.
 
     Parameters
