@@ -32,7 +32,7 @@ def _expected(rows: list[dict], cutoff: dt.date | None) -> set[tuple[int, str, s
 
     found = set()
     for number, row in enumerate(rows, start=2):
-        for rule, name, other, relation in DATE_ORDER_RULES:
+        for rule, name, other, relation, _ in DATE_ORDER_RULES:
             a, b = day(row, name), day(row, other)
             if a and b and (a < b if relation == "before" else a > b):
                 found.add((number, name, rule))

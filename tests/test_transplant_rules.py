@@ -140,7 +140,8 @@ def test_agvhd_3_4_without_2_4():
 
 def test_agvhd_3_4_before_2_4():
     assert _one(agvhd_3_4_date="2021-05-20") == [
-        f"{WHERE} agvhd_3_4_date: acute GVHD grade III–IV (2021-05-20) is before grade II–IV (2021-06-01); "
+        f"{WHERE} agvhd_3_4_date: acute GVHD grade III–IV (2021-05-20) is before acute GVHD grade II–IV "
+        "(2021-06-01); "
         "agvhd_2_4_date is the first date of grade II or higher, so on or before agvhd_3_4_date"
     ]
 
@@ -166,9 +167,18 @@ def test_cgvhd_onset_without_severity():
 
 def test_cgvhd_treatment_before_onset():
     assert _one(cgvhd_systemic_date="2021-11-20") == [
-        f"{WHERE} cgvhd_systemic_date: systemic treatment of chronic GVHD (2021-11-20) is before its onset "
-        "(2021-12-01); check both dates (cgvhd_systemic_date and cgvhd_date)"
+        f"{WHERE} cgvhd_systemic_date: systemic treatment of chronic GVHD (2021-11-20) is before the onset of "
+        "chronic GVHD (2021-12-01); check both dates (cgvhd_systemic_date and cgvhd_date)"
     ]
+
+
+def test_the_order_of_two_outcome_dates_is_declared_with_the_other_date_rules():
+    """Issue #12: schema.py owns the rules between dates; two were written out in transplant_rules.py."""
+    from cartreport.contract.schema import DATE_ORDER_RULES
+
+    declared = {(r.rule, r.column, r.other, r.relation) for r in DATE_ORDER_RULES}
+    assert ("agvhd-3-4-before-2-4", "agvhd_3_4_date", "agvhd_2_4_date", "before") in declared
+    assert ("cgvhd-treatment-before-onset", "cgvhd_systemic_date", "cgvhd_date", "before") in declared
 
 
 def test_a_table_without_the_columns_gets_no_new_problem():

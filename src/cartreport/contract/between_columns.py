@@ -83,7 +83,7 @@ def date_order_problems(
     dates = date_days(table) if days is None else days
     problems: list[Problem] = []
 
-    for rule, name, other, relation in schema.DATE_ORDER_RULES:
+    for rule, name, other, relation, fix in schema.DATE_ORDER_RULES:
         if name not in dates or other not in dates:
             continue
         this, that = dates[name], dates[other]
@@ -94,7 +94,7 @@ def date_order_problems(
             for a, b in zip(this[failing], that[failing], strict=True)
         ]
         problems += cell_problems(
-            table, failing, name, rule, messages, f"check both dates ({name} and {other})"
+            table, failing, name, rule, messages, fix or f"check both dates ({name} and {other})"
         )
 
     if "last_contact_date" in dates:

@@ -10,6 +10,7 @@ agreement), the validator (:mod:`cartreport.contract.validate`) checks a table a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "BM_COMPLETE_RESPONSES",
@@ -23,6 +24,7 @@ __all__ = [
     "EMD_RESPONSES",
     "OPTIONAL_COLUMNS",
     "OUTCOME_DATES",
+    "OrderRule",
     "REQUIRED_COLUMNS",
     "XPT_ALIASES",
     "ColumnSpec",
@@ -260,16 +262,42 @@ DATE_LABELS: dict[str, str] = {
     "cgvhd_systemic_date": "systemic treatment of chronic GVHD",
 }
 
-#: (rule, column, other column, "before"/"after"): ``column`` may not be before/after ``other``
-DATE_ORDER_RULES: tuple[tuple[str, str, str, str], ...] = (
-    ("order-hsct-before-cart", "second_hsct_date", "cart_infusion_date", "before"),
-    ("order-relapse-before-cart", "relapse_date", "cart_infusion_date", "before"),
-    ("order-death-before-cart", "death_date", "cart_infusion_date", "before"),
-    ("order-relapse-after-death", "relapse_date", "death_date", "after"),
-    ("order-hsct-after-death", "second_hsct_date", "death_date", "after"),
-    ("order-first-hsct-after-cart", "first_hsct_date", "cart_infusion_date", "after"),
-    ("order-first-relapse-after-cart", "relapse_after_first_hsct_date", "cart_infusion_date", "after"),
-    ("order-first-relapse-before-first-hsct", "relapse_after_first_hsct_date", "first_hsct_date", "before"),
+
+class OrderRule(NamedTuple):
+    """``column`` may not be ``relation`` ("before"/"after") ``other``; ``fix``: what to do, when more can be said
+    than "check both dates"."""
+
+    rule: str
+    column: str
+    other: str
+    relation: str
+    fix: str = ""
+
+
+#: the rules between two dates of a patient (a blank or malformed date breaks none)
+DATE_ORDER_RULES: tuple[OrderRule, ...] = (
+    OrderRule("order-hsct-before-cart", "second_hsct_date", "cart_infusion_date", "before"),
+    OrderRule("order-relapse-before-cart", "relapse_date", "cart_infusion_date", "before"),
+    OrderRule("order-death-before-cart", "death_date", "cart_infusion_date", "before"),
+    OrderRule("order-relapse-after-death", "relapse_date", "death_date", "after"),
+    OrderRule("order-hsct-after-death", "second_hsct_date", "death_date", "after"),
+    OrderRule("order-first-hsct-after-cart", "first_hsct_date", "cart_infusion_date", "after"),
+    OrderRule(
+        "order-first-relapse-after-cart", "relapse_after_first_hsct_date", "cart_infusion_date", "after"
+    ),
+    OrderRule(
+        "order-first-relapse-before-first-hsct", "relapse_after_first_hsct_date", "first_hsct_date", "before"
+    ),
+    # the optional transplant outcomes (the rules between them and the second HSCT, death and the last contact
+    # hold for every date of OUTCOME_DATES: cartreport.contract.transplant_rules)
+    OrderRule(
+        "agvhd-3-4-before-2-4",
+        "agvhd_3_4_date",
+        "agvhd_2_4_date",
+        "before",
+        "agvhd_2_4_date is the first date of grade II or higher, so on or before agvhd_3_4_date",
+    ),
+    OrderRule("cgvhd-treatment-before-onset", "cgvhd_systemic_date", "cgvhd_date", "before"),
 )
 #: events the last contact may not precede (for a patient without a death date)
 CONTACT_EVENTS: tuple[str, ...] = ("cart_infusion_date", "second_hsct_date", "relapse_date")

@@ -33,8 +33,8 @@ def _given(table: pd.DataFrame, name: str) -> np.ndarray:
 
 def transplant_problems(table: pd.DataFrame, days: dict[str, np.ndarray] | None = None) -> list[Problem]:
     """Outcome dates without a second HSCT, before it, or after death / the last contact; acute GVHD grade
-    III–IV without or before grade II–IV; chronic GVHD severity or treatment without onset, treatment before
-    onset, onset without severity.
+    III–IV without grade II–IV; chronic GVHD severity or treatment without onset, onset without severity. (Two
+    outcome dates out of order are rules of :data:`cartreport.contract.schema.DATE_ORDER_RULES`.)
 
     Examples
     --------
@@ -90,7 +90,6 @@ def transplant_problems(table: pd.DataFrame, days: dict[str, np.ndarray] | None 
         )
 
     if "agvhd_3_4_date" in table.columns:
-        severe, grade2 = _days(table, "agvhd_3_4_date"), _days(table, "agvhd_2_4_date")
         problems += cell_problems(
             table,
             _given(table, "agvhd_3_4_date") & ~_given(table, "agvhd_2_4_date"),
@@ -98,18 +97,6 @@ def transplant_problems(table: pd.DataFrame, days: dict[str, np.ndarray] | None 
             "agvhd-3-4-without-2-4",
             "acute GVHD grade III–IV is dated but agvhd_2_4_date is blank (grade III–IV is also grade II–IV)",
             "give agvhd_2_4_date: the first date acute GVHD reached grade II or higher",
-        )
-        earlier = severe < grade2
-        problems += cell_problems(
-            table,
-            earlier,
-            "agvhd_3_4_date",
-            "agvhd-3-4-before-2-4",
-            [
-                f"acute GVHD grade III–IV ({day_iso(a)}) is before grade II–IV ({day_iso(b)})"
-                for a, b in zip(severe[earlier], grade2[earlier], strict=True)
-            ],
-            "agvhd_2_4_date is the first date of grade II or higher, so on or before agvhd_3_4_date",
         )
 
     onset = _given(table, "cgvhd_date")
@@ -139,18 +126,5 @@ def transplant_problems(table: pd.DataFrame, days: dict[str, np.ndarray] | None 
             "cgvhd-treatment-without-onset",
             "systemic treatment of chronic GVHD is dated but cgvhd_date is blank",
             "give cgvhd_date, or leave cgvhd_systemic_date blank",
-        )
-        treated, start = _days(table, "cgvhd_systemic_date"), _days(table, "cgvhd_date")
-        early = treated < start
-        problems += cell_problems(
-            table,
-            early,
-            "cgvhd_systemic_date",
-            "cgvhd-treatment-before-onset",
-            [
-                f"systemic treatment of chronic GVHD ({day_iso(a)}) is before its onset ({day_iso(b)})"
-                for a, b in zip(treated[early], start[early], strict=True)
-            ],
-            "check both dates (cgvhd_systemic_date and cgvhd_date)",
         )
     return problems
