@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cartreport.contract.schema import DATE_COLUMNS, FALSE_WORDS, INTEGER_COLUMNS, TRUE_WORDS
-from cartreport.read.cells import stripped_text
+from cartreport.read.cells import stripped, stripped_text
 
 __all__ = ["coerce"]
 
@@ -43,7 +43,7 @@ def _stripped_column(cells: pd.Series) -> pd.Series:
     values = cells.to_numpy(dtype=object)
     cleaned = stripped_text(values)
     if cleaned is None:  # not only text: strip the strings, keep the rest
-        return cells.map(lambda v: v.strip() if isinstance(v, str) else v).replace({"": None})
+        return cells.map(lambda v: stripped(v) if isinstance(v, str) else v)
     texts = cleaned[0]
     missing = pd.isna(values)
     texts[missing] = values[missing]
@@ -57,7 +57,7 @@ def _by_distinct_value(cells: pd.Series, convert, missing) -> pd.Series:
     if cells.dtype != object:
         return convert(cells)
     codes, distinct = pd.factorize(cells.to_numpy(dtype=object))
-    distinct = [(v.strip() or None) if isinstance(v, str) else v for v in distinct]
+    distinct = [stripped(v) if isinstance(v, str) else v for v in distinct]
     converted = convert(pd.Series(distinct, dtype=object)).to_numpy()
     return pd.Series(np.append(converted, missing)[codes], index=cells.index)
 

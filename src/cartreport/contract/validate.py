@@ -48,7 +48,7 @@ from cartreport.contract.problems import RULES, Problem, bounded, column_problem
 from cartreport.contract.transplant_rules import transplant_problems
 from cartreport.errors import CohortError
 from cartreport.formatting import counted
-from cartreport.read.cells import stripped_text
+from cartreport.read.cells import stripped, stripped_text
 from cartreport.read.table import ReadResult, patients_sheet, read_table
 
 __all__ = [
@@ -261,10 +261,10 @@ def _stripped_text(values: np.ndarray) -> np.ndarray:
         return cleaned[0]
     missing = pd.isna(values)
     present = values[~missing]
-    stripped = np.fromiter((str(v).strip() for v in present.tolist()), dtype=object, count=len(present))
-    stripped[stripped == ""] = None
     out = np.full(len(values), None, dtype=object)
-    out[~missing] = stripped
+    out[~missing] = np.fromiter(
+        (stripped(str(v)) for v in present.tolist()), dtype=object, count=len(present)
+    )
     return out
 
 

@@ -25,7 +25,16 @@ import pandas as pd
 from cartreport.errors import DataFileError
 from cartreport.formatting import counted
 
-__all__ = ["CellText", "RawTable", "assemble", "columns_of", "counted", "stripped_distinct", "stripped_text"]
+__all__ = [
+    "CellText",
+    "RawTable",
+    "assemble",
+    "columns_of",
+    "counted",
+    "stripped",
+    "stripped_distinct",
+    "stripped_text",
+]
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,16 @@ def columns_of(records: Sequence[Sequence[object]], width: int = 0) -> list[np.n
 _BLANK_KINDS = frozenset({type(None), float, type(pd.NaT)})
 
 
+def stripped(text: str) -> str | None:
+    """The one rule for a text cell, wherever cartreport reads one: stripped of surrounding white space
+    (``str.strip``), ``None`` (blank) when nothing is left.
+
+    >>> stripped("  P01 "), stripped("   ")
+    ('P01', None)
+    """
+    return text.strip() or None
+
+
 def stripped_text(
     values: np.ndarray, missing_kinds: frozenset[type] | None = None
 ) -> tuple[np.ndarray, int] | None:
@@ -93,17 +112,17 @@ def stripped_distinct(codes: np.ndarray, distinct: np.ndarray) -> tuple[np.ndarr
     cell's position in ``distinct``, -1 where missing), each distinct value stripped once; and, third, whether
     each cell holds text (is not ``None``)."""
     missing = codes < 0
-    stripped = [value.strip() for value in distinct.tolist()]
+    texts = [stripped(value) for value in distinct.tolist()]
     changed = np.fromiter(
-        (s != v for s, v in zip(stripped, distinct.tolist(), strict=True)), bool, len(distinct)
+        ((t or "") != v for t, v in zip(texts, distinct.tolist(), strict=True)), bool, len(distinct)
     )
     trimmed = (
         int(np.bincount(codes[~missing], minlength=len(distinct))[changed].sum()) if changed.any() else 0
     )
-    texts = np.empty(len(distinct) + 1, dtype=object)  # the last entry (None) for code -1
-    texts[:-1] = [s or None for s in stripped]
-    present = np.append(np.fromiter(map(bool, stripped), bool, len(stripped)), False)
-    return texts[codes], trimmed, present[codes]
+    cells = np.empty(len(distinct) + 1, dtype=object)  # the last entry (None) for code -1
+    cells[:-1] = texts
+    present = np.append(np.fromiter((t is not None for t in texts), bool, len(texts)), False)
+    return cells[codes], trimmed, present[codes]
 
 
 class CellText:
@@ -137,10 +156,10 @@ class CellText:
         if isinstance(value, bytes):
             value = value.decode("utf-8", errors="replace")
         if isinstance(value, str):
-            stripped = value.strip()
-            if stripped != value:
+            text = stripped(value)
+            if (text or "") != value:
                 self.trimmed += 1
-            return stripped or None
+            return text
         if isinstance(value, bool | np.bool_):
             self.booleans += 1
             return bool_words[0] if value else bool_words[1]
@@ -166,7 +185,7 @@ class CellText:
                 self.whole_floats += 1
                 return str(int(number))
             return format(number, ".15g")
-        return str(value).strip() or None
+        return stripped(str(value))
 
     def notes(self, date_source: str) -> list[str]:
         out = []
