@@ -35,3 +35,15 @@ def test_show_table_writes_no_live_formula(tmp_path, capsys):
         ['diagnosis = =HYPERLINK("http://x","y")', "3"],
         ['\'=HYPERLINK("http://x","y")', "-1"],
     ]
+
+
+def test_a_table_is_the_same_html_every_time(monkeypatch):
+    """great_tables scopes each table's CSS under a random id, so report.html differed from run to run even with
+    the same data and parameters; the id is now the table's name."""
+    shown = []
+    monkeypatch.setattr(notebook, "display", lambda obj, metadata=None: shown.append(obj.data))
+    frame = pd.DataFrame({"Group": ["T-ALL", "T-LBL"], "Patients": ["9", "7"]})
+    notebook.show_table(frame, "subgroups")
+    notebook.show_table(frame, "subgroups")
+    assert shown[0] == shown[1]
+    assert 'id="gt-subgroups"' in shown[0]

@@ -268,3 +268,32 @@ def test_with_every_core_running_a_report_the_kernel_writes_its_figures_itself(t
     text = printed(executed)
     assert "QUEUE False" in text
     assert "WRITTEN BY KERNEL True" in text
+
+
+def test_the_screen_image_does_not_depend_on_who_writes_the_print_files(tmp_path, monkeypatch):
+    """report.html differed from run to run: the kernel drew a figure's screen image either first (its print files
+    queued) or after drawing the print files itself (the queue busy), and constrained layout, which starts from
+    the last drawing's positions, moved a censor mark by a pixel. The screen image is now always the first
+    drawing, and the print files are always drawn from the figure as it was before any drawing."""
+    import re
+
+    from cartreport.report import notebook
+
+    shown: list[str] = []
+    monkeypatch.setattr(notebook, "display", lambda obj, metadata=None: shown.append(obj.data))
+    queue = tmp_path / "queue"
+    queue.mkdir()
+    monkeypatch.setenv(PRINT_QUEUE_ENV, str(queue))
+    notebook.show_figure(km_figure(), "km", str(tmp_path / "queued"))  # queued for the report process
+    notebook.show_figure(
+        km_figure(), "km_again", str(tmp_path / "here")
+    )  # the first still waits: written here
+    monkeypatch.delenv(PRINT_QUEUE_ENV)
+    notebook.show_figure(km_figure(), "km", "")  # JupyterLab: no print files
+    images = [re.search(r"data:image/png;base64,([^\"']+)", page).group(1) for page in shown]
+    assert images[0] == images[1] == images[2]
+    assert print_queue.write_queued(queue) == ["km"]
+    queued = files(tmp_path / "queued" / "figures")
+    assert queued == {
+        name.replace("km_again", "km"): data for name, data in files(tmp_path / "here" / "figures").items()
+    }

@@ -144,3 +144,21 @@ def test_html_carries_a_content_security_policy_that_forbids_scripts() -> None:
     assert policy["img-src"] == ["data:"]  # figures are embedded
     assert policy["style-src"] == ["'unsafe-inline'"]  # our <style> and great_tables' inline styles
     assert policy["base-uri"] == ["'none'"] and policy["form-action"] == ["'none'"]
+
+
+def test_external_resources_are_found_by_parsing_not_by_pattern(caplog: pytest.LogCaptureFixture) -> None:
+    """Written by hand in a notebook: unquoted and spaced attributes are still resources a browser fetches."""
+    source = "# Links\n\n<img src=https://example.org/u.png> <img alt='x' src = 'https://example.org/s.png'>"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(source)])
+    with caplog.at_level("WARNING", logger="cartreport.render"):
+        export_html([nb], "t")
+    assert "https://example.org/s.png, https://example.org/u.png" in caplog.text
+
+
+def test_a_repeated_headings_anchor_link_points_at_its_own_id() -> None:
+    cell = nbformat.v4.new_markdown_cell("# Survival\n\n## Methods\n\n## Methods")
+    page = export_html([nbformat.v4.new_notebook(cells=[cell])], "t")
+    headings = re.findall(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', page, re.DOTALL)
+    assert [anchor for anchor, _ in headings] == ["Methods", "Methods-2"]
+    for anchor, inner in headings:
+        assert re.findall(r'href="#([^"]+)"', inner) == [anchor]

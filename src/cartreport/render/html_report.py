@@ -9,7 +9,6 @@ is imported at module level.
 from __future__ import annotations
 
 import functools
-import html
 import logging
 import re
 import sys
@@ -37,10 +36,6 @@ REMOVE_CELL_TAGS = frozenset({"remove_cell", "parameters", "injected-parameters"
 _TOC_PLACEHOLDER = "<!--cartreport:toc-->"
 #: headings in the table of contents, and their level
 _TOC_LEVELS = {"h1": 1, "h2": 2, "h3": 3}
-_EXTERNAL_RE = re.compile(  # resources a browser would fetch: anything but a data: URI
-    r"""<(?:img|script|link|iframe|source|video|audio)\b[^>]*?\s(?:src|href)=["'](?!data:)([^"']+)""",
-    re.IGNORECASE,
-)
 _MD_HEADING_RE = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
@@ -135,18 +130,30 @@ def _slug(text: str) -> str:
     return re.sub(r"\s+", "-", text.strip()) or "section"
 
 
-class _Headings(HTMLParser):
-    """Where the h1–h3 of an HTML body are: ``(start, end, level, attrs, inner_start, inner_end, text)`` each,
-    offsets into the body; ``text`` is what the reader sees (without nbconvert's "¶" anchor link)."""
+class _Page(HTMLParser):
+    """One pass over an HTML body (:class:`html.parser.HTMLParser`, as a browser tokenises it, never a pattern):
+
+    * ``headings``: where its h1–h3 are, ``(start, end, level, attrs, inner, link, text)`` each: offsets into the
+      body, the tag's attributes, the ``(start, end)`` of its content and whether nbconvert gave it an anchor link
+      (the "¶" link, left out of the content), ``text`` what the reader sees;
+    * ``external``: the resources a browser would fetch (``src``/``href`` of images, scripts, styles, frames and
+      media that are not ``data:`` URIs).
+    """
+
+    _FETCHED = frozenset({"img", "script", "link", "iframe", "source", "video", "audio"})
 
     def __init__(self, body: str) -> None:
         super().__init__(convert_charrefs=True)
         # line starts as HTMLParser.getpos counts lines: by "\n" only
         self._lines = [0, *(m.end() for m in re.finditer("\n", body))]
-        self.found: list[tuple[int, int, int, list[tuple[str, str | None]], int, int, str]] = []
+        self.headings: list[
+            tuple[int, int, int, list[tuple[str, str | None]], tuple[int, int], bool, str]
+        ] = []
+        self.external: set[str] = set()
         self._open: tuple[int, int, list[tuple[str, str | None]], int] | None = None
+        self._link: tuple[int, int] | None = None  # the open heading's anchor link
+        self._in_link = False
         self._text: list[str] = []
-        self._skip = 0
         self.feed(body)
         self.close()
 
@@ -155,28 +162,41 @@ class _Headings(HTMLParser):
         return self._lines[line - 1] + column
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._FETCHED:
+            self.external |= {
+                value.strip()
+                for name, value in attrs
+                if name in ("src", "href") and value and not value.strip().lower().startswith("data:")
+            }
         if self._open is None and tag in _TOC_LEVELS:
             start = self._offset()
             self._open = (start, _TOC_LEVELS[tag], attrs, start + len(self.get_starttag_text() or ""))
-            self._text, self._skip = [], 0
-        elif self._open is not None and tag == "a" and "anchor-link" in (dict(attrs).get("class") or ""):
-            self._skip += 1
+            self._text, self._link = [], None
+        elif (
+            self._open is not None
+            and tag == "a"
+            and "anchor-link" in (dict(attrs).get("class") or "").split()
+        ):
+            self._link, self._in_link = (self._offset(), -1), True
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
         if self._open is None:
             return
-        if tag == "a" and self._skip:
-            self._skip -= 1
+        if tag == "a" and self._in_link and self._link is not None:
+            self._link, self._in_link = (self._link[0], self._offset() + len("</a>")), False
         elif _TOC_LEVELS.get(tag) == self._open[1]:
             start, level, attrs, inner_start = self._open
             inner_end = self._offset()
             end = inner_end + len(f"</{tag}>")
             text = " ".join("".join(self._text).replace("\u00b6", "").split())
-            self.found.append((start, end, level, attrs, inner_start, inner_end, text))
+            self.headings.append((start, end, level, attrs, (inner_start, inner_end), self._link, text))
             self._open = None
 
     def handle_data(self, data: str) -> None:
-        if self._open is not None and not self._skip:
+        if self._open is not None and not self._in_link:
             self._text.append(data)
 
 
@@ -194,53 +214,55 @@ def _toc_tree(entries: list[tuple[int, str, str]]) -> list[dict]:
 
 
 @functools.cache
-def _toc_template():
-    """``templates/cartreport/toc.html.j2``, autoescaped: the headings' text is data, shown as written."""
+def _templates():
+    """``templates/cartreport/{toc,heading}.html.j2``, autoescaped: the headings' text is data, shown as written."""
     import jinja2
 
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "cartreport"), autoescape=True
     )
-    return environment.get_template("toc.html.j2")
+    return environment.get_template("toc.html.j2"), environment.get_template("heading.html.j2")
 
 
-def _add_toc(body: str) -> str:
+def _add_toc(body: str, page: _Page) -> str:
     """Give every h1/h2/h3 after the placeholder a unique id and put a nested table of contents there.
 
-    Headings are found by parsing the HTML (:class:`html.parser.HTMLParser`), not by pattern over it; their text
-    is escaped again in the contents.
+    Headings are found by parsing the HTML (``page``, :class:`_Page` of ``body``); each is written again from
+    ``heading.html.j2`` with its id (and its anchor link pointing at it), the contents from ``toc.html.j2``.
     """
-    head, sep, rest = body.partition(_TOC_PLACEHOLDER)
-    if not sep:
+    from markupsafe import Markup
+
+    at = body.find(_TOC_PLACEHOLDER)
+    if at < 0:
         return body
+    toc, heading = _templates()
     seen: dict[str, int] = {}
     entries: list[tuple[int, str, str]] = []
-    pieces: list[str] = []
-    done = 0
-    for start, end, level, attrs, inner_start, inner_end, text in _Headings(rest).found:
-        old = dict(attrs).get("id")
-        anchor = old or _slug(text)
+    pieces: list[str] = [body[:at]]
+    done = at + len(_TOC_PLACEHOLDER)
+    for start, end, level, attrs, (inner_start, inner_end), link, text in page.headings:
+        if start < done:
+            continue
+        anchor = dict(attrs).get("id") or _slug(text)
         seen[anchor] = seen.get(anchor, 0) + 1
         if seen[anchor] > 1:
             anchor = f"{anchor}-{seen[anchor]}"
-        others = "".join(
-            f' {k}="{html.escape(v, quote=True)}"' if v is not None else f" {k}"
-            for k, v in attrs
-            if k != "id"
-        )
-        inner = rest[inner_start:inner_end]
-        if old is not None and old != anchor:
-            inner = inner.replace(
-                f'href="#{html.escape(old, quote=True)}"', f'href="#{html.escape(anchor, quote=True)}"'
-            )
-        tag = f"h{level}"
-        pieces += [rest[done:start], f'<{tag} id="{html.escape(anchor, quote=True)}"{others}>{inner}</{tag}>']
+        inner = body[inner_start:inner_end]
+        if link is not None:
+            inner = body[inner_start : link[0]] + body[link[1] : inner_end]
+        others = [(name, value) for name, value in attrs if name != "id"]
+        pieces += [
+            body[done:start],
+            heading.render(
+                level=level, anchor=anchor, attrs=others, inner=Markup(inner), link=link is not None
+            ),
+        ]
         done = end
         entries.append((level, anchor, text))
     if not entries:
-        return head + rest
-    rest = "".join(pieces) + rest[done:]
-    return head + _toc_template().render(entries=_toc_tree(entries)) + rest
+        return body[:at] + body[at + len(_TOC_PLACEHOLDER) :]
+    pieces.insert(1, toc.render(entries=_toc_tree(entries)))
+    return "".join(pieces) + body[done:]
 
 
 def export_html(notebooks: Sequence[NotebookNode], title: str, *, base_dir: Path | None = None) -> str:
@@ -271,7 +293,9 @@ def export_html(notebooks: Sequence[NotebookNode], title: str, *, base_dir: Path
     resources = {"metadata": {"name": title, "path": str(base_dir) if base_dir is not None else ""}}
     with _exporter_lock:
         body, _ = _get_exporter().from_notebook_node(merged, resources=resources)
-    external = sorted(set(_EXTERNAL_RE.findall(body)))
-    if external:  # e.g. a markdown image from the web, or a missing local file
-        logger.warning("report.html is not self-contained, it refers to: %s", ", ".join(external))
-    return _add_toc(body)
+    page = _Page(body)
+    if page.external:  # e.g. a markdown image from the web, or a missing local file
+        logger.warning(
+            "report.html is not self-contained, it refers to: %s", ", ".join(sorted(page.external))
+        )
+    return _add_toc(body, page)

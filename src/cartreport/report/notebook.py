@@ -15,6 +15,8 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
+from contextlib import nullcontext
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -65,10 +67,13 @@ def show_figure(fig, name: str, output_dir: str = "", *, caption: captions.Capti
         return
     figure = fig.get_figure(root=True) if isinstance(fig, Axes | SubFigure) else fig
     label = numbering.figure(name)
-    if output_dir:  # before anything draws it: the print files are the same whoever writes them
-        print_queue.submit(figure, Path(output_dir) / "figures", name)
     png = io.BytesIO()
-    figures.save_png(figure, png, dpi=SCREEN_PX_PER_INCH * SCREEN_DENSITY, palette=True)
+    # the print files from the figure as it is now, the screen image its first drawing: each the same every run
+    printing = (
+        print_queue.print_files(figure, Path(output_dir) / "figures", name) if output_dir else nullcontext()
+    )
+    with printing:
+        figures.save_png(figure, png, dpi=SCREEN_PX_PER_INCH * SCREEN_DENSITY, palette=True)
     width_in, height_in = figure.get_size_inches()
     plt.close(figure)
     title = caption.title if caption else ""
@@ -132,7 +137,9 @@ def show_table(
     title = title or frame.attrs.get("title") or captions.table_title(name, {})
     footnote = footnote or frame.attrs.get("footnote")
     heading = f"{label}. {title}"
-    table_html = tables.to_gt(frame, title=heading, footnote=footnote).as_raw_html()
+    table_html = tables.to_gt(
+        frame, title=heading, footnote=footnote, id="gt-" + re.sub(r"[^A-Za-z0-9_-]", "-", name)
+    ).as_raw_html()
     display(
         HTML(f'<div class="cr-table" id="table-{html.escape(name)}">{table_html}</div>'),
         metadata={

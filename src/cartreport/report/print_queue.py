@@ -16,17 +16,19 @@ started the kernel reads from it.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import pickle
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from cartreport.kernel_env import PRINT_QUEUE_ENV
 
-__all__ = ["PROCESS_RC", "queued", "submit", "write_queued"]
+__all__ = ["PROCESS_RC", "print_files", "queued", "submit", "write_queued"]
 
 _SUFFIX = ".figure.pickle"
 #: rcParams that belong to the process, not to the figure (not carried with a figure, nor restored between notebooks)
@@ -35,33 +37,61 @@ _sequence = itertools.count()
 
 
 def submit(figure: Any, directory: str | os.PathLike, name: str) -> None:
-    """Have ``figure``'s print files (``name.png``, ``.svg``, ``.pdf``) written into ``directory``.
+    """Have ``figure``'s print files (``name.png``, ``.svg``, ``.pdf``) written into ``directory``, as the figure is
+    now (:func:`print_files` with nothing drawn inside it)."""
+    with print_files(figure, directory, name):
+        pass
+
+
+@contextlib.contextmanager
+def print_files(figure: Any, directory: str | os.PathLike, name: str) -> Iterator[None]:
+    """Have ``figure``'s print files (``name.png``, ``.svg``, ``.pdf``) written into ``directory`` from the figure as
+    it is on entering the block, whatever the block draws (e.g. the screen image, which is then always the figure's
+    first drawing). A figure is not a pure function of its artists: constrained layout starts from the positions of
+    the last drawing, so each image is drawn from one known state, and the files are the same whoever writes them.
 
     With a queue (:data:`~cartreport.kernel_env.PRINT_QUEUE_ENV` names an existing folder) the figure is queued for
     the parent process, which writes the files before the report is finished; without one, or while a figure
-    queued earlier still waits (the parent is busy), they are written now. Call it before the figure
-    is drawn for anything else, so that the files do not depend on whether a queue was used.
+    queued earlier still waits (the parent is busy), they are written here, from a copy. Nothing is written when
+    the block raises.
     """
     if not name or Path(name).name != name:
         raise ValueError(f"name must be a plain file name without directories, not {name!r}")
     import matplotlib as mpl
 
-    from cartreport.report.figures.style import save_figure
-
+    rc = {key: value for key, value in mpl.rcParams.items() if key not in PROCESS_RC}
+    payload = {"figure": figure, "directory": str(Path(directory).resolve()), "name": name, "rc": rc}
+    snapshot = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)  # before the block draws anything
+    yield
     queue = os.environ.get(PRINT_QUEUE_ENV, "")
     waiting = queued(queue) if queue and Path(queue).is_dir() else None
     if waiting is None or (waiting and not any(p.name.endswith(f"-{name}{_SUFFIX}") for p in waiting)):
         # no report process to write them, or it has not yet started on the figure before: the two share the work
         # (unless a figure of the same name waits: the files must end as the later figure's)
-        save_figure(figure, directory, name)
+        _write(pickle.loads(snapshot))  # noqa: S301 - pickled just above, in this process
         return
-    rc = {key: value for key, value in mpl.rcParams.items() if key not in PROCESS_RC}
-    payload = {"figure": figure, "directory": str(Path(directory).resolve()), "name": name, "rc": rc}
     stem = f"{next(_sequence):08d}-{name}"
     partial = Path(queue) / f".{stem}.partial"
-    with open(partial, "wb") as stream:
-        pickle.dump(payload, stream, protocol=pickle.HIGHEST_PROTOCOL)
+    partial.write_bytes(snapshot)
     partial.replace(Path(queue) / f"{stem}{_SUFFIX}")  # the reader never sees half a file
+
+
+def _write(payload: dict) -> None:
+    """The print files of a figure handed over as ``payload`` (:func:`print_files`), with its rcParams."""
+    import matplotlib as mpl
+
+    from cartreport.report.figures.style import save_figure
+
+    figure = payload["figure"]
+    try:
+        with mpl.rc_context():  # the kernel's rcParams while the files are written, ours again after
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a deprecated rcParam in the snapshot is not our concern
+                mpl.rcParams.update(payload["rc"])
+            save_figure(figure, payload["directory"], payload["name"])
+    finally:
+        if "matplotlib.pyplot" in sys.modules:  # unpickling re-registers a pyplot figure: let it go
+            sys.modules["matplotlib.pyplot"].close(figure)
 
 
 def queued(queue: str | os.PathLike) -> list[Path]:
@@ -79,23 +109,10 @@ def write_queued(queue: str | os.PathLike) -> list[str]:
     paths = queued(queue)
     if not paths:
         return written
-    import matplotlib as mpl
-
-    from cartreport.report.figures.style import save_figure
-
     for path in paths:
         with open(path, "rb") as stream:
             payload = pickle.load(stream)  # noqa: S301 - written by our own kernel in its private folder
         path.unlink()
-        figure = payload["figure"]
-        try:
-            with mpl.rc_context():  # the kernel's rcParams while the files are written, ours again after
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # a deprecated rcParam in the snapshot is not our concern
-                    mpl.rcParams.update(payload["rc"])
-                save_figure(figure, payload["directory"], payload["name"])
-        finally:
-            if "matplotlib.pyplot" in sys.modules:  # unpickling re-registers a pyplot figure: let it go
-                sys.modules["matplotlib.pyplot"].close(figure)
+        _write(payload)
         written.append(payload["name"])
     return written

@@ -311,13 +311,16 @@ def risk_table(results: dict) -> pd.DataFrame:
     )
 
 
-def to_gt(frame: pd.DataFrame, title: str | None = None, footnote: str | None = None) -> GT:
+def to_gt(
+    frame: pd.DataFrame, title: str | None = None, footnote: str | None = None, *, id: str | None = None
+) -> GT:
     """Render a table frame in the house style: system fonts, compact rows, grouped rows, footnote as source note.
 
-    ``title`` and ``footnote`` default to ``frame.attrs["title"]`` and ``frame.attrs["footnote"]``.
+    ``title`` and ``footnote`` default to ``frame.attrs["title"]`` and ``frame.attrs["footnote"]``. ``id`` scopes
+    the table's CSS (great_tables draws a random one otherwise, and the HTML then differs from run to run).
     """
     group = frame.attrs.get("group")
-    table = GT(frame, groupname_col=group) if group in frame.columns else GT(frame)
+    table = GT(frame, groupname_col=group if group in frame.columns else None, id=id)
     title = title or frame.attrs.get("title")
     footnote = footnote or frame.attrs.get("footnote")
     if frame.attrs.get("labels"):
