@@ -30,7 +30,7 @@ import_seaborn_lean()  # as the report does: seaborn without the scipy.stats it 
 import mistune  # noqa: E402  (the Markdown renderer cartreport already depends on)
 
 from cartreport.analysis.results import write_results  # noqa: E402
-from cartreport.render.docx import write_docx  # noqa: E402
+from cartreport.render.word import write_docx  # noqa: E402
 from cartreport.report import notebook  # noqa: E402
 from cartreport.shipped import NOTEBOOK_DIR  # noqa: E402
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from cartreport.render.docx import write_docx
 from cartreport.render.execute import Section, execute_sections
 from cartreport.render.html_report import REMOVE_CELL_TAGS, TEMPLATES_DIR, export_html
 from cartreport.render.kernel import PRELOAD_MODULES, SHARED_DIR_ENV, start_kernel
 from cartreport.render.output import check_output_folder, write_atomically
+from cartreport.render.word import write_docx
 
 __all__ = [
     "PRELOAD_MODULES",

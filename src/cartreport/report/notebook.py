@@ -7,7 +7,7 @@ written to ``figures/<name>.png`` (print resolution), ``.svg`` and ``.pdf`` and 
 Every figure and table shown is numbered (:mod:`cartreport.report.numbering`) and captioned (:mod:`cartreport.report.captions`).
 A figure is shown as a ``<figure>`` with a PNG at twice its display size (crisp on high-density screens) and its
 numbered legend; the display output carries the caption and the table data as metadata under ``"cartreport"``,
-which :mod:`cartreport.render.docx` reads to write the same report as Word.
+which :mod:`cartreport.render.word` reads to write the same report as Word.
 """
 
 from __future__ import annotations
