@@ -142,6 +142,19 @@ def test_no_module_shadows_the_standard_library():
     assert shadowing == []
 
 
+def test_no_module_is_named_like_a_package_the_code_imports():
+    """A module ``render/docx.py`` that imports python-docx's ``docx`` reads as if it imported itself."""
+    imported = set()
+    for path in _modules().values():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    imported.discard("cartreport")
+    assert sorted(m for m in GRAPH if m and m.split(".")[-1] in imported) == []
+
+
 def test_the_architecture_page_names_every_module():
     page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     named = {m: ("__init__.py" if not m else m.replace(".", "/") + ".py") for m in GRAPH}
