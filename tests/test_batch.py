@@ -12,7 +12,7 @@ import yaml
 from cartreport import batch, batch_workers, cli
 from cartreport.cohorts.synthetic import synthetic_cohort
 from cartreport.contract.problems import MAX_PER_RULE
-from cartreport.errors import ParameterError
+from cartreport.errors import KernelError, ParameterError
 
 
 def test_matrix_expands_into_the_cartesian_product(tmp_path):
@@ -370,7 +370,7 @@ def test_a_killed_kernel_fails_a_namespace_reset_at_once_not_after_its_timeout()
         thread.start()
         thread.join(timeout=30)  # hang guard, far below the reset's own 600 s timeout
         assert not thread.is_alive(), "reset waited on a dead kernel"
-        assert outcome and "died" in str(outcome[0])
+        assert outcome and isinstance(outcome[0], KernelError) and "died" in str(outcome[0])
     finally:
         kernel.shutdown()
     assert not kernel.runtime_dir.exists()

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cartreport.errors import CartreportError, SectionFailed
+from cartreport.errors import CartreportError, KernelError, SectionFailed
 
 __all__ = [
     "ALL_BATCHES",
@@ -173,6 +173,9 @@ def run_one(run: BatchRun, output: str, batch_id: str = "", print_writer: bool =
         row.update(_headline(results))
     except SectionFailed as exc:
         row.update(status="failed", error=f"section {exc.section}: {exc.error}")
+        _drop_worker_kernel()
+    except KernelError as exc:  # dead or never ready: the next report gets a new one
+        row.update(status="failed", error=str(exc))
         _drop_worker_kernel()
     except CartreportError as exc:  # invalid data or parameters: nothing ran in the kernel
         # the whole message: the validator bounds it (problems.MAX_PER_RULE lines per rule and a count)

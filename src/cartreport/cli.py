@@ -1,7 +1,7 @@
 """``cartreport`` command line: parses options, calls :mod:`cartreport.api`, formats the outcome.
 
-Exit codes: 0 success; 1 ``validate`` found problems or a report section failed; 2 invalid data, file or parameters
-(nothing was written). Every expected failure is a :class:`~cartreport.errors.CartreportError`, mapped to its exit
+Exit codes: 0 success; 1 ``validate`` found problems, a report section failed or the report kernel could not run;
+2 invalid data, file or parameters (nothing was written). Every expected failure is a :class:`~cartreport.errors.CartreportError`, mapped to its exit
 code by :data:`EXIT_CODES`; it prints a readable message, never a traceback.
 """
 
@@ -19,7 +19,13 @@ import yaml
 
 from cartreport import __version__
 from cartreport.analysis.params import PARAMETERS, anchor_data_path, load_yaml, parse_cli_value, yaml_error
-from cartreport.errors import CartreportError, ParameterError, PrintFilesError, SectionFailed
+from cartreport.errors import (
+    CartreportError,
+    KernelError,
+    ParameterError,
+    PrintFilesError,
+    SectionFailed,
+)
 
 __all__ = ["console", "main"]
 
@@ -28,6 +34,7 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_INVALID = 0, 1, 2
 EXIT_CODES: tuple[tuple[type[CartreportError], int], ...] = (
     (SectionFailed, EXIT_PROBLEMS),  # the data and parameters were valid; a notebook cell raised
     (PrintFilesError, EXIT_PROBLEMS),  # the data and parameters were valid; a figure could not be written
+    (KernelError, EXIT_PROBLEMS),  # the report kernel could not start or died: the environment, not the input
     (CartreportError, EXIT_INVALID),  # invalid data, file, parameters or output folder: nothing ran
 )
 
