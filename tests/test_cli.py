@@ -239,10 +239,10 @@ def test_ctrl_c_in_a_batch_does_not_claim_that_nothing_was_written(monkeypatch, 
     """Issue #9: a batch interrupted outside its run loop said "nothing was written" though reports were."""
     from cartreport import batch
 
-    def interrupted(args):
+    def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(batch, "main", interrupted)
+    monkeypatch.setattr(batch, "run_batch", interrupted)
     grid = tmp_path / "grid.yaml"
     grid.write_text("runs:\n  - name: a\n")
     assert cli.main(["batch", str(grid), "--output", str(tmp_path / "b")]) == 130

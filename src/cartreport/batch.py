@@ -16,9 +16,10 @@ Grid file::
 With ``matrix``, every listed run (or one run named ``run`` when ``runs`` is absent) is crossed with every
 combination; names get ``__time_origin=cart_infusion`` style suffixes. Each run writes ``DIR/<name>/`` exactly as
 ``cartreport run``; ``DIR/summary.csv`` and ``DIR/index.html`` summarise them. A failed run is reported and the others
-finish; the exit code is 1 if any run failed. SIGINT or SIGTERM stops the batch: no new report starts, the running
-ones are stopped and cleaned up (:mod:`cartreport.batch_workers`), the summary is written for what finished and the
-exit code is 128 + the signal's number.
+finish. SIGINT or SIGTERM stops the batch: no new report starts, the running ones are stopped and cleaned up
+(:mod:`cartreport.batch_workers`), the summary is written for what finished and
+:class:`~cartreport.errors.BatchInterrupted` is raised. The command ``cartreport batch`` (progress bar, exit codes)
+is :mod:`cartreport.cli`'s.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import json
 import logging
 import re
 import shutil
-import signal
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +40,7 @@ import yaml
 from cartreport import batch_workers
 from cartreport.analysis.params import anchor_data_path, load_yaml, resolve_parameters, yaml_error
 from cartreport.batch_workers import BatchRun, run_one
-from cartreport.errors import ParameterError
+from cartreport.errors import BatchInterrupted, ParameterError
 from cartreport.escape import write_csv
 
 __all__ = [
@@ -48,7 +48,6 @@ __all__ = [
     "BatchRun",
     "expand_grid",
     "load_grid",
-    "main",
     "run_batch",
     "run_one",
 ]
@@ -134,18 +133,6 @@ def load_grid(path: str | Path) -> list[BatchRun]:
     except (OSError, yaml.YAMLError) as exc:
         raise ParameterError("grid", str(path), f"cannot be read as YAML ({yaml_error(exc)})") from None
     return expand_grid(grid, base_dir=path.parent.resolve())
-
-
-class BatchInterrupted(KeyboardInterrupt):
-    """A signal stopped the batch; ``summary.csv`` and ``index.html`` were written for what finished.
-
-    ``signum`` is the signal (``signal.SIGINT`` or ``signal.SIGTERM``), ``summary`` the summary written.
-    """
-
-    def __init__(self, signum: int, summary: pd.DataFrame) -> None:
-        super().__init__(signum)
-        self.signum = signum
-        self.summary = summary
 
 
 def _remove_leftovers(output: Path, runs: list[BatchRun]) -> None:
@@ -260,51 +247,3 @@ def _write_index(summary: pd.DataFrame, output: Path) -> None:
         summary_table=Markup(shown.to_html(index=False, na_rep="", escape=True)),  # pandas escaped the cells
     )
     (output / "index.html").write_text(page, encoding="utf-8")
-
-
-def main(args) -> int:
-    """``cartreport batch`` (called by :mod:`cartreport.cli`); 128 + the signal's number after SIGINT/SIGTERM."""
-    import sys
-
-    from tqdm import tqdm
-
-    runs = load_grid(args.grid)
-    from cartreport.api import check_batch_target
-
-    check_batch_target({run.name: run.parameters for run in runs}, args.output)  # a refusal: one line, no bar
-    bar = tqdm(total=len(runs), unit="report", desc="cartreport batch")
-    where = Path(args.output) / "summary.csv"
-
-    def progress(row: dict) -> None:
-        bar.update(1)
-        if row["status"] == "failed":
-            lines = str(row["error"]).splitlines() or [""]
-            more = f" (the full list is in {where})" if len(lines) > 1 else ""
-            bar.write(f"{row['name']}: failed: {lines[0].rstrip(':')}{more}")
-
-    try:
-        summary = run_batch(
-            runs,
-            args.output,
-            jobs=args.jobs,
-            executor=args.executor,
-            scheduler=args.scheduler,
-            progress=progress,
-        )
-        interrupted_by = None
-    except BatchInterrupted as stop:
-        summary, interrupted_by = stop.summary, stop.signum
-    bar.close()
-    counts = summary["status"].value_counts()
-    others = ", ".join(f"{counts[s]} {s}" for s in ("failed", "interrupted") if s in counts)
-    print(
-        f"{counts.get('ok', 0)} of {len(summary)} runs ok{f' ({others})' if others else ''}; summary in {where}"
-    )
-    if interrupted_by is not None:
-        name = signal.Signals(interrupted_by).name
-        print(
-            f"interrupted by {name}: no new report was started, the running ones were stopped",
-            file=sys.stderr,
-        )
-        return 128 + interrupted_by
-    return 1 if counts.get("ok", 0) < len(summary) else 0

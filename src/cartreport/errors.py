@@ -17,15 +17,22 @@ that failed, 2 for everything else).
 - :class:`SectionFailed`: a report section failed while rendering (raised by :mod:`cartreport.render`);
 - :class:`PrintFilesError`: a figure's print files could not be written (raised by :mod:`cartreport.render`);
 - :class:`ReconstructionError`: the reconstructed cohort does not reproduce a published figure.
+
+One class here is not a failure and not a :class:`CartreportError`: :class:`BatchInterrupted`, the
+``KeyboardInterrupt`` by which a batch stopped by SIGINT or SIGTERM returns what it finished.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
+    "BatchInterrupted",
     "CartreportError",
     "CohortError",
     "DataFileError",
@@ -266,3 +273,18 @@ class PrintFilesError(CartreportError):
 
 class ReconstructionError(CartreportError):
     """The generated table does not reproduce a published figure (:mod:`cartreport.cohorts.reconstruct`)."""
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """A signal stopped the batch; ``summary.csv`` and ``index.html`` were written for what finished.
+
+    A signal, not a failure: a ``KeyboardInterrupt`` (so that whatever stops on Ctrl-C stops on it) and not a
+    :class:`CartreportError`. :func:`cartreport.batch.run_batch` raises it; ``cartreport batch`` exits with
+    ``cartreport.cli.EXIT_SIGNAL_BASE`` + ``signum``. ``signum`` is the signal (``signal.SIGINT`` or
+    ``signal.SIGTERM``), ``summary`` the summary written.
+    """
+
+    def __init__(self, signum: int, summary: pd.DataFrame) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.summary = summary
