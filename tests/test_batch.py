@@ -476,7 +476,7 @@ def test_the_index_forest_plot_is_crisp_at_twice_its_display_size(tmp_path):
 
     from PIL import Image
 
-    from cartreport.batch import _write_index
+    from cartreport.render.batch_index import write_index
 
     summary = pd.DataFrame(
         {
@@ -488,7 +488,7 @@ def test_the_index_forest_plot_is_crisp_at_twice_its_display_size(tmp_path):
             "os_12m_ci_high": [0.807, 0.6],
         }
     )
-    _write_index(summary, tmp_path)
+    write_index(summary, tmp_path)
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     tag = re.search(r'<img alt="forest plot"[^>]*>', page).group(0)
     width, height = (int(re.search(rf'{k}="(\d+)"', tag).group(1)) for k in ("width", "height"))
@@ -499,6 +499,8 @@ def test_the_index_forest_plot_is_crisp_at_twice_its_display_size(tmp_path):
 
 
 def test_the_index_is_rendered_from_its_template_with_data_shown_as_written(tmp_path):
+    from cartreport.render.batch_index import write_index
+
     summary = pd.DataFrame(
         [
             {
@@ -517,7 +519,7 @@ def test_the_index_is_rendered_from_its_template_with_data_shown_as_written(tmp_
             {"name": "boom", "status": "failed", "error": "section 02_responses: ValueError: <b>x</b>"},
         ]
     )
-    batch._write_index(summary, tmp_path)
+    write_index(summary, tmp_path)
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "<h1>cartreport batch: 3 runs, 1 ok</h1>" in page
     assert '<li><a href="ok_run/report.html">ok_run</a> — ok</li>' in page

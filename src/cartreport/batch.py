@@ -15,7 +15,7 @@ Grid file::
 
 With ``matrix``, every listed run (or one run named ``run`` when ``runs`` is absent) is crossed with every
 combination; names get ``__time_origin=cart_infusion`` style suffixes. Each run writes ``DIR/<name>/`` exactly as
-``cartreport run``; ``DIR/summary.csv`` and ``DIR/index.html`` summarise them. A failed run is reported and the others
+``cartreport run``; ``DIR/summary.csv`` and ``DIR/index.html`` (:mod:`cartreport.render.batch_index`) summarise them. A failed run is reported and the others
 finish. SIGINT or SIGTERM stops the batch: no new report starts, the running ones are stopped and cleaned up
 (:mod:`cartreport.batch_workers`), the summary is written for what finished and
 :class:`~cartreport.errors.BatchInterrupted` is raised. The command ``cartreport batch`` (progress bar, exit codes)
@@ -59,10 +59,6 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
 _RESERVED = ("summary.csv", "index.html")
 #: longest run name: ``.NAME.tmp-xxxxxxxx`` must still fit a file-system name (255 bytes)
 MAX_NAME_LENGTH = 200
-
-#: the index page's forest plot: CSS pixels per inch, and PNG pixels per CSS pixel (as the report's figures)
-FOREST_PX_PER_INCH = 100
-FOREST_DENSITY = 2
 
 
 def _suffix(key: str, value: object) -> str:
@@ -164,6 +160,7 @@ def run_batch(
     ``interrupted``) and :class:`BatchInterrupted` is raised.
     """
     from cartreport.api import check_batch_target
+    from cartreport.render.batch_index import write_index
     from cartreport.render.output import claim_folder
 
     output = check_batch_target({run.name: run.parameters for run in runs}, output)  # before any work
@@ -187,63 +184,7 @@ def run_batch(
         first = ["name", "status", "error", "n"]
         summary = summary[[c for c in first if c in summary] + [c for c in summary if c not in first]]
         write_csv(summary, output / "summary.csv")  # text a spreadsheet would run as a formula is quoted
-        _write_index(summary, output)
+        write_index(summary, output)
     if stop.signum is not None:
         raise BatchInterrupted(stop.signum, summary)
     return summary
-
-
-def _index_template():
-    """``templates/batch/index.html.j2``, autoescaped: run names and errors are data, shown as written."""
-    import jinja2
-
-    from cartreport.shipped import TEMPLATES_DIR
-
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "batch"), autoescape=True, keep_trailing_newline=True
-    )
-    return environment.get_template("index.html.j2")
-
-
-def _write_index(summary: pd.DataFrame, output: Path) -> None:
-    """``index.html``: a link per report, the summary table and a forest plot of 12-month (or first) landmarks."""
-    import base64
-    import io
-
-    from markupsafe import Markup
-
-    from cartreport import formatting
-    from cartreport.report import figures
-
-    figures.theme()
-    ok = summary[summary["status"] == "ok"]
-    forest = None
-    os_cols = [c for c in summary.columns if re.fullmatch(r"os_[\d.]+m", c)]
-    if len(ok) and os_cols:
-        col = "os_12m" if "os_12m" in os_cols else os_cols[0]
-        rows = ok[["name", col, f"{col}_ci_low", f"{col}_ci_high"]].dropna(subset=[col])
-        rows = rows.rename(columns={col: "estimate", f"{col}_ci_low": "ci_low", f"{col}_ci_high": "ci_high"})
-        if len(rows):
-            ax = figures.plot_forest(rows, xlabel=f"Overall survival at {col[3:-1]} months (%)")
-            buffer = io.BytesIO()
-            # twice the display density, like the report's figures: crisp on high-density screens and zoomed
-            dpi = FOREST_PX_PER_INCH * FOREST_DENSITY
-            ax.figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-            png = buffer.getvalue()
-            forest = {
-                "png": base64.b64encode(png).decode(),
-                # the PNG's own size (its IHDR header) over the density, rounded up: the size shown
-                "width": -(-int.from_bytes(png[16:20], "big") // FOREST_DENSITY),
-                "height": -(-int.from_bytes(png[20:24], "big") // FOREST_DENSITY),
-            }
-    shown = summary.copy()
-    for c in shown.columns:
-        if re.fullmatch(r"(os|lfs)_[\d.]+m(_ci_low|_ci_high)?", c):
-            shown[c] = shown[c].map(lambda v: formatting.percent(v) if pd.notna(v) else "")
-    page = _index_template().render(
-        runs=[{"name": r.name, "status": r.status, "error": str(r.error)} for r in summary.itertuples()],
-        n_ok=int((summary["status"] == "ok").sum()),
-        forest=forest,
-        summary_table=Markup(shown.to_html(index=False, na_rep="", escape=True)),  # pandas escaped the cells
-    )
-    (output / "index.html").write_text(page, encoding="utf-8")
