@@ -530,3 +530,33 @@ def test_the_index_is_rendered_from_its_template_with_data_shown_as_written(tmp_
     assert "<li>boom — failed: section 02_responses: ValueError: &lt;b&gt;x&lt;/b&gt;</li>" in page
     assert page.count('<img alt="forest plot"') == 1
     assert "<td>ok_run</td>\n      <td>ok</td>\n      <td></td>\n      <td>50.0%</td>" in page
+
+
+def test_a_batch_resolves_each_runs_parameters_once(tmp_path, monkeypatch):
+    """A batch resolved every run's parameters four times (expand_grid, the command's target check, run_batch's,
+    run_report); once now, in expand_grid, and the resolved parameters are handed on to the report."""
+    from cartreport import api
+    from cartreport.analysis import params
+
+    resolved: list[dict] = []
+    fresh = params.default_parameters  # resolve_parameters starts from the defaults, once per call
+    monkeypatch.setattr(params, "default_parameters", lambda: resolved.append({}) or fresh())
+    reported: dict[str, dict] = {}
+
+    def report(parameters, output, *rest):  # the report itself (analysis, notebooks) is not what is counted
+        reported[Path(output).name] = parameters
+        Path(output).mkdir(parents=True)
+        results = {"n_patients": 1, "endpoints": {"os": {"landmarks": []}, "lfs": {"landmarks": []}}}
+        (Path(output) / "results.json").write_text(json.dumps(results))
+        return Path(output)
+
+    monkeypatch.setattr(api, "_run_report", report)
+    monkeypatch.setattr(batch_workers, "_worker_kernel", lambda *_: None)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(
+        yaml.safe_dump({"defaults": {"landmarks_months": [12, 6]}, "runs": [{"name": "a"}, {"name": "b"}]})
+    )
+    assert cli.main(["batch", str(grid), "--output", str(tmp_path / "out")]) == 0
+    assert len(resolved) == 2, "each run's parameters resolved once"
+    assert sorted(reported) == ["a", "b"]
+    assert all(p["landmarks_months"] == [6, 12] and p["output_dir"] == "" for p in reported.values())

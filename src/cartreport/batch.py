@@ -38,7 +38,7 @@ import pandas as pd
 import yaml
 
 from cartreport import batch_workers
-from cartreport.analysis.params import anchor_data_path, load_yaml, resolve_parameters, yaml_error
+from cartreport.analysis.params import anchor_data_path, load_yaml, yaml_error
 from cartreport.batch_workers import BatchRun, run_one
 from cartreport.errors import BatchInterrupted, ParameterError
 from cartreport.escape import write_csv
@@ -67,7 +67,8 @@ def _suffix(key: str, value: object) -> str:
 
 
 def expand_grid(grid: dict, base_dir: Path | None = None) -> list[BatchRun]:
-    """The runs of a grid (see module docstring), every run's parameters checked before anything runs."""
+    """The runs of a grid (see module docstring), every run's parameters resolved (:class:`BatchRun`), so checked,
+    before anything runs."""
     if not isinstance(grid, dict):
         raise ParameterError("grid", grid, "must be a mapping with defaults:, runs: and/or matrix:")
     unknown = set(grid) - {"defaults", "runs", "matrix"}
@@ -90,8 +91,7 @@ def expand_grid(grid: dict, base_dir: Path | None = None) -> list[BatchRun]:
             _check_name(name)
             if base_dir is not None:
                 params = anchor_data_path(params, base_dir)
-            resolve_parameters(params)  # refuse a bad grid before the first run starts
-            expanded.append(BatchRun(name, params))
+            expanded.append(BatchRun(name, params))  # resolves them: a bad grid is refused before any run
     names = [r.name for r in expanded]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
@@ -152,8 +152,14 @@ def run_batch(
     executor: str = "local",
     scheduler: str | None = None,
     progress: Callable[[dict], None] | None = None,
+    started: Callable[[], None] | None = None,
 ) -> pd.DataFrame:
     """Execute every run and write ``summary.csv`` and ``index.html``; returns the summary (runs in grid order).
+
+    Before any work the batch folder and every run's folder are checked (:func:`cartreport.api.check_batch_target`,
+    once for the whole batch: a refusal raises :class:`~cartreport.errors.OutputFolderError` or
+    :class:`~cartreport.errors.ParameterError` and nothing is written); then ``started()`` is called, and
+    ``progress(row)`` with each run's summary row as it finishes.
 
     SIGINT or SIGTERM (in the main thread) stops the batch: no new report starts, the running ones are stopped
     and their temporary folders and kernels deleted, the summary is written for what finished (the rest marked
@@ -166,6 +172,8 @@ def run_batch(
     output = check_batch_target({run.name: run.parameters for run in runs}, output)  # before any work
     output.mkdir(parents=True, exist_ok=True)
     claim_folder(output, "batch")
+    if started:
+        started()
     with batch_workers.StopOnSignal(uuid.uuid4().hex) as stop:
         if executor == "dask":
             source = batch_workers.on_dask(runs, str(output), jobs, scheduler, stop)

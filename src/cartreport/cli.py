@@ -157,14 +157,16 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from cartreport import batch
-    from cartreport.api import check_batch_target
 
     runs = batch.load_grid(args.grid)
-    check_batch_target({run.name: run.parameters for run in runs}, args.output)  # a refusal: one line, no bar
-    bar = tqdm(total=len(runs), unit="report", desc="cartreport batch")
     where = Path(args.output) / "summary.csv"
+    bars: list[tqdm] = []  # shown once the batch's folders are checked: a refusal is one line, no bar
+
+    def started() -> None:
+        bars.append(tqdm(total=len(runs), unit="report", desc="cartreport batch"))
 
     def progress(row: dict) -> None:
+        bar = bars[0]
         bar.update(1)
         if row["status"] == "failed":
             lines = str(row["error"]).splitlines() or [""]
@@ -179,11 +181,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             executor=args.executor,
             scheduler=args.scheduler,
             progress=progress,
+            started=started,
         )
         interrupted_by = None
     except BatchInterrupted as stop:
         summary, interrupted_by = stop.summary, stop.signum
-    bar.close()
+    bars[0].close()
     counts = summary["status"].value_counts()
     others = ", ".join(f"{counts[s]} {s}" for s in ("failed", "interrupted") if s in counts)
     print(
