@@ -12,7 +12,7 @@ import yaml
 from cartreport import batch, batch_workers, cli
 from cartreport.cohorts.synthetic import synthetic_cohort
 from cartreport.contract.problems import MAX_PER_RULE
-from cartreport.errors import ParameterError
+from cartreport.errors import KernelError, ParameterError
 
 
 def test_matrix_expands_into_the_cartesian_product(tmp_path):
@@ -370,7 +370,7 @@ def test_a_killed_kernel_fails_a_namespace_reset_at_once_not_after_its_timeout()
         thread.start()
         thread.join(timeout=30)  # hang guard, far below the reset's own 600 s timeout
         assert not thread.is_alive(), "reset waited on a dead kernel"
-        assert outcome and "died" in str(outcome[0])
+        assert outcome and isinstance(outcome[0], KernelError) and "died" in str(outcome[0])
     finally:
         kernel.shutdown()
     assert not kernel.runtime_dir.exists()
@@ -476,7 +476,7 @@ def test_the_index_forest_plot_is_crisp_at_twice_its_display_size(tmp_path):
 
     from PIL import Image
 
-    from cartreport.batch import _write_index
+    from cartreport.render.batch_index import write_index
 
     summary = pd.DataFrame(
         {
@@ -488,7 +488,7 @@ def test_the_index_forest_plot_is_crisp_at_twice_its_display_size(tmp_path):
             "os_12m_ci_high": [0.807, 0.6],
         }
     )
-    _write_index(summary, tmp_path)
+    write_index(summary, tmp_path)
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     tag = re.search(r'<img alt="forest plot"[^>]*>', page).group(0)
     width, height = (int(re.search(rf'{k}="(\d+)"', tag).group(1)) for k in ("width", "height"))
@@ -499,6 +499,8 @@ def test_the_index_forest_plot_is_crisp_at_twice_its_display_size(tmp_path):
 
 
 def test_the_index_is_rendered_from_its_template_with_data_shown_as_written(tmp_path):
+    from cartreport.render.batch_index import write_index
+
     summary = pd.DataFrame(
         [
             {
@@ -517,7 +519,7 @@ def test_the_index_is_rendered_from_its_template_with_data_shown_as_written(tmp_
             {"name": "boom", "status": "failed", "error": "section 02_responses: ValueError: <b>x</b>"},
         ]
     )
-    batch._write_index(summary, tmp_path)
+    write_index(summary, tmp_path)
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "<h1>cartreport batch: 3 runs, 1 ok</h1>" in page
     assert '<li><a href="ok_run/report.html">ok_run</a> — ok</li>' in page
@@ -528,3 +530,33 @@ def test_the_index_is_rendered_from_its_template_with_data_shown_as_written(tmp_
     assert "<li>boom — failed: section 02_responses: ValueError: &lt;b&gt;x&lt;/b&gt;</li>" in page
     assert page.count('<img alt="forest plot"') == 1
     assert "<td>ok_run</td>\n      <td>ok</td>\n      <td></td>\n      <td>50.0%</td>" in page
+
+
+def test_a_batch_resolves_each_runs_parameters_once(tmp_path, monkeypatch):
+    """A batch resolved every run's parameters four times (expand_grid, the command's target check, run_batch's,
+    run_report); once now, in expand_grid, and the resolved parameters are handed on to the report."""
+    from cartreport import api
+    from cartreport.analysis import params
+
+    resolved: list[dict] = []
+    fresh = params.default_parameters  # resolve_parameters starts from the defaults, once per call
+    monkeypatch.setattr(params, "default_parameters", lambda: resolved.append({}) or fresh())
+    reported: dict[str, dict] = {}
+
+    def report(parameters, output, *rest):  # the report itself (analysis, notebooks) is not what is counted
+        reported[Path(output).name] = parameters
+        Path(output).mkdir(parents=True)
+        results = {"n_patients": 1, "endpoints": {"os": {"landmarks": []}, "lfs": {"landmarks": []}}}
+        (Path(output) / "results.json").write_text(json.dumps(results))
+        return Path(output)
+
+    monkeypatch.setattr(api, "_run_report", report)
+    monkeypatch.setattr(batch_workers, "_worker_kernel", lambda *_: None)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(
+        yaml.safe_dump({"defaults": {"landmarks_months": [12, 6]}, "runs": [{"name": "a"}, {"name": "b"}]})
+    )
+    assert cli.main(["batch", str(grid), "--output", str(tmp_path / "out")]) == 0
+    assert len(resolved) == 2, "each run's parameters resolved once"
+    assert sorted(reported) == ["a", "b"]
+    assert all(p["landmarks_months"] == [6, 12] and p["output_dir"] == "" for p in reported.values())

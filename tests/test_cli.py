@@ -1,5 +1,7 @@
 """The command line: exit codes and messages, never a traceback."""
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -237,10 +239,10 @@ def test_ctrl_c_in_a_batch_does_not_claim_that_nothing_was_written(monkeypatch, 
     """Issue #9: a batch interrupted outside its run loop said "nothing was written" though reports were."""
     from cartreport import batch
 
-    def interrupted(args):
+    def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(batch, "main", interrupted)
+    monkeypatch.setattr(batch, "run_batch", interrupted)
     grid = tmp_path / "grid.yaml"
     grid.write_text("runs:\n  - name: a\n")
     assert cli.main(["batch", str(grid), "--output", str(tmp_path / "b")]) == 130
@@ -303,3 +305,50 @@ def test_the_installed_command_is_the_console_entry_point():
 
     (script,) = entry_points(group="console_scripts", name="cartreport")
     assert script.value == "cartreport.cli:console"
+
+
+def _broken_kernel(folder: Path, argv: list[str]) -> str:
+    """A JUPYTER_PATH whose ``python3`` kernel runs ``argv`` (a kernel spec of a broken environment)."""
+    spec = folder / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    kernel = {"argv": [*argv, "-f", "{connection_file}"], "display_name": "broken", "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(kernel), encoding="utf-8")
+    return str(folder)
+
+
+@pytest.mark.parametrize(
+    ("argv", "what"),
+    [
+        (["/nonexistent/python", "-m", "ipykernel_launcher"], "could not start"),
+        ([sys.executable, "-c", "import sys; sys.exit(3)"], "died before it was ready"),
+    ],
+    ids=["missing-interpreter", "exits-at-once"],
+)
+def test_a_report_kernel_that_cannot_start_is_one_line_and_leaves_nothing(tmp_path, argv, what):
+    """A kernel that could not start printed a traceback (RuntimeError / FileNotFoundError, not a CartreportError):
+    it is one line naming what failed and what to do, exit code 1, no report, no kernel, no private folder."""
+    import psutil
+
+    private_tmp = tmp_path / "tmp"  # the kernel's private folder goes here
+    private_tmp.mkdir()
+    out = tmp_path / "report"
+    env = {
+        **os.environ,
+        "JUPYTER_PATH": _broken_kernel(tmp_path / "jupyter", argv),
+        "TMPDIR": str(private_tmp),
+    }
+    proc = subprocess.run(
+        [str(EXE), "run", "--output", str(out)], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith(f"error: the report kernel (python3) {what}")
+    assert "jupyter kernelspec list" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jupyter", "tmp"], "no report, no .tmp folder"
+    assert list(private_tmp.iterdir()) == [], "the kernel's private folder was left"
+    assert not [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if any(str(private_tmp) in a for a in p.info["cmdline"] or [])
+    ], "a kernel outlived the command"

@@ -43,7 +43,9 @@ def test_every_error_of_the_errors_module_derives_from_the_one_base():
         "HandoffError",
         "SetupError",
     }
-    assert all(issubclass(c, CartreportError) for c in classes)
+    signals = {errors.BatchInterrupted}  # a stop asked for, not a failure: a KeyboardInterrupt
+    assert all(issubclass(c, CartreportError) for c in classes if c not in signals)
+    assert all(issubclass(c, KeyboardInterrupt) and not issubclass(c, CartreportError) for c in signals)
     assert sorted(errors.__all__) == sorted(c.__name__ for c in classes)
 
 
@@ -51,6 +53,7 @@ def test_the_cli_maps_each_failure_to_its_exit_code():
     assert exit_code(SectionFailed("02_responses", "ValueError: boom", Path("x.ipynb"))) == 1
     assert exit_code(ParameterError("ci_level", 2, "must be below 1")) == 2
     assert exit_code(errors.ReconstructionError("no order of 16 patients")) == 2
+    assert exit_code(errors.KernelError("python3", "died before it was ready", "check it")) == 1
 
 
 def test_data_file_error_carries_the_path_and_reads_as_one_sentence():

@@ -70,3 +70,19 @@ def test_yaml_dates_stay_text_in_params_files_and_grids():
 
     assert load_yaml("data_cutoff: 2023-02-30\n") == {"data_cutoff": "2023-02-30"}
     assert resolve_parameters(load_yaml("data_cutoff: 2022-12-31\n"))["data_cutoff"] == "2022-12-31"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"landmarks_months": [24, 6, 6.0, 12.5], "ci_level": 0.9, "data_cutoff": " 2023-06-30 "},
+        {"subgroup": {"diagnosis": "T-ALL", "sex": ["M", "F"]}, "subgroup_by": " sex ", "title": " A "},
+        {"landmarks_months": 12, "time_origin": "cart_infusion", "ci_method": "plain", "data": " x.csv "},
+    ],
+)
+def test_resolving_resolved_parameters_changes_nothing(overrides):
+    """A batch hands each run's resolved parameters on (resolved once, in expand_grid): resolving them again would
+    give the same parameters."""
+    once = resolve_parameters(overrides)
+    assert resolve_parameters(once) == once

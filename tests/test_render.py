@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cartreport.errors import SectionFailed
+from cartreport.errors import SectionFailed, SetupError
 from cartreport.render import Section, execute_sections, render_report
 from cartreport.render.output import claim_folder
 
@@ -191,7 +191,7 @@ def test_ctrl_c_stops_the_kernel(tmp_path: Path, private_tmp: Path) -> None:
 
 
 def test_missing_notebook_fails_before_starting_a_kernel(tmp_path: Path, private_tmp: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="nope.ipynb"):
+    with pytest.raises(SetupError, match="nope.ipynb"):
         execute_sections([Section("nope", tmp_path / "nope.ipynb")], {}, tmp_path / "work")
     assert list(private_tmp.iterdir()) == []
 

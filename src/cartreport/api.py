@@ -4,7 +4,8 @@
 * :func:`load_analysis` — parameters → :class:`~cartreport.analysis.results.Analysis` (cached per process);
 * :func:`analysis_for` — a notebook's analysis: the one ``cartreport run`` handed over, or computed from the
   notebook's parameters cell (:mod:`cartreport.render.handoff`);
-* :func:`run_report` — validate, execute the notebooks, write the output folder atomically;
+* :func:`run_report` — validate, execute the notebooks, write the output folder atomically
+  (:func:`run_resolved_report`: the same for parameters resolved and a folder checked already, as a batch's);
 * :func:`validate` — every problem of a file;
 * :func:`reconstruct` — regenerate the shipped cohort.
 """
@@ -47,6 +48,7 @@ __all__ = [
     "load_cohort",
     "reconstruct",
     "run_report",
+    "run_resolved_report",
     "validate",
 ]
 
@@ -210,17 +212,41 @@ def run_report(
     ``kernel`` (from :func:`cartreport.render.start_kernel`) lets a caller start the kernel before anything
     else; by default it is started here, first, so that it boots while the data are validated.
     """
-    from cartreport import render
-
-    say = progress or (lambda line: None)
     started = time.perf_counter()
     params = resolve_parameters(dict(parameters or {}))
     check_report_target(params, output)  # before any work: refuse a folder cartreport may not replace
+    return _run_on_kernel(params, Path(output), progress, notebook_dir, kernel, started)
+
+
+def run_resolved_report(
+    params: dict,
+    output: str | Path,
+    *,
+    progress: Callable[[str], None] | None = None,
+    notebook_dir: Path = NOTEBOOK_DIR,
+    kernel=None,
+) -> Path:
+    """:func:`run_report` for parameters resolved already and an output folder checked already, by the caller.
+
+    ``params`` come from :func:`~cartreport.analysis.params.resolve_parameters` and ``output`` passed
+    :func:`check_report_target` (a batch does both for every run before the first starts:
+    :class:`cartreport.batch.BatchRun`, :func:`check_batch_target`); neither is done again here. The folder is
+    still checked when it is written (:func:`cartreport.render.write_atomically`).
+    """
+    return _run_on_kernel(params, Path(output), progress, notebook_dir, kernel, time.perf_counter())
+
+
+def _run_on_kernel(params: dict, output: Path, progress, notebook_dir: Path, kernel, started: float) -> Path:
+    """:func:`_run_report` on ``kernel``, or on a kernel started (first, to boot while the data are validated) and
+    shut down here."""
+    from cartreport import render
+
+    say = progress or (lambda line: None)
     owned = kernel is None
     if owned:
         kernel = render.start_kernel()
     try:
-        return _run_report(params, Path(output), say, notebook_dir, kernel, started)
+        return _run_report(params, output, say, notebook_dir, kernel, started)
     finally:
         if owned:
             kernel.shutdown()
@@ -308,17 +334,16 @@ def check_report_target(params: Mapping, output: str | Path) -> Path:
 def check_batch_target(runs: Mapping[str, Mapping], output: str | Path) -> Path:
     """Refuse, before any work, a batch that would write where cartreport may not; the batch folder, absolute.
 
-    ``runs`` maps each run's name to its parameters. The batch folder must be absent, empty or an earlier
-    batch folder of cartreport, holding no data file; each run's folder ``output/<name>`` is a report folder
-    (:func:`check_report_target`).
+    ``runs`` maps each run's name to its resolved parameters (:class:`cartreport.batch.BatchRun`). The batch folder
+    must be absent, empty or an earlier batch folder of cartreport, holding no data file; each run's folder
+    ``output/<name>`` is a report folder (:func:`check_report_target`).
     """
     from cartreport.render.output import check_output_folder
 
-    resolved = {name: resolve_parameters(dict(params)) for name, params in runs.items()}
     folder = check_output_folder(
-        output, "batch", inputs=[_resolve_data_path(p["data"]) for p in resolved.values()]
+        output, "batch", inputs=[_resolve_data_path(p["data"]) for p in runs.values()]
     )
-    for name, params in resolved.items():
+    for name, params in runs.items():
         check_report_target(params, folder / name)
     return folder
 

@@ -15,10 +15,11 @@ Grid file::
 
 With ``matrix``, every listed run (or one run named ``run`` when ``runs`` is absent) is crossed with every
 combination; names get ``__time_origin=cart_infusion`` style suffixes. Each run writes ``DIR/<name>/`` exactly as
-``cartreport run``; ``DIR/summary.csv`` and ``DIR/index.html`` summarise them. A failed run is reported and the others
-finish; the exit code is 1 if any run failed. SIGINT or SIGTERM stops the batch: no new report starts, the running
-ones are stopped and cleaned up (:mod:`cartreport.batch_workers`), the summary is written for what finished and the
-exit code is 128 + the signal's number.
+``cartreport run``; ``DIR/summary.csv`` and ``DIR/index.html`` (:mod:`cartreport.render.batch_index`) summarise them. A failed run is reported and the others
+finish. SIGINT or SIGTERM stops the batch: no new report starts, the running ones are stopped and cleaned up
+(:mod:`cartreport.batch_workers`), the summary is written for what finished and
+:class:`~cartreport.errors.BatchInterrupted` is raised. The command ``cartreport batch`` (progress bar, exit codes)
+is :mod:`cartreport.cli`'s.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import json
 import logging
 import re
 import shutil
-import signal
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -38,9 +38,9 @@ import pandas as pd
 import yaml
 
 from cartreport import batch_workers
-from cartreport.analysis.params import anchor_data_path, load_yaml, resolve_parameters, yaml_error
+from cartreport.analysis.params import anchor_data_path, load_yaml, yaml_error
 from cartreport.batch_workers import BatchRun, run_one
-from cartreport.errors import ParameterError
+from cartreport.errors import BatchInterrupted, ParameterError
 from cartreport.escape import write_csv
 
 __all__ = [
@@ -48,7 +48,6 @@ __all__ = [
     "BatchRun",
     "expand_grid",
     "load_grid",
-    "main",
     "run_batch",
     "run_one",
 ]
@@ -61,10 +60,6 @@ _RESERVED = ("summary.csv", "index.html")
 #: longest run name: ``.NAME.tmp-xxxxxxxx`` must still fit a file-system name (255 bytes)
 MAX_NAME_LENGTH = 200
 
-#: the index page's forest plot: CSS pixels per inch, and PNG pixels per CSS pixel (as the report's figures)
-FOREST_PX_PER_INCH = 100
-FOREST_DENSITY = 2
-
 
 def _suffix(key: str, value: object) -> str:
     text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
@@ -72,7 +67,8 @@ def _suffix(key: str, value: object) -> str:
 
 
 def expand_grid(grid: dict, base_dir: Path | None = None) -> list[BatchRun]:
-    """The runs of a grid (see module docstring), every run's parameters checked before anything runs."""
+    """The runs of a grid (see module docstring), every run's parameters resolved (:class:`BatchRun`), so checked,
+    before anything runs."""
     if not isinstance(grid, dict):
         raise ParameterError("grid", grid, "must be a mapping with defaults:, runs: and/or matrix:")
     unknown = set(grid) - {"defaults", "runs", "matrix"}
@@ -95,8 +91,7 @@ def expand_grid(grid: dict, base_dir: Path | None = None) -> list[BatchRun]:
             _check_name(name)
             if base_dir is not None:
                 params = anchor_data_path(params, base_dir)
-            resolve_parameters(params)  # refuse a bad grid before the first run starts
-            expanded.append(BatchRun(name, params))
+            expanded.append(BatchRun(name, params))  # resolves them: a bad grid is refused before any run
     names = [r.name for r in expanded]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
@@ -136,18 +131,6 @@ def load_grid(path: str | Path) -> list[BatchRun]:
     return expand_grid(grid, base_dir=path.parent.resolve())
 
 
-class BatchInterrupted(KeyboardInterrupt):
-    """A signal stopped the batch; ``summary.csv`` and ``index.html`` were written for what finished.
-
-    ``signum`` is the signal (``signal.SIGINT`` or ``signal.SIGTERM``), ``summary`` the summary written.
-    """
-
-    def __init__(self, signum: int, summary: pd.DataFrame) -> None:
-        super().__init__(signum)
-        self.signum = signum
-        self.summary = summary
-
-
 def _remove_leftovers(output: Path, runs: list[BatchRun]) -> None:
     """Delete the hidden ``.NAME.tmp-*`` / ``.NAME.trash-*`` folders of this batch's runs.
 
@@ -169,19 +152,28 @@ def run_batch(
     executor: str = "local",
     scheduler: str | None = None,
     progress: Callable[[dict], None] | None = None,
+    started: Callable[[], None] | None = None,
 ) -> pd.DataFrame:
     """Execute every run and write ``summary.csv`` and ``index.html``; returns the summary (runs in grid order).
+
+    Before any work the batch folder and every run's folder are checked (:func:`cartreport.api.check_batch_target`,
+    once for the whole batch: a refusal raises :class:`~cartreport.errors.OutputFolderError` or
+    :class:`~cartreport.errors.ParameterError` and nothing is written); then ``started()`` is called, and
+    ``progress(row)`` with each run's summary row as it finishes.
 
     SIGINT or SIGTERM (in the main thread) stops the batch: no new report starts, the running ones are stopped
     and their temporary folders and kernels deleted, the summary is written for what finished (the rest marked
     ``interrupted``) and :class:`BatchInterrupted` is raised.
     """
     from cartreport.api import check_batch_target
+    from cartreport.render.batch_index import write_index
     from cartreport.render.output import claim_folder
 
     output = check_batch_target({run.name: run.parameters for run in runs}, output)  # before any work
     output.mkdir(parents=True, exist_ok=True)
     claim_folder(output, "batch")
+    if started:
+        started()
     with batch_workers.StopOnSignal(uuid.uuid4().hex) as stop:
         if executor == "dask":
             source = batch_workers.on_dask(runs, str(output), jobs, scheduler, stop)
@@ -200,111 +192,7 @@ def run_batch(
         first = ["name", "status", "error", "n"]
         summary = summary[[c for c in first if c in summary] + [c for c in summary if c not in first]]
         write_csv(summary, output / "summary.csv")  # text a spreadsheet would run as a formula is quoted
-        _write_index(summary, output)
+        write_index(summary, output)
     if stop.signum is not None:
         raise BatchInterrupted(stop.signum, summary)
     return summary
-
-
-def _index_template():
-    """``templates/batch/index.html.j2``, autoescaped: run names and errors are data, shown as written."""
-    import jinja2
-
-    from cartreport.shipped import TEMPLATES_DIR
-
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "batch"), autoescape=True, keep_trailing_newline=True
-    )
-    return environment.get_template("index.html.j2")
-
-
-def _write_index(summary: pd.DataFrame, output: Path) -> None:
-    """``index.html``: a link per report, the summary table and a forest plot of 12-month (or first) landmarks."""
-    import base64
-    import io
-
-    from markupsafe import Markup
-
-    from cartreport import formatting
-    from cartreport.report import figures
-
-    figures.theme()
-    ok = summary[summary["status"] == "ok"]
-    forest = None
-    os_cols = [c for c in summary.columns if re.fullmatch(r"os_[\d.]+m", c)]
-    if len(ok) and os_cols:
-        col = "os_12m" if "os_12m" in os_cols else os_cols[0]
-        rows = ok[["name", col, f"{col}_ci_low", f"{col}_ci_high"]].dropna(subset=[col])
-        rows = rows.rename(columns={col: "estimate", f"{col}_ci_low": "ci_low", f"{col}_ci_high": "ci_high"})
-        if len(rows):
-            ax = figures.plot_forest(rows, xlabel=f"Overall survival at {col[3:-1]} months (%)")
-            buffer = io.BytesIO()
-            # twice the display density, like the report's figures: crisp on high-density screens and zoomed
-            dpi = FOREST_PX_PER_INCH * FOREST_DENSITY
-            ax.figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-            png = buffer.getvalue()
-            forest = {
-                "png": base64.b64encode(png).decode(),
-                # the PNG's own size (its IHDR header) over the density, rounded up: the size shown
-                "width": -(-int.from_bytes(png[16:20], "big") // FOREST_DENSITY),
-                "height": -(-int.from_bytes(png[20:24], "big") // FOREST_DENSITY),
-            }
-    shown = summary.copy()
-    for c in shown.columns:
-        if re.fullmatch(r"(os|lfs)_[\d.]+m(_ci_low|_ci_high)?", c):
-            shown[c] = shown[c].map(lambda v: formatting.percent(v) if pd.notna(v) else "")
-    page = _index_template().render(
-        runs=[{"name": r.name, "status": r.status, "error": str(r.error)} for r in summary.itertuples()],
-        n_ok=int((summary["status"] == "ok").sum()),
-        forest=forest,
-        summary_table=Markup(shown.to_html(index=False, na_rep="", escape=True)),  # pandas escaped the cells
-    )
-    (output / "index.html").write_text(page, encoding="utf-8")
-
-
-def main(args) -> int:
-    """``cartreport batch`` (called by :mod:`cartreport.cli`); 128 + the signal's number after SIGINT/SIGTERM."""
-    import sys
-
-    from tqdm import tqdm
-
-    runs = load_grid(args.grid)
-    from cartreport.api import check_batch_target
-
-    check_batch_target({run.name: run.parameters for run in runs}, args.output)  # a refusal: one line, no bar
-    bar = tqdm(total=len(runs), unit="report", desc="cartreport batch")
-    where = Path(args.output) / "summary.csv"
-
-    def progress(row: dict) -> None:
-        bar.update(1)
-        if row["status"] == "failed":
-            lines = str(row["error"]).splitlines() or [""]
-            more = f" (the full list is in {where})" if len(lines) > 1 else ""
-            bar.write(f"{row['name']}: failed: {lines[0].rstrip(':')}{more}")
-
-    try:
-        summary = run_batch(
-            runs,
-            args.output,
-            jobs=args.jobs,
-            executor=args.executor,
-            scheduler=args.scheduler,
-            progress=progress,
-        )
-        interrupted_by = None
-    except BatchInterrupted as stop:
-        summary, interrupted_by = stop.summary, stop.signum
-    bar.close()
-    counts = summary["status"].value_counts()
-    others = ", ".join(f"{counts[s]} {s}" for s in ("failed", "interrupted") if s in counts)
-    print(
-        f"{counts.get('ok', 0)} of {len(summary)} runs ok{f' ({others})' if others else ''}; summary in {where}"
-    )
-    if interrupted_by is not None:
-        name = signal.Signals(interrupted_by).name
-        print(
-            f"interrupted by {name}: no new report was started, the running ones were stopped",
-            file=sys.stderr,
-        )
-        return 128 + interrupted_by
-    return 1 if counts.get("ok", 0) < len(summary) else 0

@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cartreport.errors import CartreportError, SectionFailed
+from cartreport.analysis.params import resolve_parameters
+from cartreport.errors import CartreportError, KernelError, SectionFailed
 
 __all__ = [
     "ALL_BATCHES",
@@ -48,8 +49,18 @@ _STOPPED: set[str] = set()  # batches stopped in this process
 
 @dataclass(frozen=True)
 class BatchRun:
+    """One report of a batch: its name and its parameters.
+
+    The parameters are resolved (:func:`~cartreport.analysis.params.resolve_parameters`) here, once, when the run
+    is made (by :func:`cartreport.batch.expand_grid`, so that a bad grid is refused before anything runs); the
+    batch's target check and the report itself get them as they are.
+    """
+
     name: str
     parameters: dict
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parameters", resolve_parameters(self.parameters))
 
 
 def _is_stopped(batch_id: str) -> bool:
@@ -168,11 +179,15 @@ def run_one(run: BatchRun, output: str, batch_id: str = "", print_writer: bool =
         kernel = _worker_kernel(print_writer)
         if _is_stopped(batch_id):  # the signal came while the kernel started
             return interrupted_row(run.name)
-        folder = api.run_report(run.parameters, Path(output) / run.name, kernel=kernel)
+        # resolved in BatchRun, the folder checked by run_batch before the first report started
+        folder = api.run_resolved_report(run.parameters, Path(output) / run.name, kernel=kernel)
         results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
         row.update(_headline(results))
     except SectionFailed as exc:
         row.update(status="failed", error=f"section {exc.section}: {exc.error}")
+        _drop_worker_kernel()
+    except KernelError as exc:  # dead or never ready: the next report gets a new one
+        row.update(status="failed", error=str(exc))
         _drop_worker_kernel()
     except CartreportError as exc:  # invalid data or parameters: nothing ran in the kernel
         # the whole message: the validator bounds it (problems.MAX_PER_RULE lines per rule and a count)

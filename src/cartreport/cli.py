@@ -1,8 +1,10 @@
 """``cartreport`` command line: parses options, calls :mod:`cartreport.api`, formats the outcome.
 
-Exit codes: 0 success; 1 ``validate`` found problems or a report section failed; 2 invalid data, file or parameters
-(nothing was written). Every expected failure is a :class:`~cartreport.errors.CartreportError`, mapped to its exit
-code by :data:`EXIT_CODES`; it prints a readable message, never a traceback.
+Exit codes (declared here, once): 0 success; 1 ``validate`` found problems, a report section failed, the report kernel
+could not run or a run of a batch failed; 2 invalid data, file or parameters (nothing was written); 128 + the
+signal's number when SIGINT (130) or SIGTERM (143) stopped the command. Every expected failure is a
+:class:`~cartreport.errors.CartreportError`, mapped to its exit code by :data:`EXIT_CODES`; it prints a readable
+message, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import atexit
 import logging
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -19,15 +22,26 @@ import yaml
 
 from cartreport import __version__
 from cartreport.analysis.params import PARAMETERS, anchor_data_path, load_yaml, parse_cli_value, yaml_error
-from cartreport.errors import CartreportError, ParameterError, PrintFilesError, SectionFailed
+from cartreport.errors import (
+    BatchInterrupted,
+    CartreportError,
+    KernelError,
+    ParameterError,
+    PrintFilesError,
+    SectionFailed,
+)
 
 __all__ = ["console", "main"]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_INVALID = 0, 1, 2
+#: a signal stopped the command: the exit code is this + the signal's number (130 after SIGINT or Ctrl-C, 143 after
+#: SIGTERM), as a shell reports a command a signal ended; a batch's finished reports, summary and index are kept
+EXIT_SIGNAL_BASE = 128
 #: the exit code of each expected failure (the first class in this order that the error is an instance of)
 EXIT_CODES: tuple[tuple[type[CartreportError], int], ...] = (
     (SectionFailed, EXIT_PROBLEMS),  # the data and parameters were valid; a notebook cell raised
     (PrintFilesError, EXIT_PROBLEMS),  # the data and parameters were valid; a figure could not be written
+    (KernelError, EXIT_PROBLEMS),  # the report kernel could not start or died: the environment, not the input
     (CartreportError, EXIT_INVALID),  # invalid data, file, parameters or output folder: nothing ran
 )
 
@@ -138,9 +152,54 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
+    """A progress bar and a line per failed run; 1 if a run failed, :data:`EXIT_SIGNAL_BASE` + the signal's number
+    after SIGINT/SIGTERM."""
+    from tqdm import tqdm
+
     from cartreport import batch
 
-    return batch.main(args)
+    runs = batch.load_grid(args.grid)
+    where = Path(args.output) / "summary.csv"
+    bars: list[tqdm] = []  # shown once the batch's folders are checked: a refusal is one line, no bar
+
+    def started() -> None:
+        bars.append(tqdm(total=len(runs), unit="report", desc="cartreport batch"))
+
+    def progress(row: dict) -> None:
+        bar = bars[0]
+        bar.update(1)
+        if row["status"] == "failed":
+            lines = str(row["error"]).splitlines() or [""]
+            more = f" (the full list is in {where})" if len(lines) > 1 else ""
+            bar.write(f"{row['name']}: failed: {lines[0].rstrip(':')}{more}")
+
+    try:
+        summary = batch.run_batch(
+            runs,
+            args.output,
+            jobs=args.jobs,
+            executor=args.executor,
+            scheduler=args.scheduler,
+            progress=progress,
+            started=started,
+        )
+        interrupted_by = None
+    except BatchInterrupted as stop:
+        summary, interrupted_by = stop.summary, stop.signum
+    bars[0].close()
+    counts = summary["status"].value_counts()
+    others = ", ".join(f"{counts[s]} {s}" for s in ("failed", "interrupted") if s in counts)
+    print(
+        f"{counts.get('ok', 0)} of {len(summary)} runs ok{f' ({others})' if others else ''}; summary in {where}"
+    )
+    if interrupted_by is not None:
+        name = signal.Signals(interrupted_by).name
+        print(
+            f"interrupted by {name}: no new report was started, the running ones were stopped",
+            file=sys.stderr,
+        )
+        return EXIT_SIGNAL_BASE + interrupted_by
+    return EXIT_PROBLEMS if counts.get("ok", 0) < len(summary) else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         # a report is written atomically (nothing or all of it); a batch's finished reports stay where they are
         done = "nothing was written" if args.command != "batch" else "reports that had finished are kept"
         print(f"interrupted; {done}", file=sys.stderr)
-        return 130
+        return EXIT_SIGNAL_BASE + signal.SIGINT
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

@@ -3,30 +3,41 @@
 Modelled on ``papermill/exceptions.py``: one module, one class per failure mode, each carrying what a person needs
 to fix the cause (the file, the rows, the parameter) and a ``str()`` that a clinician can read without a traceback.
 Every expected failure is a subclass of :class:`CartreportError`; the command line prints ``str(error)`` and maps
-the class to an exit code (``cartreport.cli.EXIT_CODES``: 1 for a failed report section or figure, 2 for everything else).
+the class to an exit code (``cartreport.cli.EXIT_CODES``: 1 for a failed report section or figure or a report kernel
+that failed, 2 for everything else).
 
 - :class:`CohortError`: the patient table was read but breaks the data contract (:mod:`cartreport.contract.validate`);
 - :class:`DataFileError`: the file cannot be read at all (missing, empty, header only, unsupported, damaged);
 - :class:`ParameterError`: a report parameter has a wrong type or value;
 - :class:`OutputFolderError`: the output folder is not one cartreport may write (it holds files of the user);
 - :class:`SetupError`: cartreport's own files are missing;
+- :class:`KernelError`: the report kernel (the Jupyter kernel the notebooks run on) could not start or stopped
+  answering (raised by :mod:`cartreport.render`);
 - :class:`HandoffError`: a report notebook was handed an analysis it cannot use (:mod:`cartreport.render.handoff`);
 - :class:`SectionFailed`: a report section failed while rendering (raised by :mod:`cartreport.render`);
 - :class:`PrintFilesError`: a figure's print files could not be written (raised by :mod:`cartreport.render`);
 - :class:`ReconstructionError`: the reconstructed cohort does not reproduce a published figure.
+
+One class here is not a failure and not a :class:`CartreportError`: :class:`BatchInterrupted`, the
+``KeyboardInterrupt`` by which a batch stopped by SIGINT or SIGTERM returns what it finished.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
+    "BatchInterrupted",
     "CartreportError",
     "CohortError",
     "DataFileError",
     "HandoffError",
+    "KernelError",
     "OutputFolderError",
     "ParameterError",
     "PrintFilesError",
@@ -168,6 +179,35 @@ class SetupError(CartreportError):
         return f"cartreport is not set up: {self.reason}; {self.hint}"
 
 
+class KernelError(CartreportError):
+    """The report kernel, the Jupyter kernel the notebooks run on, could not start or stopped answering.
+
+    Not a problem of the data or the parameters: the Python environment that runs the kernel is broken (its
+    interpreter missing, ipykernel not installed, the kernel spec pointing elsewhere) or the kernel died (e.g. out
+    of memory). Nothing was written.
+
+    Parameters
+    ----------
+    kernel_name : the Jupyter kernel spec, e.g. ``"python3"``.
+    reason : what happened, e.g. ``"died before it was ready"``.
+    hint : what to do.
+
+    Examples
+    --------
+    >>> str(KernelError("python3", "died before it was ready", "check it with: jupyter kernelspec list"))
+    'the report kernel (python3) died before it was ready; check it with: jupyter kernelspec list'
+    """
+
+    def __init__(self, kernel_name: str, reason: str, hint: str) -> None:
+        self.kernel_name = kernel_name
+        self.reason = reason
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"the report kernel ({self.kernel_name}) {self.reason}; {self.hint}"
+
+
 class HandoffError(CartreportError):
     """A report notebook was given an analysis handle it cannot use (:func:`cartreport.api.analysis_for`).
 
@@ -233,3 +273,18 @@ class PrintFilesError(CartreportError):
 
 class ReconstructionError(CartreportError):
     """The generated table does not reproduce a published figure (:mod:`cartreport.cohorts.reconstruct`)."""
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """A signal stopped the batch; ``summary.csv`` and ``index.html`` were written for what finished.
+
+    A signal, not a failure: a ``KeyboardInterrupt`` (so that whatever stops on Ctrl-C stops on it) and not a
+    :class:`CartreportError`. :func:`cartreport.batch.run_batch` raises it; ``cartreport batch`` exits with
+    ``cartreport.cli.EXIT_SIGNAL_BASE`` + ``signum``. ``signum`` is the signal (``signal.SIGINT`` or
+    ``signal.SIGTERM``), ``summary`` the summary written.
+    """
+
+    def __init__(self, signum: int, summary: pd.DataFrame) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.summary = summary

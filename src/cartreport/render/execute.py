@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cartreport.errors import SectionFailed
+from cartreport.errors import SectionFailed, SetupError
 from cartreport.render.html_report import _import_notebook_stack, _warm_up_exporter
 from cartreport.render.kernel import PRELOAD_MODULES, _cancel_pending_tasks, _Kernel
 from cartreport.render.print_writer import PrintWriter
@@ -168,12 +168,19 @@ def execute_sections(
 
     Raises
     ------
+    SetupError
+        A notebook of ``sections`` is missing; nothing was started.
+    KernelError
+        The kernel could not start, or died between two notebooks.
     SectionFailed
         A cell raised (or timed out, or the kernel died); no later section is run.
     """
     missing = [str(section.path) for section in sections if not Path(section.path).is_file()]
     if missing:
-        raise FileNotFoundError(f"report notebook(s) not found: {', '.join(missing)}")
+        raise SetupError(
+            f"the report notebook(s) {', '.join(missing)} are not found",
+            "check the notebook folder, or reinstall cartreport (pip install -e . in a checkout)",
+        )
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     results: list[NotebookNode] = []

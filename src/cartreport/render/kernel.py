@@ -3,7 +3,8 @@
 :func:`start_kernel` starts it (heavy modules preloaded while the caller does other work);
 :class:`_Kernel` connects a client, resets the namespace between notebooks as ``%reset -f`` does, and
 always shuts the process down. See ``shared/notes/fast-reports.md``. Only the standard library and two light
-modules of cartreport (``kernel_env``, ``report.print_queue``) are imported at module level.
+modules of cartreport (``kernel_env``, ``report.print_queue``) and ``errors`` are imported at module level. A kernel
+that cannot start, or dies outside a notebook cell, is a :class:`~cartreport.errors.KernelError`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cartreport.errors import KernelError
 from cartreport.kernel_env import PRINT_QUEUE_ENV, SHARED_DIR_ENV
 from cartreport.report.print_queue import PROCESS_RC
 
@@ -29,6 +31,12 @@ if TYPE_CHECKING:
 __all__ = ["PRELOAD_MODULES", "SHARED_DIR_ENV", "import_seaborn_lean", "start_kernel"]
 
 logger = logging.getLogger(__name__)
+
+#: what to do when the report kernel cannot start: look at the environment it is started in
+ENVIRONMENT_HINT = (
+    "check the Python environment it runs in (jupyter kernelspec list names it; "
+    "python -m ipykernel install --user installs this Python's kernel)"
+)
 
 #: Modules imported in the kernel while it boots (missing ones are skipped silently).
 PRELOAD_MODULES: tuple[str, ...] = (
@@ -88,6 +96,34 @@ def import_seaborn_lean() -> None:
     finally:
         if hidden and "scipy.stats" in sys.modules and sys.modules["scipy.stats"] is None:
             del sys.modules["scipy.stats"]
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception in one line: the first line of its message, or its name if it has none."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+@contextlib.contextmanager
+def _jupyter_logs_to_debug():
+    """While a kernel starts: jupyter_client's own records (on traitlets' logger) go to this module's debug log.
+
+    A failed start is logged there at length (the whole command line, the environment, a traceback) before the
+    exception is raised; the :class:`~cartreport.errors.KernelError` says it in one line.
+    """
+    from traitlets.log import get_logger
+
+    jupyter = get_logger()
+
+    def to_debug(record: logging.LogRecord) -> bool:
+        logger.debug("jupyter_client: %s", record.getMessage(), exc_info=record.exc_info)
+        return False
+
+    jupyter.addFilter(to_debug)
+    try:
+        yield
+    finally:
+        jupyter.removeFilter(to_debug)
 
 
 def _preload_line(modules: Sequence[str]) -> str:
@@ -162,6 +198,7 @@ class _Kernel:
     def __init__(self, kernel_name: str, cwd: Path, preload: Sequence[str], print_queue: bool = True) -> None:
         from jupyter_client.manager import AsyncKernelManager
 
+        self.kernel_name = kernel_name
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="cr-k-"))
         #: files the caller hands to the kernel (cartreport.api shares the validated analysis here)
         self.shared_dir = self.runtime_dir / "shared"
@@ -190,7 +227,11 @@ class _Kernel:
             env.pop(PRINT_QUEUE_ENV, None)
             if self.print_queue is not None:
                 env[PRINT_QUEUE_ENV] = str(self.print_queue)
-            _run(self.km.start_kernel, cwd=str(cwd), extra_arguments=extra, env=env)
+            with _jupyter_logs_to_debug():
+                _run(self.km.start_kernel, cwd=str(cwd), extra_arguments=extra, env=env)
+        except Exception as exc:  # no interpreter, no ipykernel, no such kernel spec, ...
+            self.shutdown()
+            raise KernelError(kernel_name, f"could not start: {_first_line(exc)}", ENVIRONMENT_HINT) from exc
         except BaseException:
             self.shutdown()
             raise
@@ -203,11 +244,19 @@ class _Kernel:
             kc = self.km.client()
             kc.start_channels()
             deadline = time.monotonic() + timeout
-            while not await _answered(kc, kc.kernel_info()):
-                if not await self.km.is_alive():
-                    raise RuntimeError("the report kernel died before it was ready")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the report kernel did not answer within {timeout:.0f} s")
+            try:
+                while not await _answered(kc, kc.kernel_info()):
+                    if not await self.km.is_alive():
+                        raise KernelError(self.kernel_name, "died before it was ready", ENVIRONMENT_HINT)
+                    if time.monotonic() > deadline:
+                        raise KernelError(
+                            self.kernel_name,
+                            f"did not answer within {timeout:.0f} s",
+                            f"the machine may be too busy: run again; if it happens again, {ENVIRONMENT_HINT}",
+                        )
+            except BaseException:
+                kc.stop_channels()  # the caller's shutdown knows only a client that connected
+                raise
             kc.allow_stdin = False
             return kc
 
@@ -237,12 +286,20 @@ class _Kernel:
                     reply.cancel()
                     with contextlib.suppress(BaseException):
                         await reply
-                    raise RuntimeError("the kernel died while its namespace was being reset")
+                    raise KernelError(
+                        self.kernel_name,
+                        "died between two notebooks, while its namespace was being reset",
+                        "it may have run out of memory, or been stopped: run the report again",
+                    )
             return reply.result()
 
         content = _run(_reset_while_alive)["content"]
         if content.get("status") != "ok":
-            raise RuntimeError(f"could not reset the kernel: {content.get('ename')}: {content.get('evalue')}")
+            raise KernelError(
+                self.kernel_name,
+                f"could not be reset between two notebooks: {content.get('ename')}: {content.get('evalue')}",
+                f"run the report again; if it happens again, {ENVIRONMENT_HINT}",
+            )
 
     def is_alive(self) -> bool:
         """The kernel process is still running (a warm kernel kept across reports checks before reuse)."""

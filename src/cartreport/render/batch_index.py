@@ -1,0 +1,86 @@
+"""A batch's ``index.html``: a link per report, the summary table and a forest plot of the runs' 12-month (or first)
+overall-survival landmarks, rendered from ``templates/batch/index.html.j2``.
+
+:func:`cartreport.batch.run_batch` writes it beside ``summary.csv``, from the same summary. The template is
+autoescaped: run names and errors are data, shown as written. Only the standard library and pandas are imported at
+module level (jinja2 and the figures when a page is written).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["FOREST_DENSITY", "FOREST_PX_PER_INCH", "write_index"]
+
+#: the index page's forest plot: CSS pixels per inch, and PNG pixels per CSS pixel (as the report's figures)
+FOREST_PX_PER_INCH = 100
+FOREST_DENSITY = 2
+
+
+def _index_template():
+    """``templates/batch/index.html.j2``, autoescaped: run names and errors are data, shown as written."""
+    import jinja2
+
+    from cartreport.shipped import TEMPLATES_DIR
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR / "batch"), autoescape=True, keep_trailing_newline=True
+    )
+    return environment.get_template("index.html.j2")
+
+
+def _forest(summary: pd.DataFrame) -> dict | None:
+    """The forest plot of the runs that finished, as the template shows it (base64 PNG, displayed size); ``None``
+    without a run that finished or without an overall-survival landmark."""
+    import base64
+    import io
+
+    from cartreport.report import figures
+
+    ok = summary[summary["status"] == "ok"]
+    os_cols = [c for c in summary.columns if re.fullmatch(r"os_[\d.]+m", c)]
+    if not (len(ok) and os_cols):
+        return None
+    col = "os_12m" if "os_12m" in os_cols else os_cols[0]
+    rows = ok[["name", col, f"{col}_ci_low", f"{col}_ci_high"]].dropna(subset=[col])
+    rows = rows.rename(columns={col: "estimate", f"{col}_ci_low": "ci_low", f"{col}_ci_high": "ci_high"})
+    if not len(rows):
+        return None
+    ax = figures.plot_forest(rows, xlabel=f"Overall survival at {col[3:-1]} months (%)")
+    buffer = io.BytesIO()
+    # twice the display density, like the report's figures: crisp on high-density screens and zoomed
+    dpi = FOREST_PX_PER_INCH * FOREST_DENSITY
+    ax.figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    png = buffer.getvalue()
+    return {
+        "png": base64.b64encode(png).decode(),
+        # the PNG's own size (its IHDR header) over the density, rounded up: the size shown
+        "width": -(-int.from_bytes(png[16:20], "big") // FOREST_DENSITY),
+        "height": -(-int.from_bytes(png[20:24], "big") // FOREST_DENSITY),
+    }
+
+
+def write_index(summary: pd.DataFrame, output: Path) -> None:
+    """``output/index.html``: a link per report, the summary table and a forest plot of 12-month (or first)
+    landmarks. ``summary`` is the batch's summary (``name``, ``status``, ``error``, the landmark columns)."""
+    from markupsafe import Markup
+
+    from cartreport import formatting
+    from cartreport.report import figures
+
+    figures.theme()
+    forest = _forest(summary)
+    shown = summary.copy()
+    for c in shown.columns:
+        if re.fullmatch(r"(os|lfs)_[\d.]+m(_ci_low|_ci_high)?", c):
+            shown[c] = shown[c].map(lambda v: formatting.percent(v) if pd.notna(v) else "")
+    page = _index_template().render(
+        runs=[{"name": r.name, "status": r.status, "error": str(r.error)} for r in summary.itertuples()],
+        n_ok=int((summary["status"] == "ok").sum()),
+        forest=forest,
+        summary_table=Markup(shown.to_html(index=False, na_rep="", escape=True)),  # pandas escaped the cells
+    )
+    (Path(output) / "index.html").write_text(page, encoding="utf-8")
