@@ -359,3 +359,33 @@ def test_results_json_written_in_the_background_is_waited_for_and_its_error_rais
     wait = api._in_background(write_results, {"a": 1}, tmp_path / "missing" / "results.json")
     with pytest.raises(FileNotFoundError):
         wait()
+
+
+def test_the_words_results_json_carries_stay_as_documented():
+    """results.json carries a few sentences and method labels (docs/results.md) that users parse: the method
+    sentences, the small-numbers caution and each endpoint's method label are pinned here, word for word."""
+    results = api.load_analysis(subgroup_by="diagnosis", ci_method="log", ci_level=0.9).results
+    assert results["methods"] == {
+        "cif": "Cumulative incidence of relapse and non-relapse mortality as competing risks by the Aalen–Johansen "
+        "estimator with tied times handled exactly, Gray's variance (as R cmprsk::cuminc) and 90% log-log "
+        "confidence intervals.",
+        "follow_up": "Median follow-up by the reverse Kaplan–Meier method (Schemper & Smith 1996).",
+        "km": "Survival probabilities by the Kaplan–Meier method with Greenwood's variance and 90% log pointwise "
+        'confidence intervals (as R survival::survfit, conf.type="log").',
+        "median_ci": "Confidence intervals for median survival by the Brookmeyer–Crowley method, inverting the "
+        "pointwise band (as R survival's print.survfit).",
+        "response_ci": "Response rates with exact 90% Clopper–Pearson confidence intervals.",
+        "test": "Survival between groups compared by the log-rank test (as R survival::survdiff), cumulative "
+        "incidence by Gray's test (as R cmprsk::cuminc).",
+    }
+    assert results["subgroups"]["caution"] == (
+        "Small numbers by diagnosis: T-ALL has 11 patients and 4 deaths, T-LBL has 5 patients and 1 death; "
+        "estimates are imprecise and the tests have little power."
+    )
+    assert (
+        results["endpoints"]["os"]["method"] == "Kaplan–Meier; Greenwood variance; log confidence intervals"
+    )
+    assert results["endpoints"]["nrm"]["method"] == (
+        "Aalen–Johansen (ties handled exactly); Gray's variance as cmprsk::cuminc; log-log confidence intervals"
+    )
+    assert api.load_analysis().results["subgroups"] is None
