@@ -127,7 +127,7 @@ def _block_head(key: str, fit: KMResult | CIFResult, params: dict) -> dict:
 
 
 def _km_block(key: str, fit: KMResult, params: dict) -> dict:
-    return {**_block_head(key, fit, params), **km_body(fit, params["ci_method"])}
+    return {**_block_head(key, fit, params), **km_body(fit)}
 
 
 def _cif_block(key: str, fit: CIFResult, params: dict) -> dict:
