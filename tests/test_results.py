@@ -389,3 +389,26 @@ def test_the_words_results_json_carries_stay_as_documented():
         "Aalen–Johansen (ties handled exactly); Gray's variance as cmprsk::cuminc; log-log confidence intervals"
     )
     assert api.load_analysis().results["subgroups"] is None
+
+
+def test_the_analysis_holds_data_and_the_report_words_it():
+    """analyse() returns data (which groups are small, the parameters of the methods); the sentences results.json
+    carries for its readers are the report's (cartreport.report.methods), added by load_analysis."""
+    from cartreport.analysis.params import resolve_parameters
+    from cartreport.analysis.results import analyse, small_groups
+    from cartreport.report import methods
+
+    params = resolve_parameters({"subgroup_by": "diagnosis"})
+    data = analyse(api.load_cohort().table, params).results
+    assert "methods" not in data and "caution" not in data["subgroups"]
+    assert [g["value"] for g in small_groups(data["subgroups"]["groups"])] == ["T-ALL", "T-LBL"]
+    worded = methods.with_wording(data)
+    assert list(worded) == [
+        *list(data)[: list(data).index("subgroups") + 1],
+        "methods",
+        *list(data)[list(data).index("subgroups") + 1 :],
+    ]
+    results = api.load_analysis(subgroup_by="diagnosis").results
+    assert results["methods"] == worded["methods"] == methods.method_sentences(results["parameters"])
+    assert results["subgroups"]["caution"] == methods.small_numbers_caution(results["subgroups"])
+    assert methods.with_wording({**data, "subgroups": None})["methods"] == worded["methods"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cartreport import api, formatting
-from cartreport.report import transplant_prose
+from cartreport.report import methods, transplant_prose
 
 ROOT = Path(__file__).resolve().parents[1]
 TIES = ROOT / "tests" / "data" / "transplant_ties.csv"
@@ -70,7 +70,7 @@ def test_shipped_study_says_not_reported_and_shows_no_empty_part():
         transplant_prose.engraftment_paragraph,
         transplant_prose.gvhd_paragraph,
         transplant_prose.grfs_paragraph,
-        transplant_prose.transplant_methods,
+        methods.transplant_methods,
     ):
         assert not helper(results)
     assert transplant_prose.safety_table(results) is None

@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from cartreport.contract.coerce import coerce
 from cartreport.errors import CohortError, ParameterError, SetupError
 from cartreport.formatting import counted
 from cartreport.render.handoff import HANDLE_PARAMETER, notebook_parameters, receive, share
+from cartreport.report.methods import with_wording
 from cartreport.shipped import NOTEBOOK_DIR
 
 __all__ = [
@@ -183,6 +184,8 @@ def _analysis_cached(params_json: str, path: Path, sha256: str, sheet: str) -> A
         published=published_figures() if cohort.is_reconstruction else None,
         data_notes=cohort.notes,
     )
+    # results.json carries the report's words for its methods and small-numbers caution, as it always has
+    analysis = replace(analysis, results=with_wording(analysis.results))
     _return_freed_memory()  # what the statistics needed only while they ran
     return analysis
 
