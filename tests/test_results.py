@@ -281,7 +281,7 @@ def test_a_data_cutoff_removes_later_infusions_from_every_count(cut_results):
     assert rows[("sex", "female")] == 4 and rows[("sex", "male")] == 9
     assert sum(r["response_counts"]["bm"].values()) == CUTOFF_POPULATION
     analysis = api.load_analysis(data_cutoff="2022-12-31")
-    assert len(api.patient_timeline(analysis)) == CUTOFF_POPULATION
+    assert len(analysis.patient_timeline()) == CUTOFF_POPULATION
     assert sorted(analysis.table["patient_id"]) == [f"CD7-{i:02d}" for i in range(1, 14)]
 
 
@@ -412,3 +412,18 @@ def test_the_analysis_holds_data_and_the_report_words_it():
     assert results["methods"] == worded["methods"] == methods.method_sentences(results["parameters"])
     assert results["subgroups"]["caution"] == methods.small_numbers_caution(results["subgroups"])
     assert methods.with_wording({**data, "subgroups": None})["methods"] == worded["methods"]
+
+
+def test_the_notebook_helpers_api_held_are_still_there_for_older_notebooks():
+    """Notebooks written against api.patient_timeline / subgroup_figure / transplant_figure / provenance_table keep
+    working: the names lead to where each moved."""
+    from cartreport.analysis.results import Analysis
+    from cartreport.report import figures, provenance
+    from cartreport.report.figures import transplant
+
+    assert api.patient_timeline is Analysis.patient_timeline
+    assert api.subgroup_figure is figures.subgroup_figure
+    assert api.transplant_figure is transplant.transplant_figure
+    assert api.provenance_table is provenance.provenance_table
+    with pytest.raises(AttributeError):
+        api.no_such_helper  # noqa: B018

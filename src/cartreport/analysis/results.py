@@ -28,6 +28,7 @@ from cartreport.analysis.endpoints import (
     at_cutoff,
     derive_endpoints,
     month_ticks,
+    patient_timeline,
 )
 from cartreport.analysis.transplant_results import TransplantAnalysis, analyse_transplant
 from cartreport.contract.identifiers import looks_like_identifier
@@ -62,6 +63,11 @@ class Analysis:
     by_group: dict[str, dict[str, KMResult | CIFResult]]
     results: dict = field(repr=False)
     transplant: TransplantAnalysis | None = None  # safety and transplant outcomes (optional columns)
+
+    def patient_timeline(self) -> pd.DataFrame:
+        """Each patient's course in months since CAR-T, to the data cut-off (the swimmer plot's input;
+        :func:`cartreport.analysis.endpoints.patient_timeline`)."""
+        return patient_timeline(self.table, self.endpoints.data_cutoff)
 
     def for_notebooks(self) -> Analysis:
         """This analysis as the report's notebooks read it (what ``cartreport run`` hands to its kernel): the same
