@@ -184,3 +184,17 @@ def test_relative_imports_are_resolved():
     path = SRC / "cartreport" / "render" / "execute.py"
     source = "from .kernel import _Kernel\nfrom ..errors import SectionFailed\nfrom . import output\n"
     assert _runtime_imports(path, _modules(), source) == {"render.kernel", "errors", "render.output"}
+
+
+def test_the_notebooks_call_api_only_to_load_their_analysis():
+    """``api.analysis_for(globals())`` is a notebook's one line for its analysis; figures, tables and words come
+    from the report (and the analysis object itself), not from the entry points."""
+    import json
+    import re
+
+    calls = {}
+    for path in sorted((SRC / "cartreport" / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        source = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        calls[path.stem] = sorted(set(re.findall(r"\bapi\.(\w+)", source)))
+    assert calls and all(found == ["analysis_for"] for found in calls.values()), calls

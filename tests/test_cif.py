@@ -209,3 +209,10 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_fit_names_its_method_for_results_json():
+    fit = aalen_johansen([1, 2, 3], [1, 2, 0], cause=1)
+    assert fit.method == (
+        "Aalen–Johansen (ties handled exactly); Gray's variance as cmprsk::cuminc; log-log confidence intervals"
+    )

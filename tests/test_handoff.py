@@ -84,7 +84,7 @@ def test_the_kernel_receives_what_the_notebooks_read_and_no_more(kernel_folder):
     for name in ("survival", "incidence", "by_group"):
         assert repr(getattr(received, name)) == repr(getattr(shared, name))
     assert received.endpoints.data_cutoff == shared.endpoints.data_cutoff
-    pd.testing.assert_frame_equal(api.patient_timeline(received), api.patient_timeline(shared))
+    pd.testing.assert_frame_equal(received.patient_timeline(), shared.patient_timeline())
     assert list(received.table.columns) == [c for c in shared.table.columns if c in TIMELINE_COLUMNS]
     assert received.endpoints.patients.empty and list(received.endpoints.patients) == list(
         shared.endpoints.patients

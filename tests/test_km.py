@@ -201,3 +201,8 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_fit_names_its_method_for_results_json():
+    fit = kaplan_meier([1, 2, 3], [1, 0, 1], ci_method="plain")
+    assert fit.method == "Kaplan–Meier; Greenwood variance; plain confidence intervals"

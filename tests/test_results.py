@@ -281,7 +281,7 @@ def test_a_data_cutoff_removes_later_infusions_from_every_count(cut_results):
     assert rows[("sex", "female")] == 4 and rows[("sex", "male")] == 9
     assert sum(r["response_counts"]["bm"].values()) == CUTOFF_POPULATION
     analysis = api.load_analysis(data_cutoff="2022-12-31")
-    assert len(api.patient_timeline(analysis)) == CUTOFF_POPULATION
+    assert len(analysis.patient_timeline()) == CUTOFF_POPULATION
     assert sorted(analysis.table["patient_id"]) == [f"CD7-{i:02d}" for i in range(1, 14)]
 
 
@@ -359,3 +359,71 @@ def test_results_json_written_in_the_background_is_waited_for_and_its_error_rais
     wait = api._in_background(write_results, {"a": 1}, tmp_path / "missing" / "results.json")
     with pytest.raises(FileNotFoundError):
         wait()
+
+
+def test_the_words_results_json_carries_stay_as_documented():
+    """results.json carries a few sentences and method labels (docs/results.md) that users parse: the method
+    sentences, the small-numbers caution and each endpoint's method label are pinned here, word for word."""
+    results = api.load_analysis(subgroup_by="diagnosis", ci_method="log", ci_level=0.9).results
+    assert results["methods"] == {
+        "cif": "Cumulative incidence of relapse and non-relapse mortality as competing risks by the Aalen–Johansen "
+        "estimator with tied times handled exactly, Gray's variance (as R cmprsk::cuminc) and 90% log-log "
+        "confidence intervals.",
+        "follow_up": "Median follow-up by the reverse Kaplan–Meier method (Schemper & Smith 1996).",
+        "km": "Survival probabilities by the Kaplan–Meier method with Greenwood's variance and 90% log pointwise "
+        'confidence intervals (as R survival::survfit, conf.type="log").',
+        "median_ci": "Confidence intervals for median survival by the Brookmeyer–Crowley method, inverting the "
+        "pointwise band (as R survival's print.survfit).",
+        "response_ci": "Response rates with exact 90% Clopper–Pearson confidence intervals.",
+        "test": "Survival between groups compared by the log-rank test (as R survival::survdiff), cumulative "
+        "incidence by Gray's test (as R cmprsk::cuminc).",
+    }
+    assert results["subgroups"]["caution"] == (
+        "Small numbers by diagnosis: T-ALL has 11 patients and 4 deaths, T-LBL has 5 patients and 1 death; "
+        "estimates are imprecise and the tests have little power."
+    )
+    assert (
+        results["endpoints"]["os"]["method"] == "Kaplan–Meier; Greenwood variance; log confidence intervals"
+    )
+    assert results["endpoints"]["nrm"]["method"] == (
+        "Aalen–Johansen (ties handled exactly); Gray's variance as cmprsk::cuminc; log-log confidence intervals"
+    )
+    assert api.load_analysis().results["subgroups"] is None
+
+
+def test_the_analysis_holds_data_and_the_report_words_it():
+    """analyse() returns data (which groups are small, the parameters of the methods); the sentences results.json
+    carries for its readers are the report's (cartreport.report.methods), added by load_analysis."""
+    from cartreport.analysis.params import resolve_parameters
+    from cartreport.analysis.results import analyse, small_groups
+    from cartreport.report import methods
+
+    params = resolve_parameters({"subgroup_by": "diagnosis"})
+    data = analyse(api.load_cohort().table, params).results
+    assert "methods" not in data and "caution" not in data["subgroups"]
+    assert [g["value"] for g in small_groups(data["subgroups"]["groups"])] == ["T-ALL", "T-LBL"]
+    worded = methods.with_wording(data)
+    assert list(worded) == [
+        *list(data)[: list(data).index("subgroups") + 1],
+        "methods",
+        *list(data)[list(data).index("subgroups") + 1 :],
+    ]
+    results = api.load_analysis(subgroup_by="diagnosis").results
+    assert results["methods"] == worded["methods"] == methods.method_sentences(results["parameters"])
+    assert results["subgroups"]["caution"] == methods.small_numbers_caution(results["subgroups"])
+    assert methods.with_wording({**data, "subgroups": None})["methods"] == worded["methods"]
+
+
+def test_the_notebook_helpers_api_held_are_still_there_for_older_notebooks():
+    """Notebooks written against api.patient_timeline / subgroup_figure / transplant_figure / provenance_table keep
+    working: the names lead to where each moved."""
+    from cartreport.analysis.results import Analysis
+    from cartreport.report import figures, provenance
+    from cartreport.report.figures import transplant
+
+    assert api.patient_timeline is Analysis.patient_timeline
+    assert api.subgroup_figure is figures.subgroup_figure
+    assert api.transplant_figure is transplant.transplant_figure
+    assert api.provenance_table is provenance.provenance_table
+    with pytest.raises(AttributeError):
+        api.no_such_helper  # noqa: B018

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from cartreport import api, formatting
-from cartreport.report import transplant_prose
+from cartreport.report import methods, transplant_prose
+from cartreport.report.figures.transplant import transplant_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 TIES = ROOT / "tests" / "data" / "transplant_ties.csv"
@@ -53,7 +54,7 @@ def test_section_shows_figures_tables_and_numbers_from_r(transplant_report):
 def test_risk_table_in_results_is_the_one_under_the_figure(transplant_report):
     results = json.loads((transplant_report / "results.json").read_text(encoding="utf-8"))
     analysis = api.load_analysis(data=str(TIES))
-    fig = api.transplant_figure(analysis, "engraftment")
+    fig = transplant_figure(analysis, "engraftment")
     table_ax = next(ax for ax in fig.axes if ax.get_label() == "risk_table")
     printed = [int(t.get_text()) for t in table_ax.texts if t.get_text().isdigit()]
     in_json = [row["at_risk"] for key in ("neutrophil_engraftment", "platelet_engraftment")
@@ -70,13 +71,13 @@ def test_shipped_study_says_not_reported_and_shows_no_empty_part():
         transplant_prose.engraftment_paragraph,
         transplant_prose.gvhd_paragraph,
         transplant_prose.grfs_paragraph,
-        transplant_prose.transplant_methods,
+        methods.transplant_methods,
     ):
         assert not helper(results)
     assert transplant_prose.safety_table(results) is None
     assert transplant_prose.transplant_landmark_table(results) is None
     analysis = api.load_analysis()
-    assert all(api.transplant_figure(analysis, g) is None for g in ("engraftment", "agvhd", "cgvhd", "grfs"))
+    assert all(transplant_figure(analysis, g) is None for g in ("engraftment", "agvhd", "cgvhd", "grfs"))
 
 
 def test_partial_columns_name_what_is_missing(tmp_path):
@@ -109,7 +110,7 @@ def test_columns_without_any_second_hsct_say_so(tmp_path):
     }
     assert "grfs" not in results["endpoints"] and transplant_prose.grfs_paragraph(results) == ""
     assert transplant_prose.transplant_intro(results).startswith("No patient analysed had a second HSCT")
-    assert api.transplant_figure(analysis, "grfs") is None
+    assert transplant_figure(analysis, "grfs") is None
     assert results["safety"]["crs"]["evaluable"] == 14
 
 

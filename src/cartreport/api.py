@@ -19,7 +19,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from cartreport.contract.coerce import coerce
 from cartreport.errors import CohortError, ParameterError, SetupError
 from cartreport.formatting import counted
 from cartreport.render.handoff import HANDLE_PARAMETER, notebook_parameters, receive, share
+from cartreport.report.methods import with_wording
 from cartreport.shipped import NOTEBOOK_DIR
 
 __all__ = [
@@ -185,6 +186,8 @@ def _analysis_cached(params_json: str, path: Path, sha256: str, sheet: str) -> A
         published=published_figures() if cohort.is_reconstruction else None,
         data_notes=cohort.notes,
     )
+    # results.json carries the report's words for its methods and small-numbers caution, as it always has
+    analysis = replace(analysis, results=with_wording(analysis.results))
     _return_freed_memory()  # what the statistics needed only while they ran
     return analysis
 
@@ -348,61 +351,26 @@ def check_batch_target(runs: Mapping[str, Mapping], output: str | Path) -> Path:
     return folder
 
 
-def patient_timeline(analysis: Analysis) -> pd.DataFrame:
-    """Each patient's course in months since CAR-T (the swimmer plot's input)."""
-    from cartreport.analysis.endpoints import patient_timeline as timeline
+def __getattr__(name: str):
+    """The notebook helpers this module held before they moved to where each belongs, kept for notebooks written
+    against it (``api.subgroup_figure(analysis, "os")``): ``patient_timeline`` is :meth:`Analysis.patient_timeline`,
+    ``subgroup_figure`` and ``transplant_figure`` are in :mod:`cartreport.report.figures`, ``provenance_table`` in
+    :mod:`cartreport.report.provenance`. Imported on first use (the figures import matplotlib)."""
+    if name == "patient_timeline":
+        return Analysis.patient_timeline
+    if name == "subgroup_figure":
+        from cartreport.report.figures.curves import subgroup_figure
 
-    return timeline(analysis.table, analysis.endpoints.data_cutoff)
+        return subgroup_figure
+    if name == "transplant_figure":
+        from cartreport.report.figures.transplant import transplant_figure
 
+        return transplant_figure
+    if name == "provenance_table":
+        from cartreport.report.provenance import provenance_table
 
-def subgroup_figure(analysis: Analysis, endpoint: str = "os"):
-    """Curves of one endpoint by the ``subgroup_by`` groups, or ``None`` when no subgroup was asked for.
-
-    ``endpoint``: ``"os"`` or ``"lfs"`` (Kaplan–Meier) or ``"relapse"`` or ``"nrm"`` (cumulative incidence).
-    """
-    if not analysis.by_group:
-        return None
-    from cartreport.formatting import p_value
-    from cartreport.report import figures
-
-    results = analysis.results
-    column = results["subgroups"]["column"]
-    curves = {value: fits[endpoint] for value, fits in analysis.by_group.items()}
-    xlabel = f"Months since {results['time_origin_label']}"
-    label = results["endpoints"][endpoint]["label"]
-    test = results["subgroups"].get("tests", {}).get(endpoint)
-    note = f"{test['method'][:1].upper()}{test['method'][1:]}: {p_value(test['p_value'])}" if test else None
-    if endpoint in ("relapse", "nrm"):
-        return figures.plot_cif(curves, xlabel=xlabel, ylabel=f"{label} (%)", legend_title=column, note=note)
-    return figures.plot_km(
-        curves,
-        xlabel=xlabel,
-        ylabel=f"{label} (%)",
-        landmarks_months=results["parameters"]["landmarks_months"],
-        legend_title=column,
-        note=note,
-    )
-
-
-def transplant_figure(analysis: Analysis, group: str):
-    """Engraftment (``"engraftment"``), acute / chronic GVHD (``"agvhd"``, ``"cgvhd"``) or GRFS (``"grfs"``, beside
-    OS and LFS when the report's time origin is the second HSCT) curves; ``None`` without the group's columns."""
-    from cartreport.report.figures.transplant import plot_transplant_curves
-
-    if analysis.transplant is None:
-        return None
-    same_origin = analysis.results["parameters"]["time_origin"] == "second_hsct"
-    survival = None
-    if group == "grfs" and same_origin:
-        labels = {key: analysis.results["endpoints"][key]["label"] for key in ("os", "lfs")}
-        survival = {labels[key]: fit for key, fit in analysis.survival.items()}
-    return plot_transplant_curves(analysis.transplant.fits, group, survival)
-
-
-def provenance_table(results: dict) -> pd.DataFrame:
-    from cartreport.report.provenance import provenance_table as table
-
-    return table(results)
+        return provenance_table
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def reconstruct(output: str | Path, seed: int = DEFAULT_SEED, *, force: bool = False) -> Path:

@@ -2,6 +2,9 @@
 
 :func:`analyse` runs every statistic once and returns an :class:`Analysis`; figures draw from its fitted objects,
 prose and tables read ``Analysis.results`` (the contract in ``docs/results.md``). Nothing downstream recomputes.
+The dict holds data only: the sentences ``results.json`` also carries for its readers (``methods``,
+``subgroups.caution``) are the report's words, added by :func:`cartreport.report.methods.with_wording` when
+:func:`cartreport.api.load_analysis` builds the analysis.
 """
 
 from __future__ import annotations
@@ -25,26 +28,28 @@ from cartreport.analysis.endpoints import (
     at_cutoff,
     derive_endpoints,
     month_ticks,
+    patient_timeline,
 )
 from cartreport.analysis.transplant_results import TransplantAnalysis, analyse_transplant
 from cartreport.contract.identifiers import looks_like_identifier
 from cartreport.contract.schema import BM_RESPONSES, EMD_RESPONSES
 from cartreport.errors import ParameterError
-from cartreport.formatting import count, date, level_label
+from cartreport.formatting import date
 from cartreport.stats.cif import CIFResult, aalen_johansen
 from cartreport.stats.compare import gray_test, logrank_test
 from cartreport.stats.followup import median_follow_up
 from cartreport.stats.km import KMResult, kaplan_meier
 from cartreport.stats.proportions import clopper_pearson
 
-__all__ = ["Analysis", "analyse", "apply_subgroup", "write_results"]
+__all__ = ["Analysis", "analyse", "apply_subgroup", "small_groups", "write_results"]
 
 SCHEMA_VERSION = 1
 SURVIVAL = ("os", "lfs")
 #: competing-risk endpoints and their cause codes in ``cr_status``
 COMPETING = {"relapse": 1, "nrm": 2}
-#: groups smaller than this, or with fewer events, get a small-numbers caution
+#: a group with fewer patients than this, or fewer deaths than SMALL_EVENTS, is small (:func:`small_groups`)
 SMALL_GROUP = 10
+SMALL_EVENTS = 5
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,11 @@ class Analysis:
     by_group: dict[str, dict[str, KMResult | CIFResult]]
     results: dict = field(repr=False)
     transplant: TransplantAnalysis | None = None  # safety and transplant outcomes (optional columns)
+
+    def patient_timeline(self) -> pd.DataFrame:
+        """Each patient's course in months since CAR-T, to the data cut-off (the swimmer plot's input;
+        :func:`cartreport.analysis.endpoints.patient_timeline`)."""
+        return patient_timeline(self.table, self.endpoints.data_cutoff)
 
     def for_notebooks(self) -> Analysis:
         """This analysis as the report's notebooks read it (what ``cartreport run`` hands to its kernel): the same
@@ -127,7 +137,7 @@ def _block_head(key: str, fit: KMResult | CIFResult, params: dict) -> dict:
 
 
 def _km_block(key: str, fit: KMResult, params: dict) -> dict:
-    return {**_block_head(key, fit, params), **km_body(fit, params["ci_method"])}
+    return {**_block_head(key, fit, params), **km_body(fit)}
 
 
 def _cif_block(key: str, fit: CIFResult, params: dict) -> dict:
@@ -222,36 +232,14 @@ def _subgroups(analysed: pd.DataFrame, table: pd.DataFrame, column: str, params:
         for key, cause in COMPETING.items():
             t = gray_test(analysed["cr_time_days"], analysed["cr_status"], group, cause=cause)
             tests[key] = {"method": t.method, "statistic": t.statistic, "df": t.df, "p_value": t.p_value}
-    small = [r for r in rows if r["n"] < SMALL_GROUP or r["os"]["events"] < 5]
-    caution = None
-    if small:
-        caution = (
-            f"Small numbers by {column}: "
-            + ", ".join(
-                f"{r['value']} has {count(r['n'])} patient{'s' * (r['n'] != 1)} "
-                f"and {count(r['os']['events'])} death{'s' * (r['os']['events'] != 1)}"
-                for r in small
-            )
-            + "; estimates are imprecise and the tests have little power."
-        )
-    return fits, {"column": column, "groups": rows, "tests": tests, "caution": caution}
+    return fits, {"column": column, "groups": rows, "tests": tests}
 
 
-def _methods(params: dict) -> dict:
-    level = level_label(params["ci_level"])
-    return {
-        "km": f"Survival probabilities by the Kaplan–Meier method with Greenwood's variance and {level} "
-        f'{params["ci_method"]} pointwise confidence intervals (as R survival::survfit, conf.type="{params["ci_method"]}").',
-        "median_ci": "Confidence intervals for median survival by the Brookmeyer–Crowley method, inverting the "
-        "pointwise band (as R survival's print.survfit).",
-        "cif": f"Cumulative incidence of relapse and non-relapse mortality as competing risks by the Aalen–Johansen "
-        f"estimator with tied times handled exactly, Gray's variance (as R cmprsk::cuminc) and {level} log-log "
-        "confidence intervals.",
-        "response_ci": f"Response rates with exact {level} Clopper–Pearson confidence intervals.",
-        "follow_up": "Median follow-up by the reverse Kaplan–Meier method (Schemper & Smith 1996).",
-        "test": "Survival between groups compared by the log-rank test (as R survival::survdiff), cumulative "
-        "incidence by Gray's test (as R cmprsk::cuminc).",
-    }
+def small_groups(groups: list[dict]) -> list[dict]:
+    """The groups of ``results["subgroups"]["groups"]`` too small for precise estimates or a test with power:
+    fewer than :data:`SMALL_GROUP` patients or :data:`SMALL_EVENTS` deaths (the report words the caution,
+    :func:`cartreport.report.methods.small_numbers_caution`)."""
+    return [g for g in groups if g["n"] < SMALL_GROUP or g["os"]["events"] < SMALL_EVENTS]
 
 
 def analyse(
@@ -351,7 +339,6 @@ def analyse(
             "method": "reverse Kaplan–Meier",
         },
         "subgroups": subgroups,
-        "methods": _methods(params),
     }
     if transplant.safety:  # only with the optional columns: a cohort without them reports as before
         results["safety"] = transplant.safety

@@ -87,7 +87,7 @@ def _block(key: str, fit: KMResult | CIFResult, params: dict) -> dict:
     }
     if isinstance(fit, CIFResult):
         return {**head, **cif_body(fit)}
-    return {**head, **km_body(fit, params["ci_method"])}
+    return {**head, **km_body(fit)}
 
 
 def analyse_transplant(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from cartreport import formatting as fmt
 from cartreport.report import numbering
 
-__all__ = ["Caption", "figure", "table_title"]
+__all__ = ["Caption", "figure", "p_value_note", "table_title"]
 
 SURVIVAL = ("os", "lfs")
 
@@ -81,6 +81,14 @@ def _events(n: int, one: str = "event", many: str = "events") -> str:
 
 
 # ------------------------------------------------------------------------------------------------- figures
+def p_value_note(test: dict | None) -> str | None:
+    """The note a by-subgroup figure prints on its plot: ``"Log-rank test: p = 0.42"`` from a test of
+    ``results["subgroups"]["tests"]``; ``None`` without a test."""
+    if not test:
+        return None
+    return f"{test['method'][:1].upper()}{test['method'][1:]}: {fmt.p_value(test['p_value'])}"
+
+
 def _treatment_sequence(results: dict) -> Caption:
     shown = [i for i in results.get("intervals", []) if i.get("median_days") is not None]
     steps = "; ".join(f"{i['label']}: median {fmt.number(i['median_days'])} days" for i in shown)
@@ -94,7 +102,7 @@ def _treatment_sequence(results: dict) -> Caption:
 
 
 def _patient_flow(results: dict) -> Caption:
-    from cartreport.report.figures import FLOW_STEPS
+    from cartreport.report.figures.diagrams import FLOW_STEPS
 
     flow = results["flow"]
     steps = "; ".join(

@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from cartreport import formatting as fmt
 from cartreport.escape import Markdown, md
 from cartreport.report import numbering
+from cartreport.report.methods import small_numbers_caution, statistical_methods
 
 __all__ = [
-    "REFERENCES",
     "competing_risks_paragraph",
     "design_paragraph",
     "methods_markdown",
@@ -38,38 +38,6 @@ EVENT_NOUNS = {"os": ("death", "deaths"), "lfs": ("event", "events")}
 #: headline landmark for single-value statements (relapse/NRM in the summary, subgroups), when requested
 HEADLINE_MONTHS = 12
 
-#: the methods' references, in the order the methods section cites them
-REFERENCES: dict[str, str] = {
-    "km": "Kaplan EL, Meier P. Nonparametric estimation from incomplete observations. "
-    "J Am Stat Assoc 1958;53:457–481.",
-    "greenwood": "Greenwood M. The natural duration of cancer. Reports on Public Health and Medical Subjects 33. "
-    "London: HMSO; 1926.",
-    "median_ci": "Brookmeyer R, Crowley J. A confidence interval for the median survival time. "
-    "Biometrics 1982;38:29–41.",
-    "cif": "Aalen OO, Johansen S. An empirical transition matrix for non-homogeneous Markov chains based on "
-    "censored observations. Scand J Stat 1978;5:141–150.",
-    "gray": "Gray RJ. A class of K-sample tests for comparing the cumulative incidence of a competing risk. "
-    "Ann Stat 1988;16:1141–1154.",
-    "response_ci": "Clopper CJ, Pearson ES. The use of confidence or fiducial limits illustrated in the case of "
-    "the binomial. Biometrika 1934;26:404–413.",
-    "follow_up": "Schemper M, Smith TL. A note on quantifying follow-up in studies of failure time. "
-    "Control Clin Trials 1996;17:343–346.",
-    "test": "Mantel N. Evaluation of survival data and two new rank order statistics arising in its "
-    "consideration. Cancer Chemother Rep 1966;50:163–170.",
-    "astct": "Lee DW, Santomasso BD, Locke FL, et al. ASTCT consensus grading for cytokine release syndrome and "
-    "neurologic toxicity associated with immune effector cells. Biol Blood Marrow Transplant 2019;25:625–638.",
-    "grfs": "Holtan SG, DeFor TE, Lazaryan A, et al. Composite end point of graft-versus-host disease-free, "
-    "relapse-free survival after allogeneic hematopoietic cell transplantation. Blood 2015;125:1333–1338.",
-}
-_CITES = {
-    "km": "(Kaplan & Meier 1958; Greenwood 1926)",
-    "median_ci": "(Brookmeyer & Crowley 1982)",
-    "cif": "(Aalen & Johansen 1978; Gray 1988)",
-    "response_ci": "(Clopper & Pearson 1934)",
-    "follow_up": "",  # results["methods"]["follow_up"] cites Schemper & Smith itself
-    "test": "(Mantel 1966)",
-}
-_METHOD_ORDER = ("response_ci", "km", "median_ci", "cif", "follow_up", "test")
 _SENTENCES = Markdown(" ")  # joins a paragraph's sentences, escaping each
 
 
@@ -449,7 +417,8 @@ def subgroup_heading(results: dict) -> Markdown:
     if not sub:
         return Markdown()
     heading = md("## Outcomes by {}", sub["column"])
-    return heading + (md("\n\n{}", sub["caution"]) if sub.get("caution") else Markdown())
+    caution = small_numbers_caution(sub)
+    return heading + (md("\n\n{}", caution) if caution else Markdown())
 
 
 def subgroup_paragraph(results: dict, key: str | None = None) -> Markdown:
@@ -483,16 +452,7 @@ def methods_markdown(results: dict) -> Markdown:
     """The methods section: endpoints, statistical methods with references, parameters, data file and SHA-256."""
     params = results["parameters"]
     endpoints = [md("- **{}**: {}.", b["label"], b["definition"]) for b in results["endpoints"].values()]
-    methods = results["methods"]
-    cited = [k for k in _METHOD_ORDER if k in methods and (k != "test" or results.get("subgroups"))]
-    statistics = [_cite(methods[k], _CITES.get(k, "")) for k in cited]
-    from cartreport.report.transplant_prose import transplant_methods
-
-    transplant = transplant_methods(results)
-    statistics += [sentence for sentence, _ in transplant]
-    refs = [
-        REFERENCES[r] for r in dict.fromkeys(_references(cited) + [k for _, keys in transplant for k in keys])
-    ]
+    statistics, refs = statistical_methods(results)
     cutoff = params.get("data_cutoff") or "none (follow-up to each patient's last contact)"
     landmarks = _join(fmt.number(m) for m in params["landmarks_months"])
     settings = [
@@ -527,18 +487,6 @@ def methods_markdown(results: dict) -> Markdown:
 def _bullets(lines: list[str | Markdown]) -> Markdown:
     """A Markdown bullet list, one line (escaped unless already Markdown) per item."""
     return Markdown("\n").join(md("- {}", line) for line in lines)
-
-
-def _cite(sentence: str, citation: str) -> str:
-    """The citation inside the sentence's final full stop."""
-    return f"{sentence.rstrip('.')} {citation}." if citation else sentence
-
-
-def _references(cited: list[str]) -> list[str]:
-    keys = []
-    for k in cited:
-        keys.extend({"km": ["km", "greenwood"], "cif": ["cif", "gray"]}.get(k, [k]))
-    return keys
 
 
 def _subgroup_text(params: dict) -> str:

@@ -16,6 +16,7 @@ import pandas as pd
 from great_tables import GT
 
 from cartreport import formatting as fmt
+from cartreport.report.methods import small_numbers_caution
 
 __all__ = [
     "baseline_table",
@@ -284,7 +285,8 @@ def subgroup_table(results: dict) -> pd.DataFrame:
         f"{results['endpoints'][k]['label']}: {t['method']}, {fmt.p_value(t['p_value'])}."
         for k, t in sorted(sub.get("tests", {}).items(), key=lambda kv: (*SURVIVAL, *COMPETING).index(kv[0]))
     ]
-    footnote = " ".join([*tests, *([sub["caution"]] if sub.get("caution") else [])])
+    caution = small_numbers_caution(sub)
+    footnote = " ".join([*tests, *([caution] if caution else [])])
     landmark_columns = [
         (_landmark_header(m), f"{_landmark_header(m)}, {_ci_header(results)}") for m in months
     ]

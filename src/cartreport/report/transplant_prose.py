@@ -23,7 +23,6 @@ __all__ = [
     "safety_table",
     "transplant_intro",
     "transplant_landmark_table",
-    "transplant_methods",
 ]
 
 #: what each part of the section reports, and the results keys that carry it
@@ -198,43 +197,6 @@ def grfs_paragraph(results: dict) -> Markdown:
     )
     body = text
     return md("## {}\n\n{}", "GVHD-free, relapse-free survival", body)
-
-
-def transplant_methods(results: dict) -> list[tuple[str, tuple[str, ...]]]:
-    """The methods section's sentences on safety and transplant outcomes, each with the keys of
-    :data:`cartreport.report.prose.REFERENCES` it cites; ``[]`` when the cohort has none of them."""
-    keys = [k for k in TRANSPLANT_DEFINITIONS if k in results["endpoints"]]
-    sentences: list[tuple[str, tuple[str, ...]]] = []
-    if results.get("safety"):
-        sentences.append(
-            (
-                "Cytokine release syndrome (CRS) and immune effector cell-associated neurotoxicity syndrome "
-                "(ICANS) were graded by the ASTCT 2019 consensus (Lee et al. 2019); their rates are among the "
-                "infused patients assessed, with exact Clopper–Pearson confidence intervals.",
-                ("astct", "response_ci"),
-            )
-        )
-    incidence = [TRANSPLANT_DEFINITIONS[k][0] for k in keys if k != "grfs"]
-    if incidence:
-        named = _join([label[:1].lower() + label[1:] for label in incidence])
-        sentences.append(
-            (
-                f"The cumulative incidence of {named} from the second "
-                "allogeneic HSCT was estimated by the Aalen–Johansen estimator (as R cmprsk::cuminc), with death "
-                "without the event as the competing risk (Aalen & Johansen 1978).",
-                ("cif",),
-            )
-        )
-    if "grfs" in keys:
-        sentences.append(
-            (
-                "GVHD-free, relapse-free survival (GRFS) from the second allogeneic HSCT was estimated by the "
-                "Kaplan–Meier method, the event being the first of acute GVHD grade III–IV, chronic GVHD requiring "
-                "systemic treatment, relapse or death (Holtan et al. 2015).",
-                ("km", "grfs"),
-            )
-        )
-    return sentences
 
 
 def safety_table(results: dict) -> pd.DataFrame | None:

@@ -114,6 +114,14 @@ class CIFResult(StepCurve):
     cause: int
 
     @property
+    def method(self) -> str:
+        """The estimator, its variance and its interval, as results.json labels it (like ``TestResult.method``)."""
+        return (
+            "Aalen–Johansen (ties handled exactly); Gray's variance as cmprsk::cuminc; "
+            f"{self.ci_method} confidence intervals"
+        )
+
+    @property
     def n_competing(self) -> int:
         return int(self.competing.sum())
 

@@ -198,6 +198,11 @@ class KMResult(StepCurve):
     var_log: np.ndarray
 
     @property
+    def method(self) -> str:
+        """The estimator and its interval, as results.json labels it (like ``TestResult.method``)."""
+        return f"Kaplan–Meier; Greenwood variance; {self.ci_method} confidence intervals"
+
+    @property
     def std_err(self) -> np.ndarray:
         with np.errstate(invalid="ignore"):  # 0 * inf where the curve reached 0: NaN, as R's NA
             return self.estimate * np.sqrt(self.var_log)

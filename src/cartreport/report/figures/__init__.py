@@ -9,7 +9,7 @@ several axes), draw, and return what they drew on; the look is set once by :func
 =================  ==================================================================================
 ``style``          :func:`theme`, :data:`PALETTE` (Okabe–Ito), column widths, :func:`save_figure` (PNG, SVG, PDF)
 ``curves``         :func:`plot_km`, :func:`plot_cif` with numbers at risk, :func:`risk_table_data`,
-                   :func:`plot_state_stack`
+                   :func:`plot_state_stack`, :func:`subgroup_figure` (an endpoint by subgroup, from an analysis)
 ``patients``       :func:`plot_swimmer`, :func:`plot_responses`, :func:`plot_forest`
 ``diagrams``       :func:`plot_flow` (CONSORT-style), :func:`plot_treatment_sequence`
 =================  ==================================================================================
@@ -24,7 +24,14 @@ Examples
 [[5, 4, 2]]
 """
 
-from cartreport.report.figures.curves import StepCurve, plot_cif, plot_km, plot_state_stack, risk_table_data
+from cartreport.report.figures.curves import (
+    StepCurve,
+    plot_cif,
+    plot_km,
+    plot_state_stack,
+    risk_table_data,
+    subgroup_figure,
+)
 from cartreport.report.figures.diagrams import (
     FLOW_DROPS,
     FLOW_STEPS,
@@ -69,5 +76,6 @@ __all__ = [
     "risk_table_data",
     "save_figure",
     "save_png",
+    "subgroup_figure",
     "theme",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -20,6 +20,7 @@ from matplotlib.lines import Line2D
 from matplotlib.textpath import TextToPath
 
 from cartreport.analysis.endpoints import month_ticks, tick_step_months
+from cartreport.report.captions import p_value_note
 from cartreport.report.figures.style import (
     DAYS_PER_MONTH,
     PALETTE,
@@ -31,7 +32,10 @@ from cartreport.report.figures.style import (
 )
 from cartreport.stats.stepcurve import StepCurve
 
-__all__ = ["StepCurve", "plot_cif", "plot_km", "plot_state_stack", "risk_table_data"]
+if TYPE_CHECKING:
+    from cartreport.analysis.results import Analysis
+
+__all__ = ["StepCurve", "plot_cif", "plot_km", "plot_state_stack", "risk_table_data", "subgroup_figure"]
 
 #: curves with more points than this are thinned for drawing (:func:`_thin_steps`)
 THIN_ABOVE = 2000
@@ -451,3 +455,29 @@ def plot_state_stack(
     _finish_time_axis(ax, ticks, right, xlabel, cut=max_months is not None)
     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.02), ncols=1, borderaxespad=0, handlelength=1.2)
     return ax
+
+
+def subgroup_figure(analysis: Analysis, endpoint: str = "os") -> Figure | None:
+    """Curves of one endpoint by the ``subgroup_by`` groups, with the test's p-value in a note
+    (:func:`~cartreport.report.captions.p_value_note`); ``None`` when no subgroup was asked for.
+
+    ``endpoint``: ``"os"`` or ``"lfs"`` (Kaplan–Meier) or ``"relapse"`` or ``"nrm"`` (cumulative incidence).
+    """
+    if not analysis.by_group:
+        return None
+    results = analysis.results
+    column = results["subgroups"]["column"]
+    curves = {value: fits[endpoint] for value, fits in analysis.by_group.items()}
+    xlabel = f"Months since {results['time_origin_label']}"
+    ylabel = f"{results['endpoints'][endpoint]['label']} (%)"
+    note = p_value_note(results["subgroups"].get("tests", {}).get(endpoint))
+    if endpoint in ("relapse", "nrm"):
+        return plot_cif(curves, xlabel=xlabel, ylabel=ylabel, legend_title=column, note=note)
+    return plot_km(
+        curves,
+        xlabel=xlabel,
+        ylabel=ylabel,
+        landmarks_months=results["parameters"]["landmarks_months"],
+        legend_title=column,
+        note=note,
+    )

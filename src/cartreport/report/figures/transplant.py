@@ -8,6 +8,7 @@ Nothing here computes a statistic.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -18,7 +19,10 @@ from cartreport.analysis.transplant_results import FIGURE_GROUPS, figure_ticks
 from cartreport.report.figures.curves import plot_cif, plot_km
 from cartreport.report.figures.style import SMALL
 
-__all__ = ["GRADE_COLOURS", "grades_figure", "plot_grades", "plot_transplant_curves"]
+if TYPE_CHECKING:
+    from cartreport.analysis.results import Analysis
+
+__all__ = ["GRADE_COLOURS", "grades_figure", "plot_grades", "plot_transplant_curves", "transplant_figure"]
 
 #: grade 0 (none) to 5 (fatal): light grey, then a sequential scale
 GRADE_COLOURS: tuple[str, ...] = ("#d9d9d9", "#fdd49e", "#fdbb84", "#fc8d59", "#e34a33", "#7f0000")
@@ -107,3 +111,15 @@ def plot_transplant_curves(fits: Mapping, group: str, survival: Mapping | None =
         landmarks_months=landmarks,
         legend_loc="lower right" if group == "engraftment" else "upper left",
     )
+
+
+def transplant_figure(analysis: Analysis, group: str) -> Figure | None:
+    """Engraftment (``"engraftment"``), acute / chronic GVHD (``"agvhd"``, ``"cgvhd"``) or GRFS (``"grfs"``, beside
+    OS and LFS when the report's time origin is the second HSCT) curves; ``None`` without the group's columns."""
+    if analysis.transplant is None:
+        return None
+    survival = None
+    if group == "grfs" and analysis.results["parameters"]["time_origin"] == "second_hsct":
+        labels = {key: analysis.results["endpoints"][key]["label"] for key in ("os", "lfs")}
+        survival = {labels[key]: fit for key, fit in analysis.survival.items()}
+    return plot_transplant_curves(analysis.transplant.fits, group, survival)
