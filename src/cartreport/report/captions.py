@@ -20,7 +20,18 @@ from dataclasses import dataclass
 from cartreport import formatting as fmt
 from cartreport.report import numbering
 
-__all__ = ["Caption", "figure", "p_value_note", "table_title"]
+__all__ = ["FLOW_STEPS", "Caption", "figure", "p_value_note", "table_title"]
+
+#: main boxes of the patient flow, in order: (key in ``flow``, title)
+FLOW_STEPS: tuple[tuple[str, str], ...] = (
+    ("enrolled", "Enrolled"),
+    ("infused", "Received CD7 CAR-T"),
+    ("bm_evaluable", "Evaluable for bone-marrow response"),
+    ("bm_cr", "Bone-marrow complete remission"),
+    ("transplanted", "Second allogeneic HSCT"),
+    ("analysed", "Analysed"),
+)
+
 
 SURVIVAL = ("os", "lfs")
 
@@ -102,8 +113,6 @@ def _treatment_sequence(results: dict) -> Caption:
 
 
 def _patient_flow(results: dict) -> Caption:
-    from cartreport.report.figures.diagrams import FLOW_STEPS
-
     flow = results["flow"]
     steps = "; ".join(
         f"{title}: {fmt.count(flow[key])}" for key, title in FLOW_STEPS if flow.get(key) is not None

@@ -11,6 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Polygon
 
+from cartreport.report.captions import FLOW_STEPS  # the boxes' titles are words the caption repeats
 from cartreport.report.figures.style import DOUBLE_COLUMN, PALETTE, SMALL, _number
 
 __all__ = ["FLOW_DROPS", "FLOW_STEPS", "SEQUENCE_STEPS", "plot_flow", "plot_treatment_sequence"]
@@ -64,15 +65,6 @@ def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float]) -> No
     )
 
 
-#: main boxes of the patient flow, in order: (key in ``flow``, title)
-FLOW_STEPS: tuple[tuple[str, str], ...] = (
-    ("enrolled", "Enrolled"),
-    ("infused", "Received CD7 CAR-T"),
-    ("bm_evaluable", "Evaluable for bone-marrow response"),
-    ("bm_cr", "Bone-marrow complete remission"),
-    ("transplanted", "Second allogeneic HSCT"),
-    ("analysed", "Analysed"),
-)
 #: side boxes for the drop between two consecutive main boxes (previous − next)
 FLOW_DROPS = {"bm_evaluable": "Not evaluable", "bm_cr": "No bone-marrow CR"}
 
