@@ -265,3 +265,24 @@ def test_yaml_tags_never_run_code(where, tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "r").exists()
+
+
+def test_a_control_character_in_a_cell_is_a_clean_error_shown_escaped(tmp_path):
+    """Word cannot hold a control character (the report failed with a traceback after every section had run) and a
+    terminal runs an escape sequence printed as it is: the cell is refused, its value written out visibly."""
+    frame = synthetic_cohort(6, seed=2)
+    frame.loc[0, "diagnosis"] = "T-\x01ALL\x1b[2J"
+    data = tmp_path / "ctrl.csv"
+    frame.to_csv(data, index=False)
+    out = tmp_path / "report"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cartreport.cli", "run", "--data", str(data), "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "\x1b" not in proc.stderr and "\x01" not in proc.stderr
+    assert 'ctrl.csv row 2 (patient S2-000001), column diagnosis: value "T-\\x01ALL\\x1b[2J"' in proc.stderr
+    assert not out.exists()

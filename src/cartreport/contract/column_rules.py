@@ -25,7 +25,14 @@ import pandera.pandas as pa
 from pandera.errors import SchemaError, SchemaErrors
 
 from cartreport.contract import schema
-from cartreport.contract.problems import Problem, column_problem, quoted, rows_text
+from cartreport.contract.problems import (
+    UNSHOWABLE,
+    Problem,
+    cell_problems,
+    column_problem,
+    quoted,
+    rows_text,
+)
 
 __all__ = [
     "build_schema",
@@ -35,6 +42,7 @@ __all__ = [
     "is_iso_date",
     "near_duplicate_id_problems",
     "schema_problems",
+    "unshowable_problems",
 ]
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -280,6 +288,52 @@ def near_duplicate_id_problems(table: pd.DataFrame) -> list[Problem]:
     return problems
 
 
+_UNSHOWABLE_TEXT = "an invisible control or text-direction character, which a report cannot show as written"
+_UNSHOWABLE_HINT = "delete the character (copying from another program often leaves one)"
+
+
+def unshowable_problems(table: pd.DataFrame, coded: pd.DataFrame | None = None) -> list[Problem]:
+    """Every column name and cell, of any column, holding a character a report cannot show as written
+    (:data:`~cartreport.contract.problems.UNSHOWABLE`): Word refuses a control character, a terminal runs it, and a
+    text-direction override reverses the text after it. Each column is searched at once (the usual case: nothing;
+    a column of ``coded``, its :func:`coded_view`, by its distinct values), cell by cell only when it holds one."""
+    problems = [
+        column_problem(
+            name, "unshowable-character", f"the column name holds {_UNSHOWABLE_TEXT}", _UNSHOWABLE_HINT
+        )
+        for name in table.columns
+        if UNSHOWABLE.search(name)
+    ]
+    for name in table.columns:
+        if coded is not None and name in coded and isinstance(coded[name].dtype, pd.CategoricalDtype):
+            texts = coded[name].cat.categories.tolist()
+        else:
+            texts = table[name].tolist()
+        if not _holds_unshowable(texts):
+            continue
+        cells = table[name].to_numpy(dtype=object)
+        codes, distinct = pd.factorize(cells)
+        found = np.fromiter(
+            (UNSHOWABLE.search(v) is not None for v in distinct.tolist()), bool, len(distinct)
+        )
+        failing = np.append(found, False)[codes]
+        messages = [f"value {quoted(v)} holds {_UNSHOWABLE_TEXT}" for v in cells[failing].tolist()]
+        problems.extend(
+            cell_problems(table, failing, name, "unshowable-character", messages, _UNSHOWABLE_HINT)
+        )
+    return problems
+
+
+def _holds_unshowable(texts: list[str | None]) -> bool:
+    """Whether any of ``texts`` holds an :data:`~cartreport.contract.problems.UNSHOWABLE` character: searched as
+    one text, its bytes compared at once when it is ASCII (the usual case)."""
+    text = "\n".join(filter(None, texts))
+    if not text.isascii():
+        return UNSHOWABLE.search(text) is not None
+    codes = np.frombuffer(text.encode("ascii"), np.uint8)
+    return bool(((codes < 32) & (codes != 9) & (codes != 10) & (codes != 13) | (codes == 127)).any())
+
+
 def _describe(
     check: str, spec: schema.ColumnSpec, value: str | None, rows_of_id: dict[str, list[int]]
 ) -> tuple[str, str, str | None]:
@@ -344,7 +398,7 @@ def _missing_column(name: str, table: pd.DataFrame) -> Problem:
     by_key = {re.sub(r"[^a-z0-9]+", "_", c.lower()).strip("_"): c for c in others}
     near = by_key.get(name) or next(iter(difflib.get_close_matches(name, others, n=1, cutoff=0.6)), None)
     if near:
-        suggestion = f'did you mean the column "{near}"? rename it to {name}'
+        suggestion = f"did you mean the column {quoted(near)}? rename it to {name}"
     else:
         blank = schema.column(name).blank
         suggestion = (
