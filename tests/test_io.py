@@ -110,6 +110,32 @@ def test_csv_row_with_too_many_cells_is_refused(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (
+            'patient_id,diagnosis\nP01,T-ALL\nP02,"T-ALL\nP03,T-LBL\n',
+            "row 3 opens a double quote that is never closed; close it, or remove it",
+        ),
+        (
+            'patient_id,diagnosis\nP01,"T-ALL"x\n',
+            "row 2 is not valid CSV (',' expected after '\"'); "
+            "a value in double quotes must be followed by the separator",
+        ),
+        (
+            "patient_id,diagnosis\nP01,T-ALL\nP02," + "x" * 140_000 + "\n",
+            "row 3 holds a cell longer than 131,072 characters; check the double quotes of row 3 (a double "
+            "quote never closed makes the rest of the file one cell)",
+        ),
+    ],
+)
+def test_a_csv_file_that_is_not_valid_csv_names_the_row(tmp_path, text, reason):
+    path = _write(tmp_path / "c.csv", text)
+    with pytest.raises(DataFileError) as info:
+        read_table(path)
+    assert str(info.value) == f"cannot read {path}: {reason}"
+
+
 # -------------------------------------------------------------------------------------------------- Excel
 def _workbook(path: Path, rows: list[list[object]], title: str = "patients") -> Path:
     workbook = openpyxl.Workbook()
