@@ -171,6 +171,45 @@ def test_impossible_output_folders_are_refused_with_one_line(
     assert tree(tmp_path) == before
 
 
+def test_a_folder_that_cannot_be_written_is_refused_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only place (a read-only mount refuses root too) failed with a traceback after the data had been
+    validated, when the temporary folder beside the report was made: it is refused in one line, before the build."""
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    writable = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked and writable(path, mode))
+    for out in (locked / "report", locked / "absent" / "report"):
+        with pytest.raises(OutputFolderError) as info:
+            write_atomically(never, out)
+        assert str(info.value) == (
+            f"will not write to {out}: cartreport cannot write in {locked}; choose a folder you can write to"
+        )
+    assert tree(tmp_path) == {"locked": None}
+
+
+def test_a_temporary_folder_that_cannot_be_made_is_one_line_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    def read_only(path, mode=0o777):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    monkeypatch.setattr(os, "mkdir", read_only)
+    with pytest.raises(OutputFolderError) as info:
+        write_atomically(never, tmp_path / "report")
+    assert str(info.value) == (
+        f"will not write to {tmp_path / 'report'}: cartreport cannot write in {tmp_path} "
+        "(Read-only file system); choose a folder you can write to"
+    )
+    assert tree(tmp_path) == {}
+
+
 def test_a_failed_folder_of_the_user_is_never_removed(tmp_path: Path) -> None:
     out = tmp_path / "report"
     (tmp_path / "report.failed").mkdir()
