@@ -286,3 +286,43 @@ def test_a_control_character_in_a_cell_is_a_clean_error_shown_escaped(tmp_path):
     assert "\x1b" not in proc.stderr and "\x01" not in proc.stderr
     assert 'ctrl.csv row 2 (patient S2-000001), column diagnosis: value "T-\\x01ALL\\x1b[2J"' in proc.stderr
     assert not out.exists()
+
+
+#: nine levels of nine lists: a few hundred bytes of YAML that stand for 9**9 strings once expanded
+BOMB = (
+    "["
+    + ", ".join(
+        ["&l0 [" + ", ".join(["lol"] * 9) + "]"]
+        + [f"&l{n} [" + ", ".join([f"*l{n - 1}"] * 9) + "]" for n in range(1, 9)]
+    )
+    + "]"
+)
+
+
+@pytest.mark.parametrize("where", ["option", "params_file", "grid"])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("title", BOMB),  # a value that would print as 9**9 strings
+        ("subgroup", f"{{diagnosis: {BOMB}}}"),  # lists of lists where the values belong
+        ("tilte", BOMB),  # an unknown name, whose value the message shows
+        ("title", "[" * 5000 + "]" * 5000),  # deeper than the YAML library can follow
+    ],
+    ids=["aliases", "aliases-in-a-mapping", "aliases-unknown-name", "deep"],
+)
+def test_a_yaml_bomb_in_a_parameter_is_one_line_and_exit_2(where, name, value, tmp_path, capsys, monkeypatch):
+    """A 'billion laughs' value hung the command (its message printed the whole expansion) and a deeply nested one
+    ended in a RecursionError traceback: each is a one-line error, at once."""
+    monkeypatch.chdir(tmp_path)
+    if where == "option":
+        argv = ["run", "--output", "r", "-p", name, value]
+    elif where == "params_file":
+        (tmp_path / "p.yaml").write_text(f"{name}: {value}\n")
+        argv = ["run", "--params-file", "p.yaml", "--output", "r"]
+    else:
+        (tmp_path / "grid.yaml").write_text(f"runs:\n  - name: a\n    {name}: {value}\n")
+        argv = ["batch", "grid.yaml", "--output", "r"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and len(err) < 1000
+    assert not (tmp_path / "r").exists()

@@ -403,3 +403,14 @@ def test_a_broken_utf16_file_is_a_clean_error(tmp_path):
     path.write_bytes(b"\xff\xfe" + b"\x00\xd8")  # a lone high surrogate: not UTF-16
     with pytest.raises(DataFileError, match="starts like UTF-16 text but is not"):
         read_table(path)
+
+
+def test_a_file_whose_name_a_report_cannot_show_is_refused_and_named_visibly(tmp_path):
+    """The report names its data file: a control character in the name ended the run in a traceback from Word."""
+    path = _write(tmp_path / "cohort\x1b[2J.csv", "patient_id,age_years\nP01,45\n")
+    with pytest.raises(DataFileError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"cannot read {tmp_path}/cohort\\x1b[2J.csv: its name holds an invisible control or text-direction "
+        "character, which a report cannot show as written; rename the file"
+    )

@@ -18,9 +18,12 @@ the class to an exit code (``cartreport.cli.EXIT_CODES``: 1 for a failed report 
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from cartreport.escape import visible
 
 __all__ = [
     "CartreportError",
@@ -73,7 +76,7 @@ class DataFileError(CartreportError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        text = f"cannot read {self.path}: {self.reason}"
+        text = f"cannot read {visible(str(self.path))}: {self.reason}"
         return f"{text}; {self.hint}" if self.hint else text
 
 
@@ -128,7 +131,17 @@ class ParameterError(CartreportError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        return f"report parameter {self.name} = {self.value!r}: {self.message}"
+        return f"report parameter {self.name} = {_shown(self.value)}: {self.message}"
+
+
+def _shown(value: object) -> str:
+    """A value as Python writes it (``repr``), cut short: a few items of a list, a few levels of a nesting, the
+    start and end of a long text; a value made of YAML aliases can stand for billions of items."""
+    shown = reprlib.Repr()
+    shown.maxlevel, shown.maxlist, shown.maxtuple, shown.maxdict = 3, 6, 6, 6
+    shown.maxstring = shown.maxother = shown.maxlong = 80
+    text = shown.repr(value)
+    return text if len(text) <= 200 else f"{text[:199]}…"
 
 
 class OutputFolderError(CartreportError):

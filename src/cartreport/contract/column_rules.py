@@ -26,13 +26,13 @@ from pandera.errors import SchemaError, SchemaErrors
 
 from cartreport.contract import schema
 from cartreport.contract.problems import (
-    UNSHOWABLE,
     Problem,
     cell_problems,
     column_problem,
     quoted,
     rows_text,
 )
+from cartreport.escape import UNSHOWABLE, UNSHOWABLE_TEXT
 
 __all__ = [
     "build_schema",
@@ -288,18 +288,17 @@ def near_duplicate_id_problems(table: pd.DataFrame) -> list[Problem]:
     return problems
 
 
-_UNSHOWABLE_TEXT = "an invisible control or text-direction character, which a report cannot show as written"
 _UNSHOWABLE_HINT = "delete the character (copying from another program often leaves one)"
 
 
 def unshowable_problems(table: pd.DataFrame, coded: pd.DataFrame | None = None) -> list[Problem]:
     """Every column name and cell, of any column, holding a character a report cannot show as written
-    (:data:`~cartreport.contract.problems.UNSHOWABLE`): Word refuses a control character, a terminal runs it, and a
+    (:data:`~cartreport.escape.UNSHOWABLE`): Word refuses a control character, a terminal runs it, and a
     text-direction override reverses the text after it. Each column is searched at once (the usual case: nothing;
     a column of ``coded``, its :func:`coded_view`, by its distinct values), cell by cell only when it holds one."""
     problems = [
         column_problem(
-            name, "unshowable-character", f"the column name holds {_UNSHOWABLE_TEXT}", _UNSHOWABLE_HINT
+            name, "unshowable-character", f"the column name holds {UNSHOWABLE_TEXT}", _UNSHOWABLE_HINT
         )
         for name in table.columns
         if UNSHOWABLE.search(name)
@@ -317,7 +316,7 @@ def unshowable_problems(table: pd.DataFrame, coded: pd.DataFrame | None = None) 
             (UNSHOWABLE.search(v) is not None for v in distinct.tolist()), bool, len(distinct)
         )
         failing = np.append(found, False)[codes]
-        messages = [f"value {quoted(v)} holds {_UNSHOWABLE_TEXT}" for v in cells[failing].tolist()]
+        messages = [f"value {quoted(v)} holds {UNSHOWABLE_TEXT}" for v in cells[failing].tolist()]
         problems.extend(
             cell_problems(table, failing, name, "unshowable-character", messages, _UNSHOWABLE_HINT)
         )
@@ -325,7 +324,7 @@ def unshowable_problems(table: pd.DataFrame, coded: pd.DataFrame | None = None) 
 
 
 def _holds_unshowable(texts: list[str | None]) -> bool:
-    """Whether any of ``texts`` holds an :data:`~cartreport.contract.problems.UNSHOWABLE` character: searched as
+    """Whether any of ``texts`` holds an :data:`~cartreport.escape.UNSHOWABLE` character: searched as
     one text, its bytes compared at once when it is ASCII (the usual case)."""
     text = "\n".join(filter(None, texts))
     if not text.isascii():

@@ -6,17 +6,16 @@ Shared by the per-column rules (:mod:`cartreport.contract.column_rules`), the ru
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from cartreport.escape import visible
+
 __all__ = [
     "MAX_PER_RULE",
     "RULES",
-    "UNSHOWABLE",
     "Problem",
     "bounded",
     "cell_problems",
@@ -67,12 +66,6 @@ RULES: dict[str, str] = {
     "cgvhd-treatment-before-onset": "systemic treatment of chronic GVHD before its onset",
     "unshowable-character": "a cell or column name holds a control or text-direction character",
 }
-#: characters a report cannot show as written: control characters (but tab, line feed and carriage return), which
-#: Word refuses and a terminal runs, the text-direction embeddings, overrides and isolates, which reorder the text
-#: around them, and the non-characters and surrogates no file can hold
-UNSHOWABLE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff\ud800-\udfff]"
-)
 #: problems kept and shown per rule; the rest are counted in one "… and N more problems of rule X" line
 MAX_PER_RULE = 20
 #: rows named in one message (e.g. the rows sharing a patient_id); the rest are counted
@@ -195,12 +188,5 @@ def clipped(value: str) -> str:
     """``value`` on one line, shortened to at most 60 characters, each invisible character (a control, format or
     text-direction character) written as its escape, e.g. ``\\x1b`` or ``\\u200b``: a message shows what the cell
     holds, and a terminal never runs it."""
-    one_line = " ".join(str(value)[: 4 * _MAX_SHOWN].splitlines())
-    if not one_line.isprintable():
-        one_line = "".join(
-            c.encode("unicode_escape", "backslashreplace").decode("ascii")
-            if unicodedata.category(c) in ("Cc", "Cf", "Cs")
-            else c
-            for c in one_line
-        )
+    one_line = visible(" ".join(str(value)[: 4 * _MAX_SHOWN].splitlines()))
     return one_line if len(one_line) <= _MAX_SHOWN else one_line[: _MAX_SHOWN - 1] + "…"

@@ -44,6 +44,7 @@ import pandas as pd
 
 from cartreport.contract import schema
 from cartreport.errors import DataFileError
+from cartreport.escape import UNSHOWABLE, UNSHOWABLE_TEXT
 from cartreport.read.cells import RawTable, assemble, columns_of, counted
 from cartreport.read.csvfile import read_csv
 
@@ -141,6 +142,8 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
         raise DataFileError(path, f"{kind} cannot be read", hint)
     if not path.exists():
         raise DataFileError(path, "the file does not exist", "check the name and the folder")
+    if UNSHOWABLE.search(path.name):  # the report names its data file
+        raise DataFileError(path, f"its name holds {UNSHOWABLE_TEXT}", "rename the file")
     if not path.is_file():
         raise DataFileError(path, "this is not a regular file")
     if path.stat().st_size == 0:
