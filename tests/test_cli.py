@@ -326,3 +326,40 @@ def test_a_yaml_bomb_in_a_parameter_is_one_line_and_exit_2(where, name, value, t
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and len(err) < 1000
     assert not (tmp_path / "r").exists()
+
+
+def test_sigterm_during_a_run_cleans_up_and_keeps_the_earlier_report(tmp_path):
+    """SIGTERM (``timeout``, a job scheduler, ``kill``) killed ``cartreport run`` on the spot: the half-written report
+    folder stayed beside the output and the kernel's folder, with the hand-off of the patient data, stayed in the
+    temporary folder. It now stops as Ctrl-C does: everything removed, the earlier report untouched, exit 143."""
+    import os
+    import signal
+    import time
+
+    from cartreport.render import write_atomically
+
+    data = tmp_path / "cohort.csv"
+    synthetic_cohort(30, seed=2).to_csv(data, index=False)
+    out = tmp_path / "reports" / "report"
+    write_atomically(lambda folder: (folder / "report.html").write_text("earlier"), out)
+    before = sorted(p.name for p in out.iterdir())
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cartreport.cli", "run", "--data", str(data), "--output", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(private_tmp)},
+    )
+    deadline = time.monotonic() + 120
+    while not any(p.name.startswith(".report.tmp-") for p in out.parent.iterdir()):  # the notebooks run
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "Traceback" not in err and "nothing was written" in err
+    assert [p.name for p in out.parent.iterdir()] == ["report"]
+    assert sorted(p.name for p in out.iterdir()) == before and (out / "report.html").read_text() == "earlier"
+    assert not [p for p in private_tmp.iterdir() if p.name.startswith("cr-k-")]

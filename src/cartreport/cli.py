@@ -1,7 +1,7 @@
 """``cartreport`` command line: parses options, calls :mod:`cartreport.api`, formats the outcome.
 
 Exit codes: 0 success; 1 ``validate`` found problems or a report section failed; 2 invalid data, file or parameters
-(nothing was written). Every expected failure is a :class:`~cartreport.errors.CartreportError`, mapped to its exit
+(nothing was written); 130 after Ctrl-C and 143 after SIGTERM (nothing was written). Every expected failure is a :class:`~cartreport.errors.CartreportError`, mapped to its exit
 code by :data:`EXIT_CODES`; it prints a readable message, never a traceback.
 """
 
@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import yaml
@@ -65,6 +67,15 @@ def _parameters(args: argparse.Namespace) -> dict:
 
 def _say(line: str) -> None:
     print(line, flush=True)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a job scheduler) stopped the command: handled as Ctrl-C is, so that every
+    ``finally`` runs (the kernel stopped, the temporary folders deleted, an earlier report kept)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -199,19 +210,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    previous = None
+    if args.command != "batch" and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(
+            signal.SIGTERM, _raise_terminated
+        )  # a batch stops its runs itself (batch.py)
     try:
         return args.func(args)
     except CartreportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exit_code(exc)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         # a report is written atomically (nothing or all of it); a batch's finished reports stay where they are
         done = "nothing was written" if args.command != "batch" else "reports that had finished are kept"
         print(f"interrupted; {done}", file=sys.stderr)
-        return 130
+        return 128 + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover
