@@ -27,10 +27,12 @@ import glob
 import itertools
 import json
 import logging
+import math
 import re
 import shutil
 import signal
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,6 +62,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
 _RESERVED = ("summary.csv", "index.html")
 #: longest run name: ``.NAME.tmp-xxxxxxxx`` must still fit a file-system name (255 bytes)
 MAX_NAME_LENGTH = 200
+#: most runs in one batch: a few short lists crossed in ``matrix`` can make millions
+MAX_RUNS = 10_000
 
 #: the index page's forest plot: CSS pixels per inch, and PNG pixels per CSS pixel (as the report's figures)
 FOREST_PX_PER_INCH = 100
@@ -85,20 +89,27 @@ def expand_grid(grid: dict, base_dir: Path | None = None) -> list[BatchRun]:
         raise ParameterError("runs", runs, "must be a list of mappings, each with a name:")
     if not isinstance(matrix, dict) or not all(isinstance(v, list) and v for v in matrix.values()):
         raise ParameterError("matrix", matrix, "must map parameter names to non-empty lists of values")
+    n_runs = len(runs) * math.prod(len(values) for values in matrix.values())
+    if n_runs > MAX_RUNS:
+        message = f"the grid makes {n_runs:,} runs; a batch may have at most {MAX_RUNS:,}"
+        raise ParameterError("matrix", ", ".join(map(str, matrix)), message)
     expanded: list[BatchRun] = []
     for run in runs:
         base = {**defaults, **{k: v for k, v in run.items() if k != "name"}}
         combos = itertools.product(*matrix.values()) if matrix else [()]
         for combo in combos:
             params = {**base, **dict(zip(matrix, combo, strict=True))}
-            name = "__".join([str(run["name"]), *(_suffix(k, v) for k, v in zip(matrix, combo, strict=True))])
-            _check_name(name)
             if base_dir is not None:
                 params = anchor_data_path(params, base_dir)
-            resolve_parameters(params)  # refuse a bad grid before the first run starts
+            resolve_parameters(
+                params
+            )  # refuse a bad grid before the first run starts (and before a name shows it)
+            name = "__".join([str(run["name"]), *(_suffix(k, v) for k, v in zip(matrix, combo, strict=True))])
+            _check_name(name)
             expanded.append(BatchRun(name, params))
     names = [r.name for r in expanded]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(names)
+    duplicated = sorted(n for n, count in counts.items() if count > 1)
     if duplicated:
         raise ParameterError("runs", duplicated, "run names must be unique")
     folded: dict[str, list[str]] = {}
