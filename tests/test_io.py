@@ -200,6 +200,34 @@ def test_xlsx_blank_rows_above_header_keep_excel_row_numbers(tmp_path):
     assert "skipped 1 blank row above the column names" in result.notes
 
 
+def test_xlsx_a_stray_value_far_from_the_table_is_read_quickly(tmp_path):
+    """A 7 KB workbook with one value at row 200,000, column 16,000 kept validation busy for hours: every row up
+    to the sheet's declared size was read as 16,000 cells. Only the cells the sheet holds are read now."""
+    import time
+
+    path = _workbook(tmp_path / "c.xlsx", [["patient_id", "diagnosis"], ["P01", "T-ALL"]])
+    workbook = openpyxl.load_workbook(path)
+    workbook.active.cell(row=200_000, column=16_000, value="x")
+    workbook.save(path)
+    started = time.perf_counter()
+    with pytest.raises(DataFileError) as info:
+        read_table(path)
+    assert time.perf_counter() - started < 10
+    assert str(info.value) == (
+        f"cannot read {path}: the sheet 'patients' has values as far as row 200,000 and column WQJ, "
+        "3,200,000,000 cells, more than cartreport reads (50,000,000); delete what is outside the patient table"
+    )
+
+
+def test_xlsx_trailing_blank_rows_and_columns_are_not_read(tmp_path):
+    path = _workbook(tmp_path / "c.xlsx", [["patient_id", "diagnosis", None], ["P01", "T-ALL", None]])
+    workbook = openpyxl.load_workbook(path)
+    workbook.active.cell(row=500_000, column=5).number_format = "0.00"  # formatted, but holds nothing
+    workbook.save(path)
+    result = read_table(path)
+    assert list(result.table.columns) == ["patient_id", "diagnosis"] and list(result.table.index) == [2]
+
+
 def test_xlsx_header_only_and_empty_sheet(tmp_path):
     with pytest.raises(DataFileError, match="the file has column names but no patient rows"):
         read_table(_workbook(tmp_path / "h.xlsx", [["patient_id", "diagnosis"], [None, None]]))

@@ -25,7 +25,16 @@ import pandas as pd
 from cartreport.errors import DataFileError
 from cartreport.formatting import counted
 
-__all__ = ["CellText", "RawTable", "assemble", "columns_of", "counted", "stripped_distinct", "stripped_text"]
+__all__ = [
+    "CellText",
+    "RawTable",
+    "assemble",
+    "column_letter",
+    "columns_of",
+    "counted",
+    "stripped_distinct",
+    "stripped_text",
+]
 
 
 @dataclass(frozen=True)
@@ -225,7 +234,7 @@ def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame,
         if name:
             keep_columns.append(position)
         elif filled[position][kept].any():
-            names[position] = f"column_{_column_letter(position)}"
+            names[position] = f"column_{column_letter(position)}"
             unnamed.append(names[position])
             keep_columns.append(position)
     if not keep_columns:
@@ -249,7 +258,7 @@ def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame,
     return table, notes
 
 
-def _column_letter(position: int) -> str:
+def column_letter(position: int) -> str:
     """Spreadsheet letter of a 0-based column position: 0 → A, 26 → AA."""
     letters = ""
     position += 1

@@ -45,7 +45,7 @@ import pandas as pd
 from cartreport.contract import schema
 from cartreport.errors import DataFileError
 from cartreport.escape import UNSHOWABLE, UNSHOWABLE_TEXT
-from cartreport.read.cells import RawTable, assemble, columns_of, counted
+from cartreport.read.cells import RawTable, assemble, column_letter, columns_of, counted
 from cartreport.read.csvfile import read_csv
 
 __all__ = ["FORMATS", "ReadResult", "read_table"]
@@ -175,6 +175,10 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
 
 
 # ---------------------------------------------------------------------------------------------------------- Excel
+#: most cells (rows x columns, blank ones too) read from a sheet: a stray value far from the table makes billions
+MAX_XLSX_CELLS = 50_000_000
+
+
 def _read_xlsx(path: Path, sheet: str | int | None) -> RawTable:
     import openpyxl  # imported here: only Excel users pay for it
     from openpyxl.utils.exceptions import InvalidFileException
@@ -216,10 +220,13 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> RawTable:
                 f"the sheets are {_quoted(names)}",
             )
         worksheet = workbook[names[index]]
-        records = [
-            (number, values)
-            for number, values in enumerate(worksheet.iter_rows(min_row=1, values_only=True), start=1)
-        ]
+        worksheet.reset_dimensions()  # the size a sheet declares can be any: read the cells it holds
+        records = []
+        for number, values in enumerate(worksheet.iter_rows(min_row=1, values_only=True), start=1):
+            end = len(values)
+            while end and values[end - 1] is None:  # a formatted cell holds nothing
+                end -= 1
+            records.append((number, values[:end]))
     except DataFileError:
         raise
     except Exception as exc:  # openpyxl raises many kinds of error on damaged parts of a workbook
@@ -232,10 +239,21 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> RawTable:
     nonblank = [(n, r) for n, r in records if any(v is not None and str(v).strip() for v in r)]
     if not nonblank:
         raise DataFileError(path, f"the sheet {names[index]!r} is empty")
+    del records[nonblank[-1][0] :]  # the blank rows below the table
+    width = max(len(r) for _, r in records)
+    if width * len(records) > MAX_XLSX_CELLS:
+        raise DataFileError(
+            path,
+            f"the sheet {names[index]!r} has values as far as row {len(records):,} and column "
+            f"{column_letter(width - 1)}, {width * len(records):,} cells, more than cartreport reads "
+            f"({MAX_XLSX_CELLS:,})",
+            "delete what is outside the patient table",
+        )
     header_row = nonblank[0][0]
     if header_row > 1:
         notes.append(f"skipped {counted(header_row - 1, 'blank row')} above the column names")
-    header = list(records[header_row - 1][1])
+    names_row = records[header_row - 1][1]
+    header = [*names_row, *[None] * (width - len(names_row))]  # a value below may stand under no name
     body = [r for _, r in records[header_row:]]
     numbers = np.array([n for n, _ in records[header_row:]], dtype=np.int64)
     return RawTable(header, numbers, columns_of(body, len(header)), notes)
