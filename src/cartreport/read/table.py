@@ -222,11 +222,21 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> RawTable:
         worksheet = workbook[names[index]]
         worksheet.reset_dimensions()  # the size a sheet declares can be any: read the cells it holds
         records = []
+        widest = last = 0
         for number, values in enumerate(worksheet.iter_rows(min_row=1, values_only=True), start=1):
             end = len(values)
             while end and values[end - 1] is None:  # a formatted cell holds nothing
                 end -= 1
             records.append((number, values[:end]))
+            if end:
+                widest, last = max(widest, end), number
+                if widest * last > MAX_XLSX_CELLS:  # checked as it is read: a compressed sheet can be huge
+                    raise DataFileError(
+                        path,
+                        f"the sheet {names[index]!r} has values as far as row {last:,} and column "
+                        f"{column_letter(widest - 1)}, more than the {MAX_XLSX_CELLS:,} cells cartreport reads",
+                        "delete what is outside the patient table",
+                    )
     except DataFileError:
         raise
     except Exception as exc:  # openpyxl raises many kinds of error on damaged parts of a workbook
@@ -241,14 +251,6 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> RawTable:
         raise DataFileError(path, f"the sheet {names[index]!r} is empty")
     del records[nonblank[-1][0] :]  # the blank rows below the table
     width = max(len(r) for _, r in records)
-    if width * len(records) > MAX_XLSX_CELLS:
-        raise DataFileError(
-            path,
-            f"the sheet {names[index]!r} has values as far as row {len(records):,} and column "
-            f"{column_letter(width - 1)}, {width * len(records):,} cells, more than cartreport reads "
-            f"({MAX_XLSX_CELLS:,})",
-            "delete what is outside the patient table",
-        )
     header_row = nonblank[0][0]
     if header_row > 1:
         notes.append(f"skipped {counted(header_row - 1, 'blank row')} above the column names")
