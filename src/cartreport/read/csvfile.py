@@ -30,9 +30,23 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 
 
+#: the longest first line read: the column names of a patient table are far shorter; a file without line breaks
+#: (a binary file, a 1 GB line) is refused from its start instead of read whole
+MAX_HEADER_BYTES = 1 << 22
+
+
 def read_csv(path: Path) -> RawTable:
     """The header, numbered records and notes of a CSV file (UTF-8, UTF-16 or Windows-1252; commas, semicolons
     or tabs). Raises :class:`DataFileError` for a file that is not CSV text."""
+    with path.open("rb") as handle:
+        start = handle.read(MAX_HEADER_BYTES + 1)
+    if len(start) > MAX_HEADER_BYTES and b"\n" not in start and b"\r" not in start:
+        raise DataFileError(
+            path,
+            f"row 1 (the column names) is longer than {MAX_HEADER_BYTES:,} bytes",
+            "a CSV file holds the column names on its first line and one patient on each line below",
+        )
+    del start
     text, notes = _decode(path, path.read_bytes())
     first_line = _first_line(text)
     separator = max((",", ";", "\t"), key=lambda s: (first_line.count(s), s == ","))
