@@ -79,6 +79,7 @@ _INLINE = re.compile(
     r"([\\`*\[\]<>&!#|~$^])"  # always
     r"|((?<![^\W_])_|_(?![^\W_]))"  # ``_`` unless inside a word (``ash2023_cd7``: CommonMark never emphasises it)
     r"|(:(?=//))"  # the colon of ``http://``, which nbconvert's url plugin would turn into a link
+    r"|((?<=\\)[()])"  # a parenthesis after a backslash: ``\\(x\\)`` would be inline math, shown as ``$x$``
 )
 #: a list marker or thematic break at the start of a value (``#``, ``>``, ``*`` are escaped everywhere)
 _BLOCK_START = re.compile(r"^(\s*)(?:([-+=])|(\d{1,9})([.)])(?=\s|$))")
