@@ -316,6 +316,18 @@ def test_date_format(value, hint):
     ]
 
 
+@pytest.mark.parametrize("column", ["cart_infusion_date", "last_contact_date", "death_date"])
+def test_a_date_before_1900_is_a_problem(column):
+    """A year mistyped (1021 for 2021) passed validation, and the analysis failed with a traceback
+    (OutOfBoundsDatetime: pandas holds no date before 1677)."""
+    lines = _one(**{column: "1021-05-23"})
+    assert (
+        f'data.csv row 2 (patient P01), column {column}: date "1021-05-23" is before 1900-01-01; check the year'
+        in lines
+    )
+    assert not _one(cart_infusion_date="1900-01-01", last_contact_date="1900-01-02")
+
+
 def test_allowed_values_with_closest_suggestion():
     assert _one(bm_response="MRD neg CR") == [
         'data.csv row 2 (patient P01), column bm_response: value "MRD neg CR" is not allowed (allowed: '

@@ -59,6 +59,12 @@ def is_iso_date(value: object) -> bool:
     return True
 
 
+def _not_too_early(value: object) -> bool:
+    """Whether a date is on or after :data:`~cartreport.contract.schema.EARLIEST_DATE`; a value that is no date
+    passes (it is reported as date-format)."""
+    return not is_iso_date(value) or str(value) >= schema.EARLIEST_DATE
+
+
 def _number(value: object) -> float | None:
     try:
         number = float(str(value))
@@ -137,6 +143,7 @@ def build_schema() -> pa.DataFrameSchema:
         checks: list[pa.Check] = []
         if spec.kind == "date":
             checks.append(_by_distinct_value(is_iso_date, "date-format"))
+            checks.append(_by_distinct_value(_not_too_early, "date-too-early"))
         elif spec.values:
             checks.append(_by_distinct_value(frozenset(spec.values).__contains__, "allowed-values"))
         elif spec.kind in ("number", "integer"):
@@ -363,6 +370,12 @@ def _describe(
             "date-format",
             f"value {quoted(value)} is not a date written as YYYY-MM-DD",
             _date_hint(value or ""),
+        )
+    if check == "date-too-early":
+        return (
+            "date-too-early",
+            f"date {quoted(value)} is before {schema.EARLIEST_DATE}",
+            "check the year",
         )
     if check == "allowed-values":
         allowed = ", ".join(quoted(v) for v in spec.values)

@@ -36,6 +36,7 @@ RULES: dict[str, str] = {
     "wrong-sheet": "the workbook's first sheet lacks the columns, another sheet has them",
     "required-value": "a cell that may not be blank is blank",
     "date-format": "a date is not a valid YYYY-MM-DD date",
+    "date-too-early": "a date is before 1900 (a mistyped year)",
     "allowed-values": "a value is not one of the column's allowed values",
     "not-a-number": "a number column holds something that is not a number",
     "out-of-range": "a number is outside the column's range",
