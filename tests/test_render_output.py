@@ -210,6 +210,27 @@ def test_a_temporary_folder_that_cannot_be_made_is_one_line_and_leaves_nothing(
     assert tree(tmp_path) == {}
 
 
+@pytest.mark.parametrize("earlier", [False, True])
+def test_an_output_folder_that_is_a_symbolic_link_is_written_where_it_points(
+    tmp_path: Path, earlier: bool
+) -> None:
+    """``--output reports`` with ``reports -> /mnt/share/reports``: the user's link was replaced by a new folder,
+    and the folder it pointed to kept its stale report. The report is now written where the link points."""
+    target = tmp_path / "share" / "report"
+    target.parent.mkdir()
+    if earlier:
+        earlier_report(target, {"report.html": b"old"})
+    else:
+        target.mkdir()
+    link = tmp_path / "report"
+    link.symlink_to(target)
+    write_atomically(lambda folder: (folder / "report.html").write_text("new"), link)
+    assert link.is_symlink() and link.resolve() == target
+    assert (target / "report.html").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "share"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report"]
+
+
 def test_a_failed_folder_of_the_user_is_never_removed(tmp_path: Path) -> None:
     out = tmp_path / "report"
     (tmp_path / "report.failed").mkdir()

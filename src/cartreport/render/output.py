@@ -232,7 +232,8 @@ def write_atomically(
     build : callable
         Writes the whole report into the folder it is given.
     output_dir : Path
-        Final folder; its parent is created if needed.
+        Final folder; its parent is created if needed. A symbolic link to a folder stays: the folder it points to
+        is the one replaced.
     inputs : iterable of paths
         Files the report is made from (the data file): the output folder must not hold them.
 
@@ -249,6 +250,8 @@ def write_atomically(
     inputs = list(inputs)
     shown = output_dir
     output_dir = check_output_folder(output_dir, "report", inputs=inputs)
+    if output_dir.is_symlink():  # the user's link stays; the folder it points to is the one replaced
+        output_dir = _real(output_dir)
     try:
         output_dir.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
