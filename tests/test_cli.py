@@ -66,6 +66,30 @@ def test_params_file_must_be_a_mapping(capsys, tmp_path):
     assert "must hold a mapping" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["run", "batch"])
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"PK\x03\x04\x14\x00\xce\xff", "is not UTF-8 text; save it as UTF-8"),  # a workbook given by mistake
+        (
+            b"title: x\n" + b"#" * (1 << 20),
+            "is larger than 1,048,576 bytes; it should hold a few lines of YAML",
+        ),
+    ],
+    ids=["binary", "huge"],
+)
+def test_a_params_file_or_grid_that_is_not_yaml_text_is_one_line(command, content, reason, capsys, tmp_path):
+    """A binary file ended in a UnicodeDecodeError traceback; an endless one (/dev/zero) was read until memory ran
+    out."""
+    path = tmp_path / "p.yaml"
+    path.write_bytes(content)
+    argv = ["run", "--params-file", str(path)] if command == "run" else ["batch", str(path)]
+    assert cli.main([*argv, "--output", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    name = "--params-file" if command == "run" else "grid"
+    assert err == f"error: report parameter {name} = {str(path)!r}: {reason}\n"
+
+
 def test_missing_file_exits_2(capsys, tmp_path):
     assert cli.main(["validate", str(tmp_path / "nope.csv")]) == 2
     assert "nope.csv" in capsys.readouterr().err

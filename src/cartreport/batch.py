@@ -37,10 +37,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from cartreport import batch_workers
-from cartreport.analysis.params import anchor_data_path, load_yaml, resolve_parameters, yaml_error
+from cartreport.analysis.params import anchor_data_path, read_yaml_file, resolve_parameters
 from cartreport.batch_workers import BatchRun, run_one
 from cartreport.errors import ParameterError
 from cartreport.escape import write_csv
@@ -140,11 +139,7 @@ def _check_name(name: str) -> None:
 
 def load_grid(path: str | Path) -> list[BatchRun]:
     path = Path(path)
-    try:
-        grid = load_yaml(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ParameterError("grid", str(path), f"cannot be read as YAML ({yaml_error(exc)})") from None
-    return expand_grid(grid, base_dir=path.parent.resolve())
+    return expand_grid(read_yaml_file(path, "grid"), base_dir=path.parent.resolve())
 
 
 class BatchInterrupted(KeyboardInterrupt):

@@ -15,10 +15,8 @@ import sys
 import threading
 from pathlib import Path
 
-import yaml
-
 from cartreport import __version__
-from cartreport.analysis.params import PARAMETERS, anchor_data_path, load_yaml, parse_cli_value, yaml_error
+from cartreport.analysis.params import PARAMETERS, anchor_data_path, parse_cli_value, read_yaml_file
 from cartreport.errors import CartreportError, ParameterError, PrintFilesError, SectionFailed
 
 __all__ = ["main"]
@@ -45,12 +43,7 @@ def _parameters(args: argparse.Namespace) -> dict:
     params: dict = {}
     if getattr(args, "params_file", None):
         path = Path(args.params_file)
-        try:
-            loaded = load_yaml(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ParameterError(
-                "--params-file", str(path), f"cannot be read as YAML ({yaml_error(exc)})"
-            ) from None
+        loaded = read_yaml_file(path, "--params-file") or {}
         if not isinstance(loaded, dict):
             raise ParameterError(
                 "--params-file", str(path), "must hold a mapping of parameter names to values"

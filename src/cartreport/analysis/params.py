@@ -28,6 +28,7 @@ __all__ = [
     "load_yaml",
     "yaml_error",
     "parse_cli_value",
+    "read_yaml_file",
     "resolve_parameters",
 ]
 
@@ -99,6 +100,29 @@ def load_yaml(text: str) -> object:
         return yaml.load(text, Loader=_TextDatesLoader)  # noqa: S506 - a SafeLoader subclass
     except RecursionError:  # e.g. thousands of nested brackets: a YAML error like any other, not a crash
         raise yaml.YAMLError("the text is nested too deeply") from None
+
+
+#: the largest parameters file read (``--params-file``, a batch grid): such a file holds a few lines
+MAX_YAML_BYTES = 1 << 20
+
+
+def read_yaml_file(path: Path, name: str) -> object:
+    """The YAML of a parameters file (``--params-file``, a batch grid: ``name``), dates kept as text.
+
+    Raises :class:`ParameterError` naming ``name`` and the file when it cannot be read, is larger than
+    :data:`MAX_YAML_BYTES` (``/dev/zero`` is endless), is not UTF-8 text or is not YAML.
+    """
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_YAML_BYTES + 1)
+        if len(raw) > MAX_YAML_BYTES:
+            reason = f"is larger than {MAX_YAML_BYTES:,} bytes; it should hold a few lines of YAML"
+            raise ParameterError(name, str(path), reason)
+        return load_yaml(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ParameterError(name, str(path), "is not UTF-8 text; save it as UTF-8") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ParameterError(name, str(path), f"cannot be read as YAML ({yaml_error(exc)})") from None
 
 
 def yaml_error(exc: Exception) -> str:
