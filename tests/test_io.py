@@ -279,6 +279,24 @@ def test_parquet_unnamed_pandas_index_is_ignored(tmp_path):
     assert "ignored the unnamed pandas index stored in the file" in result.notes
 
 
+def test_parquet_holding_more_cells_than_are_read_is_refused_from_its_metadata(tmp_path, monkeypatch):
+    """A Parquet file of a few kilobytes can hold a constant column of a billion rows: it was decompressed whole
+    (gigabytes) before anything was checked; its size is now read from its metadata first."""
+    import cartreport.read.table as table_module
+
+    path = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"patient_id": [f"P{i}" for i in range(30)], "age_years": list(range(30))}), path)
+    monkeypatch.setattr(table_module, "MAX_CELLS", 59)
+    with pytest.raises(DataFileError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"cannot read {path}: it holds 30 rows of 2 columns, more than the 59 cells cartreport reads; split the "
+        "table, or keep only the columns of the report"
+    )
+    monkeypatch.setattr(table_module, "MAX_CELLS", 60)
+    assert len(read_table(path).table) == 30
+
+
 def test_parquet_with_no_rows(tmp_path):
     path = tmp_path / "c.parquet"
     pd.DataFrame({"patient_id": pd.Series([], dtype=str)}).to_parquet(path)

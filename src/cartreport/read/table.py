@@ -52,6 +52,10 @@ __all__ = ["FORMATS", "ReadResult", "read_table"]
 
 log = logging.getLogger(__name__)
 
+#: most cells (rows x columns, blank ones too) read from a workbook or a Parquet file: both are compressed, so a
+#: small file can hold billions (a stray value far from the table, a constant column of a billion rows)
+MAX_CELLS = 50_000_000
+
 #: file extension → format name
 FORMATS: dict[str, str] = {
     ".csv": "csv",
@@ -175,8 +179,6 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
 
 
 # ---------------------------------------------------------------------------------------------------------- Excel
-#: most cells (rows x columns, blank ones too) read from a sheet: a stray value far from the table makes billions
-MAX_XLSX_CELLS = 50_000_000
 
 
 def _read_xlsx(path: Path, sheet: str | int | None) -> RawTable:
@@ -230,11 +232,11 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> RawTable:
             records.append((number, values[:end]))
             if end:
                 widest, last = max(widest, end), number
-                if widest * last > MAX_XLSX_CELLS:  # checked as it is read: a compressed sheet can be huge
+                if widest * last > MAX_CELLS:  # checked as it is read: a compressed sheet can be huge
                     raise DataFileError(
                         path,
                         f"the sheet {names[index]!r} has values as far as row {last:,} and column "
-                        f"{column_letter(widest - 1)}, more than the {MAX_XLSX_CELLS:,} cells cartreport reads",
+                        f"{column_letter(widest - 1)}, more than the {MAX_CELLS:,} cells cartreport reads",
                         "delete what is outside the patient table",
                     )
     except DataFileError:
@@ -301,6 +303,14 @@ def _read_parquet(path: Path) -> RawTable:
 
     _refuse_non_magic(path, b"PAR1", "a Parquet file")
     try:
+        shape = pq.ParquetFile(path).metadata
+        if shape.num_rows * shape.num_columns > MAX_CELLS:
+            raise DataFileError(
+                path,
+                f"it holds {shape.num_rows:,} rows of {shape.num_columns:,} columns, more than the "
+                f"{MAX_CELLS:,} cells cartreport reads",
+                "split the table, or keep only the columns of the report",
+            )
         arrow = pq.read_table(path)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataFileError(path, f"this is not a readable Parquet file ({exc})") from exc
