@@ -47,6 +47,28 @@ def test_a_bad_grid_is_refused_before_anything_runs(grid, message):
         batch.expand_grid(grid)
 
 
+def test_a_grid_of_too_many_runs_is_refused_at_once():
+    """Five short lists crossed make 50**5 runs: the batch expanded and checked them one by one for hours."""
+    values = [round(0.5 + i / 100, 2) for i in range(50)]
+    grid = {"matrix": {"ci_level": values, "landmarks_months": list(range(1, 51)), "title": [f"t{i}" for i in range(50)],
+                       "data_cutoff": [f"2023-01-{d:02d}" for d in range(1, 29)], "ci_method": ["log-log", "log", "plain"]}}  # fmt: skip
+    with pytest.raises(ParameterError) as info:
+        batch.expand_grid(grid)
+    assert str(info.value) == (
+        "report parameter matrix = 'ci_level, landmarks_months, title, data_cutoff, ci_method': the grid makes "
+        "10,500,000 runs; a batch may have at most 10,000"
+    )
+
+
+def test_a_matrix_value_that_is_a_yaml_bomb_is_refused_at_once():
+    """The run's name was made from the value (json.dumps of 9**9 strings) before the value was checked."""
+    bomb = ["lol"] * 9
+    for _ in range(8):
+        bomb = [bomb] * 9  # what YAML aliases make: 9 references to one list, 9**9 strings once written out
+    with pytest.raises(ParameterError, match="must be text"):
+        batch.expand_grid({"matrix": {"title": [bomb]}})
+
+
 @pytest.fixture(scope="module")
 def grid_file(tmp_path_factory):
     folder = tmp_path_factory.mktemp("batch")

@@ -68,6 +68,30 @@ def test_params_file_must_be_a_mapping(capsys, tmp_path):
     assert "must hold a mapping" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["run", "batch"])
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"PK\x03\x04\x14\x00\xce\xff", "is not UTF-8 text; save it as UTF-8"),  # a workbook given by mistake
+        (
+            b"title: x\n" + b"#" * (1 << 20),
+            "is larger than 1,048,576 bytes; it should hold a few lines of YAML",
+        ),
+    ],
+    ids=["binary", "huge"],
+)
+def test_a_params_file_or_grid_that_is_not_yaml_text_is_one_line(command, content, reason, capsys, tmp_path):
+    """A binary file ended in a UnicodeDecodeError traceback; an endless one (/dev/zero) was read until memory ran
+    out."""
+    path = tmp_path / "p.yaml"
+    path.write_bytes(content)
+    argv = ["run", "--params-file", str(path)] if command == "run" else ["batch", str(path)]
+    assert cli.main([*argv, "--output", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    name = "--params-file" if command == "run" else "grid"
+    assert err == f"error: report parameter {name} = {str(path)!r}: {reason}\n"
+
+
 def test_missing_file_exits_2(capsys, tmp_path):
     assert cli.main(["validate", str(tmp_path / "nope.csv")]) == 2
     assert "nope.csv" in capsys.readouterr().err
@@ -352,3 +376,101 @@ def test_a_report_kernel_that_cannot_start_is_one_line_and_leaves_nothing(tmp_pa
         for p in psutil.process_iter(["cmdline"])
         if any(str(private_tmp) in a for a in p.info["cmdline"] or [])
     ], "a kernel outlived the command"
+
+
+def test_a_control_character_in_a_cell_is_a_clean_error_shown_escaped(tmp_path):
+    """Word cannot hold a control character (the report failed with a traceback after every section had run) and a
+    terminal runs an escape sequence printed as it is: the cell is refused, its value written out visibly."""
+    frame = synthetic_cohort(6, seed=2)
+    frame.loc[0, "diagnosis"] = "T-\x01ALL\x1b[2J"
+    data = tmp_path / "ctrl.csv"
+    frame.to_csv(data, index=False)
+    out = tmp_path / "report"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cartreport.cli", "run", "--data", str(data), "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "\x1b" not in proc.stderr and "\x01" not in proc.stderr
+    assert 'ctrl.csv row 2 (patient S2-000001), column diagnosis: value "T-\\x01ALL\\x1b[2J"' in proc.stderr
+    assert not out.exists()
+
+
+#: nine levels of nine lists: a few hundred bytes of YAML that stand for 9**9 strings once expanded
+BOMB = (
+    "["
+    + ", ".join(
+        ["&l0 [" + ", ".join(["lol"] * 9) + "]"]
+        + [f"&l{n} [" + ", ".join([f"*l{n - 1}"] * 9) + "]" for n in range(1, 9)]
+    )
+    + "]"
+)
+
+
+@pytest.mark.parametrize("where", ["option", "params_file", "grid"])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("title", BOMB),  # a value that would print as 9**9 strings
+        ("subgroup", f"{{diagnosis: {BOMB}}}"),  # lists of lists where the values belong
+        ("tilte", BOMB),  # an unknown name, whose value the message shows
+        ("title", "[" * 5000 + "]" * 5000),  # deeper than the YAML library can follow
+    ],
+    ids=["aliases", "aliases-in-a-mapping", "aliases-unknown-name", "deep"],
+)
+def test_a_yaml_bomb_in_a_parameter_is_one_line_and_exit_2(where, name, value, tmp_path, capsys, monkeypatch):
+    """A 'billion laughs' value hung the command (its message printed the whole expansion) and a deeply nested one
+    ended in a RecursionError traceback: each is a one-line error, at once."""
+    monkeypatch.chdir(tmp_path)
+    if where == "option":
+        argv = ["run", "--output", "r", "-p", name, value]
+    elif where == "params_file":
+        (tmp_path / "p.yaml").write_text(f"{name}: {value}\n")
+        argv = ["run", "--params-file", "p.yaml", "--output", "r"]
+    else:
+        (tmp_path / "grid.yaml").write_text(f"runs:\n  - name: a\n    {name}: {value}\n")
+        argv = ["batch", "grid.yaml", "--output", "r"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and len(err) < 1000
+    assert not (tmp_path / "r").exists()
+
+
+def test_sigterm_during_a_run_cleans_up_and_keeps_the_earlier_report(tmp_path):
+    """SIGTERM (``timeout``, a job scheduler, ``kill``) killed ``cartreport run`` on the spot: the half-written report
+    folder stayed beside the output and the kernel's folder, with the hand-off of the patient data, stayed in the
+    temporary folder. It now stops as Ctrl-C does: everything removed, the earlier report untouched, exit 143."""
+    import os
+    import signal
+    import time
+
+    from cartreport.render import write_atomically
+
+    data = tmp_path / "cohort.csv"
+    synthetic_cohort(30, seed=2).to_csv(data, index=False)
+    out = tmp_path / "reports" / "report"
+    write_atomically(lambda folder: (folder / "report.html").write_text("earlier"), out)
+    before = sorted(p.name for p in out.iterdir())
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cartreport.cli", "run", "--data", str(data), "--output", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(private_tmp)},
+    )
+    deadline = time.monotonic() + 120
+    while not any(p.name.startswith(".report.tmp-") for p in out.parent.iterdir()):  # the notebooks run
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "Traceback" not in err and "nothing was written" in err
+    assert [p.name for p in out.parent.iterdir()] == ["report"]
+    assert sorted(p.name for p in out.iterdir()) == before and (out / "report.html").read_text() == "earlier"
+    assert not [p for p in private_tmp.iterdir() if p.name.startswith("cr-k-")]

@@ -142,3 +142,26 @@ def test_a_column_of_identifiers_is_not_dictionary_encoded_and_reads_the_same(tm
     assert len(values) == 3_000 and codes.tolist() == list(range(3_000))
     assert len(fast.columns[1][1]) < 10  # diagnosis: its distinct values
     _same(fast, _records_table(path, text, ","))
+
+
+def test_a_file_without_line_breaks_is_refused_before_it_is_read_whole(tmp_path):
+    """A 1 GB file on one line was read whole, decoded and parsed (about 7 times its size in memory) before the
+    first cell was found too long; it is refused from its first megabytes."""
+    import tracemalloc
+
+    from cartreport.read.table import read_table
+
+    path = tmp_path / "one_line.csv"
+    path.write_bytes(b"patient_id," + b"x" * 40_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataFileError) as info:
+            read_table(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(info.value) == (
+        f"cannot read {path}: row 1 (the column names) is longer than 4,194,304 bytes; a CSV file holds the "
+        "column names on its first line and one patient on each line below"
+    )
+    assert peak < 20_000_000

@@ -43,7 +43,10 @@ def test_every_error_of_the_errors_module_derives_from_the_one_base():
         "HandoffError",
         "SetupError",
     }
-    signals = {errors.BatchInterrupted}  # a stop asked for, not a failure: a KeyboardInterrupt
+    signals = {
+        errors.BatchInterrupted,
+        errors.Terminated,
+    }  # a stop asked for, not a failure: a KeyboardInterrupt
     assert all(issubclass(c, CartreportError) for c in classes if c not in signals)
     assert all(issubclass(c, KeyboardInterrupt) and not issubclass(c, CartreportError) for c in signals)
     assert sorted(errors.__all__) == sorted(c.__name__ for c in classes)

@@ -70,6 +70,8 @@ NASTY = [
     "a\r\n<b>x</b>",
     "| a | b |",
     "$x$ \\ \\<b>",
+    "\\(x\\) $$y$$",  # a backslash then a parenthesis: nbconvert read \\( ... \\) as inline math and showed $x$
+    "a \\[x\\] b \\(",
     '"><b onmouseover=alert(1)>',
     "<!-- comment -->",
 ]
@@ -134,7 +136,28 @@ def test_any_text_in_a_template_is_never_a_live_element(value):
 @given(
     st.lists(
         st.sampled_from(
-            ["<", ">", "*", "_", "`", "[", "]", "(", ")", "!", "&", "#", "a", "é", "1", " ", ":", "/"]
+            [
+                "<",
+                ">",
+                "*",
+                "_",
+                "`",
+                "[",
+                "]",
+                "(",
+                ")",
+                "!",
+                "&",
+                "#",
+                "a",
+                "é",
+                "1",
+                " ",
+                ":",
+                "/",
+                "\\",
+                "$",
+            ]
         )
     )
 )

@@ -110,6 +110,32 @@ def test_csv_row_with_too_many_cells_is_refused(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (
+            'patient_id,diagnosis\nP01,T-ALL\nP02,"T-ALL\nP03,T-LBL\n',
+            "row 3 opens a double quote that is never closed; close it, or remove it",
+        ),
+        (
+            'patient_id,diagnosis\nP01,"T-ALL"x\n',
+            "row 2 is not valid CSV (',' expected after '\"'); "
+            "a value in double quotes must be followed by the separator",
+        ),
+        (
+            "patient_id,diagnosis\nP01,T-ALL\nP02," + "x" * 140_000 + "\n",
+            "row 3 holds a cell longer than 131,072 characters; check the double quotes of row 3 (a double "
+            "quote never closed makes the rest of the file one cell)",
+        ),
+    ],
+)
+def test_a_csv_file_that_is_not_valid_csv_names_the_row(tmp_path, text, reason):
+    path = _write(tmp_path / "c.csv", text)
+    with pytest.raises(DataFileError) as info:
+        read_table(path)
+    assert str(info.value) == f"cannot read {path}: {reason}"
+
+
 # -------------------------------------------------------------------------------------------------- Excel
 def _workbook(path: Path, rows: list[list[object]], title: str = "patients") -> Path:
     workbook = openpyxl.Workbook()
@@ -174,6 +200,34 @@ def test_xlsx_blank_rows_above_header_keep_excel_row_numbers(tmp_path):
     assert "skipped 1 blank row above the column names" in result.notes
 
 
+def test_xlsx_a_stray_value_far_from_the_table_is_read_quickly(tmp_path):
+    """A 7 KB workbook with one value at row 200,000, column 16,000 kept validation busy for hours: every row up
+    to the sheet's declared size was read as 16,000 cells. Only the cells the sheet holds are read now."""
+    import time
+
+    path = _workbook(tmp_path / "c.xlsx", [["patient_id", "diagnosis"], ["P01", "T-ALL"]])
+    workbook = openpyxl.load_workbook(path)
+    workbook.active.cell(row=200_000, column=16_000, value="x")
+    workbook.save(path)
+    started = time.perf_counter()
+    with pytest.raises(DataFileError) as info:
+        read_table(path)
+    assert time.perf_counter() - started < 10
+    assert str(info.value) == (
+        f"cannot read {path}: the sheet 'patients' has values as far as row 200,000 and column WQJ, more than "
+        "the 50,000,000 cells cartreport reads; delete what is outside the patient table"
+    )
+
+
+def test_xlsx_trailing_blank_rows_and_columns_are_not_read(tmp_path):
+    path = _workbook(tmp_path / "c.xlsx", [["patient_id", "diagnosis", None], ["P01", "T-ALL", None]])
+    workbook = openpyxl.load_workbook(path)
+    workbook.active.cell(row=500_000, column=5).number_format = "0.00"  # formatted, but holds nothing
+    workbook.save(path)
+    result = read_table(path)
+    assert list(result.table.columns) == ["patient_id", "diagnosis"] and list(result.table.index) == [2]
+
+
 def test_xlsx_header_only_and_empty_sheet(tmp_path):
     with pytest.raises(DataFileError, match="the file has column names but no patient rows"):
         read_table(_workbook(tmp_path / "h.xlsx", [["patient_id", "diagnosis"], [None, None]]))
@@ -223,6 +277,24 @@ def test_parquet_unnamed_pandas_index_is_ignored(tmp_path):
     result = read_table(path)
     assert list(result.table.columns) == ["patient_id"]
     assert "ignored the unnamed pandas index stored in the file" in result.notes
+
+
+def test_parquet_holding_more_cells_than_are_read_is_refused_from_its_metadata(tmp_path, monkeypatch):
+    """A Parquet file of a few kilobytes can hold a constant column of a billion rows: it was decompressed whole
+    (gigabytes) before anything was checked; its size is now read from its metadata first."""
+    import cartreport.read.table as table_module
+
+    path = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"patient_id": [f"P{i}" for i in range(30)], "age_years": list(range(30))}), path)
+    monkeypatch.setattr(table_module, "MAX_CELLS", 59)
+    with pytest.raises(DataFileError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"cannot read {path}: it holds 30 rows of 2 columns, more than the 59 cells cartreport reads; split the "
+        "table, or keep only the columns of the report"
+    )
+    monkeypatch.setattr(table_module, "MAX_CELLS", 60)
+    assert len(read_table(path).table) == 30
 
 
 def test_parquet_with_no_rows(tmp_path):
@@ -377,3 +449,14 @@ def test_a_broken_utf16_file_is_a_clean_error(tmp_path):
     path.write_bytes(b"\xff\xfe" + b"\x00\xd8")  # a lone high surrogate: not UTF-16
     with pytest.raises(DataFileError, match="starts like UTF-16 text but is not"):
         read_table(path)
+
+
+def test_a_file_whose_name_a_report_cannot_show_is_refused_and_named_visibly(tmp_path):
+    """The report names its data file: a control character in the name ended the run in a traceback from Word."""
+    path = _write(tmp_path / "cohort\x1b[2J.csv", "patient_id,age_years\nP01,45\n")
+    with pytest.raises(DataFileError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"cannot read {tmp_path}/cohort\\x1b[2J.csv: its name holds an invisible control or text-direction "
+        "character, which a report cannot show as written; rename the file"
+    )

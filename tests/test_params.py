@@ -39,6 +39,38 @@ def test_bad_parameters_are_refused_with_a_clear_message(name, value, message):
     assert str(info.value) == f"report parameter {name} = {value!r}: {message}"
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("x" * 256, "must be at most 255 characters (it has 256): Word's limit for a document title"),
+        (
+            "CD7\x01 CAR-T",
+            "holds an invisible control or text-direction character (\\x01), which a report cannot show",
+        ),
+        (
+            "\u202eCD7 CAR-T",
+            "holds an invisible control or text-direction character (\\u202e), which a report cannot show",
+        ),
+    ],
+)
+def test_a_title_the_report_cannot_show_is_refused(value, message):
+    """A title over 255 characters or with a control character ended in a traceback from the Word writer after
+    every section had run."""
+    with pytest.raises(ParameterError) as info:
+        resolve_parameters({"title": value})
+    assert str(info.value).endswith(f": {message}")
+    assert len(str(info.value)) < 400
+    assert resolve_parameters({"title": "x" * 255})["title"] == "x" * 255
+
+
+def test_a_huge_or_nested_value_is_shown_cut_short():
+    value = [[["lol"] * 9] * 9] * 9
+    message = str(ParameterError("title", value, "must be text"))
+    assert message.startswith("report parameter title = [[['lol', 'lol', 'lol', 'lol', 'lol', 'lol', ...], ")
+    assert message.endswith(": must be text") and len(message) < 300
+    assert len(str(ParameterError("title", "x" * 1_000_000, "too long"))) < 300
+
+
 def test_cli_values_are_read_as_yaml():
     assert parse_cli_value("[6, 12]") == [6, 12]
     assert parse_cli_value("0.9") == 0.9

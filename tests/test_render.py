@@ -315,3 +315,16 @@ def test_the_report_kernel_preloads_the_report_but_not_scipy_stats(private_tmp: 
     finally:
         kernel.shutdown()
     assert "".join(printed).split("\n")[:2] == ["['cartreport.report.figures', 'seaborn']", "0.625"]
+
+
+def test_a_title_longer_than_words_limit_is_the_documents_first_line_whole(tmp_path: Path) -> None:
+    """The default title names the data file ("CAR-T cohort report: <file name>"): from a long file name it
+    exceeded Word's 255-character limit for a document title, and the report failed with a traceback."""
+    import docx
+    from cartreport.render.docx import write_docx
+
+    title = "CAR-T cohort report: " + "c" * 240
+    write_docx([], title, tmp_path / "report.docx", base_dir=tmp_path)
+    document = docx.Document(str(tmp_path / "report.docx"))
+    assert document.core_properties.title == title[:255]
+    assert document.paragraphs[0].text == title

@@ -171,6 +171,66 @@ def test_impossible_output_folders_are_refused_with_one_line(
     assert tree(tmp_path) == before
 
 
+def test_a_folder_that_cannot_be_written_is_refused_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only place (a read-only mount refuses root too) failed with a traceback after the data had been
+    validated, when the temporary folder beside the report was made: it is refused in one line, before the build."""
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    writable = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked and writable(path, mode))
+    for out in (locked / "report", locked / "absent" / "report"):
+        with pytest.raises(OutputFolderError) as info:
+            write_atomically(never, out)
+        assert str(info.value) == (
+            f"will not write to {out}: cartreport cannot write in {locked}; choose a folder you can write to"
+        )
+    assert tree(tmp_path) == {"locked": None}
+
+
+def test_a_temporary_folder_that_cannot_be_made_is_one_line_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    def read_only(path, mode=0o777):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    monkeypatch.setattr(os, "mkdir", read_only)
+    with pytest.raises(OutputFolderError) as info:
+        write_atomically(never, tmp_path / "report")
+    assert str(info.value) == (
+        f"will not write to {tmp_path / 'report'}: cartreport cannot write in {tmp_path} "
+        "(Read-only file system); choose a folder you can write to"
+    )
+    assert tree(tmp_path) == {}
+
+
+@pytest.mark.parametrize("earlier", [False, True])
+def test_an_output_folder_that_is_a_symbolic_link_is_written_where_it_points(
+    tmp_path: Path, earlier: bool
+) -> None:
+    """``--output reports`` with ``reports -> /mnt/share/reports``: the user's link was replaced by a new folder,
+    and the folder it pointed to kept its stale report. The report is now written where the link points."""
+    target = tmp_path / "share" / "report"
+    target.parent.mkdir()
+    if earlier:
+        earlier_report(target, {"report.html": b"old"})
+    else:
+        target.mkdir()
+    link = tmp_path / "report"
+    link.symlink_to(target)
+    write_atomically(lambda folder: (folder / "report.html").write_text("new"), link)
+    assert link.is_symlink() and link.resolve() == target
+    assert (target / "report.html").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "share"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report"]
+
+
 def test_a_failed_folder_of_the_user_is_never_removed(tmp_path: Path) -> None:
     out = tmp_path / "report"
     (tmp_path / "report.failed").mkdir()

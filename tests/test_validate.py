@@ -254,10 +254,13 @@ def test_many_duplicated_ids_are_counted_after_the_first_lines_of_the_rule():
 )
 def test_ids_differing_only_in_case_or_spaces_are_a_problem(a, b):
     lines = _lines({**VALID, "patient_id": a}, {**VALID, "patient_id": "P02"}, {**VALID, "patient_id": b})
+    shown = b.replace(
+        "\u200b", "\\u200b"
+    )  # an invisible character is written out: the two ids differ visibly
     assert lines == [
         f'data.csv row 2 (patient {a}), column patient_id: patient_id "{a}" differs only in upper/lower case or '
-        f'spaces from "{b}" (rows 4); one patient must have one spelling of patient_id; different patients need '
-        "ids that differ in more than case or spaces"
+        f'spaces from "{shown}" (rows 4); one patient must have one spelling of patient_id; different patients '
+        "need ids that differ in more than case or spaces"
     ]
 
 
@@ -311,6 +314,18 @@ def test_date_format(value, hint):
         f'data.csv row 2 (patient P01), column relapse_date: value "{value}" is not a date written as YYYY-MM-DD; '
         f"{hint}"
     ]
+
+
+@pytest.mark.parametrize("column", ["cart_infusion_date", "last_contact_date", "death_date"])
+def test_a_date_before_1900_is_a_problem(column):
+    """A year mistyped (1021 for 2021) passed validation, and the analysis failed with a traceback
+    (OutOfBoundsDatetime: pandas holds no date before 1677)."""
+    lines = _one(**{column: "1021-05-23"})
+    assert (
+        f'data.csv row 2 (patient P01), column {column}: date "1021-05-23" is before 1900-01-01; check the year'
+        in lines
+    )
+    assert not _one(cart_infusion_date="1900-01-01", last_contact_date="1900-01-02")
 
 
 def test_allowed_values_with_closest_suggestion():
@@ -490,6 +505,44 @@ def test_problem_format_is_one_line_and_clips_long_values():
     line = _one(bm_response=value)[0]
     assert "\n" not in line
     assert '"a b' + "x" * 56 + '…"' in line
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "shown"),
+    [
+        ("diagnosis", "T-\x01ALL", "T-\\x01ALL"),  # a control character: Word cannot hold it
+        ("bm_response", "\x1b[2J\x1b[31mNR", "\\x1b[2J\\x1b[31mNR"),  # a terminal would run it
+        ("patient_id", "P01\u202e", "P01\\u202e"),  # a text-direction override reverses what follows
+        ("site", "A\x00B", "A\\x00B"),  # a column carried along is shown in the report too
+    ],
+)
+def test_a_cell_with_a_character_a_report_cannot_show_is_refused_and_shown_escaped(column, value, shown):
+    lines = _lines({**VALID, "site": "S1", column: value})
+    problems = [line for line in lines if "unshowable-character" in line or "cannot show" in line]
+    assert problems == [
+        f'data.csv row 2 (patient {shown if column == "patient_id" else "P01"}), column {column}: value "{shown}" '
+        "holds an invisible control or text-direction character, which a report cannot show as written; "
+        "delete the character (copying from another program often leaves one)"
+    ]
+    for line in lines:
+        assert line.isprintable()
+
+
+def test_a_column_name_with_a_character_a_report_cannot_show_is_refused_and_shown_escaped():
+    lines = _lines({**VALID, "site\x1b[31m": "S1"})
+    assert lines == [
+        "data.csv, column site\\x1b[31m: the column name holds an invisible control or text-direction "
+        "character, which a report cannot show as written; delete the character (copying from another program "
+        "often leaves one)"
+    ]
+
+
+def test_columns_carried_along_are_named_in_a_bounded_note():
+    extra = {f"{'x' * 500}{i}": "1" for i in range(100)}
+    note = next(n for n in validate_table(_read({**VALID, **extra})).notes if n.startswith("carried along"))
+    assert note.startswith("carried along 100 column(s) not in the data contract: xxx")
+    assert note.endswith(" and 90 more")
+    assert len(note) < 1000
 
 
 def test_problem_is_frozen():

@@ -28,17 +28,18 @@ import glob
 import itertools
 import json
 import logging
+import math
 import re
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from cartreport import batch_workers
-from cartreport.analysis.params import anchor_data_path, load_yaml, yaml_error
+from cartreport.analysis.params import anchor_data_path, read_yaml_file, resolve_parameters
 from cartreport.batch_workers import BatchRun, run_one
 from cartreport.errors import BatchInterrupted, ParameterError
 from cartreport.escape import write_csv
@@ -59,6 +60,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
 _RESERVED = ("summary.csv", "index.html")
 #: longest run name: ``.NAME.tmp-xxxxxxxx`` must still fit a file-system name (255 bytes)
 MAX_NAME_LENGTH = 200
+#: most runs in one batch: a few short lists crossed in ``matrix`` can make millions
+MAX_RUNS = 10_000
 
 
 def _suffix(key: str, value: object) -> str:
@@ -81,19 +84,26 @@ def expand_grid(grid: dict, base_dir: Path | None = None) -> list[BatchRun]:
         raise ParameterError("runs", runs, "must be a list of mappings, each with a name:")
     if not isinstance(matrix, dict) or not all(isinstance(v, list) and v for v in matrix.values()):
         raise ParameterError("matrix", matrix, "must map parameter names to non-empty lists of values")
+    n_runs = len(runs) * math.prod(len(values) for values in matrix.values())
+    if n_runs > MAX_RUNS:
+        message = f"the grid makes {n_runs:,} runs; a batch may have at most {MAX_RUNS:,}"
+        raise ParameterError("matrix", ", ".join(map(str, matrix)), message)
     expanded: list[BatchRun] = []
     for run in runs:
         base = {**defaults, **{k: v for k, v in run.items() if k != "name"}}
         combos = itertools.product(*matrix.values()) if matrix else [()]
         for combo in combos:
             params = {**base, **dict(zip(matrix, combo, strict=True))}
-            name = "__".join([str(run["name"]), *(_suffix(k, v) for k, v in zip(matrix, combo, strict=True))])
-            _check_name(name)
             if base_dir is not None:
                 params = anchor_data_path(params, base_dir)
-            expanded.append(BatchRun(name, params))  # resolves them: a bad grid is refused before any run
+            # resolved once, here: a bad grid is refused before the first run starts (and before a name shows it)
+            params = resolve_parameters(params)
+            name = "__".join([str(run["name"]), *(_suffix(k, v) for k, v in zip(matrix, combo, strict=True))])
+            _check_name(name)
+            expanded.append(BatchRun(name, params, resolved=True))
     names = [r.name for r in expanded]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(names)
+    duplicated = sorted(n for n, count in counts.items() if count > 1)
     if duplicated:
         raise ParameterError("runs", duplicated, "run names must be unique")
     folded: dict[str, list[str]] = {}
@@ -124,11 +134,7 @@ def _check_name(name: str) -> None:
 
 def load_grid(path: str | Path) -> list[BatchRun]:
     path = Path(path)
-    try:
-        grid = load_yaml(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ParameterError("grid", str(path), f"cannot be read as YAML ({yaml_error(exc)})") from None
-    return expand_grid(grid, base_dir=path.parent.resolve())
+    return expand_grid(read_yaml_file(path, "grid"), base_dir=path.parent.resolve())
 
 
 def _remove_leftovers(output: Path, runs: list[BatchRun]) -> None:

@@ -21,7 +21,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from pathlib import Path
 
 from cartreport.analysis.params import resolve_parameters
@@ -58,9 +58,11 @@ class BatchRun:
 
     name: str
     parameters: dict
+    resolved: InitVar[bool] = False  # True: ``parameters`` come from resolve_parameters already
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "parameters", resolve_parameters(self.parameters))
+    def __post_init__(self, resolved: bool) -> None:
+        if not resolved:
+            object.__setattr__(self, "parameters", resolve_parameters(self.parameters))
 
 
 def _is_stopped(batch_id: str) -> bool:

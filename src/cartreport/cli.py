@@ -18,10 +18,13 @@ import sys
 import threading
 from pathlib import Path
 
-import yaml
-
 from cartreport import __version__
-from cartreport.analysis.params import PARAMETERS, anchor_data_path, load_yaml, parse_cli_value, yaml_error
+from cartreport.analysis.params import (
+    PARAMETERS,
+    anchor_data_path,
+    parse_cli_value,
+    read_yaml_file,
+)
 from cartreport.errors import (
     BatchInterrupted,
     CartreportError,
@@ -29,6 +32,7 @@ from cartreport.errors import (
     ParameterError,
     PrintFilesError,
     SectionFailed,
+    Terminated,
 )
 
 __all__ = ["console", "main"]
@@ -59,12 +63,7 @@ def _parameters(args: argparse.Namespace) -> dict:
     params: dict = {}
     if getattr(args, "params_file", None):
         path = Path(args.params_file)
-        try:
-            loaded = load_yaml(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ParameterError(
-                "--params-file", str(path), f"cannot be read as YAML ({yaml_error(exc)})"
-            ) from None
+        loaded = read_yaml_file(path, "--params-file") or {}
         if not isinstance(loaded, dict):
             raise ParameterError(
                 "--params-file", str(path), "must hold a mapping of parameter names to values"
@@ -81,6 +80,10 @@ def _parameters(args: argparse.Namespace) -> dict:
 
 def _say(line: str) -> None:
     print(line, flush=True)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -260,19 +263,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    previous = None
+    if args.command != "batch" and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(
+            signal.SIGTERM, _raise_terminated
+        )  # a batch stops its runs itself (batch.py)
     try:
         return args.func(args)
     except CartreportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exit_code(exc)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         # a report is written atomically (nothing or all of it); a batch's finished reports stay where they are
         done = "nothing was written" if args.command != "batch" else "reports that had finished are kept"
         print(f"interrupted; {done}", file=sys.stderr)
-        return EXIT_SIGNAL_BASE + signal.SIGINT
+        return EXIT_SIGNAL_BASE + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def console() -> None:

@@ -24,12 +24,15 @@ One class here is not a failure and not a :class:`CartreportError`: :class:`Batc
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
+
+from cartreport.escape import visible
 
 __all__ = [
     "BatchInterrupted",
@@ -44,6 +47,7 @@ __all__ = [
     "ReconstructionError",
     "SectionFailed",
     "SetupError",
+    "Terminated",
 ]
 
 
@@ -84,7 +88,7 @@ class DataFileError(CartreportError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        text = f"cannot read {self.path}: {self.reason}"
+        text = f"cannot read {visible(str(self.path))}: {self.reason}"
         return f"{text}; {self.hint}" if self.hint else text
 
 
@@ -139,7 +143,17 @@ class ParameterError(CartreportError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        return f"report parameter {self.name} = {self.value!r}: {self.message}"
+        return f"report parameter {self.name} = {_shown(self.value)}: {self.message}"
+
+
+def _shown(value: object) -> str:
+    """A value as Python writes it (``repr``), cut short: a few items of a list, a few levels of a nesting, the
+    start and end of a long text; a value made of YAML aliases can stand for billions of items."""
+    shown = reprlib.Repr()
+    shown.maxlevel, shown.maxlist, shown.maxtuple, shown.maxdict = 3, 6, 6, 6
+    shown.maxstring = shown.maxother = shown.maxlong = 80
+    text = shown.repr(value)
+    return text if len(text) <= 200 else f"{text[:199]}…"
 
 
 class OutputFolderError(CartreportError):
@@ -288,3 +302,9 @@ class BatchInterrupted(KeyboardInterrupt):
         super().__init__(signum)
         self.signum = signum
         self.summary = summary
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a job scheduler) stopped the command: handled as Ctrl-C is, so that every
+    ``finally`` runs (the kernel stopped, the temporary folders deleted, an earlier report kept). A signal, not a
+    failure, as :class:`BatchInterrupted`; ``cartreport run`` exits with ``cartreport.cli.EXIT_SIGNAL_BASE`` + 15."""

@@ -28,19 +28,58 @@ from __future__ import annotations
 import csv
 import re
 import string
+import unicodedata
 from collections.abc import Iterable
 from os import PathLike
 from typing import IO, Any
 
 import pandas as pd
 
-__all__ = ["FORMULA_STARTS", "Markdown", "csv_cell", "escape_markdown", "md", "write_csv"]
+__all__ = [
+    "FORMULA_STARTS",
+    "UNSHOWABLE",
+    "UNSHOWABLE_TEXT",
+    "Markdown",
+    "csv_cell",
+    "escape_markdown",
+    "md",
+    "visible",
+    "write_csv",
+]
+
+#: characters a report cannot show as written: control characters (but tab, line feed and carriage return), which
+#: Word refuses and a terminal runs, the text-direction embeddings, overrides and isolates, which reorder the text
+#: around them, and the non-characters and surrogates no file can hold
+UNSHOWABLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff\ud800-\udfff]"
+)
+#: what an :data:`UNSHOWABLE` character is, for a message
+UNSHOWABLE_TEXT = "an invisible control or text-direction character, which a report cannot show as written"
+
+
+def visible(text: str) -> str:
+    """``text`` with each invisible character (a control, format or text-direction character) written as its
+    escape, so that a message shows what the text holds and a terminal never runs it.
+
+    >>> print(visible("P01\\x1b[2J\\u200b"))
+    P01\\x1b[2J\\u200b
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        c.encode("unicode_escape", "backslashreplace").decode("ascii")
+        if unicodedata.category(c) in ("Cc", "Cf", "Cs")
+        else c
+        for c in text
+    )
+
 
 #: punctuation that Markdown (CommonMark, GFM, nbconvert's mistune plugins) or HTML gives a meaning inline
 _INLINE = re.compile(
     r"([\\`*\[\]<>&!#|~$^])"  # always
     r"|((?<![^\W_])_|_(?![^\W_]))"  # ``_`` unless inside a word (``ash2023_cd7``: CommonMark never emphasises it)
     r"|(:(?=//))"  # the colon of ``http://``, which nbconvert's url plugin would turn into a link
+    r"|((?<=\\)[()])"  # a parenthesis after a backslash: ``\\(x\\)`` would be inline math, shown as ``$x$``
 )
 #: a list marker or thematic break at the start of a value (``#``, ``>``, ``*`` are escaped everywhere)
 _BLOCK_START = re.compile(r"^(\s*)(?:([-+=])|(\d{1,9})([.)])(?=\s|$))")

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from cartreport.errors import ParameterError
+from cartreport.escape import UNSHOWABLE, visible
 from cartreport.stats.km import CI_METHODS
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "load_yaml",
     "yaml_error",
     "parse_cli_value",
+    "read_yaml_file",
     "resolve_parameters",
 ]
 
@@ -35,7 +37,7 @@ __all__ = [
 class ParameterSpec:
     name: str
     default: object
-    kind: str  # "text", "date", "choice", "number", "months", "mapping"
+    kind: str  # "text", "title", "date", "choice", "number", "months", "mapping"
     help: str
     choices: tuple[str, ...] = ()
 
@@ -64,7 +66,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "column whose values split the survival curves (log-rank test); not patient_id, an identifier or a "
         "column where more than half of the groups hold one patient",
     ),
-    ParameterSpec("title", "", "text", "report title; empty = a title from the data"),
+    ParameterSpec(
+        "title", "", "title", "report title (at most 255 characters); empty = a title from the data"
+    ),
     ParameterSpec("output_dir", "", "text", "set by cartreport run (choose --output instead)"),
 )
 _BY_NAME = {p.name: p for p in PARAMETERS}
@@ -92,7 +96,33 @@ def load_yaml(text: str) -> object:
     >>> load_yaml("data_cutoff: 2023-02-30")
     {'data_cutoff': '2023-02-30'}
     """
-    return yaml.load(text, Loader=_TextDatesLoader)  # noqa: S506 - a SafeLoader subclass
+    try:
+        return yaml.load(text, Loader=_TextDatesLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:  # e.g. thousands of nested brackets: a YAML error like any other, not a crash
+        raise yaml.YAMLError("the text is nested too deeply") from None
+
+
+#: the largest parameters file read (``--params-file``, a batch grid): such a file holds a few lines
+MAX_YAML_BYTES = 1 << 20
+
+
+def read_yaml_file(path: Path, name: str) -> object:
+    """The YAML of a parameters file (``--params-file``, a batch grid: ``name``), dates kept as text.
+
+    Raises :class:`ParameterError` naming ``name`` and the file when it cannot be read, is larger than
+    :data:`MAX_YAML_BYTES` (``/dev/zero`` is endless), is not UTF-8 text or is not YAML.
+    """
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_YAML_BYTES + 1)
+        if len(raw) > MAX_YAML_BYTES:
+            reason = f"is larger than {MAX_YAML_BYTES:,} bytes; it should hold a few lines of YAML"
+            raise ParameterError(name, str(path), reason)
+        return load_yaml(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ParameterError(name, str(path), "is not UTF-8 text; save it as UTF-8") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ParameterError(name, str(path), f"cannot be read as YAML ({yaml_error(exc)})") from None
 
 
 def yaml_error(exc: Exception) -> str:
@@ -124,6 +154,25 @@ def _text(spec: ParameterSpec, value: object) -> str:
     if not isinstance(value, str):
         raise ParameterError(spec.name, value, "must be text")
     return value.strip()
+
+
+#: Word's limit for a document's title (its core properties); a longer title is no title
+TITLE_LENGTH = 255
+
+
+def _title(spec: ParameterSpec, value: object) -> str:
+    text = _text(spec, value)
+    if len(text) > TITLE_LENGTH:
+        reason = f"must be at most {TITLE_LENGTH} characters (it has {len(text):,}): Word's limit for a document title"
+        raise ParameterError(spec.name, value, reason)
+    unshowable = UNSHOWABLE.search(text)
+    if unshowable:
+        reason = (
+            f"holds an invisible control or text-direction character ({visible(unshowable.group())}), "
+            "which a report cannot show"
+        )
+        raise ParameterError(spec.name, value, reason)
+    return text
 
 
 def _date(spec: ParameterSpec, value: object) -> str:
@@ -186,12 +235,15 @@ def _mapping(spec: ParameterSpec, value: object) -> dict[str, list[str]]:
             allowed = [allowed]
         if not isinstance(allowed, list | tuple) or not allowed:
             raise ParameterError(spec.name, value, f"the values for {column} must be a non-empty list")
+        if not all(isinstance(a, str | int | float) for a in allowed):
+            raise ParameterError(spec.name, value, f"the values for {column} must be text or numbers")
         out[column] = sorted(str(a) for a in allowed)
     return dict(sorted(out.items()))
 
 
 _CHECKS: dict[str, Callable[[ParameterSpec, object], object]] = {
     "text": _text,
+    "title": _title,
     "date": _date,
     "choice": _choice,
     "number": _number,

@@ -25,7 +25,14 @@ import pandera.pandas as pa
 from pandera.errors import SchemaError, SchemaErrors
 
 from cartreport.contract import schema
-from cartreport.contract.problems import Problem, column_problem, quoted, rows_text
+from cartreport.contract.problems import (
+    Problem,
+    cell_problems,
+    column_problem,
+    quoted,
+    rows_text,
+)
+from cartreport.escape import UNSHOWABLE, UNSHOWABLE_TEXT
 
 __all__ = [
     "build_schema",
@@ -35,6 +42,7 @@ __all__ = [
     "is_iso_date",
     "near_duplicate_id_problems",
     "schema_problems",
+    "unshowable_problems",
 ]
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -49,6 +57,12 @@ def is_iso_date(value: object) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _not_too_early(value: object) -> bool:
+    """Whether a date is on or after :data:`~cartreport.contract.schema.EARLIEST_DATE`; a value that is no date
+    passes (it is reported as date-format)."""
+    return not is_iso_date(value) or str(value) >= schema.EARLIEST_DATE
 
 
 def _number(value: object) -> float | None:
@@ -129,6 +143,7 @@ def build_schema() -> pa.DataFrameSchema:
         checks: list[pa.Check] = []
         if spec.kind == "date":
             checks.append(_by_distinct_value(is_iso_date, "date-format"))
+            checks.append(_by_distinct_value(_not_too_early, "date-too-early"))
         elif spec.values:
             checks.append(_by_distinct_value(frozenset(spec.values).__contains__, "allowed-values"))
         elif spec.kind in ("number", "integer"):
@@ -280,6 +295,51 @@ def near_duplicate_id_problems(table: pd.DataFrame) -> list[Problem]:
     return problems
 
 
+_UNSHOWABLE_HINT = "delete the character (copying from another program often leaves one)"
+
+
+def unshowable_problems(table: pd.DataFrame, coded: pd.DataFrame | None = None) -> list[Problem]:
+    """Every column name and cell, of any column, holding a character a report cannot show as written
+    (:data:`~cartreport.escape.UNSHOWABLE`): Word refuses a control character, a terminal runs it, and a
+    text-direction override reverses the text after it. Each column is searched at once (the usual case: nothing;
+    a column of ``coded``, its :func:`coded_view`, by its distinct values), cell by cell only when it holds one."""
+    problems = [
+        column_problem(
+            name, "unshowable-character", f"the column name holds {UNSHOWABLE_TEXT}", _UNSHOWABLE_HINT
+        )
+        for name in table.columns
+        if UNSHOWABLE.search(name)
+    ]
+    for name in table.columns:
+        if coded is not None and name in coded and isinstance(coded[name].dtype, pd.CategoricalDtype):
+            texts = coded[name].cat.categories.tolist()
+        else:
+            texts = table[name].tolist()
+        if not _holds_unshowable(texts):
+            continue
+        cells = table[name].to_numpy(dtype=object)
+        codes, distinct = pd.factorize(cells)
+        found = np.fromiter(
+            (UNSHOWABLE.search(v) is not None for v in distinct.tolist()), bool, len(distinct)
+        )
+        failing = np.append(found, False)[codes]
+        messages = [f"value {quoted(v)} holds {UNSHOWABLE_TEXT}" for v in cells[failing].tolist()]
+        problems.extend(
+            cell_problems(table, failing, name, "unshowable-character", messages, _UNSHOWABLE_HINT)
+        )
+    return problems
+
+
+def _holds_unshowable(texts: list[str | None]) -> bool:
+    """Whether any of ``texts`` holds an :data:`~cartreport.escape.UNSHOWABLE` character: searched as
+    one text, its bytes compared at once when it is ASCII (the usual case)."""
+    text = "\n".join(filter(None, texts))
+    if not text.isascii():
+        return UNSHOWABLE.search(text) is not None
+    codes = np.frombuffer(text.encode("ascii"), np.uint8)
+    return bool(((codes < 32) & (codes != 9) & (codes != 10) & (codes != 13) | (codes == 127)).any())
+
+
 def _describe(
     check: str, spec: schema.ColumnSpec, value: str | None, rows_of_id: dict[str, list[int]]
 ) -> tuple[str, str, str | None]:
@@ -310,6 +370,12 @@ def _describe(
             "date-format",
             f"value {quoted(value)} is not a date written as YYYY-MM-DD",
             _date_hint(value or ""),
+        )
+    if check == "date-too-early":
+        return (
+            "date-too-early",
+            f"date {quoted(value)} is before {schema.EARLIEST_DATE}",
+            "check the year",
         )
     if check == "allowed-values":
         allowed = ", ".join(quoted(v) for v in spec.values)
@@ -344,7 +410,7 @@ def _missing_column(name: str, table: pd.DataFrame) -> Problem:
     by_key = {re.sub(r"[^a-z0-9]+", "_", c.lower()).strip("_"): c for c in others}
     near = by_key.get(name) or next(iter(difflib.get_close_matches(name, others, n=1, cutoff=0.6)), None)
     if near:
-        suggestion = f'did you mean the column "{near}"? rename it to {name}'
+        suggestion = f"did you mean the column {quoted(near)}? rename it to {name}"
     else:
         blank = schema.column(name).blank
         suggestion = (

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cartreport.escape import visible
+
 __all__ = [
     "MAX_PER_RULE",
     "RULES",
@@ -34,6 +36,7 @@ RULES: dict[str, str] = {
     "wrong-sheet": "the workbook's first sheet lacks the columns, another sheet has them",
     "required-value": "a cell that may not be blank is blank",
     "date-format": "a date is not a valid YYYY-MM-DD date",
+    "date-too-early": "a date is before 1900 (a mistyped year)",
     "allowed-values": "a value is not one of the column's allowed values",
     "not-a-number": "a number column holds something that is not a number",
     "out-of-range": "a number is outside the column's range",
@@ -62,6 +65,7 @@ RULES: dict[str, str] = {
     "cgvhd-severity-missing": "cgvhd_date given but cgvhd_severity blank",
     "cgvhd-treatment-without-onset": "cgvhd_systemic_date given but cgvhd_date blank",
     "cgvhd-treatment-before-onset": "systemic treatment of chronic GVHD before its onset",
+    "unshowable-character": "a cell or column name holds a control or text-direction character",
 }
 #: problems kept and shown per rule; the rest are counted in one "… and N more problems of rule X" line
 MAX_PER_RULE = 20
@@ -108,7 +112,8 @@ class Problem:
         if self.patient_id:
             where += f" (patient {clipped(self.patient_id)})"
         if self.column:
-            where = f"{where}, column {self.column}" if where else f"column {self.column}"
+            column = clipped(self.column)
+            where = f"{where}, column {column}" if where else f"column {column}"
         text = f"{where}: {self.message}" if where else self.message
         if self.suggestion:
             text += f"; {self.suggestion}"
@@ -181,6 +186,8 @@ def quoted(value: str | None) -> str:
 
 
 def clipped(value: str) -> str:
-    """``value`` on one line, shortened to at most 60 characters."""
-    one_line = " ".join(str(value).splitlines())
+    """``value`` on one line, shortened to at most 60 characters, each invisible character (a control, format or
+    text-direction character) written as its escape, e.g. ``\\x1b`` or ``\\u200b``: a message shows what the cell
+    holds, and a terminal never runs it."""
+    one_line = visible(" ".join(str(value)[: 4 * _MAX_SHOWN].splitlines()))
     return one_line if len(one_line) <= _MAX_SHOWN else one_line[: _MAX_SHOWN - 1] + "…"

@@ -21,6 +21,7 @@ __all__ = [
     "DATE_COLUMNS",
     "DATE_LABELS",
     "DATE_ORDER_RULES",
+    "EARLIEST_DATE",
     "EMD_RESPONSES",
     "OPTIONAL_COLUMNS",
     "OUTCOME_DATES",
@@ -48,6 +49,9 @@ DONOR_TYPES: tuple[str, ...] = (
     "cord blood",
     "other",
 )
+#: the earliest date a date column may hold (a year mistyped, 1021 for 2021, is refused; pandas holds no date
+#: before 1677)
+EARLIEST_DATE = "1900-01-01"
 #: NIH global severity of chronic GVHD (Jagasia et al., BBMT 2015)
 CGVHD_SEVERITIES: tuple[str, ...] = ("mild", "moderate", "severe")
 

@@ -42,9 +42,10 @@ from cartreport.contract.column_rules import (
     coded_view,
     near_duplicate_id_problems,
     schema_problems,
+    unshowable_problems,
 )
 from cartreport.contract.identifiers import IDENTIFIER_HINT, IDENTIFIER_MESSAGE, looks_like_identifier
-from cartreport.contract.problems import RULES, Problem, bounded, column_problem, total
+from cartreport.contract.problems import RULES, Problem, bounded, clipped, column_problem, total
 from cartreport.contract.transplant_rules import transplant_problems
 from cartreport.errors import CohortError
 from cartreport.formatting import counted
@@ -63,6 +64,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_NAMED = 10  # the columns carried along that a note names; the rest are counted
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,7 +162,7 @@ def validate_table(
     # whole columns: repeated names, direct identifiers (values dropped before anything can show them)
     counts = Counter(table.columns)
     for name in sorted(n for n, c in counts.items() if c > 1):
-        message = f"{counts[name]} columns are named {name}"
+        message = f"{counts[name]} columns are named {clipped(name)}"
         problems.append(
             column_problem(name, "duplicate-column", message, "keep one and rename or delete the others")
         )
@@ -172,11 +175,14 @@ def validate_table(
         table = table.drop(columns=identifying)
     extra = [n for n in table.columns if n not in {c.name for c in schema.COLUMNS}]
     if extra:
-        notes.append(f"carried along {len(extra)} column(s) not in the data contract: {', '.join(extra)}")
+        names = ", ".join(clipped(n) for n in extra[:_NAMED])
+        more = f" and {len(extra) - _NAMED:,} more" if len(extra) > _NAMED else ""
+        notes.append(f"carried along {len(extra)} column(s) not in the data contract: {names}{more}")
 
     table, normalised, factorized = _normalise_codes(table)
     notes.extend(normalised)
     coded = coded_view(table, factorized)  # the checked columns' distinct values, found once
+    problems.extend(unshowable_problems(table, coded))
     problems.extend(_on_another_sheet(schema_problems(table, coded), read))
     problems.extend(near_duplicate_id_problems(table))
     problems.extend(emd_problems(table))

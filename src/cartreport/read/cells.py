@@ -29,6 +29,7 @@ __all__ = [
     "CellText",
     "RawTable",
     "assemble",
+    "column_letter",
     "columns_of",
     "counted",
     "stripped",
@@ -244,7 +245,7 @@ def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame,
         if name:
             keep_columns.append(position)
         elif filled[position][kept].any():
-            names[position] = f"column_{_column_letter(position)}"
+            names[position] = f"column_{column_letter(position)}"
             unnamed.append(names[position])
             keep_columns.append(position)
     if not keep_columns:
@@ -268,7 +269,7 @@ def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame,
     return table, notes
 
 
-def _column_letter(position: int) -> str:
+def column_letter(position: int) -> str:
     """Spreadsheet letter of a 0-based column position: 0 → A, 26 → AA."""
     letters = ""
     position += 1

@@ -30,9 +30,23 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 
 
+#: the longest first line read: the column names of a patient table are far shorter; a file without line breaks
+#: (a binary file, a 1 GB line) is refused from its start instead of read whole
+MAX_HEADER_BYTES = 1 << 22
+
+
 def read_csv(path: Path) -> RawTable:
     """The header, numbered records and notes of a CSV file (UTF-8, UTF-16 or Windows-1252; commas, semicolons
     or tabs). Raises :class:`DataFileError` for a file that is not CSV text."""
+    with path.open("rb") as handle:
+        start = handle.read(MAX_HEADER_BYTES + 1)
+    if len(start) > MAX_HEADER_BYTES and b"\n" not in start and b"\r" not in start:
+        raise DataFileError(
+            path,
+            f"row 1 (the column names) is longer than {MAX_HEADER_BYTES:,} bytes",
+            "a CSV file holds the column names on its first line and one patient on each line below",
+        )
+    del start
     text, notes = _decode(path, path.read_bytes())
     first_line = _first_line(text)
     separator = max((",", ";", "\t"), key=lambda s: (first_line.count(s), s == ","))
@@ -91,12 +105,11 @@ def _refuse_binary(path: Path, raw: bytes, expected: str) -> None:
 def _records_table(path: Path, text: str, separator: str) -> RawTable:
     """The reference reader: :mod:`csv`, record by record (a record is a row; the header is record 1)."""
     notes: list[str] = []
+    records: list[list[str]] = []
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True))
+        records.extend(csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True))
     except csv.Error as exc:
-        raise DataFileError(
-            path, f"the file is not valid CSV ({exc})", "check for unbalanced double quotes"
-        ) from exc
+        raise _invalid(path, len(records) + 1, exc) from None
     numbered = list(enumerate(records, start=1))
     if not any(any(cell.strip() for cell in rec) for _, rec in numbered):
         raise DataFileError(path, "the file contains only blank lines")
@@ -127,6 +140,26 @@ def _records_table(path: Path, text: str, separator: str) -> RawTable:
         )
     numbers = np.array([number for number, _ in numbered[1:]], dtype=np.int64)
     return RawTable(list(header), numbers, columns_of(rows, width), notes)
+
+
+def _invalid(path: Path, row: int, error: csv.Error) -> DataFileError:
+    """The error for a file that :mod:`csv` refused at record ``row`` (the header is row 1)."""
+    limit = csv.field_size_limit()
+    if str(error) == "unexpected end of data":
+        return DataFileError(
+            path, f"row {row} opens a double quote that is never closed", "close it, or remove it"
+        )
+    if str(error).startswith("field larger than field limit"):
+        return DataFileError(
+            path,
+            f"row {row} holds a cell longer than {limit:,} characters",
+            f"check the double quotes of row {row} (a double quote never closed makes the rest of the file one cell)",
+        )
+    return DataFileError(
+        path,
+        f"row {row} is not valid CSV ({error})",
+        "a value in double quotes must be followed by the separator",
+    )
 
 
 #: a column whose first rows are this nearly all different is an identifier: not worth dictionary-encoding

@@ -44,12 +44,17 @@ import pandas as pd
 
 from cartreport.contract import schema
 from cartreport.errors import DataFileError
-from cartreport.read.cells import RawTable, assemble, columns_of, counted
+from cartreport.escape import UNSHOWABLE, UNSHOWABLE_TEXT
+from cartreport.read.cells import RawTable, assemble, column_letter, columns_of, counted
 from cartreport.read.csvfile import read_csv
 
 __all__ = ["FORMATS", "ReadResult", "read_table"]
 
 log = logging.getLogger(__name__)
+
+#: most cells (rows x columns, blank ones too) read from a workbook or a Parquet file: both are compressed, so a
+#: small file can hold billions (a stray value far from the table, a constant column of a billion rows)
+MAX_CELLS = 50_000_000
 
 #: file extension → format name
 FORMATS: dict[str, str] = {
@@ -141,6 +146,8 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
         raise DataFileError(path, f"{kind} cannot be read", hint)
     if not path.exists():
         raise DataFileError(path, "the file does not exist", "check the name and the folder")
+    if UNSHOWABLE.search(path.name):  # the report names its data file
+        raise DataFileError(path, f"its name holds {UNSHOWABLE_TEXT}", "rename the file")
     if not path.is_file():
         raise DataFileError(path, "this is not a regular file")
     if path.stat().st_size == 0:
@@ -172,6 +179,8 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
 
 
 # ---------------------------------------------------------------------------------------------------------- Excel
+
+
 def _read_xlsx(path: Path, sheet: str | int | None) -> RawTable:
     import openpyxl  # imported here: only Excel users pay for it
     from openpyxl.utils.exceptions import InvalidFileException
@@ -213,10 +222,23 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> RawTable:
                 f"the sheets are {_quoted(names)}",
             )
         worksheet = workbook[names[index]]
-        records = [
-            (number, values)
-            for number, values in enumerate(worksheet.iter_rows(min_row=1, values_only=True), start=1)
-        ]
+        worksheet.reset_dimensions()  # the size a sheet declares can be any: read the cells it holds
+        records = []
+        widest = last = 0
+        for number, values in enumerate(worksheet.iter_rows(min_row=1, values_only=True), start=1):
+            end = len(values)
+            while end and values[end - 1] is None:  # a formatted cell holds nothing
+                end -= 1
+            records.append((number, values[:end]))
+            if end:
+                widest, last = max(widest, end), number
+                if widest * last > MAX_CELLS:  # checked as it is read: a compressed sheet can be huge
+                    raise DataFileError(
+                        path,
+                        f"the sheet {names[index]!r} has values as far as row {last:,} and column "
+                        f"{column_letter(widest - 1)}, more than the {MAX_CELLS:,} cells cartreport reads",
+                        "delete what is outside the patient table",
+                    )
     except DataFileError:
         raise
     except Exception as exc:  # openpyxl raises many kinds of error on damaged parts of a workbook
@@ -229,10 +251,13 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> RawTable:
     nonblank = [(n, r) for n, r in records if any(v is not None and str(v).strip() for v in r)]
     if not nonblank:
         raise DataFileError(path, f"the sheet {names[index]!r} is empty")
+    del records[nonblank[-1][0] :]  # the blank rows below the table
+    width = max(len(r) for _, r in records)
     header_row = nonblank[0][0]
     if header_row > 1:
         notes.append(f"skipped {counted(header_row - 1, 'blank row')} above the column names")
-    header = list(records[header_row - 1][1])
+    names_row = records[header_row - 1][1]
+    header = [*names_row, *[None] * (width - len(names_row))]  # a value below may stand under no name
     body = [r for _, r in records[header_row:]]
     numbers = np.array([n for n, _ in records[header_row:]], dtype=np.int64)
     return RawTable(header, numbers, columns_of(body, len(header)), notes)
@@ -278,6 +303,14 @@ def _read_parquet(path: Path) -> RawTable:
 
     _refuse_non_magic(path, b"PAR1", "a Parquet file")
     try:
+        shape = pq.ParquetFile(path).metadata
+        if shape.num_rows * shape.num_columns > MAX_CELLS:
+            raise DataFileError(
+                path,
+                f"it holds {shape.num_rows:,} rows of {shape.num_columns:,} columns, more than the "
+                f"{MAX_CELLS:,} cells cartreport reads",
+                "split the table, or keep only the columns of the report",
+            )
         arrow = pq.read_table(path)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataFileError(path, f"this is not a readable Parquet file ({exc})") from exc

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 KINDS = ("report", "batch", "failed")
 _SHOWN = 3  # a refusal names this many of the user's files and counts the rest
 _LISTED = 1000  # at most this many entries are read from a folder that is not ours
+_WRITABLE = "choose a folder you can write to"
 
 
 def marker_path(folder: Path, kind: str) -> Path:
@@ -141,11 +142,12 @@ def check_output_folder(
     if absolute.exists() and not absolute.is_dir():
         raise OutputFolderError(shown, "it is a file, not a folder", new_folder)
     existing = next(p for p in (absolute, *absolute.parents) if p.exists() or p.is_symlink())
+    if existing != absolute and not existing.is_dir():
+        raise OutputFolderError(shown, f"{existing} is a file, so no folder can be made in it", new_folder)
+    place = existing if existing != absolute else absolute.parent  # where the report's folder is made
+    if not os.access(place, os.W_OK | os.X_OK):  # also a read-only mount, which refuses root too
+        raise OutputFolderError(shown, f"cartreport cannot write in {place}", _WRITABLE)
     if existing != absolute:
-        if not existing.is_dir():
-            raise OutputFolderError(
-                shown, f"{existing} is a file, so no folder can be made in it", new_folder
-            )
         return absolute
     try:
         foreign = _foreign_entries(absolute, kind)
@@ -199,9 +201,13 @@ def _keep_failed(failed: Path, failed_sibling: Path, exc: BaseException) -> None
 
 
 @contextlib.contextmanager
-def _tmp_beside(output_dir: Path) -> Iterator[Path]:
+def _tmp_beside(output_dir: Path, shown: Path) -> Iterator[Path]:
     tmp = output_dir.with_name(f".{output_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()  # not mkdtemp: the report folder gets the usual umask permissions, not 0700
+    try:
+        tmp.mkdir()  # not mkdtemp: the report folder gets the usual umask permissions, not 0700
+    except OSError as exc:
+        reason = f"cartreport cannot write in {output_dir.parent} ({exc.strerror})"
+        raise OutputFolderError(shown, reason, _WRITABLE) from None
     try:
         yield tmp
     finally:
@@ -226,7 +232,8 @@ def write_atomically(
     build : callable
         Writes the whole report into the folder it is given.
     output_dir : Path
-        Final folder; its parent is created if needed.
+        Final folder; its parent is created if needed. A symbolic link to a folder stays: the folder it points to
+        is the one replaced.
     inputs : iterable of paths
         Files the report is made from (the data file): the output folder must not hold them.
 
@@ -243,6 +250,8 @@ def write_atomically(
     inputs = list(inputs)
     shown = output_dir
     output_dir = check_output_folder(output_dir, "report", inputs=inputs)
+    if output_dir.is_symlink():  # the user's link stays; the folder it points to is the one replaced
+        output_dir = _real(output_dir)
     try:
         output_dir.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -250,7 +259,7 @@ def write_atomically(
             shown, f"its folder cannot be made ({exc.strerror})", "check the path"
         ) from None
     failed_sibling = output_dir.with_name(output_dir.name + ".failed")
-    with _tmp_beside(output_dir) as tmp:
+    with _tmp_beside(output_dir, shown) as tmp:
         try:
             build(tmp)
             claim_folder(tmp, "report")

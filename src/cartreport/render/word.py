@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cartreport.analysis.params import TITLE_LENGTH
 from cartreport.render.html_report import REMOVE_CELL_TAGS
 
 if TYPE_CHECKING:
@@ -47,7 +48,8 @@ def write_docx(notebooks: Sequence[NotebookNode], title: str, path: Path, *, bas
         section.page_width, section.page_height = Mm(210), Mm(297)
         section.left_margin = section.right_margin = Mm(18)
         section.top_margin = section.bottom_margin = Mm(20)
-    document.core_properties.title = title
+    # at most Word's limit: a title from a long file name may exceed it (a title parameter may not)
+    document.core_properties.title = title[:TITLE_LENGTH]
     document.core_properties.author = "cartreport"
     document.add_paragraph(title, style="Title")
     parse = mistune.create_markdown(renderer=None)
