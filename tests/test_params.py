@@ -118,3 +118,14 @@ def test_resolving_resolved_parameters_changes_nothing(overrides):
     give the same parameters."""
     once = resolve_parameters(overrides)
     assert resolve_parameters(once) == once
+
+
+def test_a_data_cutoff_after_today_is_refused():
+    """Found by trying it: ``-p data_cutoff 9999-12-31`` was accepted and the report was dated to that cut-off. A
+    cut-off is a day already past, as the data's own dates must be (rule after-today)."""
+    import datetime as dt
+
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    with pytest.raises(ParameterError, match=f"data_cutoff = '{tomorrow}': is after today"):
+        resolve_parameters({"data_cutoff": tomorrow})
+    assert resolve_parameters({"data_cutoff": dt.date.today().isoformat()})["data_cutoff"]

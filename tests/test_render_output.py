@@ -304,3 +304,33 @@ def test_no_file_is_ever_lost(tmp_path_factory, content: dict, state: str, forge
         assert {k: v for k, v in tree(root).items() if not k.startswith("out")} == {
             k: v for k, v in before.items() if not k.startswith("out")
         }
+
+
+@pytest.mark.parametrize("failing_call", [0, 1], ids=["old-folder-gone", "new-folder-already-there"])
+def test_another_run_swapping_the_same_folder_at_the_same_moment_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_call: int
+) -> None:
+    """Two runs into one --output: between a run's check and its two renames the other may swap its own report in,
+    and a rename then failed with a traceback (FileNotFoundError, or ENOTEMPTY over the other's new folder)."""
+    import errno
+    import os
+
+    from cartreport.render import output
+
+    out = tmp_path / "report"
+    write_atomically(lambda tmp: (tmp / "a.txt").write_text("earlier"), out)
+    calls = []
+    real = os.rename
+
+    def rename(src, dst):
+        calls.append((src, dst))
+        if len(calls) - 1 == failing_call:
+            raise OSError(errno.ENOTEMPTY if failing_call else errno.ENOENT, "raced")
+        return real(src, dst)
+
+    monkeypatch.setattr(output.os, "rename", rename)
+    with pytest.raises(OutputFolderError, match="another run wrote this folder at the same time"):
+        write_atomically(lambda tmp: (tmp / "a.txt").write_text("later"), out)
+    monkeypatch.setattr(output.os, "rename", real)
+    assert (out / "a.txt").read_text() == "earlier"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]

@@ -937,3 +937,52 @@ def test_a_table_with_problems_is_described_without_any_warning():
         "data.csv row 2 (patient P01), column bm_response",
         "data.csv row 3 (patient P02), column sex",
     ]
+
+
+def test_a_rule_failing_in_every_row_keeps_a_bounded_number_of_problems():
+    """Found by trying it: a file whose cells are all bad held a problem object (and pandera a failure-case row)
+    per bad cell until the end, 900 MB for 200,000 rows with three bad columns, some 13 GB for a million. Each rule
+    of each column now keeps its first MAX_PER_RULE rows and counts the rest, whatever the number of rows."""
+    from cartreport.contract.between_columns import date_order_problems
+    from cartreport.contract.column_rules import schema_problems
+    from cartreport.contract.problems import total
+
+    n = 2_000
+    frame = pd.DataFrame(
+        [
+            {
+                **VALID,
+                "patient_id": f"P{i:05d}",
+                "bm_response": f"code {i}",
+                "last_contact_date": "2021-03-01",
+            }
+            for i in range(n)
+        ],  # fmt: skip
+        index=pd.RangeIndex(2, n + 2, name="row"),
+        dtype=object,
+    )
+    described = schema_problems(frame)
+    assert [p.rule for p in described if not p.folded] == ["allowed-values"] * MAX_PER_RULE
+    assert [p.row for p in described if not p.folded] == list(range(2, 2 + MAX_PER_RULE))
+    assert len(described) == MAX_PER_RULE + 1 and total(described) == n
+    ordered = date_order_problems(frame, None, dt.date(2026, 1, 1))
+    assert len(ordered) == MAX_PER_RULE + 1 and total(ordered) == n
+
+
+def test_a_large_failing_table_is_checked_in_slices_with_the_same_outcome(monkeypatch):
+    """Over CHUNK_ROWS rows, the per-column rules run a slice at a time (pandera's failure cases bounded); repeated
+    ids are still found across slices, and the problems reported are the same."""
+    from cartreport.contract import column_rules
+
+    rows = [{**VALID, "patient_id": f"P{i:04d}"} for i in range(300)]
+    for i in range(0, 300, 3):
+        rows[i]["bm_response"] = "MRD neg CR"
+    for i in range(1, 300, 40):
+        rows[i]["age_years"] = "forty"
+    rows[250]["patient_id"] = rows[10]["patient_id"]  # a repeated id, the two rows in different slices
+    rows[280]["patient_id"] = None
+    whole = _lines(*rows)
+    monkeypatch.setattr(column_rules, "CHUNK_ROWS", 50)
+    assert _lines(*rows) == whole
+    assert any("appears in 2 rows (rows 12, 252)" in line for line in whole)
+    assert whole[-1].startswith("data.csv: … and 80 more problems of rule allowed-values")

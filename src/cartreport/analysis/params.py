@@ -178,13 +178,19 @@ def _title(spec: ParameterSpec, value: object) -> str:
 def _date(spec: ParameterSpec, value: object) -> str:
     if value in (None, ""):
         return ""
-    if isinstance(value, dt.date):
-        return value.isoformat()
+    if isinstance(value, dt.date):  # a YAML date; a datetime is its day
+        value = (value.date() if isinstance(value, dt.datetime) else value).isoformat()
     text = _text(spec, value)
     try:
-        return dt.date.fromisoformat(text).isoformat()
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise ParameterError(spec.name, value, "must be a date written YYYY-MM-DD, e.g. 2023-06-30") from None
+    today = dt.date.today()
+    if day > today:  # a cut-off is a day already past, as every date of the data must be
+        raise ParameterError(
+            spec.name, value, f"is after today ({today.isoformat()}); give the day data were cut"
+        )
+    return day.isoformat()
 
 
 def _choice(spec: ParameterSpec, value: object) -> str:

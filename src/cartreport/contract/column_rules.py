@@ -26,9 +26,11 @@ from pandera.errors import SchemaError, SchemaErrors
 
 from cartreport.contract import schema
 from cartreport.contract.problems import (
+    MAX_PER_RULE,
     Problem,
     cell_problems,
     column_problem,
+    more_problems,
     quoted,
     rows_text,
 )
@@ -129,7 +131,7 @@ def coded_view(table: pd.DataFrame, factorized: dict[str, tuple] | None = None) 
 
 
 @functools.cache
-def build_schema() -> pa.DataFrameSchema:
+def build_schema(unique_ids: bool = True) -> pa.DataFrameSchema:
     """The pandera schema of the per-column rules, built from :data:`cartreport.contract.schema.COLUMNS` (once).
 
     Each check's name is the rule id reported (``date-format``, ``allowed-values``, ``not-a-number``,
@@ -137,6 +139,8 @@ def build_schema() -> pa.DataFrameSchema:
     (``blank-id`` / ``required-value``), a repeated ``patient_id`` its ``field_uniqueness`` check
     (``duplicate-id``) and a missing required column its ``column_in_dataframe`` check (``required-column``).
     Extra columns are not checked. Cells are expected as strings (yes/no and codes already normalised).
+    ``unique_ids=False`` leaves out the uniqueness of ``patient_id`` (for a table checked a slice of rows at a
+    time, whose repeated ids are found over the whole column).
     """
     columns = {}
     for spec in schema.COLUMNS:
@@ -156,16 +160,25 @@ def build_schema() -> pa.DataFrameSchema:
             None,
             checks=checks,
             nullable=spec.blank is not None,
-            unique=spec.name == "patient_id",
+            unique=unique_ids and spec.name == "patient_id",
             required=spec.required,
         )
     return pa.DataFrameSchema(columns, strict=False, name="cartreport patient table")
 
 
+#: rows checked at once when a table fails the per-column rules: pandera's table of failure cases (a row per failing
+#: cell) stays bounded, whatever the number of bad cells
+CHUNK_ROWS = 100_000
+
+
 def schema_problems(table: pd.DataFrame, coded: pd.DataFrame | None = None) -> list[Problem]:
     """Every failure of the per-column rules in ``table`` (strings or ``None``, unique row numbers as index);
     ``coded``: its :func:`coded_view`: a table valid there is valid (the usual case, found faster); a failure there
-    sends the table itself through the checks, which describe every failure."""
+    sends the table itself through the checks, :data:`CHUNK_ROWS` rows at a time.
+
+    Each check of each column is described in its first :data:`~cartreport.contract.problems.MAX_PER_RULE` failing
+    rows and counted in the others (:func:`~cartreport.contract.problems.more_problems`): a file with a million bad
+    cells is reported in the same bounded memory as one with a few."""
     if coded is not None:
         try:
             build_schema().validate(coded, inplace=True)  # not lazy: stops at the first failure
@@ -173,36 +186,58 @@ def schema_problems(table: pd.DataFrame, coded: pd.DataFrame | None = None) -> l
             pass
         else:
             return []
-    try:
-        build_schema().validate(
-            table, lazy=True, inplace=True
-        )  # nothing is coerced: the table is not changed
-    except SchemaErrors as errors:
-        cases = errors.failure_cases
-    else:
-        return []
     ids = table["patient_id"] if "patient_id" in table.columns else None
     rows_of_id: dict[str, list[int]] = defaultdict(list)
     if ids is not None:
         repeated = ids[ids.notna() & ids.duplicated(keep=False)]
         for row, pid in repeated.items():
             rows_of_id[pid].append(int(row))
-    described: dict[tuple[str, str, str | None], tuple[str, str, str | None]] = {}
-    problems = []
-    for case in cases.to_dict("records"):
-        check, name, value = str(case["check"]), case["column"], case["failure_case"]
-        if check == "column_in_dataframe":
-            problems.append(_missing_column(str(value), table))
-            continue
-        row = None if pd.isna(case["index"]) else int(case["index"])
-        value = None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
-        if check == "field_uniqueness" and rows_of_id.get(value or "", [row])[0] != row:
-            continue  # one problem per repeated patient_id, at its first row, naming the others
+    chunked = len(table) > CHUNK_ROWS
+    problems: list[Problem] = []
+    described: dict[tuple[str, str], int] = defaultdict(int)  # (check, column) → problems described
+    counted_only: dict[tuple[str, str], int] = defaultdict(int)
+    rule_of: dict[tuple[str, str], str] = {}
+
+    def add(check: str, name: str, row: int | None, value: str | None) -> None:
+        key = (check, name)
+        if described[key] >= MAX_PER_RULE:
+            counted_only[key] += 1
+            return
+        described[key] += 1
         pid = ids.get(row) if ids is not None and row is not None else None
-        key = (check, name, value)
-        if key not in described:
-            described[key] = _describe(check, schema.column(name), value, rows_of_id)
-        problems.append(Problem(row, pid, name, value, *described[key]))
+        problem = Problem(row, pid, name, value, *_describe(check, schema.column(name), value, rows_of_id))
+        rule_of[key] = problem.rule
+        problems.append(problem)
+
+    if chunked:  # repeated ids over the whole column: one problem each, at its first row
+        for pid, rows in rows_of_id.items():
+            add("field_uniqueness", "patient_id", rows[0], pid)
+    for start in range(0, len(table), CHUNK_ROWS) if chunked else [0]:
+        rows = table.iloc[start : start + CHUNK_ROWS] if chunked else table
+        try:
+            build_schema(unique_ids=not chunked).validate(rows, lazy=True, inplace=True)  # nothing is coerced
+        except SchemaErrors as errors:
+            cases = errors.failure_cases
+        else:
+            continue
+        cases = cases.assign(_row=pd.to_numeric(cases["index"], errors="coerce")).sort_values(
+            "_row", kind="stable"
+        )
+        for check, name, value, row in zip(
+            cases["check"].astype(str), cases["column"], cases["failure_case"], cases["_row"], strict=True
+        ):
+            if check == "column_in_dataframe":
+                if start == 0:
+                    problems.append(_missing_column(str(value), table))
+                continue
+            row = None if pd.isna(row) else int(row)
+            value = None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+            if check == "field_uniqueness" and rows_of_id.get(value or "", [row])[0] != row:
+                continue  # one problem per repeated patient_id, at its first row, naming the others
+            add(check, name, row, value)
+        del cases
+    for key, n in counted_only.items():
+        problems += more_problems(rule_of[key], key[1], n)
     return problems
 
 

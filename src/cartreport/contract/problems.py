@@ -20,6 +20,7 @@ __all__ = [
     "bounded",
     "cell_problems",
     "column_problem",
+    "more_problems",
     "quoted",
     "rows_text",
     "total",
@@ -92,6 +93,8 @@ class Problem:
     file : the file's name, used by :meth:`format`.
     count : how many problems this line stands for: 1, or more for a "… and N more problems of rule X" line
         (:func:`bounded`).
+    folded : this line only counts problems whose rows are not described (:func:`more_problems`): a rule that
+        fails in a million cells is described in its first :data:`MAX_PER_RULE` rows, so memory stays bounded.
     """
 
     row: int | None
@@ -103,6 +106,7 @@ class Problem:
     suggestion: str | None = None
     file: str | None = None
     count: int = 1
+    folded: bool = False
 
     def format(self) -> str:
         """One line for a person, e.g.
@@ -126,9 +130,11 @@ def bounded(problems: list[Problem], per_rule: int = MAX_PER_RULE) -> list[Probl
     file's size; :func:`total` still counts every problem."""
     kept: list[Problem] = []
     seen: dict[str, int] = {}
-    for problem in problems:
+    for problem in sorted(
+        problems, key=lambda p: p.folded
+    ):  # lines that only count come after those described
         seen[problem.rule] = seen.get(problem.rule, 0) + problem.count
-        if seen[problem.rule] <= per_rule:
+        if seen[problem.rule] <= per_rule and not problem.folded:
             kept.append(problem)
     for rule, n in seen.items():
         more = n - sum(p.count for p in kept if p.rule == rule)
@@ -136,8 +142,18 @@ def bounded(problems: list[Problem], per_rule: int = MAX_PER_RULE) -> list[Probl
             noun = "problem" if more == 1 else "problems"
             file = next((p.file for p in problems if p.rule == rule), None)
             message = f"… and {more:,} more {noun} of rule {rule}"
-            kept.append(Problem(None, None, None, None, rule, message, None, file, more))
+            kept.append(Problem(None, None, None, None, rule, message, None, file, more, folded=True))
     return kept
+
+
+def more_problems(rule: str, column: str | None, n: int) -> list[Problem]:
+    """The line standing for ``n`` problems of ``rule`` in ``column`` that are counted, not described (none when
+    ``n`` is 0); :func:`bounded` adds its count to the rule's "… and N more" line."""
+    if n <= 0:
+        return []
+    noun = "problem" if n == 1 else "problems"
+    message = f"… and {n:,} more {noun} of rule {rule}"
+    return [Problem(None, None, column, None, rule, message, None, None, n, folded=True)]
 
 
 def total(problems: list[Problem]) -> int:
@@ -164,11 +180,18 @@ def cell_problems(
     message: str | list[str],
     suggestion: str | None | list[str | None],
 ) -> list[Problem]:
-    """One problem per failing row (a boolean mask over ``table``) in ``column``: the row number, patient and
-    value are looked up in ``table``; ``message`` and ``suggestion`` are one for all, or one per failing row."""
+    """One problem per failing row (a boolean mask over ``table``) in ``column``, for the first
+    :data:`MAX_PER_RULE` failing rows, and one line counting the rest (:func:`more_problems`): the row number,
+    patient and value are looked up in ``table``; ``message`` and ``suggestion`` are one for all, or one per
+    failing row."""
     positions = np.flatnonzero(failing)
     if not len(positions):
         return []
+    rest = len(positions) - MAX_PER_RULE
+    if rest > 0:
+        positions = positions[:MAX_PER_RULE]
+        message = message[:MAX_PER_RULE] if isinstance(message, list) else message
+        suggestion = suggestion[:MAX_PER_RULE] if isinstance(suggestion, list) else suggestion
     rows = table.index.to_numpy()[positions]
     values = table[column].to_numpy()[positions]
     pids = table["patient_id"].to_numpy()[positions] if "patient_id" in table.columns else [None] * len(rows)
@@ -177,7 +200,7 @@ def cell_problems(
     return [
         Problem(int(row), pid, column, value, rule, text, hint)
         for row, pid, value, text, hint in zip(rows, pids, values, messages, suggestions, strict=True)
-    ]
+    ] + more_problems(rule, column, rest)
 
 
 def quoted(value: str | None) -> str:

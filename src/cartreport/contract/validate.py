@@ -195,7 +195,9 @@ def validate_table(
     position.update(
         {c.name: len(position) + i for i, c in enumerate(schema.COLUMNS) if c.name not in position}
     )
-    problems.sort(key=lambda p: (p.row or 0, position.get(p.column or "", len(position) + 99), p.rule))
+    problems.sort(
+        key=lambda p: (p.folded, p.row or 0, position.get(p.column or "", len(position) + 99), p.rule)
+    )
     problems = bounded(problems)  # at most MAX_PER_RULE per rule, the rest counted
     present = sum(1 for name in schema.REQUIRED_COLUMNS if name in table.columns)
     report = ValidationReport(

@@ -272,14 +272,24 @@ def write_atomically(
             raise
         trash = output_dir.with_name(f".{output_dir.name}.trash-{uuid.uuid4().hex[:8]}")
         had_old = output_dir.exists() or output_dir.is_symlink()
-        if had_old:
-            os.rename(output_dir, trash)
         try:
-            os.rename(tmp, output_dir)
-        except BaseException:
             if had_old:
-                os.rename(trash, output_dir)
-            raise
+                os.rename(output_dir, trash)
+            try:
+                os.rename(tmp, output_dir)
+            except BaseException:
+                if had_old:
+                    os.rename(trash, output_dir)
+                raise
+        except (
+            OSError
+        ) as exc:  # the folder changed between the check and the swap: another run swapped its own in
+            kept = f"; the earlier report is in {trash.name}" if trash.exists() else ""
+            raise OutputFolderError(
+                shown,
+                f"another run wrote this folder at the same time ({exc.strerror or exc}){kept}",
+                "run one report per folder at a time, and run this one again",
+            ) from None
     if had_old:
         _remove(trash)
     _remove_if_ours(failed_sibling, "failed")
