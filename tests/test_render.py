@@ -321,6 +321,7 @@ def test_a_title_longer_than_words_limit_is_the_documents_first_line_whole(tmp_p
     """The default title names the data file ("CAR-T cohort report: <file name>"): from a long file name it
     exceeded Word's 255-character limit for a document title, and the report failed with a traceback."""
     import docx
+
     from cartreport.render.word import write_docx
 
     title = "CAR-T cohort report: " + "c" * 240
