@@ -612,3 +612,36 @@ def test_a_long_curve_name_wraps_in_the_risk_table_and_the_plot_keeps_its_width(
     legend = fig.legends[0] if fig.legends else next(ax.get_legend() for ax in fig.axes if ax.get_legend())
     assert fig.bbox.contains(*legend.get_window_extent(renderer).p1)
     plt.close(fig)
+
+
+def _embedded_fonts(pdf: bytes) -> list:
+    """The TrueType fonts embedded in a PDF written by matplotlib (each ``/FontFile2`` stream, Flate-decoded)."""
+    import io
+    import re
+    import zlib
+
+    from fontTools.ttLib import TTFont
+
+    fonts = []
+    for number in re.findall(rb"/FontFile2 (\d+) 0 R", pdf):
+        body = re.search(rb"\n" + number + rb" 0 obj\n(.*?)stream\n", pdf, re.DOTALL)
+        start = body.end()
+        length = int(re.search(rb"/Length (\d+)", body.group(1)).group(1))
+        fonts.append(TTFont(io.BytesIO(zlib.decompress(pdf[start : start + length]))))
+    return fonts
+
+
+def test_the_pdf_embeds_its_fonts_without_layout_tables_and_leaves_fonttools_as_it_was(tmp_path):
+    """A PDF places every glyph itself (kerning included, from matplotlib's layout), so the embedded subset needs
+    no OpenType layout tables; fontTools parsing DejaVu Sans' GSUB and GPOS for every PDF was a third of its time.
+    The tables are dropped for cartreport's PDFs only: fontTools' defaults are as they were afterwards."""
+    from fontTools import subset
+
+    before = list(subset.Options().drop_tables)
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.set_title("Overall survival, fi ff ffi")
+    figures.save_figure(fig, tmp_path, "f", formats=("pdf",), close=True)
+    fonts = _embedded_fonts((tmp_path / "f.pdf").read_bytes())
+    assert fonts and all("glyf" in font for font in fonts)
+    assert not any(tag in font for font in fonts for tag in ("GSUB", "GPOS", "GDEF", "kern"))
+    assert list(subset.Options().drop_tables) == before

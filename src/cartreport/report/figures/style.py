@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,12 +137,43 @@ def save_figure(
         for fmt in formats:
             path = directory / f"{name}.{fmt}"
             partial = directory / f".{name}.{fmt}.partial"
-            figure.savefig(partial, format=fmt, dpi=dpi, metadata=_METADATA.get(fmt))
+            with _pdf_fonts_without_layout_tables() if fmt == "pdf" else contextlib.nullcontext():
+                figure.savefig(partial, format=fmt, dpi=dpi, metadata=_METADATA.get(fmt))
             partial.replace(path)
             paths[fmt] = path
     if close:
         plt.close(figure)
     return paths
+
+
+#: OpenType layout tables a PDF's embedded font does not need: the PDF places every glyph itself (matplotlib lays the
+#: text out, kerning included), so substitution and positioning rules are never read from the file
+_LAYOUT_TABLES = ("GSUB", "GPOS", "GDEF", "kern")
+_subset_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pdf_fonts_without_layout_tables() -> Iterator[None]:
+    """While a PDF is written, fontTools (which matplotlib calls to subset each embedded TrueType font) drops the
+    layout tables too. Parsing DejaVu Sans' GSUB and GPOS for every PDF was about a third of a PDF's time, 0.06 s of
+    0.16 s, for tables the PDF never uses. matplotlib gives no option for it, so the subsetter's default list of
+    tables to drop is extended for the duration of the write and restored after: fontTools is left as it was for
+    any other code in the process. A lock keeps two threads of this process from interleaving the swap."""
+    try:
+        from fontTools import subset
+    except ImportError:  # matplotlib would not write a PDF either
+        yield
+        return
+    with _subset_lock:
+        default = getattr(subset.Options, "_drop_tables_default", None)
+        if not isinstance(default, list):  # another fontTools: write the PDF as it comes
+            yield
+            return
+        subset.Options._drop_tables_default = [*default, *(t for t in _LAYOUT_TABLES if t not in default)]
+        try:
+            yield
+        finally:
+            subset.Options._drop_tables_default = default
 
 
 def save_png(fig: Figure | SubFigure | Axes, target: Any, *, dpi: int, palette: bool = False) -> None:
