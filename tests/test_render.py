@@ -329,3 +329,30 @@ def test_a_title_longer_than_words_limit_is_the_documents_first_line_whole(tmp_p
     document = docx.Document(str(tmp_path / "report.docx"))
     assert document.core_properties.title == title[:255]
     assert document.paragraphs[0].text == title
+
+
+def test_the_notebook_machinery_can_be_imported_ahead_in_the_background(monkeypatch):
+    """``cartreport run`` imports papermill and nbformat and registers its engine on a thread while it reads the
+    data (with a million patients the kernel has long been ready when the analysis ends, and these 0.25 s of
+    imports were the first thing the notebooks waited for). The thread never raises: a failing import is left for
+    the run itself to report."""
+    import builtins
+
+    from cartreport.render import execute
+
+    execute.warm_up().join(timeout=60)
+    from papermill.engines import papermill_engines
+
+    assert execute._ENGINE_NAME in papermill_engines._engines
+    real_import = builtins.__import__
+
+    def failing(name, *args, **kwargs):
+        if name.startswith("papermill"):
+            raise ImportError("papermill is broken here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(execute, "_ENGINE_NAME", "cartreport-warm-up-test")
+    monkeypatch.setattr(builtins, "__import__", failing)
+    thread = execute.warm_up()
+    thread.join(timeout=60)
+    assert not thread.is_alive()

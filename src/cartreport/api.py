@@ -258,6 +258,7 @@ def _run_on_kernel(params: dict, output: Path, progress, notebook_dir: Path, ker
 def _run_report(params: dict, output: Path, say, notebook_dir: Path, kernel, started: float) -> Path:
     from cartreport import render
 
+    render.execute.warm_up()  # papermill's imports overlap the reading of the data
     analysis = _analysis(params)  # validates the data before any notebook runs
     # the notebooks get the data file's name, never a path of this machine (it would be in notebooks/)
     kernel_params = {**params, "data": analysis.results["parameters"]["data"], "output_dir": "."}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from cartreport.render.print_writer import PrintWriter
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
-__all__ = ["Section", "SectionFailed", "execute_sections"]
+__all__ = ["Section", "SectionFailed", "execute_sections", "warm_up"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,27 @@ class Section:
 
     name: str
     path: Path
+
+
+def warm_up() -> threading.Thread:
+    """Import papermill and nbformat and register cartreport's engine on a daemon thread, now; return the thread.
+
+    ``cartreport run`` calls it while it reads and validates the data. With a large cohort the kernel is ready long
+    before the analysis ends, and these imports (about 0.25 s) were then the first thing the notebooks waited for;
+    much of the reading runs in pyarrow without the GIL, so the imports overlap it. Never raises: a failing import
+    is left for :func:`execute_sections` to report.
+    """
+
+    def run() -> None:
+        try:
+            _import_notebook_stack()
+            _register_engine()
+        except Exception:  # noqa: BLE001 - the run itself imports again and reports the problem
+            logger.debug("warming up the notebook machinery failed", exc_info=True)
+
+    thread = threading.Thread(target=run, name="cartreport-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _register_engine() -> str:
