@@ -274,6 +274,16 @@ def test_ctrl_c_in_a_batch_does_not_claim_that_nothing_was_written(monkeypatch, 
     assert "nothing was written" not in err and "finished are kept" in err
 
 
+def _yaml_argv(where: str, folder: Path, name: str, value: str) -> list[str]:
+    """A command giving the parameter ``name: value`` in YAML, through a params file or a batch grid in ``folder``
+    (the current folder), with the output folder ``r``."""
+    if where == "params_file":
+        (folder / "p.yaml").write_text(f"{name}: {value}\n")
+        return ["run", "--params-file", "p.yaml", "--output", "r"]
+    (folder / "grid.yaml").write_text(f"runs:\n  - name: a\n    {name}: {value}\n")
+    return ["batch", "grid.yaml", "--output", "r"]
+
+
 @pytest.mark.parametrize("where", ["option", "params_file", "grid"])
 def test_yaml_tags_never_run_code(where, tmp_path, capsys, monkeypatch):
     """Issue #9 (keep): parameters are data. A YAML tag that would call a function is refused, nothing runs."""
@@ -281,12 +291,8 @@ def test_yaml_tags_never_run_code(where, tmp_path, capsys, monkeypatch):
     tag = '!!python/object/apply:os.system ["touch PWNED"]'
     if where == "option":
         argv = ["run", "--output", "r", "-p", "landmarks_months", tag]  # not YAML to us: text, not a list
-    elif where == "params_file":
-        (tmp_path / "p.yaml").write_text(f"title: {tag}\n")
-        argv = ["run", "--params-file", "p.yaml", "--output", "r"]
     else:
-        (tmp_path / "grid.yaml").write_text(f"runs:\n  - name: a\n    title: {tag}\n")
-        argv = ["batch", "grid.yaml", "--output", "r"]
+        argv = _yaml_argv(where, tmp_path, "title", tag)
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
@@ -425,14 +431,11 @@ def test_a_yaml_bomb_in_a_parameter_is_one_line_and_exit_2(where, name, value, t
     """A 'billion laughs' value hung the command (its message printed the whole expansion) and a deeply nested one
     ended in a RecursionError traceback: each is a one-line error, at once."""
     monkeypatch.chdir(tmp_path)
-    if where == "option":
-        argv = ["run", "--output", "r", "-p", name, value]
-    elif where == "params_file":
-        (tmp_path / "p.yaml").write_text(f"{name}: {value}\n")
-        argv = ["run", "--params-file", "p.yaml", "--output", "r"]
-    else:
-        (tmp_path / "grid.yaml").write_text(f"runs:\n  - name: a\n    {name}: {value}\n")
-        argv = ["batch", "grid.yaml", "--output", "r"]
+    argv = (
+        ["run", "--output", "r", "-p", name, value]
+        if where == "option"
+        else _yaml_argv(where, tmp_path, name, value)
+    )
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and len(err) < 1000

@@ -306,9 +306,17 @@ def test_no_file_is_ever_lost(tmp_path_factory, content: dict, state: str, forge
         }
 
 
-@pytest.mark.parametrize("failing_call", [0, 1], ids=["old-folder-gone", "new-folder-already-there"])
+@pytest.mark.parametrize(
+    ("failing_call", "code", "said"),
+    [
+        (0, "ENOENT", "another run wrote this folder at the same time"),
+        (1, "ENOTEMPTY", "another run wrote this folder at the same time"),
+        (1, "EACCES", "it could not be replaced"),
+    ],
+    ids=["old-folder-gone", "new-folder-already-there", "not-a-race"],
+)
 def test_another_run_swapping_the_same_folder_at_the_same_moment_is_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_call: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_call: int, code: str, said: str
 ) -> None:
     """Two runs into one --output: between a run's check and its two renames the other may swap its own report in,
     and a rename then failed with a traceback (FileNotFoundError, or ENOTEMPTY over the other's new folder)."""
@@ -325,11 +333,11 @@ def test_another_run_swapping_the_same_folder_at_the_same_moment_is_one_line(
     def rename(src, dst):
         calls.append((src, dst))
         if len(calls) - 1 == failing_call:
-            raise OSError(errno.ENOTEMPTY if failing_call else errno.ENOENT, "raced")
+            raise OSError(getattr(errno, code), "raced")
         return real(src, dst)
 
     monkeypatch.setattr(output.os, "rename", rename)
-    with pytest.raises(OutputFolderError, match="another run wrote this folder at the same time"):
+    with pytest.raises(OutputFolderError, match=said):
         write_atomically(lambda tmp: (tmp / "a.txt").write_text("later"), out)
     monkeypatch.setattr(output.os, "rename", real)
     assert (out / "a.txt").read_text() == "earlier"

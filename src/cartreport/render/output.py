@@ -13,6 +13,7 @@ A failure (also Ctrl-C) never destroys the previous good report; the failing not
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import json
 import logging
@@ -34,6 +35,8 @@ KINDS = ("report", "batch", "failed")
 _SHOWN = 3  # a refusal names this many of the user's files and counts the rest
 _LISTED = 1000  # at most this many entries are read from a folder that is not ours
 _WRITABLE = "choose a folder you can write to"
+#: what a rename finds when another run swapped the same folder between this run's check and its swap
+_RACED = frozenset({errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST})
 
 
 def marker_path(folder: Path, kind: str) -> Path:
@@ -281,14 +284,18 @@ def write_atomically(
                 if had_old:
                     os.rename(trash, output_dir)
                 raise
-        except (
-            OSError
-        ) as exc:  # the folder changed between the check and the swap: another run swapped its own in
+        except OSError as exc:
             kept = f"; the earlier report is in {trash.name}" if trash.exists() else ""
+            if (
+                exc.errno in _RACED
+            ):  # the folder changed between the check and the swap: another run swapped in
+                raise OutputFolderError(
+                    shown,
+                    f"another run wrote this folder at the same time ({exc.strerror or exc}){kept}",
+                    "run one report per folder at a time, and run this one again",
+                ) from None
             raise OutputFolderError(
-                shown,
-                f"another run wrote this folder at the same time ({exc.strerror or exc}){kept}",
-                "run one report per folder at a time, and run this one again",
+                shown, f"it could not be replaced ({exc.strerror or exc}){kept}", _WRITABLE
             ) from None
     if had_old:
         _remove(trash)
