@@ -645,3 +645,48 @@ def test_the_pdf_embeds_its_fonts_without_layout_tables_and_leaves_fonttools_as_
     assert fonts and all("glyf" in font for font in fonts)
     assert not any(tag in font for font in fonts for tag in ("GSUB", "GPOS", "GDEF", "kern"))
     assert list(subset.Options().drop_tables) == before
+
+
+@pytest.mark.parametrize(
+    "attached", [True, False], ids=["pyplot figure", "figure without a canvas of its own"]
+)
+def test_the_screen_image_is_quantized_from_the_drawing_without_a_png_round_trip(monkeypatch, attached):
+    """The report's screen images (``palette=True``) used to be encoded as a full-colour PNG, decoded again by
+    Pillow and quantized: a quarter of a figure's screen time went on the PNG in between. The drawing's pixels
+    are now quantized directly; the image is the one the PNG route gives (the route is the reference here)."""
+    import io
+
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    def draw():  # a new figure each time: a second drawing can differ (constrained layout starts from the first)
+        if attached:
+            return figures.plot_km(
+                os_curves(), xlabel="Months since second HSCT", ylabel="Overall survival (%)"
+            )
+        # matplotlib.figure.Figure(): savefig lends it an Agg canvas only while it draws
+        fig = Figure(figsize=(3, 2), layout="constrained")
+        fig.add_subplot().plot([0, 1, 2], [1, 0.6, 0.5], label="Overall survival")
+        return fig
+
+    full = io.BytesIO()
+    draw().savefig(full, format="png", dpi=240)
+    fig = draw()
+    with Image.open(full) as image:
+        expected = np.asarray(
+            image.convert("RGB")
+            .quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+            .convert("RGB")
+        )
+    opened = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append(a) or real_open(*a, **k))
+    screen = io.BytesIO()
+    figures.save_png(fig, screen, dpi=240, palette=True)
+    monkeypatch.undo()
+    # a PNG decoded only for a figure that Agg does not draw for us (the fallback)
+    assert len(opened) == (0 if attached else 1)
+    with Image.open(io.BytesIO(screen.getvalue())) as image:
+        assert image.mode == "P" and image.info.get("dpi") == pytest.approx((240, 240), abs=0.01)
+        assert np.array_equal(np.asarray(image.convert("RGB")), expected)
+    plt.close("all")

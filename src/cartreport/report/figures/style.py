@@ -181,6 +181,9 @@ def save_png(fig: Figure | SubFigure | Axes, target: Any, *, dpi: int, palette: 
 
     ``palette=True`` stores it with 256 colours (Pillow's octree quantizer, no dithering): line art with a few
     colours and their anti-aliasing looks the same at about a third of the bytes (the HTML report uses this).
+    The drawing's pixels are quantized as Agg leaves them: encoding them as a full-colour PNG only for Pillow to
+    decode it again was a quarter of a screen image's time. Compression is zlib's default level: level 9 made
+    the images 8% smaller at a fifth of a screen image's time.
     """
     figure = fig.get_figure(root=True) if isinstance(fig, Axes | SubFigure) else fig
     if not palette:
@@ -188,13 +191,34 @@ def save_png(fig: Figure | SubFigure | Axes, target: Any, *, dpi: int, palette: 
         return
     from PIL import Image
 
+    rgb = _drawn_rgb(figure, dpi)
+    rgb.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
+        target, format="PNG", compress_level=6, dpi=(dpi, dpi)
+    )
+
+
+def _drawn_rgb(figure: Figure, dpi: int) -> Any:
+    """``figure`` drawn at ``dpi`` as a Pillow RGB image.
+
+    A figure with an Agg canvas (pyplot's figures, in a kernel or not) is drawn once as raw RGBA, and the canvas'
+    buffer gives its size in pixels (computing it from the size in inches can be a pixel off). Any other figure
+    (``matplotlib.figure.Figure()``, drawn on a canvas lent to it while it is saved) goes through a PNG.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
     buffer = io.BytesIO()
+    if isinstance(figure.canvas, FigureCanvasAgg):
+        figure.savefig(buffer, format="raw", dpi=dpi)
+        # what savefig drew on (get_renderer() would draw again, at the figure's own dpi)
+        drawn = getattr(figure.canvas, "renderer", None)
+        size = (int(drawn.width), int(drawn.height)) if drawn is not None else (0, 0)
+        if buffer.getbuffer().nbytes == size[0] * size[1] * 4:
+            return Image.frombuffer("RGBA", size, buffer.getvalue(), "raw", "RGBA", 0, 1).convert("RGB")
+        buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, metadata=_METADATA["png"])
     with Image.open(buffer) as image:
-        rgb = image.convert("RGB")
-    rgb.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
-        target, format="PNG", optimize=True, dpi=(dpi, dpi)
-    )
+        return image.convert("RGB")
 
 
 # ------------------------------------------------------------------------------------------------ small helpers
