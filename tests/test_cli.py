@@ -477,3 +477,57 @@ def test_sigterm_during_a_run_cleans_up_and_keeps_the_earlier_report(tmp_path):
     assert [p.name for p in out.parent.iterdir()] == ["report"]
     assert sorted(p.name for p in out.iterdir()) == before and (out / "report.html").read_text() == "earlier"
     assert not [p for p in private_tmp.iterdir() if p.name.startswith("cr-k-")]
+
+
+#: what `cartreport run` pays to import before its kernel can start booting
+_HEAVY = ("pandas", "numpy", "scipy", "matplotlib", "pyarrow", "lifelines", "pandera")
+
+
+@pytest.mark.parametrize(
+    ("argv", "started"),
+    [
+        (["run", "-p", "ci_level", "5"], True),  # refused after the kernel started: it is shut down, exit 2
+        (["-v", "run", "--data", "missing.csv"], True),
+        (["run", "--help"], False),
+        (["--version"], False),
+        (["validate", "missing.csv"], False),
+    ],
+    ids=["run", "verbose-run", "run-help", "version", "validate"],
+)
+def test_run_starts_its_kernel_before_the_heavy_imports(tmp_path, argv, started):
+    """The kernel boots while the report process imports the analysis stack and validates the data; it was started
+    only once ``cartreport.cli`` had imported pandas (0.3 s), and a small report then waited for it. Other
+    commands start no kernel."""
+    code = (
+        "import sys\n"
+        "import cartreport.render.kernel as kernel\n"
+        "seen = []\n"
+        "real = kernel.start_kernel\n"
+        "def spy(*args, **kwargs):\n"
+        f"    seen.append([m for m in {_HEAVY!r} if m in sys.modules])\n"
+        "    return real(*args, **kwargs)\n"
+        "kernel.start_kernel = spy\n"
+        "sys.argv = ['cartreport', *sys.argv[1:]]\n"
+        "from cartreport import cli\n"
+        "try:\n"
+        "    code = cli.main()\n"
+        "except SystemExit as stop:\n"
+        "    code = stop.code\n"
+        "print('SEEN', seen, file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    seen = proc.stderr.rsplit("SEEN ", 1)[1].strip()
+    assert seen == ("[[]]" if started else "[]"), proc.stderr
+    if started:
+        assert proc.returncode == 2 and proc.stderr.startswith("error: "), proc.stderr
+        assert list(tmp_path.iterdir()) == [], "the kernel's private folder is deleted"

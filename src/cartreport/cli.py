@@ -16,15 +16,10 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from cartreport import __version__
-from cartreport.analysis.params import (
-    PARAMETERS,
-    anchor_data_path,
-    parse_cli_value,
-    read_yaml_file,
-)
 from cartreport.errors import (
     BatchInterrupted,
     CartreportError,
@@ -60,6 +55,8 @@ def exit_code(error: CartreportError) -> int:
 
 
 def _parameters(args: argparse.Namespace) -> dict:
+    from cartreport.analysis.params import anchor_data_path, parse_cli_value, read_yaml_file
+
     params: dict = {}
     if getattr(args, "params_file", None):
         path = Path(args.params_file)
@@ -89,11 +86,14 @@ def _raise_terminated(signum: int, frame: object) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from cartreport import render
 
-    params = _parameters(args)
-    data = params.get("data")
-    render.check_output_folder(args.output, inputs=[data] if isinstance(data, str) and data else [])
-    kernel = render.start_kernel()  # boots while the analysis stack is imported and the data validated
+    kernel = getattr(args, "kernel", None)  # started by main() before anything else
+    owned = kernel is None
+    if owned:
+        kernel = render.start_kernel()  # boots while the analysis stack is imported and the data validated
     try:
+        params = _parameters(args)
+        data = params.get("data")
+        render.check_output_folder(args.output, inputs=[data] if isinstance(data, str) and data else [])
         from cartreport import api
 
         api.run_report(params, args.output, progress=_say, kernel=kernel)
@@ -103,7 +103,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"nothing was written to {args.output}", file=sys.stderr)
         return exit_code(exc)
     finally:
-        kernel.shutdown()
+        if owned:
+            kernel.shutdown()
     return EXIT_OK
 
 
@@ -206,6 +207,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cartreport.analysis.params import PARAMETERS
     from cartreport.shipped import COHORT_FILE, DEFAULT_SEED
 
     parser = argparse.ArgumentParser(
@@ -259,29 +261,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command(argv: Sequence[str]) -> str:
+    """The sub-command ``argv`` names (``cartreport -v run ...`` → ``"run"``), before parsing; ``""`` if none."""
+    return next((arg for arg in argv if not arg.startswith("-")), "")
+
+
+def _starts_report_kernel(argv: Sequence[str]) -> bool:
+    """``argv`` runs a report (``cartreport run``, not asking for help or the version): its kernel can start now."""
+    return _command(argv) == "run" and not any(arg in ("-h", "--help", "--version") for arg in argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    """Run the command ``argv`` (default: the command line); return its exit code.
+
+    ``cartreport run`` starts its kernel first of all, before the parser (and the analysis stack it imports) is
+    built: the kernel boots while this process imports pandas, reads and validates the data. Refused parameters or
+    an output folder it may not replace stop it again: nothing is left behind.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _command(argv)
+    kernel = None
     previous = None
-    if args.command != "batch" and threading.current_thread() is threading.main_thread():
+    if command != "batch" and threading.current_thread() is threading.main_thread():
         previous = signal.signal(
             signal.SIGTERM, _raise_terminated
         )  # a batch stops its runs itself (batch.py)
     try:
+        if _starts_report_kernel(argv):
+            from cartreport.render.kernel import start_kernel
+
+            kernel = start_kernel()
+        args = build_parser().parse_args(argv)
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+        args.kernel = kernel
         return args.func(args)
     except CartreportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exit_code(exc)
     except KeyboardInterrupt as stop:
         # a report is written atomically (nothing or all of it); a batch's finished reports stay where they are
-        done = "nothing was written" if args.command != "batch" else "reports that had finished are kept"
+        done = "nothing was written" if command != "batch" else "reports that had finished are kept"
         print(f"interrupted; {done}", file=sys.stderr)
         return EXIT_SIGNAL_BASE + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     finally:
+        if kernel is not None:
+            kernel.shutdown()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

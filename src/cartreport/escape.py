@@ -31,9 +31,10 @@ import string
 import unicodedata
 from collections.abc import Iterable
 from os import PathLike
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a table is written: errors.py needs this module, and light
+    import pandas as pd
 
 __all__ = [
     "FORMULA_STARTS",
@@ -176,9 +177,11 @@ def write_csv(frame: pd.DataFrame, path: str | PathLike[str] | IO[str]) -> None:
     No index, ``\\n`` line ends; text is quoted (so a carriage return inside a cell cannot end a row), numbers
     are written bare and stay numbers. ``frame`` itself is not changed.
     """
+    from pandas.api.types import is_string_dtype
+
     safe = frame.copy()
     for column in safe.columns:
-        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+        if safe[column].dtype == object or is_string_dtype(safe[column]):
             safe[column] = safe[column].map(csv_cell)
     safe.columns = [csv_cell(str(c)) for c in safe.columns]
     safe.to_csv(path, index=False, lineterminator="\n", encoding="utf-8", quoting=csv.QUOTE_NONNUMERIC)

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cartreport.analysis.params import TITLE_LENGTH
 from cartreport.render.html_report import REMOVE_CELL_TAGS
 
 if TYPE_CHECKING:
@@ -42,6 +41,9 @@ def write_docx(notebooks: Sequence[NotebookNode], title: str, path: Path, *, bas
     import docx
     import mistune
     from docx.shared import Mm
+
+    # here, not at import: `cartreport run` imports this package before the analysis stack (its kernel starts first)
+    from cartreport.analysis.params import TITLE_LENGTH
 
     document = docx.Document()
     for section in document.sections:  # A4 with 18 mm margins: the text is 174 mm wide, a double column
