@@ -356,7 +356,7 @@ def test_a_signal_stops_the_batch_cleans_up_and_reports_what_finished(tmp_path, 
     assert not hidden, "temporary or trash folders left"
     summary = pd.read_csv(out / "summary.csv", keep_default_na=False)
     assert list(summary["name"]) == RUNS
-    assert set(summary["status"]) == {"ok", "interrupted"}
+    assert set(summary["status"]) == {"ok", "interrupted"}, summary.to_string()
     for row in summary.itertuples():
         if row.status == "ok":
             results = json.loads((out / row.name / "results.json").read_text())

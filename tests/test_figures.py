@@ -564,19 +564,30 @@ def test_save_figure_writes_print_png_svg_and_pdf(tmp_path):
         assert round(image.info["dpi"][0]) == 300
 
 
-def test_swimmer_sample_is_the_sort_by_follow_up_then_id_as_text():
+@pytest.mark.parametrize(
+    ("n", "choices"),
+    [
+        (500, [0.0, 1.5, 3.0, 12.25, np.nan]),
+        (3_001, [7.0]),  # one follow-up time for all: every row is a tie
+        (3_001, [np.nan]),
+        (61, [0.0, -0.0, 2.0, np.inf, -np.inf, np.nan]),  # one more than drawn
+        (20_000, list(np.round(np.arange(400) / 30.4375, 6)) + [np.nan]),
+    ],
+    ids=["few-times", "all-equal", "all-missing", "61-rows", "many-times"],
+)
+def test_swimmer_sample_is_the_sort_by_follow_up_then_id_as_text(n, choices):
     """The sample's order is sort_values(["end_months", id as text], ascending=[False, True], mergesort): ties in
-    follow-up by id, ids compared as Python compares text, missing follow-up last."""
+    follow-up by id, ids compared as Python compares text, missing follow-up last. A large cohort is not sorted
+    whole (only the tied rows at the drawn positions are); the rows drawn are those of the whole sort."""
     from cartreport.report.figures.patients import _systematic_sample
 
     rng = np.random.default_rng(7)
-    n = 500
     ids = np.array(
         [rng.choice(["P", "p", "é", "Z", "ä", "10", "9", "\U0001f600"]) + str(i) for i in range(n)],
         dtype=object,
     )
     ids[3] = 42  # not text: compared as its text
-    ends = rng.choice([0.0, 1.5, 3.0, 12.25, np.nan], size=n)
+    ends = rng.choice(choices, size=n)
     timeline = pd.DataFrame(
         {"patient_id": ids, "end_months": ends, "diagnosis": "T-ALL"}, index=range(5, n + 5)
     )

@@ -47,26 +47,50 @@ def _dodge(x: np.ndarray, clearance: float, spread: float = 0.2) -> np.ndarray:
     return offsets
 
 
+def _descending_key(values: np.ndarray) -> np.ndarray:
+    """int64 keys ordering floats as ``sort_values(ascending=False)`` does: largest first, missing (NaN) last,
+    ``-0.0`` equal to ``0.0``. Negated, a float's bits order as integers once a negative one's lower 63 are flipped.
+
+    >>> _descending_key(np.array([1.0, np.nan, -np.inf, 2.5, -0.0, 0.0])).argsort(kind="stable").tolist()
+    [3, 0, 4, 5, 2, 1]
+    """
+    bits = (-values + 0.0).view(np.int64)  # + 0.0 turns -0.0 into 0.0
+    key = np.where(bits < 0, bits ^ np.int64(0x7FFF_FFFF_FFFF_FFFF), bits)
+    key[np.isnan(values)] = np.iinfo(np.int64).max
+    return key
+
+
 def _systematic_sample(timeline: pd.DataFrame, max_patients: int) -> pd.DataFrame:
     """Longest follow-up first; beyond ``max_patients``, evenly spaced rows of that order (deterministic).
 
-    The order is ``sort_values(["end_months", id as text], ascending=[False, True], kind="mergesort")``, computed
-    by pyarrow's stable sort (UTF-8 bytes sort as Python's text; missing follow-up last), then only the rows drawn
-    are taken."""
+    The order is ``sort_values(["end_months", id as text], ascending=[False, True], kind="mergesort")``: missing
+    follow-up last, ids compared as Python compares text (pyarrow's stable sort of UTF-8 bytes). A large cohort is
+    not sorted whole, as only the rows at the drawn positions are needed: :func:`numpy.partition` finds the
+    follow-up at each of them, the rows sharing one of those follow-up times are sorted, and the others counted.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    ends = timeline["end_months"].to_numpy(dtype=float)
-    keys = pa.table(
-        {
-            "end": pa.array(ends, mask=np.isnan(ends)),
-            "id": pa.array(timeline["patient_id"].astype(str).to_numpy(dtype=object), type=pa.string()),
-        }
-    )
-    order = pc.sort_indices(keys, sort_keys=[("end", "descending", "at_end"), ("id", "ascending", "at_end")])
-    rows = order.to_numpy()
-    if len(rows) > max_patients:
-        rows = rows[np.unique(np.round(np.linspace(0, len(rows) - 1, max_patients)).astype(int))]
+    key = _descending_key(timeline["end_months"].to_numpy(dtype=float))
+    n = len(key)
+    if n <= max_patients:
+        positions = np.arange(n)
+    else:
+        positions = np.unique(np.round(np.linspace(0, n - 1, max_patients)).astype(int))
+    drawn = np.partition(key, positions)[positions] if n else key  # the key at each drawn position
+    values = np.unique(drawn)
+    candidates = np.flatnonzero(
+        np.isin(key, values)
+    )  # the rows holding one of those keys, in the table's order
+    ids = timeline["patient_id"].iloc[candidates].astype(str).to_numpy(dtype=object)
+    by = pa.table({"key": key[candidates], "id": pa.array(ids, type=pa.string())})
+    ranked = candidates[pc.sort_indices(by, sort_keys=[("key", "ascending"), ("id", "ascending")]).to_numpy()]
+    # the row at position p, holding key v, is the (p - #rows of a smaller key)-th of the ranked rows of key v
+    # (smaller[j]: the rows whose key is below values[j])
+    smaller = np.cumsum(np.bincount(np.searchsorted(values, key, side="right"), minlength=len(values) + 1))
+    which = np.searchsorted(values, drawn)
+    first = np.searchsorted(key[ranked], values, side="left")  # where each key's rows start among the ranked
+    rows = ranked[first[which] + positions - smaller[which]]
     return timeline.iloc[rows].reset_index(drop=True)
 
 
