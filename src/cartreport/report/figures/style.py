@@ -119,7 +119,8 @@ def save_figure(
     into ``directory``, at the figure's own size (drawn at journal column widths).
 
     Output is deterministic: no dates or software versions in the metadata, a fixed SVG hash salt, and text kept
-    as text in the SVG. Each file is written to a temporary name and moved into place. ``close=True`` closes the
+    as text in the SVG. The figure is laid out (constrained layout) for the first file only: the others are drawn
+    with the same layout, and the figure's layout engine is restored afterwards. Each file is written to a temporary name and moved into place. ``close=True`` closes the
     figure afterwards (batch runs outside a notebook, where pyplot would otherwise keep every figure).
 
     Returns
@@ -133,14 +134,21 @@ def save_figure(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    with mpl.rc_context(_SVG_STABLE):
-        for fmt in formats:
-            path = directory / f"{name}.{fmt}"
-            partial = directory / f".{name}.{fmt}.partial"
-            with _pdf_fonts_without_layout_tables() if fmt == "pdf" else contextlib.nullcontext():
-                figure.savefig(partial, format=fmt, dpi=dpi, metadata=_METADATA.get(fmt))
-            partial.replace(path)
-            paths[fmt] = path
+    engine = figure.get_layout_engine()
+    try:
+        with mpl.rc_context(_SVG_STABLE):
+            for fmt in formats:
+                path = directory / f"{name}.{fmt}"
+                partial = directory / f".{name}.{fmt}.partial"
+                with _pdf_fonts_without_layout_tables() if fmt == "pdf" else contextlib.nullcontext():
+                    figure.savefig(partial, format=fmt, dpi=dpi, metadata=_METADATA.get(fmt))
+                partial.replace(path)
+                paths[fmt] = path
+                if engine is not None:  # the other files are drawn with the first one's layout
+                    figure.set_layout_engine("none")
+    finally:
+        if engine is not None:
+            figure.set_layout_engine(engine)
     if close:
         plt.close(figure)
     return paths
