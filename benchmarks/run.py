@@ -280,19 +280,22 @@ load average at start {m["load_average_at_start"]}{f", at the end of section 1 {
 {cpu_rows}| `benchmarks/plain_minimal.py`: the issue's plain script (lifelines KM and cumulative incidence with CIs, five figures at 100 dpi, one HTML page; no validation, tables, print files, Word or prose) | {o["minimal_s"]:.2f} |
 | **ratio to the issue's plain script** | **{o["minimal_ratio"]:.2f}** (goal ≤ {o["minimal_goal"]}: {ok(o["minimal_ratio"] <= o["minimal_goal"])}) |
 
-How: the kernel is started before anything else, so it boots and imports while the CLI validates and analyses
-the data; the analysis is handed to the kernel (no second validation); one kernel runs the six notebooks, its
-namespace reset between them (the preloaded modules are frozen out of the garbage collector's scans, so a reset
-takes milliseconds); one HTML export of the merged notebooks with a cached exporter. Each figure's print files (PNG
-at 300 dpi, SVG, PDF: most of a section's time) are written by a thread of the CLI process, which otherwise only
-waits on the kernel: the kernel pickles the figure and goes on, and writes a figure's files itself only while the
-CLI is still busy with an earlier one (the two cores share the work; the files are byte-identical either way); a
-PDF's fonts are subset without the OpenType layout tables it never reads. The command ends without the
-interpreter's teardown of its modules (0.6 s). With a large cohort, papermill is imported while the data are read
-and the kernel reads the analysis handed to it as soon as it is written. The same-work script writes the same files one after the other, as a plain script would; the CPU seconds show what
-the notebook machinery costs in total. The issue's plain script does a small part of the report's work (no
-validation, tables, print files, Word document or prose), so the report cannot come within 1.5x of it without
-dropping what the publication issue asked for.
+How: `cartreport run` starts the kernel before it imports pandas or anything else heavy, so the kernel boots and
+imports while the CLI imports the analysis stack, validates and analyses the data; the analysis is handed to the
+kernel (no second validation); one kernel runs the six notebooks, its namespace reset between them (the preloaded
+modules are frozen out of the garbage collector's scans, so a reset takes milliseconds); one HTML export of the
+merged notebooks with a cached exporter. A screen image is quantized from the drawing's pixels (no PNG encoded and
+decoded in between). Each figure's print files (PNG at 300 dpi, SVG, PDF: most of a section's time) are written by
+a thread of the CLI process, which otherwise only waits on the kernel: the kernel pickles the figure and goes on,
+and writes a figure's files itself only while the CLI is still busy with an earlier one (the two cores share the
+work; the files are byte-identical either way). The three print files share one constrained layout, and a PDF's
+fonts are subset without the OpenType layout tables it never reads. The command ends without the interpreter's
+teardown of its modules (0.6 s). With a large cohort, papermill is imported while the data are read, the kernel
+reads the analysis handed to it as soon as it is written, and the swimmer plot's sample sorts only the patients
+tied at the drawn positions. The same-work script writes the same files one after the other, as a plain script
+would; the CPU seconds show what the notebook machinery costs in total. The issue's plain script does a small part
+of the report's work (no validation, tables, print files, Word document or prose), so the report cannot come
+within 1.5x of it without dropping what the publication issue asked for.
 
 ## 2. Report time by cohort size
 
