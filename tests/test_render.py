@@ -8,6 +8,9 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -356,3 +359,32 @@ def test_the_notebook_machinery_can_be_imported_ahead_in_the_background(monkeypa
     thread = execute.warm_up()
     thread.join(timeout=60)
     assert not thread.is_alive()
+
+
+def test_seaborn_is_imported_without_scipy_and_its_clustermap_still_works() -> None:
+    """seaborn imports scipy.cluster at import (0.15 s, scipy.spatial and scipy.linalg with it) for clustermap
+    alone, which the report never draws; the report kernel and the print writer both import seaborn. It is now
+    imported without it, and a notebook that draws a clustermap in the report kernel still gets scipy's."""
+    script = textwrap.dedent(
+        """
+        import sys
+        import matplotlib
+        matplotlib.use("Agg")
+        from cartreport.render.kernel import import_seaborn_lean
+        import_seaborn_lean()
+        print(sorted(m for m in ("seaborn", "scipy.stats", "scipy.cluster", "scipy.spatial") if m in sys.modules))
+        import numpy as np
+        import seaborn as sns
+        grid = sns.clustermap(np.array([[1.0, 9.0, 2.0], [8.0, 1.0, 7.0], [1.5, 8.5, 2.5], [9.0, 0.5, 8.0]]))
+        print(grid.dendrogram_row.reordered_ind, "scipy.cluster" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[0] == "['seaborn']"
+    # rows 0 and 2 are alike, as are rows 1 and 3: scipy's average linkage puts each pair side by side
+    order, imported = lines[1].rsplit(" ", 1)
+    assert imported == "True" and sorted(order.strip("[]").split(", ")) == ["0", "1", "2", "3"]
+    pairs = [int(i) for i in order.strip("[]").split(", ")]
+    assert {frozenset(pairs[:2]), frozenset(pairs[2:])} == {frozenset({0, 2}), frozenset({1, 3})}

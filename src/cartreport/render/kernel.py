@@ -75,27 +75,49 @@ def _cancel_pending_tasks() -> None:
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
-def import_seaborn_lean() -> None:
-    """Import seaborn without scipy.stats, unless scipy.stats is imported already; never raises.
+#: what seaborn imports from scipy at import, and the report never uses: a density estimate (scipy.stats, ~0.5 s)
+#: and clustermap's linkage (scipy.cluster, with scipy.spatial and scipy.linalg: ~0.15 s)
+_SEABORN_SCIPY = ("scipy.stats", "scipy.cluster")
 
-    seaborn imports scipy.stats (~0.5 s, a third of the report kernel's imports) only for its kernel density estimate,
-    and falls back to its own copy of it when scipy is absent, a configuration it supports. The report's figures use
-    no density estimate, the report kernel estimates nothing (the analysis is handed over) and the report process's
-    print writer only writes figures; so both import seaborn as if scipy.stats were absent. Whatever imports
-    scipy.stats later gets it.
+
+class _LazyHierarchy:
+    """``scipy.cluster.hierarchy``, imported when seaborn's clustermap first uses it."""
+
+    def __getattr__(self, name: str) -> Any:
+        from scipy.cluster import hierarchy
+
+        return getattr(hierarchy, name)
+
+
+def import_seaborn_lean() -> None:
+    """Import seaborn without scipy.stats and scipy.cluster, unless they are imported already; never raises.
+
+    seaborn imports scipy.stats (~0.5 s, a third of the report kernel's imports) only for its kernel density
+    estimate, and falls back to its own copy of it when scipy is absent, a configuration it supports; it imports
+    scipy.cluster (~0.15 s) only for clustermap. The report's figures use neither, the report kernel estimates
+    nothing (the analysis is handed over) and the report process's print writer only writes figures; so both
+    import seaborn as if scipy were absent. Whatever imports scipy.stats later gets it, and clustermap gets
+    scipy.cluster's hierarchy when it first draws (seaborn would otherwise say scipy is missing).
     """
+    import importlib.util
     import sys
 
-    hidden = "scipy.stats" not in sys.modules
-    if hidden:
-        sys.modules["scipy.stats"] = None  # type: ignore[assignment]  # import -> ImportError
+    hidden = [name for name in _SEABORN_SCIPY if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # import -> ImportError
     try:
         import seaborn  # noqa: F401
     except Exception:  # noqa: BLE001 - a later import of the report's figures will report it
         pass
     finally:
-        if hidden and "scipy.stats" in sys.modules and sys.modules["scipy.stats"] is None:
-            del sys.modules["scipy.stats"]
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+    matrix = sys.modules.get("seaborn.matrix")
+    has_scipy = "scipy" in sys.modules or importlib.util.find_spec("scipy") is not None
+    if "scipy.cluster" in hidden and getattr(matrix, "_no_scipy", False) and has_scipy:
+        matrix.hierarchy = _LazyHierarchy()  # type: ignore[union-attr]
+        matrix._no_scipy = False  # type: ignore[union-attr]
 
 
 def _first_line(exc: BaseException) -> str:
