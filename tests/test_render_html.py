@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import re
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -162,3 +165,33 @@ def test_a_repeated_headings_anchor_link_points_at_its_own_id() -> None:
     assert [anchor for anchor, _ in headings] == ["Methods", "Methods-2"]
     for anchor, inner in headings:
         assert re.findall(r'href="#([^"]+)"', inner) == [anchor]
+
+
+def test_the_notebook_stack_is_imported_without_the_format_checks_no_notebook_uses():
+    """nbformat imports jsonschema, whose format module imports every optional checker installed: rfc3987_syntax
+    compiled Lark grammars for 1.2 s (an ``iri`` check), isoduration imported arrow, typeguard and unittest.mock
+    (0.15 s, a ``duration`` check). The notebook schema checks no format and validation uses fastjsonschema; both
+    are left out of the first import, notebooks are still validated, and a later import of either still works."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from cartreport.render.html_report import _import_notebook_stack
+        _import_notebook_stack()
+        print(sorted(m for m in ("jsonschema", "nbformat", "rfc3987_syntax", "isoduration", "arrow", "typeguard")
+                     if m in sys.modules))
+        import nbformat
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+        nbformat.validate(nb)
+        nb.cells[0]["execution_count"] = "one"
+        try:
+            nbformat.validate(nb)
+            print("invalid notebook accepted")
+        except nbformat.ValidationError:
+            print("invalid notebook refused")
+        import isoduration
+        print(isoduration.parse_duration("P1M").date.months)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:3] == ["['jsonschema', 'nbformat']", "invalid notebook refused", "1"]

@@ -39,22 +39,31 @@ _TOC_LEVELS = {"h1": 1, "h2": 2, "h3": 3}
 _MD_HEADING_RE = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
-def _import_notebook_stack() -> None:
-    """Import nbformat without the ~1.2 s that ``rfc3987_syntax`` spends compiling Lark grammars.
+#: jsonschema's optional format checkers that cost the most to import, for formats no notebook schema checks:
+#: ``iri`` (rfc3987_syntax compiles Lark grammars: ~1.2 s) and ``duration`` (isoduration imports arrow: ~0.15 s)
+_UNUSED_FORMAT_CHECKERS = ("rfc3987_syntax", "isoduration")
 
-    nbformat imports jsonschema, whose format module eagerly imports ``rfc3987_syntax`` (installed
-    through ``jsonschema[format-nongpl]``, python-jsonschema/jsonschema#1428) only to offer an
-    ``iri`` format check that no notebook schema uses. Hiding it for the first import of jsonschema
-    in this process skips that check; nothing else changes. A no-op once jsonschema is imported.
+
+def _import_notebook_stack() -> None:
+    """Import nbformat without the format checkers of :data:`_UNUSED_FORMAT_CHECKERS`.
+
+    nbformat imports jsonschema, whose format module eagerly imports every optional checker installed (through
+    ``jsonschema[format-nongpl]``, python-jsonschema/jsonschema#1428), only to offer format checks that the notebook
+    schema never asks for (and nbformat validates with fastjsonschema). Hiding the costly ones for the first import
+    of jsonschema in this process skips those checks; nothing else changes, and a later ``import`` of either works.
+    A no-op once jsonschema is imported.
     """
-    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+    if "jsonschema" in sys.modules:
         return
-    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # import -> ImportError
+    hidden = [name for name in _UNUSED_FORMAT_CHECKERS if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # import -> ImportError
     try:
         import nbformat  # noqa: F401
     finally:
-        if "rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None:
-            del sys.modules["rfc3987_syntax"]
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
 
 
 _exporter: HTMLExporter | None = None
