@@ -388,3 +388,51 @@ def test_seaborn_is_imported_without_scipy_and_its_clustermap_still_works() -> N
     assert imported == "True" and sorted(order.strip("[]").split(", ")) == ["0", "1", "2", "3"]
     pairs = [int(i) for i in order.strip("[]").split(", ")]
     assert {frozenset(pairs[:2]), frozenset(pairs[2:])} == {frozenset({0, 2}), frozenset({1, 3})}
+
+
+def test_word_paragraphs_take_the_templates_styles_by_name(tmp_path: Path) -> None:
+    """Headings, lists, quotes, captions and tables carry the template's named styles, so that a journal template
+    restyles them (the styles are set by their ids, looked up once: python-docx read every style at every set)."""
+    import docx
+
+    from cartreport.render.word import write_docx
+
+    source = "# Design\n\n## Patients\n\n- one\n- two\n\n1. first\n\n> quoted\n\nplain"
+    table = {
+        "kind": "table",
+        "name": "t",
+        "label": "Table 1",
+        "title": "Counts",
+        "columns": ["Group", "n"],
+        "rows": [["A", 3], ["B", 4]],
+        "footnote": "note",
+    }
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(source),
+            nbformat.v4.new_code_cell(
+                "", outputs=[nbformat.v4.new_output("display_data", data={}, metadata={"cartreport": table})]
+            ),
+        ]
+    )
+    write_docx([nb], "Title here", tmp_path / "r.docx", base_dir=tmp_path)
+    document = docx.Document(str(tmp_path / "r.docx"))
+    styles = [(p.style.name, p.text) for p in document.paragraphs]
+    assert styles[:8] == [
+        ("Title", "Title here"),
+        ("Heading 1", "Design"),
+        ("Heading 2", "Patients"),
+        ("List Bullet", "one"),
+        ("List Bullet", "two"),
+        ("List Number", "first"),
+        ("Quote", "quoted"),
+        ("Normal", "plain"),
+    ]
+    assert styles[8][0] == "Caption" and styles[8][1].endswith("Counts.")  # the number is a SEQ field
+    [word_table] = document.tables
+    assert word_table.style.name == "Table Grid"
+    assert [[c.text for c in row.cells] for row in word_table.rows] == [
+        ["Group", "n"],
+        ["A", "3"],
+        ["B", "4"],
+    ]

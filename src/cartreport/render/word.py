@@ -53,9 +53,9 @@ def write_docx(notebooks: Sequence[NotebookNode], title: str, path: Path, *, bas
     # at most Word's limit: a title from a long file name may exceed it (a title parameter may not)
     document.core_properties.title = title[:TITLE_LENGTH]
     document.core_properties.author = "cartreport"
-    document.add_paragraph(title, style="Title")
     parse = mistune.create_markdown(renderer=None)
     writer = _Writer(document, Path(base_dir), parse)
+    writer.paragraph(title, style="Title")
     for nb in notebooks:
         for cell in nb.cells:
             if REMOVE_CELL_TAGS & set(cell.get("metadata", {}).get("tags", [])):
@@ -75,9 +75,27 @@ class _Writer:
     """Appends notebook content to a python-docx Document."""
 
     def __init__(self, document: Any, base_dir: Path, parse: Any) -> None:
+        from docx.enum.style import WD_STYLE_TYPE
+
         self.document = document
         self.base_dir = base_dir
         self.parse = parse
+        # the template's styles, looked up once: python-docx reads every style of the template (and looks for the
+        # default one among them) each time a style is set by name, which was half of writing the document
+        styles = list(document.styles)
+        self.paragraph_styles = {s.name: s.style_id for s in styles if s.type == WD_STYLE_TYPE.PARAGRAPH}
+        self.table_styles = {s.name: s.style_id for s in styles if s.type == WD_STYLE_TYPE.TABLE}
+
+    def paragraph(self, text: str = "", style: str | None = None) -> Any:
+        """``document.add_paragraph(text, style)``, the style (a paragraph style of the template) set by its id."""
+        paragraph = self.document.add_paragraph(text)
+        if style is not None:
+            paragraph._p.style = self.paragraph_styles[style]
+        return paragraph
+
+    def style(self, name: str) -> str | None:
+        """``name`` if the template has that paragraph style, else None (the default paragraph style)."""
+        return name if name in self.paragraph_styles else None
 
     # ------------------------------------------------------------------------------------------ outputs
     def output(self, output: dict) -> None:
@@ -96,7 +114,7 @@ class _Writer:
         if not png.is_file():
             logger.warning("report.docx: figure %s not found, left out", png)
             return
-        picture = self.document.add_paragraph()
+        picture = self.paragraph()
         picture.paragraph_format.keep_with_next = True
         picture.add_run().add_picture(str(png), width=Inches(float(meta["width_inches"])))
         _set_alt_text(picture, meta.get("alt", ""))
@@ -107,24 +125,25 @@ class _Writer:
         caption.paragraph_format.keep_with_next = True
         columns, rows = meta["columns"], meta["rows"]
         table = self.document.add_table(rows=1 + len(rows), cols=len(columns))
-        if "Table Grid" in [s.name for s in self.document.styles]:
-            table.style = "Table Grid"
-        for j, name in enumerate(columns):
-            cell = table.rows[0].cells[j]
+        if "Table Grid" in self.table_styles:
+            table._tbl.tblPr.style = self.table_styles["Table Grid"]
+        # each row's cells looked up once: python-docx finds a row and its cells by walking the XML
+        header, *body = table.rows
+        for cell, name in zip(header.cells, columns, strict=True):
             cell.text = ""
             cell.paragraphs[0].add_run(str(name)).bold = True
-        _repeat_header(table.rows[0])
-        for i, row in enumerate(rows, start=1):
-            for j, value in enumerate(row):
-                table.rows[i].cells[j].text = str(value)
+        _repeat_header(header)
+        for row, values in zip(body, rows, strict=True):
+            for cell, value in zip(row.cells, values, strict=True):
+                cell.text = str(value)
         if meta.get("footnote"):
-            note = self.document.add_paragraph(meta["footnote"])
+            note = self.paragraph(meta["footnote"])
             for run in note.runs:
                 run.italic = True
 
     def caption(self, label: str, title: str, legend: str) -> Any:
         """A caption paragraph: "Figure 3." as Word's SEQ field, then the title in bold and the legend."""
-        paragraph = self.document.add_paragraph(style=_style(self.document, "Caption"))
+        paragraph = self.paragraph(style=self.style("Caption"))
         found = _LABEL_RE.match(label)
         if found:
             paragraph.add_run(f"{found.group(1)} ").bold = True
@@ -147,26 +166,26 @@ class _Writer:
         kind = token["type"]
         if kind == "heading":
             level = min(int(token["attrs"]["level"]), 9)
-            heading = self.document.add_heading(level=level)
+            heading = self.paragraph(style=f"Heading {level}")
             self.inline(heading, token.get("children", []))
         elif kind in ("paragraph", "block_text"):
-            paragraph = self.document.add_paragraph(style=list_style)
+            paragraph = self.paragraph(style=list_style)
             self.inline(paragraph, token.get("children", []))
         elif kind == "list":
             ordered = token.get("attrs", {}).get("ordered", False)
-            style = _style(self.document, "List Number" if ordered else "List Bullet")
+            style = self.style("List Number" if ordered else "List Bullet")
             for item in token.get("children", []):
                 for child in item.get("children", []):
                     self.block(child, list_style=style)
         elif kind == "block_quote":
             for child in token.get("children", []):
-                self.block(child, list_style=_style(self.document, "Quote"))
+                self.block(child, list_style=self.style("Quote"))
         elif kind == "block_code":
-            self.document.add_paragraph(token.get("raw", ""), style=list_style)
+            self.paragraph(token.get("raw", ""), style=list_style)
         elif kind == "block_html":
             text = _TAG_RE.sub("", token.get("raw", "")).strip()
             if text:
-                self.document.add_paragraph(text, style=list_style)
+                self.paragraph(text, style=list_style)
 
     def inline(self, paragraph: Any, children: list[dict], bold: bool = False, italic: bool = False) -> None:
         for child in children:
@@ -188,11 +207,6 @@ class _Writer:
                 pass  # tags only; their text arrives as text tokens
             elif "children" in child:
                 self.inline(paragraph, child["children"], bold, italic)
-
-
-def _style(document: Any, name: str) -> str | None:
-    """``name`` if the document's template has that style, else None (the default paragraph style)."""
-    return name if name in [s.name for s in document.styles] else None
 
 
 def _seq_field(paragraph: Any, sequence: str, number: str) -> None:
