@@ -342,6 +342,26 @@ def test_bone_marrow_counts_by_hand():
     assert bone_marrow_counts(bm) == {"bm_evaluable": 4, "bm_mrd_negative_cr": 2, "bm_cr": 3}
 
 
+def test_table_1_counts_by_hand():
+    import pandas as pd
+
+    from cartreport.analysis.baseline import baseline_rows
+
+    table = pd.DataFrame(
+        {
+            "sex": ["male", None, "female", "male", None],
+            "emd_at_baseline": [False, False, False, False, False],
+            "donor_type": [None, None, None, None, None],
+        }
+    )
+    rows = {(r["variable"], r["level"]): (r["n"], r["percent"], r["missing"]) for r in baseline_rows(table)}
+    assert rows == {
+        ("sex", "male"): (2, 2 / 3, 2),
+        ("sex", "female"): (1, 1 / 3, 2),
+        ("emd_at_baseline", "no"): (5, 1.0, 0),  # a word no patient has is no level
+    }
+
+
 def test_flow_and_response_rates_count_bone_marrow_cr_alike(results):
     for key in ("bm_cr", "bm_mrd_negative_cr"):
         assert results["flow"][key] == results["responses"][key]["responders"]
