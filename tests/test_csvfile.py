@@ -4,6 +4,7 @@ record-by-record :mod:`csv` reader gives, or decline."""
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,9 +17,15 @@ from cartreport.read.csvfile import _records_table, _regular_table, read_csv
 
 def _assembled(raw):
     try:
-        table, notes = assemble(Path("c.csv"), raw, "date value")
+        table, notes, factorized = assemble(Path("c.csv"), raw, "date value")
     except DataFileError as error:
         return str(error)
+    for name, (codes, values) in factorized.items():  # the cells of the column (its first, if repeated)
+        column = (
+            table.loc[:, name] if table.columns.is_unique else table.iloc[:, list(table.columns).index(name)]
+        )
+        assert np.append(values, None)[codes].tolist() == column.tolist()
+        assert len(set(values)) == len(values) and all(isinstance(v, str) for v in values)
     return list(table.columns), table.index.tolist(), table.to_numpy().tolist(), notes
 
 

@@ -29,11 +29,13 @@ __all__ = [
     "CellText",
     "RawTable",
     "assemble",
+    "code_dtype",
     "column_letter",
     "columns_of",
     "counted",
     "stripped",
     "stripped_distinct",
+    "stripped_factorized",
     "stripped_text",
 ]
 
@@ -112,18 +114,41 @@ def stripped_distinct(codes: np.ndarray, distinct: np.ndarray) -> tuple[np.ndarr
     """:func:`stripped_text` of a factorized text column (``distinct`` its distinct ``str`` values, ``codes`` each
     cell's position in ``distinct``, -1 where missing), each distinct value stripped once; and, third, whether
     each cell holds text (is not ``None``)."""
-    missing = codes < 0
-    texts = [stripped(value) for value in distinct.tolist()]
-    changed = np.fromiter(
-        ((t or "") != v for t, v in zip(texts, distinct.tolist(), strict=True)), bool, len(distinct)
-    )
-    trimmed = (
-        int(np.bincount(codes[~missing], minlength=len(distinct))[changed].sum()) if changed.any() else 0
-    )
+    texts, trimmed = _stripped_each(codes, distinct)
     cells = np.empty(len(distinct) + 1, dtype=object)  # the last entry (None) for code -1
     cells[:-1] = texts
     present = np.append(np.fromiter((t is not None for t in texts), bool, len(texts)), False)
     return cells[codes], trimmed, present[codes]
+
+
+def stripped_factorized(codes: np.ndarray, distinct: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`stripped_distinct` of a factorized text column, given factorized: ``(codes, values, trimmed)``
+    with ``values`` each stripped text once (``str``; spellings that differ only in surrounding spaces are one
+    value) and ``values[codes]`` the column's cells, code -1 where blank; ``codes`` of the smallest integer type
+    that holds them. Reading hands this on, so that validation and coercion do not hash the cells again (a
+    column of a million dates has a few thousand distinct ones)."""
+    texts, trimmed = _stripped_each(codes, distinct)
+    merged, values = pd.factorize(np.array(texts, dtype=object))  # None → -1
+    lookup = np.append(merged, -1).astype(code_dtype(len(values)))  # code -1 (missing) stays -1
+    return lookup[codes], np.asarray(values, dtype=object), trimmed
+
+
+def code_dtype(n: int) -> np.dtype:
+    """The smallest signed integer type of the codes of ``n`` distinct values (and -1), as pandas keeps a
+    categorical's codes."""
+    return np.dtype(next(t for t in (np.int8, np.int16, np.int32, np.int64) if n < np.iinfo(t).max))
+
+
+def _stripped_each(codes: np.ndarray, distinct: np.ndarray) -> tuple[list[str | None], int]:
+    """Each of ``distinct`` stripped (:func:`stripped`), and how many cells of the column (``codes``) that
+    changed."""
+    texts = [stripped(value) for value in distinct.tolist()]
+    changed = np.fromiter(
+        ((t or "") != v for t, v in zip(texts, distinct.tolist(), strict=True)), bool, len(distinct)
+    )
+    if not changed.any():
+        return texts, 0
+    return texts, int(np.bincount(codes[codes >= 0], minlength=len(distinct))[changed].sum())
 
 
 class CellText:
@@ -203,11 +228,16 @@ class CellText:
         return out
 
 
-def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame, list[str]]:
+def assemble(
+    path: Path, raw: RawTable, date_source: str
+) -> tuple[pd.DataFrame, list[str], dict[str, tuple[np.ndarray, np.ndarray]]]:
     """Strip every cell, drop blank rows and unnamed empty columns, and check that there is a patient row.
 
-    Returns the table (index: spreadsheet row numbers, named ``row``) and the notes on what was normalised, after
-    ``raw.notes``. ``date_source`` names what a date cell is in the notes, e.g. ``"Excel date cell"``.
+    Returns the table (index: spreadsheet row numbers, named ``row``), the notes on what was normalised, after
+    ``raw.notes``, and the columns that came factorized with fewer distinct values than cells (of a CSV file, all
+    but a column of identifiers) as :func:`stripped_factorized` gives them, ``{name: (codes, values)}`` (a
+    repeated name: its first column, the one validation keeps). ``date_source`` names what a date cell is in the
+    notes, e.g. ``"Excel date cell"``.
     """
     notes: list[str] = []
     cells = CellText()
@@ -220,8 +250,14 @@ def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame,
         names.append(name.strip())
     n = len(raw.numbers)
     texts, present = [], []
-    for values in raw.columns[: len(names)]:
-        if isinstance(values, tuple):  # factorized text
+    coded: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # position → factorized stripped text
+    for position, values in enumerate(raw.columns[: len(names)]):
+        if isinstance(values, tuple) and len(values[1]) < len(values[0]):  # factorized text, values repeat
+            codes, distinct, trimmed = stripped_factorized(*values)
+            cells.trimmed += trimmed
+            coded[position] = (codes, distinct)
+            column, filled = np.append(distinct, None)[codes], codes >= 0  # code -1: the last entry, None
+        elif isinstance(values, tuple):  # factorized text, every cell its own value (identifiers)
             column, trimmed, filled = stripped_distinct(*values)
             cells.trimmed += trimmed
         else:
@@ -263,10 +299,18 @@ def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame,
     texts.clear()
     table = pd.DataFrame(body, index=pd.Index(raw.numbers[kept], name="row"), dtype=object, copy=False)
     table.columns = [names[i] for i in keep_columns]  # names may repeat (validation reports it)
+    factorized: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    first_position: dict[str, int] = {}
+    for position in keep_columns:
+        first_position.setdefault(names[position], position)
+    for name, position in first_position.items():
+        if position in coded:
+            codes, distinct = coded[position]
+            factorized[name] = (codes if every else codes[kept], distinct)
     notes = raw.notes + cells.notes(date_source) + notes
     if trimmed_names:
         notes.append(f"trimmed surrounding spaces in {counted(trimmed_names, 'column name')}")
-    return table, notes
+    return table, notes, factorized
 
 
 def column_letter(position: int) -> str:
