@@ -943,6 +943,10 @@ def test_the_distinct_values_reading_found_validate_as_the_cells_do(tmp_path, pr
     assert fast.notes == slow.notes and bool(fast.problems) == problems
     if not problems:
         pd.testing.assert_frame_equal(fast.table, slow.table)
+        assert {"emd_at_baseline", "cart_infusion_date", "age_years"} <= set(fast.factorized)
+        typed = coerce(fast.table, stripped=True, factorized=fast.factorized)
+        pd.testing.assert_frame_equal(typed, coerce(slow.table, stripped=True))
+        pd.testing.assert_frame_equal(typed, coerce(fast.table))
 
 
 @settings(max_examples=100, deadline=None)
