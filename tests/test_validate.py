@@ -966,6 +966,18 @@ def test_near_duplicate_ids_are_those_of_equal_keys(ids):
     assert len(near_duplicate_id_problems(table)) == expected
 
 
+@settings(max_examples=200, deadline=None)
+@given(ids=st.lists(st.none() | st.text(alphabet="aAbB1 \t\x1c\x0b-", max_size=4), max_size=12))
+def test_the_columnar_test_of_distinct_id_keys_is_the_definition(ids):
+    """Over ASCII ids (the columnar path), blank ones left out: True exactly when no two ids share an id_key, so
+    that validation may skip counting repeated ids and looking for near-duplicates."""
+    from cartreport.contract.column_rules import distinct_id_keys, id_key
+
+    given_ids = [pid for pid in ids if pid is not None]
+    table = pd.DataFrame({"patient_id": pd.Series(ids, dtype=object)})
+    assert distinct_id_keys(table) == (len({id_key(pid) for pid in given_ids}) == len(given_ids))
+
+
 def test_a_table_with_problems_is_described_without_any_warning():
     """A valid table is checked on its coded columns first; a table with problems is described from its cells, as
     ever, and no library warning reaches the user."""

@@ -40,6 +40,7 @@ from cartreport.contract.between_columns import date_days, date_order_problems, 
 from cartreport.contract.column_rules import (
     build_schema,
     coded_view,
+    distinct_id_keys,
     near_duplicate_id_problems,
     schema_problems,
     unshowable_problems,
@@ -189,9 +190,10 @@ def validate_table(
     notes.extend(normalised)
     factorized = {**known, **factorized}  # the columns' distinct values, as reading found them or normalised
     coded = coded_view(table, factorized)  # the checked columns' distinct values, found once
+    keys_distinct = distinct_id_keys(table)  # no near-duplicate id, and no id repeated
     problems.extend(unshowable_problems(table, coded))
-    problems.extend(_on_another_sheet(schema_problems(table, coded), read))
-    problems.extend(near_duplicate_id_problems(table))
+    problems.extend(_on_another_sheet(schema_problems(table, coded, ids_unique=keys_distinct), read))
+    problems.extend(near_duplicate_id_problems(table, keys_distinct))
     problems.extend(emd_problems(table))
     days = date_days(coded)  # every date as a day number, once for both kinds of rules between columns
     problems.extend(date_order_problems(table, data_cutoff, today, days))
