@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from cartreport.cohorts.synthetic import synthetic_cohort
 from cartreport.errors import DataFileError
-from cartreport.read.cells import assemble
+from cartreport.read.cells import WHITE_SPACE, assemble
 from cartreport.read.csvfile import _records_table, _regular_table, read_csv
 
 
@@ -139,16 +139,30 @@ def test_regular_files_take_the_regular_path(tmp_path, text):
 
 
 def test_a_column_of_identifiers_is_not_dictionary_encoded_and_reads_the_same(tmp_path):
+    """A column of identifiers stays pyarrow strings, stripped by pyarrow: every kind of white space str.strip
+    removes, around a cell or as the whole cell, and none inside it."""
     path = tmp_path / "c.csv"
     frame = synthetic_cohort(3_000, seed=4)
     frame.loc[5, "patient_id"] = f" {frame.loc[5, 'patient_id']} "  # trimmed like any cell
+    for row, space in enumerate(WHITE_SPACE.replace("\n", "").replace("\r", ""), start=10):
+        frame.loc[row, "patient_id"] = f"{space}{frame.loc[row, 'patient_id']}{space}"
+        frame.loc[row + 100, "patient_id"] = f"P{space}{row}"  # inside: kept
+        frame.loc[row + 200, "patient_id"] = space * 2  # only white space: blank
+    frame.loc[300, "patient_id"] = ""
+    frame.loc[301, "patient_id"] = "\u200bP301\ufeff"  # not white space (str.strip keeps them)
+    frame.loc[302, "patient_id"] = "é P302 ü"
     frame.to_csv(path, index=False)
     text = path.read_text(encoding="utf-8")
     fast = _regular_table(text, ",")
-    codes, values = fast.columns[0]
-    assert len(values) == 3_000 and codes.tolist() == list(range(3_000))
+    assert not isinstance(fast.columns[0], tuple) and len(fast.columns[0]) == 3_000
     assert len(fast.columns[1][1]) < 10  # diagnosis: its distinct values
     _same(fast, _records_table(path, text, ","))
+
+
+def test_white_space_is_what_str_strip_removes():
+    import sys
+
+    assert set(WHITE_SPACE) == {c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()}
 
 
 def test_a_file_without_line_breaks_is_refused_before_it_is_read_whole(tmp_path):

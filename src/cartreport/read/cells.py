@@ -26,6 +26,7 @@ from cartreport.errors import DataFileError
 from cartreport.formatting import counted
 
 __all__ = [
+    "WHITE_SPACE",
     "CellText",
     "RawTable",
     "assemble",
@@ -34,6 +35,7 @@ __all__ = [
     "columns_of",
     "counted",
     "stripped",
+    "stripped_arrow",
     "stripped_distinct",
     "stripped_factorized",
     "stripped_text",
@@ -52,13 +54,15 @@ class RawTable:
         positions than header cells (cells beyond the header are dropped, missing ones are blank). A column of
         text may instead be given *factorized*, as ``(codes, distinct)`` with ``distinct[codes]`` its cells (code
         -1 a missing cell), the form :func:`pandas.factorize` gives: each distinct value is then converted once
-        (``distinct`` may repeat a value, e.g. every cell of a column of identifiers).
+        (``distinct`` may repeat a value); or, a column of text whose cells are nearly all different (e.g.
+        identifiers), as pyarrow strings (a ``pyarrow.Array`` or ``ChunkedArray``, no cell missing), stripped by
+        pyarrow (:func:`stripped_arrow`) before they become Python strings.
     notes : what the reader normalised, in plain words.
     """
 
     header: list[object]
     numbers: np.ndarray
-    columns: list[np.ndarray | tuple[np.ndarray, np.ndarray]]
+    columns: list[np.ndarray | tuple[np.ndarray, np.ndarray] | object]
     notes: list[str] = field(default_factory=list)
 
 
@@ -131,6 +135,29 @@ def stripped_factorized(codes: np.ndarray, distinct: np.ndarray) -> tuple[np.nda
     merged, values = pd.factorize(np.array(texts, dtype=object))  # None → -1
     lookup = np.append(merged, -1).astype(code_dtype(len(values)))  # code -1 (missing) stays -1
     return lookup[codes], np.asarray(values, dtype=object), trimmed
+
+
+#: the characters ``str.strip()`` removes (those ``str.isspace()`` accepts), for pyarrow's ``utf8_trim``
+WHITE_SPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def stripped_arrow(cells) -> tuple[np.ndarray, int, np.ndarray]:
+    """:func:`stripped_distinct` of a text column given as pyarrow strings (``cells``, none missing): the same
+    ``(texts, trimmed, present)``, each cell stripped by pyarrow (``utf8_trim`` of :data:`WHITE_SPACE`, which is
+    :func:`stripped`) and then made a Python string once. A column of a million identifiers is stripped at once,
+    not one string at a time."""
+    import pyarrow.compute as pc
+
+    texts = pc.utf8_trim(cells, WHITE_SPACE)
+    lengths = pc.binary_length(texts)  # UTF-8 bytes: 0 for a blank cell
+    trimmed = pc.sum(pc.not_equal(lengths, pc.binary_length(cells))).as_py() or 0
+    present = np.asarray(pc.greater(lengths, 0).to_numpy(zero_copy_only=False), dtype=bool)
+    texts = np.asarray(texts.to_numpy(zero_copy_only=False), dtype=object)
+    texts[~present] = None
+    return texts, int(trimmed), present
 
 
 def code_dtype(n: int) -> np.dtype:
@@ -257,8 +284,11 @@ def assemble(
             cells.trimmed += trimmed
             coded[position] = (codes, distinct)
             column, filled = np.append(distinct, None)[codes], codes >= 0  # code -1: the last entry, None
-        elif isinstance(values, tuple):  # factorized text, every cell its own value (identifiers)
+        elif isinstance(values, tuple):  # factorized text, every cell its own value
             column, trimmed, filled = stripped_distinct(*values)
+            cells.trimmed += trimmed
+        elif not isinstance(values, np.ndarray):  # pyarrow strings: a column of identifiers
+            column, trimmed, filled = stripped_arrow(values)
             cells.trimmed += trimmed
         else:
             column = cells.column(values)
@@ -267,9 +297,9 @@ def assemble(
         present.append(filled)
     texts += [np.full(n, None, dtype=object) for _ in range(len(names) - len(texts))]
     present += [np.zeros(n, dtype=bool) for _ in range(len(names) - len(present))]
-    filled = np.vstack(present) if present else np.zeros((0, n), dtype=bool)
-    present.clear()
-    kept = filled.any(axis=0)
+    kept = np.zeros(n, dtype=bool)  # the rows with a cell of text
+    for filled in present:
+        kept |= filled
     if kept.any() and not kept.all():
         last = raw.numbers[kept][-1]
         inner = int(np.count_nonzero(~kept & (raw.numbers < last)))
@@ -280,10 +310,11 @@ def assemble(
     for position, name in enumerate(names):
         if name:
             keep_columns.append(position)
-        elif filled[position][kept].any():
+        elif present[position][kept].any():
             names[position] = f"column_{column_letter(position)}"
             unnamed.append(names[position])
             keep_columns.append(position)
+    present.clear()
     if not keep_columns:
         raise DataFileError(path, "the first row holds no column names")
     if unnamed:

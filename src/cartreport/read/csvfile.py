@@ -167,14 +167,16 @@ _SAMPLE_ROWS = 1_000
 
 
 def _factorized(cells):
-    """A column of pyarrow strings (a chunked array, as parsed) as ``(codes, values)`` with ``values[codes]`` its cells: the distinct values
-    (dictionary-encoded), or, for a column of identifiers (its first rows nearly all different), every cell."""
+    """A column of pyarrow strings (a chunked array, as parsed) as ``(codes, values)`` with ``values[codes]`` its
+    cells, the distinct values (dictionary-encoded); or, for a column of identifiers (its first rows nearly all
+    different), the pyarrow cells as they are (:class:`~cartreport.read.cells.RawTable` strips them in pyarrow
+    before they become Python strings)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     sample = cells.slice(0, _SAMPLE_ROWS)
     if len(sample) == _SAMPLE_ROWS and len(pc.unique(sample)) > 0.9 * _SAMPLE_ROWS:
-        return np.arange(len(cells)), cells
+        return cells
     encoded = cells.dictionary_encode().unify_dictionaries()  # every chunk's codes into one dictionary
     if not encoded.num_chunks:
         return np.zeros(0, dtype=np.int32), pa.array([], type=pa.string())
@@ -225,22 +227,27 @@ def _regular_table(text: str, separator: str) -> RawTable | None:
     if arrow.num_rows == 0 or text.count(separator) != (width - 1) * arrow.num_rows:
         return None
     header = [column[0].as_py() for column in arrow.columns]
+    numbers = np.arange(2, arrow.num_rows + 1, dtype=np.int64)  # the header is row 1
     if not any(cell.strip() for cell in header):
         return None  # blank lines before the column names
     cells = [arrow.column(j).slice(1) for j in range(width)]
     encoded = [_factorized(column) for column in cells]
     cells.clear()
     limit = csv.field_size_limit()
+    texts = [values[1] if isinstance(values, tuple) else values for values in encoded]
     if len(text) > limit and (
         max(map(len, header)) > limit
-        or any(pc.max(pc.utf8_length(values)).as_py() > limit for _, values in encoded if len(values))
+        or any(pc.max(pc.utf8_length(values)).as_py() > limit for values in texts if len(values))
     ):
         return None
+    texts.clear()
     columns = [
-        (codes, np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)) for codes, values in encoded
+        (values[0], np.asarray(values[1].to_numpy(zero_copy_only=False), dtype=object))
+        if isinstance(values, tuple)
+        else values
+        for values in encoded
     ]
     encoded.clear()
     del arrow
     pa.default_memory_pool().release_unused()  # the parsed text, which the pool would otherwise keep
-    numbers = np.arange(2, len(columns[0][0]) + 2, dtype=np.int64)
     return RawTable(header, numbers, columns)
