@@ -5,6 +5,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -157,6 +158,21 @@ def test_a_column_of_identifiers_is_not_dictionary_encoded_and_reads_the_same(tm
     assert not isinstance(fast.columns[0], tuple) and len(fast.columns[0]) == 3_000
     assert len(fast.columns[1][1]) < 10  # diagnosis: its distinct values
     _same(fast, _records_table(path, text, ","))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "cp1252", "utf-16"])
+def test_every_encoding_reads_the_same_table_as_utf_8(tmp_path, encoding):
+    """A UTF-8 file's own bytes are parsed (not its text encoded again); a file in another encoding is decoded and
+    encoded: the same table either way."""
+    from cartreport.read.table import read_table
+
+    frame = synthetic_cohort(1_500, seed=6)
+    frame.loc[::3, "cause_of_death"] = " infection à Zürich "
+    frame.to_csv(tmp_path / "utf8.csv", index=False, encoding="utf-8")
+    frame.to_csv(tmp_path / "other.csv", index=False, encoding=encoding)
+    expected, read = read_table(tmp_path / "utf8.csv"), read_table(tmp_path / "other.csv")
+    pd.testing.assert_frame_equal(read.table, expected.table)
+    assert read.notes[1:] == expected.notes and read.notes[0].startswith(("removed", "read"))
 
 
 def test_white_space_is_what_str_strip_removes():

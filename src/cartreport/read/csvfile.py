@@ -47,12 +47,15 @@ def read_csv(path: Path) -> RawTable:
             "a CSV file holds the column names on its first line and one patient on each line below",
         )
     del start
-    text, notes = _decode(path, path.read_bytes())
+    text, notes, utf8 = _decode(path, path.read_bytes())
     first_line = _first_line(text)
     separator = max((",", ";", "\t"), key=lambda s: (first_line.count(s), s == ","))
     if separator != ",":
         notes.append(f"columns are separated by {_SEPARATOR_NAMES[separator]}")
-    raw = _regular_table(text, separator) or _records_table(path, text, separator)
+    raw = _regular_table(text, separator, utf8)
+    del utf8
+    if raw is None:
+        raw = _records_table(path, text, separator)
     return RawTable(raw.header, raw.numbers, raw.columns, notes + raw.notes)
 
 
@@ -67,7 +70,10 @@ def _first_line(text: str) -> str:
     return ""  # pragma: no cover
 
 
-def _decode(path: Path, raw: bytes) -> tuple[str, list[str]]:
+def _decode(path: Path, raw: bytes) -> tuple[str, list[str], bytes | None]:
+    """The file's text, notes on its encoding, and the text's UTF-8 bytes when the file holds exactly them (a
+    UTF-8 file, after any byte-order mark), so that pyarrow parses them without the text being encoded again;
+    ``None`` for UTF-16 and Windows-1252 files."""
     notes: list[str] = []
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
@@ -77,13 +83,13 @@ def _decode(path: Path, raw: bytes) -> tuple[str, list[str]]:
                 path, "the file starts like UTF-16 text but is not", "save it as CSV UTF-8"
             ) from exc
         notes.append("read UTF-16 text (removed its byte-order mark)")
-        return text, notes
+        return text, notes, None
     _refuse_binary(path, raw, "a CSV text file")
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
         notes.append("removed a byte-order mark at the start of the file")
     try:
-        return raw.decode("utf-8"), notes
+        return raw.decode("utf-8"), notes, raw
     except UnicodeDecodeError:
         pass
     try:
@@ -91,7 +97,7 @@ def _decode(path: Path, raw: bytes) -> tuple[str, list[str]]:
     except UnicodeDecodeError as exc:
         raise DataFileError(path, "the file is not text in a known encoding", "save it as CSV UTF-8") from exc
     notes.append("read the file as Windows-1252 text (it is not UTF-8)")
-    return text, notes
+    return text, notes, None
 
 
 def _refuse_binary(path: Path, raw: bytes, expected: str) -> None:
@@ -184,8 +190,9 @@ def _factorized(cells):
     return codes.to_numpy(), encoded.chunk(0).dictionary
 
 
-def _regular_table(text: str, separator: str) -> RawTable | None:
+def _regular_table(text: str, separator: str, utf8: bytes | None = None) -> RawTable | None:
     """A regular file parsed by pyarrow's CSV reader, or ``None`` when the file is not provably regular.
+    ``utf8``: ``text`` encoded as UTF-8, if at hand (the file's own bytes).
 
     Without double quotes, separators only separate, so pyarrow (quoting and escaping off, blank lines kept)
     splits lines and cells exactly as :mod:`csv` does; it refuses a line of another width than the header's, and
@@ -205,7 +212,7 @@ def _regular_table(text: str, separator: str) -> RawTable | None:
     names = [f"c{j}" for j in range(width)]
     try:
         arrow = arrow_csv.read_csv(
-            pa.py_buffer(text.encode("utf-8")),
+            pa.py_buffer(text.encode("utf-8") if utf8 is None else utf8),
             read_options=arrow_csv.ReadOptions(column_names=names),
             parse_options=arrow_csv.ParseOptions(
                 delimiter=separator,
