@@ -103,7 +103,7 @@ def interval_rows(table: pd.DataFrame) -> list[dict]:
     for name, label, start, end in INTERVALS:
         if start not in table.columns or end not in table.columns:
             continue
-        days = (table[end] - table[start]).dt.days.dropna()
+        days = _days_between(table[start], table[end])
         rows.append(
             {
                 "name": name,
@@ -115,6 +115,13 @@ def interval_rows(table: pd.DataFrame) -> list[dict]:
             }
         )
     return rows
+
+
+def _days_between(start: pd.Series, end: pd.Series) -> np.ndarray:
+    """Whole days from ``start`` to ``end`` (dates) in the rows holding both: ``(end - start).dt.days.dropna()``,
+    as integers, without a column of float days and its copy."""
+    both = start.notna().to_numpy() & end.notna().to_numpy()
+    return (end.to_numpy()[both] - start.to_numpy()[both]) // np.timedelta64(1, "D")
 
 
 def bone_marrow_counts(bm_response: pd.Series) -> dict[str, int]:
