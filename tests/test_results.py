@@ -362,6 +362,24 @@ def test_table_1_counts_by_hand():
     }
 
 
+def test_intervals_between_treatment_steps_by_hand():
+    import pandas as pd
+
+    from cartreport.analysis.baseline import interval_rows
+
+    dates = lambda *days: pd.Series(pd.to_datetime(list(days)))  # noqa: E731
+    table = pd.DataFrame(
+        {
+            "first_hsct_date": dates("2020-01-01", "2020-03-01", None, "2020-05-01"),
+            "relapse_after_first_hsct_date": dates("2020-01-11", "2020-02-27", "2021-01-01", None),
+            "cart_infusion_date": dates(None, None, None, None),
+        }
+    )
+    first, relapse_to_cart = interval_rows(table)[:2]
+    assert (first["n"], first["median_days"], first["min_days"], first["max_days"]) == (2, 3.5, -3.0, 10.0)
+    assert relapse_to_cart["n"] == 0 and relapse_to_cart["median_days"] is None
+
+
 def test_flow_and_response_rates_count_bone_marrow_cr_alike(results):
     for key in ("bm_cr", "bm_mrd_negative_cr"):
         assert results["flow"][key] == results["responses"][key]["responders"]
