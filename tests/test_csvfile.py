@@ -59,7 +59,7 @@ def test_regular_path_agrees_with_the_csv_module(
         cells = data.draw(st.sampled_from([width, width, width, width - 1, width + 1, 0]))
         lines.append(separator.join(data.draw(CELLS) for _ in range(cells)))
     text = line_end.join(lines) + file_end
-    fast = _regular_table(text, separator)
+    fast = _regular_table(text.encode(), separator)
     if fast is not None:
         path = tmp_path_factory.mktemp("csv") / "c.csv"
         _same(fast, _records_table(path, text, separator))
@@ -69,7 +69,7 @@ def test_a_registry_export_takes_the_regular_path(tmp_path):
     path = tmp_path / "c.csv"
     synthetic_cohort(300, seed=2).to_csv(path, index=False)
     text = path.read_text(encoding="utf-8")
-    fast = _regular_table(text, ",")
+    fast = _regular_table(text.encode(), ",")
     assert fast is not None
     assert fast.numbers.tolist() == list(range(2, 302))
     for codes, distinct in fast.columns:  # factorized: each distinct value once
@@ -91,13 +91,18 @@ def test_a_registry_export_takes_the_regular_path(tmp_path):
     ],
 )
 def test_irregular_files_are_left_to_the_csv_module(text):
-    assert _regular_table(text, ",") is None
+    assert _regular_table(text.encode(), ",") is None
 
 
 def test_a_cell_over_the_csv_field_limit_is_left_to_the_csv_module(tmp_path):
     text = "patient_id,note\nP01," + "x" * (csv.field_size_limit() + 1) + "\n"
-    assert _regular_table(text, ",") is None
-    assert _regular_table(text[:-2] + "\n", ",") is not None  # exactly at the limit
+    assert _regular_table(text.encode(), ",") is None
+    assert _regular_table((text[:-2] + "\n").encode(), ",") is not None  # exactly at the limit
+    wide = (
+        "patient_id,note\nP01," + "é" * csv.field_size_limit() + "\n"
+    )  # at the limit in characters, not bytes
+    assert _regular_table(wide.encode(), ",") is not None
+    assert _regular_table(wide.replace("\n", "é\n", 2).encode(), ",") is None
 
 
 def test_reading_a_large_file_holds_a_bounded_multiple_of_its_size(tmp_path):
@@ -134,7 +139,7 @@ def test_reading_a_large_file_holds_a_bounded_multiple_of_its_size(tmp_path):
     ],
 )
 def test_regular_files_take_the_regular_path(tmp_path, text):
-    fast = _regular_table(text, ";" if ";" in text else ",")
+    fast = _regular_table(text.encode(), ";" if ";" in text else ",")
     assert fast is not None
     _same(fast, _records_table(tmp_path / "c.csv", text, ";" if ";" in text else ","))
 
@@ -154,7 +159,7 @@ def test_a_column_of_identifiers_is_not_dictionary_encoded_and_reads_the_same(tm
     frame.loc[302, "patient_id"] = "é P302 ü"
     frame.to_csv(path, index=False)
     text = path.read_text(encoding="utf-8")
-    fast = _regular_table(text, ",")
+    fast = _regular_table(text.encode(), ",")
     assert not isinstance(fast.columns[0], tuple) and len(fast.columns[0]) == 3_000
     assert len(fast.columns[1][1]) < 10  # diagnosis: its distinct values
     _same(fast, _records_table(path, text, ","))
