@@ -111,8 +111,9 @@ def distinct_values(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def coded_view(table: pd.DataFrame, factorized: dict[str, tuple] | None = None) -> pd.DataFrame:
     """The contract's columns of ``table`` that are checked per distinct value (codes, yes/no, dates, numbers) as
     categoricals, the same cells with each distinct value once; the others (``patient_id``, free text) as they
-    are. ``factorized`` gives columns already factorized, ``{name: (codes, distinct values)}``. What
-    :func:`schema_problems` checks first and the rules between columns read their dates from."""
+    are. ``factorized`` gives columns already factorized, ``{name: (codes, distinct values)}`` (reading gives
+    most, free text too: those become categoricals as well, searched by :func:`unshowable_problems` value by
+    value). What :func:`schema_problems` checks first and the rules between columns read their dates from."""
     columns = {}
     for spec in schema.COLUMNS:
         if spec.name not in table.columns:
