@@ -197,8 +197,8 @@ def _factorized(cells):
 
 
 def _regular_table(utf8: bytes, separator: str) -> RawTable | None:
-    """A regular file (its text as UTF-8 bytes) parsed by pyarrow's CSV reader, or ``None`` when the file is not
-    provably regular.
+    """A regular file (its text as UTF-8 bytes, valid: the caller decoded or encoded them) parsed by pyarrow's CSV
+    reader, or ``None`` when the file is not provably regular.
 
     Without double quotes, separators only separate, so pyarrow (quoting and escaping off, blank lines kept)
     splits lines and cells exactly as :mod:`csv` does; it refuses a line of another width than the header's, and
@@ -234,6 +234,7 @@ def _regular_table(utf8: bytes, separator: str) -> RawTable | None:
                 null_values=[],
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
+                check_utf8=False,  # valid already: ASCII, decoded from UTF-8, or encoded from the text
             ),
         )
     except (pa.ArrowInvalid, ValueError):
