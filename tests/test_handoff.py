@@ -118,3 +118,41 @@ def test_the_kernel_reads_a_hand_off_as_soon_as_it_is_written(kernel_folder, mon
 def test_no_watcher_outside_a_report_kernel(monkeypatch):
     monkeypatch.delenv(SHARED_DIR_ENV, raising=False)
     assert handoff.prefetch() is None
+
+
+def test_a_large_table_is_handed_over_column_by_column_as_it_was(monkeypatch):
+    """A large table's patient_ids go as one pyarrow array (handoff._Pickler): the kernel gets the same table,
+    dtypes, index, column names and attrs; ids that are not all text go as pickle writes them."""
+    import io
+    import pickle
+
+    import numpy as np
+    import pandas as pd
+
+    monkeypatch.setattr(handoff, "PACKED_ROWS", 4)
+    table = pd.DataFrame(
+        {
+            "patient_id": ["P1", " é\u3000", None, "P4", ""],
+            "diagnosis": pd.Categorical(["T-ALL", "T-LBL", "T-ALL", None, "T-ALL"]),
+            "cart_infusion_date": pd.to_datetime(["2021-03-04", None, "2020-01-01", "2022-02-02", None]),
+            "emd_at_baseline": [True, False, True, False, False],
+            "age_years": [1.5, np.nan, 30.0, 44.0, 7.0],
+            "sex": np.array(["male", None, "female", "male", "male"], dtype=object),
+        },
+        index=pd.Index([10, 3, 7, 7, 2], name="row"),
+    )
+    table.columns.name = "column"
+    table.attrs = {"note": "kept"}
+
+    def handed_over(frame: pd.DataFrame, packed: bool) -> pd.DataFrame:
+        stream = io.BytesIO()
+        handoff._Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL).dump(("parameters", frame))
+        assert (b"_table_with_ids" in stream.getvalue()) == packed
+        return pickle.loads(stream.getvalue())[1]  # noqa: S301 - written just above
+
+    received = handed_over(table, packed=True)
+    pd.testing.assert_frame_equal(received, table)
+    assert received.attrs == table.attrs and received["patient_id"].tolist()[2] is None
+    numbers = table.assign(patient_id=[1, 2, 3, 4, 5])
+    pd.testing.assert_frame_equal(handed_over(numbers, packed=False), numbers)
+    pd.testing.assert_frame_equal(handed_over(table.iloc[:3], packed=False), table.iloc[:3])  # small

@@ -342,6 +342,44 @@ def test_bone_marrow_counts_by_hand():
     assert bone_marrow_counts(bm) == {"bm_evaluable": 4, "bm_mrd_negative_cr": 2, "bm_cr": 3}
 
 
+def test_table_1_counts_by_hand():
+    import pandas as pd
+
+    from cartreport.analysis.baseline import baseline_rows
+
+    table = pd.DataFrame(
+        {
+            "sex": ["male", None, "female", "male", None],
+            "emd_at_baseline": [False, False, False, False, False],
+            "donor_type": [None, None, None, None, None],
+        }
+    )
+    rows = {(r["variable"], r["level"]): (r["n"], r["percent"], r["missing"]) for r in baseline_rows(table)}
+    assert rows == {
+        ("sex", "male"): (2, 2 / 3, 2),
+        ("sex", "female"): (1, 1 / 3, 2),
+        ("emd_at_baseline", "no"): (5, 1.0, 0),  # a word no patient has is no level
+    }
+
+
+def test_intervals_between_treatment_steps_by_hand():
+    import pandas as pd
+
+    from cartreport.analysis.baseline import interval_rows
+
+    dates = lambda *days: pd.Series(pd.to_datetime(list(days)))  # noqa: E731
+    table = pd.DataFrame(
+        {
+            "first_hsct_date": dates("2020-01-01", "2020-03-01", None, "2020-05-01"),
+            "relapse_after_first_hsct_date": dates("2020-01-11", "2020-02-27", "2021-01-01", None),
+            "cart_infusion_date": dates(None, None, None, None),
+        }
+    )
+    first, relapse_to_cart = interval_rows(table)[:2]
+    assert (first["n"], first["median_days"], first["min_days"], first["max_days"]) == (2, 3.5, -3.0, 10.0)
+    assert relapse_to_cart["n"] == 0 and relapse_to_cart["median_days"] is None
+
+
 def test_flow_and_response_rates_count_bone_marrow_cr_alike(results):
     for key in ("bm_cr", "bm_mrd_negative_cr"):
         assert results["flow"][key] == results["responses"][key]["responders"]

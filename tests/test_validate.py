@@ -905,6 +905,50 @@ def test_a_table_read_by_read_table_is_not_cleaned_twice_but_validates_the_same(
     pd.testing.assert_frame_equal(validate_table(shipped).table, validate_table(again).table)
 
 
+def _messy_cohort(path: Path, problems: bool) -> Path:
+    """A synthetic cohort written as registries write them: spaces around cells, codes and yes/no words in other
+    spellings, a blank row and an extra column; with ``problems``, a repeated column and some cells broken too."""
+    from cartreport.cohorts.synthetic import synthetic_cohort
+
+    frame = synthetic_cohort(3_000, seed=5).astype(object)
+    frame["emd_at_baseline"] = frame["emd_at_baseline"].map({"yes": "TRUE", "no": " n "})
+    frame.loc[::7, "diagnosis"] = frame.loc[::7, "diagnosis"].str.lower()
+    frame.loc[::5, "sex"] = " " + frame.loc[::5, "sex"].astype(str).str.upper() + " "
+    frame.loc[::11, "cart_infusion_date"] = frame.loc[::11, "cart_infusion_date"].astype(str) + " "
+    frame["site"] = "A"
+    frame.loc[5, :] = None  # a blank row
+    if problems:
+        frame["sex2"] = frame["sex"]
+        frame = frame.rename(columns={"sex2": "sex"})  # a repeated name: the first column is checked
+        frame.loc[::97, "last_contact_date"] = "31/12/2021"
+        frame.loc[::89, "bm_response"] = "mrd negative"
+        frame.loc[::83, "age_years"] = "forty"
+        frame.loc[10, "patient_id"] = frame.loc[11, "patient_id"]
+        frame.loc[::211, "emd_at_baseline"] = "perhaps"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("problems", [False, True])
+def test_the_distinct_values_reading_found_validate_as_the_cells_do(tmp_path, problems):
+    """Validation uses the columns reading factorized (ReadResult.factorized) instead of hashing the cells again:
+    the same problems, notes and table as from the cells alone, and coercion the same typed table."""
+    import dataclasses
+
+    read = read_table(_messy_cohort(tmp_path / "cohort.csv", problems))
+    assert {"diagnosis", "sex", "emd_at_baseline", "cart_infusion_date"} <= set(read.factorized)
+    fast = validate_table(read)
+    slow = validate_table(dataclasses.replace(read, factorized={}))
+    assert [p.format() for p in fast.problems] == [p.format() for p in slow.problems]
+    assert fast.notes == slow.notes and bool(fast.problems) == problems
+    if not problems:
+        pd.testing.assert_frame_equal(fast.table, slow.table)
+        assert {"emd_at_baseline", "cart_infusion_date", "age_years"} <= set(fast.factorized)
+        typed = coerce(fast.table, stripped=True, factorized=fast.factorized)
+        pd.testing.assert_frame_equal(typed, coerce(slow.table, stripped=True))
+        pd.testing.assert_frame_equal(typed, coerce(fast.table))
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     ids=st.lists(st.text(alphabet="aAbB1 \t\x1c-é\u200b", min_size=1, max_size=4), min_size=1, max_size=12)
@@ -920,6 +964,18 @@ def test_near_duplicate_ids_are_those_of_equal_keys(ids):
         spellings.setdefault(id_key(pid), set()).add(pid)
     expected = sum(1 for s in spellings.values() if len(s) > 1)
     assert len(near_duplicate_id_problems(table)) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(ids=st.lists(st.none() | st.text(alphabet="aAbB1 \t\x1c\x0b-", max_size=4), max_size=12))
+def test_the_columnar_test_of_distinct_id_keys_is_the_definition(ids):
+    """Over ASCII ids (the columnar path), blank ones left out: True exactly when no two ids share an id_key, so
+    that validation may skip counting repeated ids and looking for near-duplicates."""
+    from cartreport.contract.column_rules import distinct_id_keys, id_key
+
+    given_ids = [pid for pid in ids if pid is not None]
+    table = pd.DataFrame({"patient_id": pd.Series(ids, dtype=object)})
+    assert distinct_id_keys(table) == (len({id_key(pid) for pid in given_ids}) == len(given_ids))
 
 
 def test_a_table_with_problems_is_described_without_any_warning():

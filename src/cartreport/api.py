@@ -97,7 +97,7 @@ def _load_cached(path: Path, sheet: str, sha256: str) -> LoadedCohort:
     if report.problems:
         raise CohortError(path, report.problems)
     cohort = LoadedCohort(
-        table=coerce(report.table, stripped=True),
+        table=coerce(report.table, stripped=True, factorized=report.factorized),
         path=path,
         sha256=sha256,
         is_reconstruction=path == COHORT_FILE.resolve(),

@@ -34,13 +34,23 @@ _CATEGORICAL = (
 )
 
 
+def _level_counts(values: pd.Series) -> pd.Series:
+    """How many cells hold each value, blank cells not counted (``values.dropna().value_counts()``, without
+    copying the column); a yes/no column (``bool``) counted as the words ``yes`` and ``no``
+    (``values.map({True: "yes", False: "no"})``) from its number of ``True`` cells, without making a word per
+    patient."""
+    if values.dtype == bool:
+        yes = int(np.count_nonzero(values.to_numpy()))
+        counts = pd.Series({"yes": yes, "no": len(values) - yes}, dtype=np.int64)
+        return counts[counts > 0]  # a word no cell holds is not a level
+    return values.value_counts()  # dropna=True: blank cells are not counted
+
+
 def _count_rows(table: pd.DataFrame, column: str, label: str) -> list[dict]:
     values = table[column]
-    if values.dtype == bool:  # as values.map({True: "yes", False: "no"})
-        values = pd.Series(np.where(values.to_numpy(), "yes", "no").astype(object), index=values.index)
-    known = values.dropna()
-    counts = known.value_counts()
-    missing = int(len(values) - len(known))
+    counts = _level_counts(values)
+    known = int(counts.sum())  # the cells with a value
+    missing = int(len(values) - known)
     rows = []
     for level in sorted(counts.index, key=lambda v: (-counts[v], str(v))):
         rows.append(
@@ -50,7 +60,7 @@ def _count_rows(table: pd.DataFrame, column: str, label: str) -> list[dict]:
                 "level": str(level),
                 "kind": "count",
                 "n": int(counts[level]),
-                "percent": float(counts[level] / len(known)),
+                "percent": float(counts[level] / known),
                 "median": None,
                 "min": None,
                 "max": None,
@@ -93,7 +103,7 @@ def interval_rows(table: pd.DataFrame) -> list[dict]:
     for name, label, start, end in INTERVALS:
         if start not in table.columns or end not in table.columns:
             continue
-        days = (table[end] - table[start]).dt.days.dropna()
+        days = _days_between(table[start], table[end])
         rows.append(
             {
                 "name": name,
@@ -105,6 +115,13 @@ def interval_rows(table: pd.DataFrame) -> list[dict]:
             }
         )
     return rows
+
+
+def _days_between(start: pd.Series, end: pd.Series) -> np.ndarray:
+    """Whole days from ``start`` to ``end`` (dates) in the rows holding both: ``(end - start).dt.days.dropna()``,
+    as integers, without a column of float days and its copy."""
+    both = start.notna().to_numpy() & end.notna().to_numpy()
+    return (end.to_numpy()[both] - start.to_numpy()[both]) // np.timedelta64(1, "D")
 
 
 def bone_marrow_counts(bm_response: pd.Series) -> dict[str, int]:

@@ -28,14 +28,17 @@ def _yes_no(value: object) -> bool | None:
     raise ValueError(f"not a yes/no value: {value!r}")
 
 
-def _yes_no_column(cells: pd.Series) -> pd.Series:
-    """:func:`_yes_no` of every cell as ``bool`` (blank → ``False``); each distinct spelling is read once."""
-    values = cells.to_numpy(dtype=object)
-    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
-        return cells.map(_yes_no).astype(bool)
-    codes, words = pd.factorize(values)
-    flags = np.array([_yes_no(word) for word in words] + [None], dtype=object)[codes]
-    return pd.Series(flags, index=cells.index, dtype=object).astype(bool)
+def _yes_no_column(cells: pd.Series, factorized: tuple[np.ndarray, np.ndarray] | None = None) -> pd.Series:
+    """:func:`_yes_no` of every cell as ``bool`` (blank → ``False``); each distinct spelling is read once.
+    ``factorized``: the column's ``(codes, words)`` if known (text words; code -1 blank)."""
+    if factorized is None:
+        values = cells.to_numpy(dtype=object)
+        if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+            return cells.map(_yes_no).astype(bool)
+        factorized = pd.factorize(values)
+    codes, words = factorized
+    flags = np.array([bool(_yes_no(word)) for word in words] + [False], dtype=bool)  # code -1: the last
+    return pd.Series(flags[codes], index=cells.index)
 
 
 def _stripped_column(cells: pd.Series) -> pd.Series:
@@ -50,28 +53,37 @@ def _stripped_column(cells: pd.Series) -> pd.Series:
     return pd.Series(texts, index=cells.index, dtype=object)
 
 
-def _by_distinct_value(cells: pd.Series, convert, missing) -> pd.Series:
+def _by_distinct_value(
+    cells: pd.Series, convert, missing, factorized: tuple[np.ndarray, np.ndarray] | None = None
+) -> pd.Series:
     """``convert`` (a whole-column function) applied to each distinct value of an object column once (text
     stripped as by :func:`_stripped_column`), the result spread back over the rows; ``missing`` where the cell
-    is missing. Other columns are converted whole."""
+    is missing. Other columns are converted whole. ``factorized``: the column's ``(codes, distinct values)`` if
+    known (code -1 missing)."""
     if cells.dtype != object:
         return convert(cells)
-    codes, distinct = pd.factorize(cells.to_numpy(dtype=object))
+    codes, distinct = factorized or pd.factorize(cells.to_numpy(dtype=object))
     distinct = [stripped(v) if isinstance(v, str) else v for v in distinct]
     converted = convert(pd.Series(distinct, dtype=object)).to_numpy()
     return pd.Series(np.append(converted, missing)[codes], index=cells.index)
 
 
-def _dates(cells: pd.Series) -> pd.Series:
+def _dates(cells: pd.Series, factorized: tuple[np.ndarray, np.ndarray] | None = None) -> pd.Series:
     parse = lambda s: pd.to_datetime(s, format="mixed", errors="raise").astype("datetime64[ns]")  # noqa: E731
-    return _by_distinct_value(cells, parse, np.datetime64("NaT", "ns"))
+    return _by_distinct_value(cells, parse, np.datetime64("NaT", "ns"), factorized)
 
 
-def _numbers(cells: pd.Series) -> pd.Series:
-    return _by_distinct_value(cells, lambda s: pd.to_numeric(s, errors="raise").astype(float), np.nan)
+def _numbers(cells: pd.Series, factorized: tuple[np.ndarray, np.ndarray] | None = None) -> pd.Series:
+    to_float = lambda s: pd.to_numeric(s, errors="raise").astype(float)  # noqa: E731
+    return _by_distinct_value(cells, to_float, np.nan, factorized)
 
 
-def coerce(table: pd.DataFrame, *, stripped: bool = False) -> pd.DataFrame:
+def coerce(
+    table: pd.DataFrame,
+    *,
+    stripped: bool = False,
+    factorized: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> pd.DataFrame:
     """Typed copy of a *validated* patient table.
 
     Dates become ``datetime64[ns]`` (``NaT`` where blank), ``emd_at_baseline`` becomes ``bool``,
@@ -81,7 +93,11 @@ def coerce(table: pd.DataFrame, *, stripped: bool = False) -> pd.DataFrame:
 
     ``stripped=True`` says that every text cell already is a stripped ``str`` or ``None`` (the table of a
     :class:`~cartreport.contract.validate.ValidationReport` is), so the text columns are not stripped again.
+    ``factorized``: columns of ``table`` already factorized, ``{name: (codes, distinct values)}`` (code -1
+    blank; :attr:`ValidationReport.factorized <cartreport.contract.validate.ValidationReport>`), converted from
+    their distinct values without hashing the cells again.
     """
+    known = factorized or {}
     typed = {}
     for name in table.columns:
         cells = original = table[name]
@@ -89,11 +105,11 @@ def coerce(table: pd.DataFrame, *, stripped: bool = False) -> pd.DataFrame:
         if cells.dtype == object and not parsed and not stripped:  # dates, numbers: per distinct value below
             cells = _stripped_column(cells)
         if name in DATE_COLUMNS:
-            cells = _dates(cells)
+            cells = _dates(cells, known.get(name))
         elif name == "age_years" or name in INTEGER_COLUMNS:  # whole numbers: NaN where blank
-            cells = _numbers(cells)
+            cells = _numbers(cells, known.get(name))
         elif name == "emd_at_baseline":
-            cells = _yes_no_column(cells)
+            cells = _yes_no_column(cells, known.get(name) if cells is original else None)
         elif name == "patient_id":
             cells = cells.astype(str)
         typed[name] = (

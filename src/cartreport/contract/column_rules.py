@@ -39,6 +39,7 @@ from cartreport.escape import UNSHOWABLE, UNSHOWABLE_TEXT
 __all__ = [
     "build_schema",
     "coded_view",
+    "distinct_id_keys",
     "distinct_values",
     "id_key",
     "is_iso_date",
@@ -110,8 +111,9 @@ def distinct_values(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def coded_view(table: pd.DataFrame, factorized: dict[str, tuple] | None = None) -> pd.DataFrame:
     """The contract's columns of ``table`` that are checked per distinct value (codes, yes/no, dates, numbers) as
     categoricals, the same cells with each distinct value once; the others (``patient_id``, free text) as they
-    are. ``factorized`` gives columns already factorized, ``{name: (codes, distinct values)}``. What
-    :func:`schema_problems` checks first and the rules between columns read their dates from."""
+    are. ``factorized`` gives columns already factorized, ``{name: (codes, distinct values)}`` (reading gives
+    most, free text too: those become categoricals as well, searched by :func:`unshowable_problems` value by
+    value). What :func:`schema_problems` checks first and the rules between columns read their dates from."""
     columns = {}
     for spec in schema.COLUMNS:
         if spec.name not in table.columns:
@@ -171,17 +173,21 @@ def build_schema(unique_ids: bool = True) -> pa.DataFrameSchema:
 CHUNK_ROWS = 100_000
 
 
-def schema_problems(table: pd.DataFrame, coded: pd.DataFrame | None = None) -> list[Problem]:
+def schema_problems(
+    table: pd.DataFrame, coded: pd.DataFrame | None = None, ids_unique: bool = False
+) -> list[Problem]:
     """Every failure of the per-column rules in ``table`` (strings or ``None``, unique row numbers as index);
     ``coded``: its :func:`coded_view`: a table valid there is valid (the usual case, found faster); a failure there
-    sends the table itself through the checks, :data:`CHUNK_ROWS` rows at a time.
+    sends the table itself through the checks, :data:`CHUNK_ROWS` rows at a time. ``ids_unique``: the patient_ids
+    not blank are known to be all different (:func:`distinct_id_keys`), so the coded view is checked without
+    counting them again (a blank id still fails it).
 
     Each check of each column is described in its first :data:`~cartreport.contract.problems.MAX_PER_RULE` failing
     rows and counted in the others (:func:`~cartreport.contract.problems.more_problems`): a file with a million bad
     cells is reported in the same bounded memory as one with a few."""
     if coded is not None:
-        try:
-            build_schema().validate(coded, inplace=True)  # not lazy: stops at the first failure
+        try:  # not lazy: stops at the first failure
+            build_schema(unique_ids=not ids_unique).validate(coded, inplace=True)
         except (SchemaError, SchemaErrors):
             pass
         else:
@@ -269,34 +275,62 @@ def _id_keys(distinct_ids: np.ndarray) -> pd.Series:
     return keys
 
 
+#: which byte values are the white space of :data:`_ASCII_SPACE`
+_IS_ASCII_SPACE = np.array([b < 128 and chr(b).isspace() for b in range(256)])
+
+
+def _holds_ascii_space(texts) -> bool:
+    """Whether any of ``texts`` (a pyarrow array of ASCII strings, none missing) holds white space: its bytes
+    looked up at once, the usual answer (no) found without the regular expression of :func:`_all_keys_unique`."""
+    _, offsets, data = texts.buffers()
+    if not len(texts) or data is None:
+        return False
+    ends = np.frombuffer(offsets, dtype=np.int32)[[texts.offset, texts.offset + len(texts)]]
+    return bool(_IS_ASCII_SPACE[np.frombuffer(data, dtype=np.uint8)[ends[0] : ends[1]]].any())
+
+
 def _all_keys_unique(ids: np.ndarray) -> bool:
-    """Whether the :func:`id_key` keys of ``ids`` are all different (then no two ids differ only in case or
-    spaces), counted with pyarrow over the whole column of ASCII ids (lower case, white space removed, as in
-    :func:`_id_keys`); ``False`` when not, or when the ids are not all ASCII text."""
+    """Whether the :func:`id_key` keys of ``ids`` (blank ones, ``None``, left out) are all different (then no
+    two ids differ only in case or spaces, and none repeats), counted with pyarrow over the whole column of ASCII
+    ids (lower case, white space removed, as in :func:`_id_keys`); ``False`` when not, or when the ids are not
+    all ASCII text."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     try:
-        texts = pa.array(ids, type=pa.string())
+        texts = pa.array(ids, type=pa.string())  # None → null
     except (pa.ArrowException, UnicodeEncodeError):
         return False
-    if texts.null_count or not pc.all(pc.string_is_ascii(texts)).as_py():
+    if texts.null_count:
+        texts = texts.drop_null()
+    if not pc.all(pc.string_is_ascii(texts), min_count=0).as_py():  # no id at all: none repeats
         return False
-    keys = pc.replace_substring_regex(pc.ascii_lower(texts), _ASCII_SPACE, "")
+    keys = pc.ascii_lower(texts)
+    if _holds_ascii_space(keys):
+        keys = pc.replace_substring_regex(keys, _ASCII_SPACE, "")
     unique = len(pc.unique(keys)) == len(keys)
     del texts, keys
     pa.default_memory_pool().release_unused()
     return unique
 
 
-def near_duplicate_id_problems(table: pd.DataFrame) -> list[Problem]:
+def distinct_id_keys(table: pd.DataFrame) -> bool:
+    """Whether ``table``'s patient_ids (those not blank) are provably all different, even once compared as
+    :func:`id_key` keys: then :func:`near_duplicate_id_problems` finds nothing and no id repeats, which
+    :func:`schema_problems` need not count again (``ids_unique``). ``False`` also when the ids are not all ASCII
+    (the keys are then made one by one)."""
+    return "patient_id" in table.columns and _all_keys_unique(table["patient_id"].to_numpy(dtype=object))
+
+
+def near_duplicate_id_problems(table: pd.DataFrame, keys_distinct: bool | None = None) -> list[Problem]:
     """patient_ids that differ only in upper/lower case, spaces or invisible characters (``CD7-01`` and
-    ``cd7-01``): one problem per such id, at its first row, naming the rows and spellings of the others."""
+    ``cd7-01``): one problem per such id, at its first row, naming the rows and spellings of the others.
+    ``keys_distinct``: :func:`distinct_id_keys` of ``table``, if already known."""
     if "patient_id" not in table.columns:
         return []
-    ids = table["patient_id"].dropna()
-    if _all_keys_unique(ids.to_numpy(dtype=object)):
+    if distinct_id_keys(table) if keys_distinct is None else keys_distinct:
         return []  # the usual case, found without comparing the ids one by one
+    ids = table["patient_id"].dropna()
     distinct = ids.unique()
     keys = _id_keys(distinct)
     clashes = keys.duplicated(keep=False).to_numpy()

@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,7 @@ from cartreport.contract.between_columns import date_days, date_order_problems, 
 from cartreport.contract.column_rules import (
     build_schema,
     coded_view,
+    distinct_id_keys,
     near_duplicate_id_problems,
     schema_problems,
     unshowable_problems,
@@ -81,6 +82,10 @@ class ValidationReport:
     path : the file validated, if any.
     n_rows : number of patient rows.
     required_present : how many of the contract's required columns are present.
+    factorized : columns of ``table`` factorized, ``{name: (codes, values)}`` with ``values[codes]`` the cells
+        (code -1 blank), ``values`` each distinct text once: what reading and validation found, handed to
+        :func:`cartreport.contract.coerce.coerce` so that it converts each distinct value without hashing the
+        cells again. Empty when there is a problem.
     """
 
     problems: list[Problem]
@@ -89,6 +94,7 @@ class ValidationReport:
     path: Path | None = None
     n_rows: int = 0
     required_present: int = 0
+    factorized: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @property
     def valid(self) -> bool:
@@ -156,6 +162,7 @@ def validate_table(
     'data.csv: 1 patient, 10 required columns present, valid.'
     """
     table = _as_text(read.table, cleaned=read.cleaned)
+    known = read.factorized if read.cleaned else {}  # the distinct values reading found, by column
     notes = list(read.notes)
     problems: list[Problem] = []
 
@@ -179,12 +186,14 @@ def validate_table(
         more = f" and {len(extra) - _NAMED:,} more" if len(extra) > _NAMED else ""
         notes.append(f"carried along {len(extra)} column(s) not in the data contract: {names}{more}")
 
-    table, normalised, factorized = _normalise_codes(table)
+    table, normalised, factorized = _normalise_codes(table, known)
     notes.extend(normalised)
+    factorized = {**known, **factorized}  # the columns' distinct values, as reading found them or normalised
     coded = coded_view(table, factorized)  # the checked columns' distinct values, found once
+    keys_distinct = distinct_id_keys(table)  # no near-duplicate id, and no id repeated
     problems.extend(unshowable_problems(table, coded))
-    problems.extend(_on_another_sheet(schema_problems(table, coded), read))
-    problems.extend(near_duplicate_id_problems(table))
+    problems.extend(_on_another_sheet(schema_problems(table, coded, ids_unique=keys_distinct), read))
+    problems.extend(near_duplicate_id_problems(table, keys_distinct))
     problems.extend(emd_problems(table))
     days = date_days(coded)  # every date as a day number, once for both kinds of rules between columns
     problems.extend(date_order_problems(table, data_cutoff, today, days))
@@ -207,6 +216,9 @@ def validate_table(
         path=read.path,
         n_rows=len(table),
         required_present=present,
+        factorized={}
+        if problems
+        else {name: factorized[name] for name in table.columns if name in factorized},
     )
     log.info("%s", summary_line(report))
     return report
@@ -276,9 +288,12 @@ def _stripped_text(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _normalise_codes(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict[str, tuple]]:
+def _normalise_codes(
+    table: pd.DataFrame, known: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+) -> tuple[pd.DataFrame, list[str], dict[str, tuple]]:
     """Yes/no words → ``yes``/``no``; codes differing only in case → canonical spelling. Returns notes, and each
-    normalised column factorized, ``{name: (codes, distinct values)}`` (code -1: blank)."""
+    normalised column factorized, ``{name: (codes, distinct values)}`` (code -1: blank). ``known``: columns
+    factorized already (by reading), used instead of factorizing their cells again."""
     table = table.copy(deep=False)  # columns are replaced, never written into
     notes = []
     factorized: dict[str, tuple] = {}
@@ -289,9 +304,15 @@ def _normalise_codes(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict
             lookup = {w: "yes" for w in schema.TRUE_WORDS} | {w: "no" for w in schema.FALSE_WORDS}
         else:
             lookup = {v.lower(): v for v in spec.values}
-        codes, spellings = pd.factorize(table[spec.name].to_numpy(dtype=object))  # None → code -1
-        counts = np.bincount(codes[codes >= 0], minlength=len(spellings))
+        if known and spec.name in known:
+            codes, spellings = known[spec.name]
+        else:
+            codes, spellings = pd.factorize(table[spec.name].to_numpy(dtype=object))  # None → code -1
         canonical = [lookup.get(value.lower(), value) for value in spellings]
+        if canonical == list(spellings):  # every cell spelled as the contract does: the column as it is
+            factorized[spec.name] = (codes, np.asarray(spellings, dtype=object))
+            continue
+        counts = np.bincount(codes[codes >= 0], minlength=len(spellings))
         changed: dict[str, Counter[str]] = {}
         for value, new, count in zip(spellings, canonical, counts, strict=True):
             if new != value:

@@ -26,14 +26,18 @@ from cartreport.errors import DataFileError
 from cartreport.formatting import counted
 
 __all__ = [
+    "WHITE_SPACE",
     "CellText",
     "RawTable",
     "assemble",
+    "code_dtype",
     "column_letter",
     "columns_of",
     "counted",
     "stripped",
+    "stripped_arrow",
     "stripped_distinct",
+    "stripped_factorized",
     "stripped_text",
 ]
 
@@ -50,13 +54,15 @@ class RawTable:
         positions than header cells (cells beyond the header are dropped, missing ones are blank). A column of
         text may instead be given *factorized*, as ``(codes, distinct)`` with ``distinct[codes]`` its cells (code
         -1 a missing cell), the form :func:`pandas.factorize` gives: each distinct value is then converted once
-        (``distinct`` may repeat a value, e.g. every cell of a column of identifiers).
+        (``distinct`` may repeat a value); or, a column of text whose cells are nearly all different (e.g.
+        identifiers), as pyarrow strings (a ``pyarrow.Array`` or ``ChunkedArray``, no cell missing), stripped by
+        pyarrow (:func:`stripped_arrow`) before they become Python strings.
     notes : what the reader normalised, in plain words.
     """
 
     header: list[object]
     numbers: np.ndarray
-    columns: list[np.ndarray | tuple[np.ndarray, np.ndarray]]
+    columns: list[np.ndarray | tuple[np.ndarray, np.ndarray] | object]
     notes: list[str] = field(default_factory=list)
 
 
@@ -112,18 +118,64 @@ def stripped_distinct(codes: np.ndarray, distinct: np.ndarray) -> tuple[np.ndarr
     """:func:`stripped_text` of a factorized text column (``distinct`` its distinct ``str`` values, ``codes`` each
     cell's position in ``distinct``, -1 where missing), each distinct value stripped once; and, third, whether
     each cell holds text (is not ``None``)."""
-    missing = codes < 0
-    texts = [stripped(value) for value in distinct.tolist()]
-    changed = np.fromiter(
-        ((t or "") != v for t, v in zip(texts, distinct.tolist(), strict=True)), bool, len(distinct)
-    )
-    trimmed = (
-        int(np.bincount(codes[~missing], minlength=len(distinct))[changed].sum()) if changed.any() else 0
-    )
+    texts, trimmed = _stripped_each(codes, distinct)
     cells = np.empty(len(distinct) + 1, dtype=object)  # the last entry (None) for code -1
     cells[:-1] = texts
     present = np.append(np.fromiter((t is not None for t in texts), bool, len(texts)), False)
     return cells[codes], trimmed, present[codes]
+
+
+def stripped_factorized(codes: np.ndarray, distinct: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`stripped_distinct` of a factorized text column, given factorized: ``(codes, values, trimmed)``
+    with ``values`` each stripped text once (``str``; spellings that differ only in surrounding spaces are one
+    value) and ``values[codes]`` the column's cells, code -1 where blank; ``codes`` of the smallest integer type
+    that holds them. Reading hands this on, so that validation and coercion do not hash the cells again (a
+    column of a million dates has a few thousand distinct ones)."""
+    texts, trimmed = _stripped_each(codes, distinct)
+    merged, values = pd.factorize(np.array(texts, dtype=object))  # None → -1
+    lookup = np.append(merged, -1).astype(code_dtype(len(values)))  # code -1 (missing) stays -1
+    return lookup[codes], np.asarray(values, dtype=object), trimmed
+
+
+#: the characters ``str.strip()`` removes (those ``str.isspace()`` accepts), for pyarrow's ``utf8_trim``
+WHITE_SPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def stripped_arrow(cells) -> tuple[np.ndarray, int, np.ndarray]:
+    """:func:`stripped_distinct` of a text column given as pyarrow strings (``cells``, none missing): the same
+    ``(texts, trimmed, present)``, each cell stripped by pyarrow (``utf8_trim`` of :data:`WHITE_SPACE`, which is
+    :func:`stripped`) and then made a Python string once. A column of a million identifiers is stripped at once,
+    not one string at a time."""
+    import pyarrow.compute as pc
+
+    texts = pc.utf8_trim(cells, WHITE_SPACE)
+    lengths = pc.binary_length(texts)  # UTF-8 bytes: 0 for a blank cell
+    trimmed = pc.sum(pc.not_equal(lengths, pc.binary_length(cells))).as_py() or 0
+    present = np.asarray(pc.greater(lengths, 0).to_numpy(zero_copy_only=False), dtype=bool)
+    texts = np.asarray(texts.to_numpy(zero_copy_only=False), dtype=object)
+    texts[~present] = None
+    return texts, int(trimmed), present
+
+
+def code_dtype(n: int) -> np.dtype:
+    """The smallest signed integer type of the codes of ``n`` distinct values (and -1), as pandas keeps a
+    categorical's codes."""
+    return np.dtype(next(t for t in (np.int8, np.int16, np.int32, np.int64) if n < np.iinfo(t).max))
+
+
+def _stripped_each(codes: np.ndarray, distinct: np.ndarray) -> tuple[list[str | None], int]:
+    """Each of ``distinct`` stripped (:func:`stripped`), and how many cells of the column (``codes``) that
+    changed."""
+    texts = [stripped(value) for value in distinct.tolist()]
+    changed = np.fromiter(
+        ((t or "") != v for t, v in zip(texts, distinct.tolist(), strict=True)), bool, len(distinct)
+    )
+    if not changed.any():
+        return texts, 0
+    return texts, int(np.bincount(codes[codes >= 0], minlength=len(distinct))[changed].sum())
 
 
 class CellText:
@@ -203,11 +255,16 @@ class CellText:
         return out
 
 
-def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame, list[str]]:
+def assemble(
+    path: Path, raw: RawTable, date_source: str
+) -> tuple[pd.DataFrame, list[str], dict[str, tuple[np.ndarray, np.ndarray]]]:
     """Strip every cell, drop blank rows and unnamed empty columns, and check that there is a patient row.
 
-    Returns the table (index: spreadsheet row numbers, named ``row``) and the notes on what was normalised, after
-    ``raw.notes``. ``date_source`` names what a date cell is in the notes, e.g. ``"Excel date cell"``.
+    Returns the table (index: spreadsheet row numbers, named ``row``), the notes on what was normalised, after
+    ``raw.notes``, and the columns that came factorized with fewer distinct values than cells (of a CSV file, all
+    but a column of identifiers) as :func:`stripped_factorized` gives them, ``{name: (codes, values)}`` (a
+    repeated name: its first column, the one validation keeps). ``date_source`` names what a date cell is in the
+    notes, e.g. ``"Excel date cell"``.
     """
     notes: list[str] = []
     cells = CellText()
@@ -220,9 +277,18 @@ def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame,
         names.append(name.strip())
     n = len(raw.numbers)
     texts, present = [], []
-    for values in raw.columns[: len(names)]:
-        if isinstance(values, tuple):  # factorized text
+    coded: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # position → factorized stripped text
+    for position, values in enumerate(raw.columns[: len(names)]):
+        if isinstance(values, tuple) and len(values[1]) < len(values[0]):  # factorized text, values repeat
+            codes, distinct, trimmed = stripped_factorized(*values)
+            cells.trimmed += trimmed
+            coded[position] = (codes, distinct)
+            column, filled = np.append(distinct, None)[codes], codes >= 0  # code -1: the last entry, None
+        elif isinstance(values, tuple):  # factorized text, every cell its own value
             column, trimmed, filled = stripped_distinct(*values)
+            cells.trimmed += trimmed
+        elif not isinstance(values, np.ndarray):  # pyarrow strings: a column of identifiers
+            column, trimmed, filled = stripped_arrow(values)
             cells.trimmed += trimmed
         else:
             column = cells.column(values)
@@ -231,9 +297,9 @@ def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame,
         present.append(filled)
     texts += [np.full(n, None, dtype=object) for _ in range(len(names) - len(texts))]
     present += [np.zeros(n, dtype=bool) for _ in range(len(names) - len(present))]
-    filled = np.vstack(present) if present else np.zeros((0, n), dtype=bool)
-    present.clear()
-    kept = filled.any(axis=0)
+    kept = np.zeros(n, dtype=bool)  # the rows with a cell of text
+    for filled in present:
+        kept |= filled
     if kept.any() and not kept.all():
         last = raw.numbers[kept][-1]
         inner = int(np.count_nonzero(~kept & (raw.numbers < last)))
@@ -244,10 +310,11 @@ def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame,
     for position, name in enumerate(names):
         if name:
             keep_columns.append(position)
-        elif filled[position][kept].any():
+        elif present[position][kept].any():
             names[position] = f"column_{column_letter(position)}"
             unnamed.append(names[position])
             keep_columns.append(position)
+    present.clear()
     if not keep_columns:
         raise DataFileError(path, "the first row holds no column names")
     if unnamed:
@@ -263,10 +330,18 @@ def assemble(path: Path, raw: RawTable, date_source: str) -> tuple[pd.DataFrame,
     texts.clear()
     table = pd.DataFrame(body, index=pd.Index(raw.numbers[kept], name="row"), dtype=object, copy=False)
     table.columns = [names[i] for i in keep_columns]  # names may repeat (validation reports it)
+    factorized: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    first_position: dict[str, int] = {}
+    for position in keep_columns:
+        first_position.setdefault(names[position], position)
+    for name, position in first_position.items():
+        if position in coded:
+            codes, distinct = coded[position]
+            factorized[name] = (codes if every else codes[kept], distinct)
     notes = raw.notes + cells.notes(date_source) + notes
     if trimmed_names:
         notes.append(f"trimmed surrounding spaces in {counted(trimmed_names, 'column name')}")
-    return table, notes
+    return table, notes, factorized
 
 
 def column_letter(position: int) -> str:

@@ -47,19 +47,25 @@ def read_csv(path: Path) -> RawTable:
             "a CSV file holds the column names on its first line and one patient on each line below",
         )
     del start
-    text, notes = _decode(path, path.read_bytes())
-    first_line = _first_line(text)
+    text, notes, utf8 = _decode(path, path.read_bytes())
+    first_line = _first_line(utf8 if text is None else text)
     separator = max((",", ";", "\t"), key=lambda s: (first_line.count(s), s == ","))
     if separator != ",":
         notes.append(f"columns are separated by {_SEPARATOR_NAMES[separator]}")
-    raw = _regular_table(text, separator) or _records_table(path, text, separator)
+    raw = _regular_table(text.encode("utf-8") if utf8 is None else utf8, separator)
+    if raw is None:
+        text = utf8.decode("ascii") if text is None else text
+        del utf8
+        raw = _records_table(path, text, separator)
     return RawTable(raw.header, raw.numbers, raw.columns, notes + raw.notes)
 
 
-def _first_line(text: str) -> str:
-    """The first non-blank line of ``text`` (of ``text.splitlines()``), looking at its start first."""
+def _first_line(text: str | bytes) -> str:
+    """The first non-blank line of ``text`` (of ``text.splitlines()``; bytes: ASCII text), looking at its start
+    first."""
     for size in (1 << 16, len(text)):
-        lines = text[:size].splitlines()
+        window = text[:size]
+        lines = (window.decode("ascii") if isinstance(window, bytes) else window).splitlines()
         complete = lines if size >= len(text) else lines[:-1]  # the last line of a window may go on after it
         line = next((line for line in complete if line.strip()), None)
         if line is not None or size >= len(text):
@@ -67,7 +73,11 @@ def _first_line(text: str) -> str:
     return ""  # pragma: no cover
 
 
-def _decode(path: Path, raw: bytes) -> tuple[str, list[str]]:
+def _decode(path: Path, raw: bytes) -> tuple[str | None, list[str], bytes | None]:
+    """``(text, notes, utf8)``: the file's text, notes on its encoding, and the text's UTF-8 bytes when the file
+    holds exactly them (a UTF-8 file, after any byte-order mark), so that pyarrow parses them without the text
+    being encoded again (``None`` for UTF-16 and Windows-1252 files). The text of an ASCII file (most exports)
+    is its bytes, decoded only when needed: ``text`` is then ``None``."""
     notes: list[str] = []
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
@@ -77,13 +87,15 @@ def _decode(path: Path, raw: bytes) -> tuple[str, list[str]]:
                 path, "the file starts like UTF-16 text but is not", "save it as CSV UTF-8"
             ) from exc
         notes.append("read UTF-16 text (removed its byte-order mark)")
-        return text, notes
+        return text, notes, None
     _refuse_binary(path, raw, "a CSV text file")
+    if raw.isascii():
+        return None, notes, raw
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
         notes.append("removed a byte-order mark at the start of the file")
     try:
-        return raw.decode("utf-8"), notes
+        return raw.decode("utf-8"), notes, raw
     except UnicodeDecodeError:
         pass
     try:
@@ -91,7 +103,7 @@ def _decode(path: Path, raw: bytes) -> tuple[str, list[str]]:
     except UnicodeDecodeError as exc:
         raise DataFileError(path, "the file is not text in a known encoding", "save it as CSV UTF-8") from exc
     notes.append("read the file as Windows-1252 text (it is not UTF-8)")
-    return text, notes
+    return text, notes, None
 
 
 def _refuse_binary(path: Path, raw: bytes, expected: str) -> None:
@@ -167,14 +179,16 @@ _SAMPLE_ROWS = 1_000
 
 
 def _factorized(cells):
-    """A column of pyarrow strings (a chunked array, as parsed) as ``(codes, values)`` with ``values[codes]`` its cells: the distinct values
-    (dictionary-encoded), or, for a column of identifiers (its first rows nearly all different), every cell."""
+    """A column of pyarrow strings (a chunked array, as parsed) as ``(codes, values)`` with ``values[codes]`` its
+    cells, the distinct values (dictionary-encoded); or, for a column of identifiers (its first rows nearly all
+    different), the pyarrow cells as they are (:class:`~cartreport.read.cells.RawTable` strips them in pyarrow
+    before they become Python strings)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     sample = cells.slice(0, _SAMPLE_ROWS)
     if len(sample) == _SAMPLE_ROWS and len(pc.unique(sample)) > 0.9 * _SAMPLE_ROWS:
-        return np.arange(len(cells)), cells
+        return cells
     encoded = cells.dictionary_encode().unify_dictionaries()  # every chunk's codes into one dictionary
     if not encoded.num_chunks:
         return np.zeros(0, dtype=np.int32), pa.array([], type=pa.string())
@@ -182,8 +196,9 @@ def _factorized(cells):
     return codes.to_numpy(), encoded.chunk(0).dictionary
 
 
-def _regular_table(text: str, separator: str) -> RawTable | None:
-    """A regular file parsed by pyarrow's CSV reader, or ``None`` when the file is not provably regular.
+def _regular_table(utf8: bytes, separator: str) -> RawTable | None:
+    """A regular file (its text as UTF-8 bytes, valid: the caller decoded or encoded them) parsed by pyarrow's CSV
+    reader, or ``None`` when the file is not provably regular.
 
     Without double quotes, separators only separate, so pyarrow (quoting and escaping off, blank lines kept)
     splits lines and cells exactly as :mod:`csv` does; it refuses a line of another width than the header's, and
@@ -196,14 +211,15 @@ def _regular_table(text: str, separator: str) -> RawTable | None:
     import pyarrow.compute as pc
     from pyarrow import csv as arrow_csv
 
-    if '"' in text or "\x00" in text or text.startswith("\ufeff"):
+    # in UTF-8 an ASCII character is its byte and no other character holds that byte: text is looked at as bytes
+    if b'"' in utf8 or b"\x00" in utf8 or utf8.startswith("\ufeff".encode()):
         return None
-    header_end = min((i for i in (text.find("\n"), text.find("\r")) if i >= 0), default=len(text))
-    width = text.count(separator, 0, header_end) + 1
+    header_end = min((i for i in (utf8.find(b"\n"), utf8.find(b"\r")) if i >= 0), default=len(utf8))
+    width = utf8.count(separator.encode(), 0, header_end) + 1
     names = [f"c{j}" for j in range(width)]
     try:
         arrow = arrow_csv.read_csv(
-            pa.py_buffer(text.encode("utf-8")),
+            pa.py_buffer(utf8),
             read_options=arrow_csv.ReadOptions(column_names=names),
             parse_options=arrow_csv.ParseOptions(
                 delimiter=separator,
@@ -218,29 +234,35 @@ def _regular_table(text: str, separator: str) -> RawTable | None:
                 null_values=[],
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
+                check_utf8=False,  # valid already: ASCII, decoded from UTF-8, or encoded from the text
             ),
         )
     except (pa.ArrowInvalid, ValueError):
         return None
-    if arrow.num_rows == 0 or text.count(separator) != (width - 1) * arrow.num_rows:
+    if arrow.num_rows == 0 or utf8.count(separator.encode()) != (width - 1) * arrow.num_rows:
         return None
     header = [column[0].as_py() for column in arrow.columns]
+    numbers = np.arange(2, arrow.num_rows + 1, dtype=np.int64)  # the header is row 1
     if not any(cell.strip() for cell in header):
         return None  # blank lines before the column names
     cells = [arrow.column(j).slice(1) for j in range(width)]
     encoded = [_factorized(column) for column in cells]
     cells.clear()
     limit = csv.field_size_limit()
-    if len(text) > limit and (
+    texts = [values[1] if isinstance(values, tuple) else values for values in encoded]
+    if len(utf8) > limit and (  # no more characters than bytes: else no cell can be too long
         max(map(len, header)) > limit
-        or any(pc.max(pc.utf8_length(values)).as_py() > limit for _, values in encoded if len(values))
+        or any(pc.max(pc.utf8_length(values)).as_py() > limit for values in texts if len(values))
     ):
         return None
+    texts.clear()
     columns = [
-        (codes, np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)) for codes, values in encoded
+        (values[0], np.asarray(values[1].to_numpy(zero_copy_only=False), dtype=object))
+        if isinstance(values, tuple)
+        else values
+        for values in encoded
     ]
     encoded.clear()
     del arrow
     pa.default_memory_pool().release_unused()  # the parsed text, which the pool would otherwise keep
-    numbers = np.arange(2, len(columns[0][0]) + 2, dtype=np.int64)
     return RawTable(header, numbers, columns)

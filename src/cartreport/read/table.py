@@ -94,6 +94,11 @@ class ReadResult:
         non-blank row), so that validation can say which sheet holds the patients.
     cleaned : ``True`` when :func:`read_table` made ``table`` (every cell already stripped text or ``None`` by
         :func:`cartreport.read.cells.stripped_text`), so that validation does not clean the cells a second time.
+    factorized : columns of ``table`` that :func:`read_table` read factorized, ``{name: (codes, values)}``:
+        ``values`` each distinct text once, ``values[codes]`` the column's cells, code -1 where blank
+        (:func:`cartreport.read.cells.stripped_factorized`), so that validation and coercion use the distinct
+        values reading found instead of hashing the cells again. Like ``cleaned``, it describes ``table`` as
+        :func:`read_table` made it.
     """
 
     table: pd.DataFrame
@@ -102,6 +107,9 @@ class ReadResult:
     notes: list[str] = field(default_factory=list)
     other_sheets: dict[str, list[str]] = field(default_factory=dict)
     cleaned: bool = False
+    factorized: dict[str, tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
 
 def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
@@ -161,7 +169,7 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
         raw = {"csv": read_csv, "parquet": _read_parquet, "xpt": _read_xpt}[fmt](path)
     date_source = {"xlsx": "Excel date cell", "xpt": "SAS date value"}.get(fmt, "date value")
     try:
-        table, notes = assemble(path, raw, date_source)
+        table, notes, factorized = assemble(path, raw, date_source)
     except DataFileError as error:
         sheet_hint = patients_sheet(_other_sheet_headers(path)) if fmt == "xlsx" and sheet is None else None
         if sheet_hint is None:
@@ -174,7 +182,13 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
         log.info("%s: repeated column names %s", path.name, repeated)
     other_sheets = _other_sheet_headers(path) if fmt == "xlsx" and sheet is None else {}
     return ReadResult(
-        table=table, path=path, format=fmt, notes=notes, other_sheets=other_sheets, cleaned=True
+        table=table,
+        path=path,
+        format=fmt,
+        notes=notes,
+        other_sheets=other_sheets,
+        cleaned=True,
+        factorized=factorized,
     )
 
 

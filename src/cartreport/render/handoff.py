@@ -65,13 +65,72 @@ def share(analysis: Analysis, kernel_parameters: Mapping, folder: Path, *, whole
     handle = uuid.uuid4().hex  # a new handle for every report: a warm kernel never reuses an earlier analysis
     tmp = Path(folder) / f"{handle}.tmp"
     with open(tmp, "wb") as stream:
-        pickle.dump(
-            (dict(kernel_parameters), analysis if whole else analysis.for_notebooks()),
-            stream,
-            protocol=pickle.HIGHEST_PROTOCOL,
-        )
+        pickler = _Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.dump((dict(kernel_parameters), analysis if whole else analysis.for_notebooks()))
+    packed = pickler.packed
+    del pickler  # its memo holds what it pickled
+    if packed:
+        _release_arrow_memory()
     tmp.replace(Path(folder) / f"{handle}.pkl")
     return handle
+
+
+#: a table with at least this many rows has its patient_ids handed over as one pyarrow array (:class:`_Pickler`);
+#: a smaller one as pickle writes it, without importing pyarrow in the kernel
+PACKED_ROWS = 100_000
+
+
+class _Pickler(pickle.Pickler):
+    """pickle, but a large table's ``patient_id`` column goes as one pyarrow array of strings: pickle writes a
+    million different strings one by one, remembering each (1,000,000 patients: 0.15 s of the hand-off's 0.25 s);
+    pyarrow takes them as one buffer. The kernel makes them Python strings again (:func:`_table_with_ids`): the
+    same table, column by column. ``packed``: whether it packed a table (and so used pyarrow's memory)."""
+
+    packed = False
+
+    def reducer_override(self, obj):
+        import pandas as pd
+
+        if not (
+            isinstance(obj, pd.DataFrame)
+            and len(obj) >= PACKED_ROWS
+            and "patient_id" in obj.columns
+            and obj.columns.is_unique
+            and obj["patient_id"].dtype == object
+        ):
+            return NotImplemented
+        import pyarrow as pa
+
+        try:
+            ids = pa.array(obj["patient_id"].to_numpy(), type=pa.string())  # None → null → None
+        except (pa.ArrowException, UnicodeEncodeError):  # not all text: as pickle writes it
+            return NotImplemented
+        arrays = [ids if name == "patient_id" else obj[name].array for name in obj.columns]
+        self.packed = True
+        return _table_with_ids, (arrays, obj.columns, obj.index, obj.attrs)
+
+
+def _table_with_ids(arrays: list, columns, index, attrs: dict):
+    """The table :class:`_Pickler` handed over, from its columns' arrays: ``patient_id`` made Python strings
+    again."""
+    import numpy as np
+    import pandas as pd
+
+    position = columns.get_loc("patient_id")
+    arrays[position] = np.asarray(arrays[position].to_numpy(zero_copy_only=False), dtype=object)
+    _release_arrow_memory()  # the ids' buffer, now Python strings
+    table = pd.DataFrame(dict(enumerate(arrays)), index=index, copy=False)
+    table.columns = columns
+    table.attrs = attrs
+    return table
+
+
+def _release_arrow_memory() -> None:
+    """Hand what pyarrow freed back to the system: its memory pool keeps freed memory for reuse, which neither
+    process uses again while the report runs (each holds its memory while the other needs its own)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _load(path: Path) -> tuple[dict, Analysis]:
