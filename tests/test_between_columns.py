@@ -99,3 +99,62 @@ def test_emd_rules_on_many_rows():
         assert [p.row for p in of_rule if not p.folded] == list(range(first_row, n + 2, 4))[:MAX_PER_RULE]
         assert sum(p.count for p in of_rule) == n // 4
     assert {p.value for p in problems if not p.folded} == {None, "CR"}
+
+
+def test_a_rule_failing_in_every_row_words_only_the_rows_it_describes(monkeypatch):
+    """A rule's problem describes its first MAX_PER_RULE failing rows and counts the rest, but the messages were
+    worded for every failing row first (a million rows failing one rule: a million strings, then all but 20 thrown
+    away). Each rule now words only the rows it describes."""
+    from cartreport.contract import between_columns, column_rules, problems, transplant_rules
+
+    n = 500
+    table = pd.DataFrame(
+        {
+            "patient_id": [f"P{i}" for i in range(n)],
+            "diagnosis": ["T-\x01ALL"] * n,  # unshowable-character
+            "cart_infusion_date": ["2023-01-10"] * n,
+            "second_hsct_date": ["2022-12-01"] * n,  # before the CAR-T
+            "relapse_date": ["2022-11-01"] * n,  # before the CAR-T, after death
+            "death_date": ["2022-10-01"] * (n // 2) + [None] * (n - n // 2),
+            "last_contact_date": ["2022-09-01"] * (n // 2) + ["2022-10-15"] * (n - n // 2),
+            "emd_at_baseline": ["no"] * n,
+            "emd_response": ["CR"] * n,  # given without EMD
+            "neutrophil_engraftment_date": ["2022-11-20"] * n,  # before the second HSCT
+        },
+        index=pd.RangeIndex(2, n + 2, name="row"),
+    )
+    worded: dict[str, int] = {}
+    real = problems.cell_problems
+
+    def spy(table, failing, column, rule, message, suggestion=None, *args, **kwargs):
+        for text in (message, suggestion):
+            if isinstance(text, list):
+                worded[rule] = max(worded.get(rule, 0), len(text))
+        return real(table, failing, column, rule, message, suggestion, *args, **kwargs)
+
+    for module in (between_columns, column_rules, transplant_rules):
+        monkeypatch.setattr(module, "cell_problems", spy)
+    found = (
+        between_columns.date_order_problems(table, dt.date(2022, 1, 1), today=dt.date(2022, 10, 20))
+        + between_columns.emd_problems(table)
+        + transplant_rules.transplant_problems(table)
+        + column_rules.unshowable_problems(table)
+    )
+    expected = {
+        "order-hsct-before-cart",
+        "order-relapse-before-cart",
+        "order-death-before-cart",
+        "order-relapse-after-death",
+        "contact-not-death",
+        "order-contact-before-event",
+        "future-date",
+        "after-cutoff",
+        "emd-response-without-emd",
+        "outcome-before-hsct",
+        "unshowable-character",
+    }
+    assert expected <= set(worded), set(worded)
+    assert {rule: count for rule, count in worded.items() if count > MAX_PER_RULE} == {}
+    for rule in ("order-hsct-before-cart", "unshowable-character", "emd-response-without-emd"):
+        described = [p for p in found if p.rule == rule and not p.folded]
+        assert len(described) == MAX_PER_RULE and sum(p.count for p in found if p.rule == rule) == n

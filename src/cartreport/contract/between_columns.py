@@ -14,7 +14,7 @@ import pandas as pd
 
 from cartreport.contract import schema
 from cartreport.contract.column_rules import distinct_values, is_iso_date
-from cartreport.contract.problems import Problem, cell_problems, quoted
+from cartreport.contract.problems import Problem, cell_problems, described, quoted
 
 __all__ = ["date_days", "date_order_problems", "day_iso", "day_numbers", "emd_problems"]
 
@@ -29,7 +29,7 @@ def emd_problems(table: pd.DataFrame) -> list[Problem]:
     without = (emd == "no") & given
     messages = [
         f"value {quoted(r)} is given but emd_at_baseline is no (no extramedullary disease)"
-        for r in response[without]
+        for r in response[described(without)]
     ]
     allowed = ", ".join(quoted(v) for v in schema.EMD_RESPONSES)
     return cell_problems(
@@ -89,9 +89,10 @@ def date_order_problems(
         this, that = dates[name], dates[other]
         failing = (this < that) if relation == "before" else (this > that)
         label, other_label = schema.DATE_LABELS[name], schema.DATE_LABELS[other]
+        at = described(failing)
         messages = [
             f"{label} ({day_iso(a)}) is {relation} {other_label} ({day_iso(b)})"
-            for a, b in zip(this[failing], that[failing], strict=True)
+            for a, b in zip(this[at], that[at], strict=True)
         ]
         problems += cell_problems(
             table, failing, name, rule, messages, fix or f"check both dates ({name} and {other})"
@@ -102,6 +103,7 @@ def date_order_problems(
         death = dates.get("death_date", np.full(len(table), np.nan))
         died = ~np.isnan(death)
         not_death = died & ~np.isnan(contact) & (contact != death)
+        at = described(not_death)
         problems += cell_problems(
             table,
             not_death,
@@ -110,16 +112,16 @@ def date_order_problems(
             [
                 f"the last contact ({day_iso(c)}) is not the death date ({day_iso(d)}); "
                 "for a patient who died, last contact is the date of death"
-                for c, d in zip(contact[not_death], death[not_death], strict=True)
+                for c, d in zip(contact[at], death[at], strict=True)
             ],
-            [f"write {day_iso(d)}, or correct death_date" for d in death[not_death]],
+            [f"write {day_iso(d)}, or correct death_date" for d in death[at]],
         )
         events = [(dates[n], n) for n in schema.CONTACT_EVENTS if n in dates]
         if events:
             latest = np.fmax.reduce([days for days, _ in events])  # NaN only where every event is blank
             before = ~died & (contact < latest)
             messages = []
-            for position in np.flatnonzero(before):
+            for position in described(before):
                 # the latest event, and on a tie the name that sorts last, as max() over (date, name) pairs
                 day, name = max((days[position], n) for days, n in events if not np.isnan(days[position]))
                 event = f"{schema.DATE_LABELS[name]} ({day_iso(day)})"
@@ -141,7 +143,10 @@ def date_order_problems(
             future,
             name,
             "future-date",
-            [f"date {day_iso(d)} is in the future (today is {today.isoformat()})" for d in days[future]],
+            [
+                f"date {day_iso(d)} is in the future (today is {today.isoformat()})"
+                for d in days[described(future)]
+            ],
             "correct the date; a patient table can only hold dates that have happened",
         )
 
@@ -154,7 +159,10 @@ def date_order_problems(
                 after,
                 name,
                 "after-cutoff",
-                [f"date {day_iso(d)} is after the data cut-off ({cutoff.isoformat()})" for d in days[after]],
+                [
+                    f"date {day_iso(d)} is after the data cut-off ({cutoff.isoformat()})"
+                    for d in days[described(after)]
+                ],
                 "correct the date, or choose a later data cut-off",
             )
     return problems

@@ -30,6 +30,7 @@ from cartreport.contract.problems import (
     Problem,
     cell_problems,
     column_problem,
+    described,
     more_problems,
     quoted,
     rows_text,
@@ -392,7 +393,7 @@ def unshowable_problems(table: pd.DataFrame, coded: pd.DataFrame | None = None) 
             (UNSHOWABLE.search(v) is not None for v in distinct.tolist()), bool, len(distinct)
         )
         failing = np.append(found, False)[codes]
-        messages = [f"value {quoted(v)} holds {UNSHOWABLE_TEXT}" for v in cells[failing].tolist()]
+        messages = [f"value {quoted(v)} holds {UNSHOWABLE_TEXT}" for v in cells[described(failing)].tolist()]
         problems.extend(
             cell_problems(table, failing, name, "unshowable-character", messages, _UNSHOWABLE_HINT)
         )

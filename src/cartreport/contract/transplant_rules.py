@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cartreport.contract.between_columns import day_iso, day_numbers
-from cartreport.contract.problems import Problem, cell_problems
+from cartreport.contract.problems import Problem, cell_problems, described
 from cartreport.contract.schema import DATE_LABELS, OUTCOME_DATES
 
 __all__ = ["transplant_problems"]
@@ -69,13 +69,14 @@ def transplant_problems(table: pd.DataFrame, days: dict[str, np.ndarray] | None 
             "outcome-before-hsct",
             [
                 f"{label} ({day_iso(a)}) is before the second HSCT ({day_iso(b)})"
-                for a, b in zip(day[before], hsct[before], strict=True)
+                for a, b in zip(day[described(before)], hsct[described(before)], strict=True)
             ],
             f"check both dates ({name} and second_hsct_date)",
         )
         # after death; for a patient alive, after the last contact
         end = np.where(np.isnan(death), contact, death)
         after = day > end
+        at = described(after)
         problems += cell_problems(
             table,
             after,
@@ -84,7 +85,7 @@ def transplant_problems(table: pd.DataFrame, days: dict[str, np.ndarray] | None 
             [
                 f"{label} ({day_iso(a)}) is after "
                 f"{'death' if not np.isnan(d) else 'the last contact'} ({day_iso(e)})"
-                for a, d, e in zip(day[after], death[after], end[after], strict=True)
+                for a, d, e in zip(day[at], death[at], end[at], strict=True)
             ],
             f"check {name}, death_date and last_contact_date",
         )
