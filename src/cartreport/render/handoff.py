@@ -138,14 +138,16 @@ def _load(path: Path) -> tuple[dict, Analysis]:
         return pickle.load(stream)  # noqa: S301 - our parent process wrote it, in the kernel's private folder
 
 
-def prefetch(poll_seconds: float = 0.01) -> threading.Thread | None:
+def prefetch(poll_seconds: float = 0.01, idle_seconds: float = 0.25) -> threading.Thread | None:
     """In a report kernel: read each analysis handed to it as soon as its file appears, on a daemon thread; ``None``
     (nothing started) outside one (no private folder named by :data:`~cartreport.kernel_env.SHARED_DIR_ENV`).
 
     The kernel is idle while ``cartreport run`` analyses the data and then sets up the notebooks; reading the
     hand-off then costs the first notebook nothing (a million patients: 0.26 s). :func:`receive` takes what was
     read, or waits while it is being read. A new hand-off replaces the one read before it (a warm kernel serves one
-    report at a time).
+    report at a time). The folder is looked at every ``poll_seconds`` until a first hand-off is read, then every
+    ``idle_seconds``: the next one comes only once that report is over, and the notebooks it runs meanwhile keep the
+    interpreter to themselves.
     """
     folder = os.environ.get(SHARED_DIR_ENV)
     if not folder or not Path(folder).is_dir():
@@ -154,22 +156,26 @@ def prefetch(poll_seconds: float = 0.01) -> threading.Thread | None:
     def watch() -> None:
         seen: set[str] = set()
         while True:
-            for path in Path(folder).glob("*.pkl"):
-                handle = path.stem
-                if handle in seen:
+            try:
+                names = sorted(os.listdir(folder))
+            except OSError:  # the kernel's private folder is gone: the kernel is shutting down
+                return
+            for name in names:
+                handle, suffix = os.path.splitext(name)
+                if suffix != ".pkl" or handle in seen:
                     continue
                 seen.add(handle)
                 with _reading:
                     if handle in _RECEIVED:  # the notebook asked first and read it itself
                         continue
                     try:
-                        received = _load(path)
+                        received = _load(Path(folder) / name)
                     except (OSError, EOFError, pickle.UnpicklingError):  # replaced meanwhile: read when asked
                         continue
                     _PREFETCHED.clear()
                     _RECEIVED.clear()  # the report before it is over
                     _PREFETCHED[handle] = received
-            time.sleep(poll_seconds)
+            time.sleep(idle_seconds if seen else poll_seconds)
 
     thread = threading.Thread(target=watch, name="cartreport-hand-off", daemon=True)
     thread.start()
