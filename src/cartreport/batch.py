@@ -172,7 +172,7 @@ def run_batch(
     ``interrupted``) and :class:`BatchInterrupted` is raised.
     """
     from cartreport.api import check_batch_target
-    from cartreport.render.batch_index import write_index
+    from cartreport.render import batch_index
     from cartreport.render.output import claim_folder
 
     output = check_batch_target({run.name: run.parameters for run in runs}, output)  # before any work
@@ -180,6 +180,8 @@ def run_batch(
     claim_folder(output, "batch")
     if started:
         started()
+    if executor == "dask" or jobs > 1:  # the reports run elsewhere: the index's imports meanwhile
+        batch_index.warm_up()
     with batch_workers.StopOnSignal(uuid.uuid4().hex) as stop:
         if executor == "dask":
             source = batch_workers.on_dask(runs, str(output), jobs, scheduler, stop)
@@ -198,7 +200,7 @@ def run_batch(
         first = ["name", "status", "error", "n"]
         summary = summary[[c for c in first if c in summary] + [c for c in summary if c not in first]]
         write_csv(summary, output / "summary.csv")  # text a spreadsheet would run as a formula is quoted
-        write_index(summary, output)
+        batch_index.write_index(summary, output)
     if stop.signum is not None:
         raise BatchInterrupted(stop.signum, summary)
     return summary

@@ -36,6 +36,7 @@ __all__ = [
     "on_local_processes",
     "run_one",
     "stop_batch",
+    "start_local_worker",
     "stop_on_signal",
 ]
 
@@ -104,6 +105,33 @@ def stop_on_signal() -> None:
         return
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _signum, _frame: stop_batch(ALL_BATCHES))
+
+
+def start_local_worker() -> None:
+    """Initializer of a local batch's worker processes: signals stop its reports (:func:`stop_on_signal`), and the
+    process ends without the interpreter's teardown (:func:`_end_without_teardown`)."""
+    from multiprocessing import util
+
+    stop_on_signal()
+    util.Finalize(
+        None, _end_without_teardown, exitpriority=0
+    )  # after the kernel's shutdown (exitpriority 10)
+
+
+def _end_without_teardown() -> None:
+    """The end of a local worker process, as :func:`cartreport.cli.console` ends the command: its reports are
+    written, its kernel shut down (a finalizer run before this one); tearing down the modules a report imports
+    (pandas, pyarrow, matplotlib, nbconvert, ...) took about 0.6 s a worker, which the batch waited for after its
+    last report. The atexit handlers run and the output is flushed, then ``os._exit``. The worker's exit code is not
+    read (the pool tells a worker lost mid-report by its missing result)."""
+    import atexit
+    import sys
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
 
 
 def print_writer_fits(jobs: int) -> bool:
@@ -271,7 +299,7 @@ def on_local_processes(runs: list[BatchRun], output: str, jobs: int, stop: StopO
     pool = ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=stop_on_signal,
+        initializer=start_local_worker,
     )
 
     def on_stop() -> None:

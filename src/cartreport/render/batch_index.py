@@ -8,16 +8,41 @@ module level (jinja2 and the figures when a page is written).
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["FOREST_DENSITY", "FOREST_PX_PER_INCH", "write_index"]
+__all__ = ["FOREST_DENSITY", "FOREST_PX_PER_INCH", "warm_up", "write_index"]
 
 #: the index page's forest plot: CSS pixels per inch, and PNG pixels per CSS pixel (as the report's figures)
 FOREST_PX_PER_INCH = 100
 FOREST_DENSITY = 2
+
+
+def _import_figures() -> None:
+    """The report's figures, seaborn imported without scipy (:func:`cartreport.render.kernel.import_seaborn_lean`)."""
+    from cartreport.render.kernel import import_seaborn_lean
+
+    import_seaborn_lean()
+    from cartreport.report import figures  # noqa: F401
+
+
+def warm_up() -> threading.Thread:
+    """Import what drawing the forest plot needs (matplotlib, seaborn, the report's figures) on a daemon thread,
+    now; return the thread. A batch whose reports run in other processes calls it as they start: its own process
+    only waits for them meanwhile, and the page is drawn as soon as the last report is done (this import took
+    0.9 s after it). Never raises: :func:`write_index` imports again and reports a problem."""
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            _import_figures()
+
+    thread = threading.Thread(target=run, name="cartreport-index-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _index_template():
@@ -69,6 +94,8 @@ def write_index(summary: pd.DataFrame, output: Path) -> None:
     from markupsafe import Markup
 
     from cartreport import formatting
+
+    _import_figures()
     from cartreport.report import figures
 
     figures.theme()
