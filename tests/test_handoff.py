@@ -196,3 +196,59 @@ def test_once_a_hand_off_is_read_the_watcher_looks_four_times_a_second(kernel_fo
     after = [seconds for read, seconds in slept if read]
     assert before == {0.01} and after and set(after) == {0.25}
     assert len(after) <= 6, "at most four looks a second once a hand-off is read"
+
+
+def test_a_kernel_whose_report_process_is_killed_deletes_its_private_folder(tmp_path):
+    """A report process killed outright (kill -9, out of memory, a lost dask worker) cannot delete its kernel's
+    private folder, which holds the analysis handed over (the patient table): it stayed in the temporary folder.
+    The kernel's hand-off watcher sees its parent gone, deletes the folder and ends the kernel."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    runtime = tmp_path / "cr-k-test"
+    (runtime / "shared").mkdir(parents=True)
+    (runtime / "kernel.json").write_text("{}")
+    kernel = textwrap.dedent(
+        """
+        import time
+        from cartreport.render import handoff
+        handoff.prefetch()
+        time.sleep(60)
+        """
+    )
+    parent = textwrap.dedent(
+        f"""
+        import os, subprocess, sys
+        child = subprocess.Popen(  # as jupyter_client launches a kernel: its parent's pid in JPY_PARENT_PID
+            [sys.executable, "-c", {kernel!r}],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={{**os.environ, "JPY_PARENT_PID": str(os.getpid())}},
+        )
+        print(child.pid, flush=True)
+        os._exit(0)  # gone without cleaning anything up
+        """
+    )
+    env = {**os.environ, SHARED_DIR_ENV: str(runtime / "shared")}
+    done = subprocess.run([sys.executable, "-c", parent], capture_output=True, text=True, env=env, timeout=60)
+    child = int(done.stdout.strip())
+    deadline = time.monotonic() + 20
+    try:
+        while runtime.exists() or _alive(child):
+            assert time.monotonic() < deadline, "the kernel's private folder outlived its report process"
+            time.sleep(0.05)
+    finally:
+        if _alive(child):
+            os.kill(child, 9)
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -138,6 +138,18 @@ def _load(path: Path) -> tuple[dict, Analysis]:
         return pickle.load(stream)  # noqa: S301 - our parent process wrote it, in the kernel's private folder
 
 
+def _orphaned(shared: Path) -> None:
+    """The report process that started this kernel was killed (kill -9, out of memory, a lost dask worker): nothing
+    else will delete the kernel's private folder, which holds the analysis handed over (the patient table). Delete
+    it, and end the kernel, as ipykernel would on finding its parent gone (a second later)."""
+    import shutil
+
+    runtime = shared.parent
+    if shared.name == "shared" and runtime.name.startswith("cr-k-"):  # made by render.kernel, nothing else
+        shutil.rmtree(runtime, ignore_errors=True)
+    os._exit(1)
+
+
 def prefetch(poll_seconds: float = 0.01, idle_seconds: float = 0.25) -> threading.Thread | None:
     """In a report kernel: read each analysis handed to it as soon as its file appears, on a daemon thread; ``None``
     (nothing started) outside one (no private folder named by :data:`~cartreport.kernel_env.SHARED_DIR_ENV`).
@@ -147,15 +159,21 @@ def prefetch(poll_seconds: float = 0.01, idle_seconds: float = 0.25) -> threadin
     read, or waits while it is being read. A new hand-off replaces the one read before it (a warm kernel serves one
     report at a time). The folder is looked at every ``poll_seconds`` until a first hand-off is read, then every
     ``idle_seconds``: the next one comes only once that report is over, and the notebooks it runs meanwhile keep the
-    interpreter to themselves.
+    interpreter to themselves. A kernel whose report process is gone deletes its private folder (:func:`_orphaned`).
     """
     folder = os.environ.get(SHARED_DIR_ENV)
     if not folder or not Path(folder).is_dir():
         return None
+    # the report process: jupyter_client names it to the kernel it launches (ipykernel watches it too; on Windows
+    # the variable holds a handle, not a process id)
+    named = os.environ.get("JPY_PARENT_PID", "") if os.name != "nt" else ""
+    parent = int(named) if named.isdigit() else os.getppid()
 
     def watch() -> None:
         seen: set[str] = set()
         while True:
+            if os.getppid() != parent:  # the report process is gone without shutting this kernel down
+                _orphaned(Path(folder))
             try:
                 names = sorted(os.listdir(folder))
             except OSError:  # the kernel's private folder is gone: the kernel is shutting down
