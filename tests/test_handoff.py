@@ -252,3 +252,58 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_a_kernel_started_through_a_wrapper_keeps_its_folder_while_the_report_process_lives(tmp_path):
+    """A kernel spec may start the kernel through a wrapper (a shell script, ``conda run``): the kernel's parent is
+    then the wrapper, not the report process that JPY_PARENT_PID names. The folder is kept while that process lives,
+    and deleted once it is gone."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    runtime = tmp_path / "cr-k-wrapped"
+    (runtime / "shared").mkdir(parents=True)
+    kernel = "import time\nfrom cartreport.render import handoff\nhandoff.prefetch()\ntime.sleep(60)\n"
+    wrapper = textwrap.dedent(
+        f"""
+        import subprocess, sys
+        subprocess.run([sys.executable, "-c", {kernel!r}])
+        """
+    )
+    report = (
+        subprocess.Popen(  # stands for the report process: it launches the wrapper, as jupyter_client would
+            [
+                sys.executable,
+                "-c",
+                "import os, subprocess, sys, time\n"
+                f"subprocess.Popen([sys.executable, '-c', {wrapper!r}], "
+                "env={**os.environ, 'JPY_PARENT_PID': str(os.getpid())})\n"
+                "time.sleep(60)\n",
+            ],
+            env={**os.environ, SHARED_DIR_ENV: str(runtime / "shared")},
+        )
+    )
+    import psutil
+
+    descendants: list[psutil.Process] = []
+    try:
+        time.sleep(3)  # the kernel has started its watcher, which has looked many times
+        descendants = psutil.Process(report.pid).children(recursive=True)
+        assert runtime.exists(), "the folder was deleted while the report process lives"
+        report.send_signal(signal.SIGKILL)
+        report.wait()
+        deadline = time.monotonic() + 20
+        while runtime.exists():
+            assert time.monotonic() < deadline, "the folder outlived the report process"
+            time.sleep(0.05)
+    finally:
+        if report.poll() is None:
+            report.kill()
+        for process in descendants:  # the wrapper and the kernel, if either is left
+            with contextlib.suppress(psutil.Error):
+                process.kill()

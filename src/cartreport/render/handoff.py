@@ -138,6 +138,22 @@ def _load(path: Path) -> tuple[dict, Analysis]:
         return pickle.load(stream)  # noqa: S301 - our parent process wrote it, in the kernel's private folder
 
 
+def _report_process_gone(report_process: int | None, parent: int) -> bool:
+    """Whether the process that started this kernel has ended. Launched directly (``parent``, the kernel's parent
+    when it started, is the report process), the kernel's parent changes the moment it ends. Launched through a
+    wrapper (a kernel spec running a shell script or ``conda run``), the parent is the wrapper: the report process
+    named by jupyter_client is then looked for itself (``os.kill(pid, 0)``; once its own parent has reaped it)."""
+    if report_process is None or report_process == parent:
+        return os.getppid() != parent
+    try:
+        os.kill(report_process, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists, but is another user's
+        return False
+    return False
+
+
 def _orphaned(shared: Path) -> None:
     """The report process that started this kernel was killed (kill -9, out of memory, a lost dask worker): nothing
     else will delete the kernel's private folder, which holds the analysis handed over (the patient table). Delete
@@ -167,12 +183,13 @@ def prefetch(poll_seconds: float = 0.01, idle_seconds: float = 0.25) -> threadin
     # the report process: jupyter_client names it to the kernel it launches (ipykernel watches it too; on Windows
     # the variable holds a handle, not a process id)
     named = os.environ.get("JPY_PARENT_PID", "") if os.name != "nt" else ""
-    parent = int(named) if named.isdigit() else os.getppid()
+    report_process = int(named) if named.isdigit() else None
+    parent = os.getppid()
 
     def watch() -> None:
         seen: set[str] = set()
         while True:
-            if os.getppid() != parent:  # the report process is gone without shutting this kernel down
+            if _report_process_gone(report_process, parent):  # without shutting this kernel down
                 _orphaned(Path(folder))
             try:
                 names = sorted(os.listdir(folder))
