@@ -113,9 +113,8 @@ def start_local_worker() -> None:
     from multiprocessing import util
 
     stop_on_signal()
-    util.Finalize(
-        None, _end_without_teardown, exitpriority=0
-    )  # after the kernel's shutdown (exitpriority 10)
+    # run after the kernel's shutdown, a finalizer of exitpriority 10 (_worker_kernel)
+    util.Finalize(None, _end_without_teardown, exitpriority=0)
 
 
 def _end_without_teardown() -> None:

@@ -282,10 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     command = _command(argv)
     kernel = None
     previous = None
+    # SIGTERM as Ctrl-C (a batch stops its own runs: batch.py)
     if command != "batch" and threading.current_thread() is threading.main_thread():
-        previous = signal.signal(
-            signal.SIGTERM, _raise_terminated
-        )  # a batch stops its runs itself (batch.py)
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         if _starts_report_kernel(argv):
             from cartreport.render.kernel import start_kernel

@@ -12,6 +12,7 @@ import contextlib
 import re
 import threading
 from pathlib import Path
+from types import ModuleType
 
 import pandas as pd
 
@@ -22,12 +23,15 @@ FOREST_PX_PER_INCH = 100
 FOREST_DENSITY = 2
 
 
-def _import_figures() -> None:
-    """The report's figures, seaborn imported without scipy (:func:`cartreport.render.kernel.import_seaborn_lean`)."""
+def _import_figures() -> ModuleType:
+    """The report's figures (:mod:`cartreport.report.figures`), seaborn imported without scipy
+    (:func:`cartreport.render.kernel.import_seaborn_lean`)."""
     from cartreport.render.kernel import import_seaborn_lean
 
     import_seaborn_lean()
-    from cartreport.report import figures  # noqa: F401
+    from cartreport.report import figures
+
+    return figures
 
 
 def warm_up() -> threading.Thread:
@@ -95,9 +99,7 @@ def write_index(summary: pd.DataFrame, output: Path) -> None:
 
     from cartreport import formatting
 
-    _import_figures()
-    from cartreport.report import figures
-
+    figures = _import_figures()
     figures.theme()
     forest = _forest(summary)
     shown = summary.copy()

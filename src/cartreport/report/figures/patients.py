@@ -79,9 +79,8 @@ def _systematic_sample(timeline: pd.DataFrame, max_patients: int) -> pd.DataFram
         positions = np.unique(np.round(np.linspace(0, n - 1, max_patients)).astype(int))
     drawn = np.partition(key, positions)[positions] if n else key  # the key at each drawn position
     values = np.unique(drawn)
-    candidates = np.flatnonzero(
-        np.isin(key, values)
-    )  # the rows holding one of those keys, in the table's order
+    # the rows holding one of those keys, in the table's order
+    candidates = np.flatnonzero(np.isin(key, values))
     ids = timeline["patient_id"].iloc[candidates].astype(str).to_numpy(dtype=object)
     by = pa.table({"key": key[candidates], "id": pa.array(ids, type=pa.string())})
     ranked = candidates[pc.sort_indices(by, sort_keys=[("key", "ascending"), ("id", "ascending")]).to_numpy()]

@@ -120,8 +120,9 @@ def save_figure(
 
     Output is deterministic: no dates or software versions in the metadata, a fixed SVG hash salt, and text kept
     as text in the SVG. The figure is laid out (constrained layout) for the first file only: the others are drawn
-    with the same layout, and the figure's layout engine is restored afterwards. Each file is written to a temporary name and moved into place. ``close=True`` closes the
-    figure afterwards (batch runs outside a notebook, where pyplot would otherwise keep every figure).
+    with the same layout, and the figure's layout engine is restored afterwards. Each file is written to a
+    temporary name and moved into place. ``close=True`` closes the figure afterwards (batch runs outside a
+    notebook, where pyplot would otherwise keep every figure).
 
     Returns
     -------
