@@ -531,3 +531,20 @@ def test_run_starts_its_kernel_before_the_heavy_imports(tmp_path, argv, started)
     if started:
         assert proc.returncode == 2 and proc.stderr.startswith("error: "), proc.stderr
         assert list(tmp_path.iterdir()) == [], "the kernel's private folder is deleted"
+
+
+def test_verbose_logs_cartreport_details_once_and_no_library_chatter(tmp_path):
+    """``-v`` set the root logger to INFO: every library's chatter reached the terminal (fontTools alone printed
+    about 30 lines for each PDF: "maxp pruned", "Glyph IDs: [...]"; papermill its "Input Notebook: /path"), and each
+    section's line was printed twice (progress and log). ``-v`` now adds cartreport's own details only."""
+    out = tmp_path / "r"
+    done = subprocess.run(
+        [str(EXE), "-v", "run", "--output", str(out)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    lines = (done.stdout + done.stderr).splitlines()
+    assert not [line for line in lines if "pruned" in line or "Glyph" in line or "Input Notebook" in line]
+    sections = [line for line in lines if line.startswith("[")]
+    assert len(sections) == len(set(sections)) == 6, sections
+    assert any(line.startswith("kernel ") for line in lines)  # cartreport's own debug details
+    assert len(lines) < 30, lines

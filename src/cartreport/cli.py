@@ -291,7 +291,10 @@ def main(argv: list[str] | None = None) -> int:
 
             kernel = start_kernel()
         args = build_parser().parse_args(argv)
-        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+        # -v adds cartreport's own details; libraries stay at warnings (fontTools logs ~30 lines per PDF at INFO)
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        if args.verbose:
+            logging.getLogger("cartreport").setLevel(logging.DEBUG)
         args.kernel = kernel
         return args.func(args)
     except CartreportError as exc:

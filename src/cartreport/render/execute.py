@@ -288,16 +288,18 @@ def _execute_each(
                 else:  # failed before execution started (e.g. invalid notebook): keep the input
                     shutil.copyfile(section.path, failed)
                 line = f"[{i}/{n}] {section.name} ... FAILED ({seconds:.1f} s): {error}"
-                logger.error(line)
                 if progress is not None:
                     progress(line)
+                else:
+                    logger.error(line)
                 raise SectionFailed(section.name, error, failed) from exc
             _forget_machine_paths(nb, section)
             results.append(nb)
             line = f"[{i}/{n}] {section.name} ... ok ({time.perf_counter() - t0:.1f} s)"
-            logger.info(line)
             if progress is not None:
                 progress(line)
+            else:
+                logger.info(line)
     except KeyboardInterrupt:
         _cancel_pending_tasks()
         raise
