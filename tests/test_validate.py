@@ -1042,3 +1042,45 @@ def test_a_large_failing_table_is_checked_in_slices_with_the_same_outcome(monkey
     assert _lines(*rows) == whole
     assert any("appears in 2 rows (rows 12, 252)" in line for line in whole)
     assert whole[-1].startswith("data.csv: … and 80 more problems of rule allowed-values")
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_column_names_below_a_title_row_are_found_and_named(tmp_path, suffix):
+    """An export with a title line above the column names (a very common spreadsheet layout) gave ten "required
+    column is missing" lines (Excel) or "row 3 has 10 cells but the header has 2 columns" (CSV), the real names
+    being lower down: the file is now refused in one line that says on which row the names are and what to
+    delete (never read from that row silently: the rows above may be another table)."""
+    rows = [
+        ["CD7 CAR-T cohort", " export of 2024-06-30"],
+        [],
+        list(VALID),
+        [v if v is not None else "" for v in VALID.values()],
+    ]
+    path = tmp_path / f"cohort.{suffix}"
+    if suffix == "xlsx":
+        workbook = openpyxl.Workbook()
+        for row in rows:
+            workbook.active.append(row)
+        workbook.save(path)
+    else:
+        path.write_text("\n".join(",".join(row) for row in rows) + "\n", encoding="utf-8")
+    with pytest.raises(DataFileError) as caught:
+        validate_file(path)
+    assert str(caught.value) == (
+        f"cannot read {path}: the column names are on row 3, not on the first row; delete the 2 rows above them "
+        "(a title or notes)"
+    )
+    # a title padded to the table's width (Excel's CSV export of a title cell) is read without error as a header
+    padded = tmp_path / "padded.csv"
+    padded.write_text(
+        "\n".join(",".join(row + [""] * (len(VALID) - len(row))) for row in rows if row) + "\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        DataFileError, match="the column names are on row 2, not on the first row; delete the 1 row "
+    ):
+        validate_file(padded)
+    # the names on the first row, and a row below that repeats some of them (a data row): read as before
+    repeated = tmp_path / "repeated.csv"
+    repeated.write_text("\n".join(",".join(row) for row in rows[2:] + [list(VALID)]) + "\n", encoding="utf-8")
+    assert not [p for p in validate_file(repeated).problems if p.rule == "required-column"]

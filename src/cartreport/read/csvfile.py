@@ -17,6 +17,7 @@ import numpy as np
 
 from cartreport.errors import DataFileError
 from cartreport.read.cells import RawTable, columns_of, counted
+from cartreport.read.header import refuse_names_below
 
 __all__ = ["read_csv"]
 
@@ -130,6 +131,7 @@ def _records_table(path: Path, text: str, separator: str) -> RawTable:
     header_row, header = numbered[0]
     if header_row > 1:
         notes.append(f"skipped {counted(header_row - 1, 'blank line')} before the column names")
+    refuse_names_below(path, header, numbered[1:])  # a title line above the names: not a ragged row
     width = len(header)
     rows: list[list[str]] = []
     short = 0

@@ -47,6 +47,7 @@ from cartreport.errors import DataFileError
 from cartreport.escape import UNSHOWABLE, UNSHOWABLE_TEXT
 from cartreport.read.cells import RawTable, assemble, column_letter, columns_of, counted
 from cartreport.read.csvfile import read_csv
+from cartreport.read.header import LOOK, refuse_names_below
 
 __all__ = ["FORMATS", "ReadResult", "read_table"]
 
@@ -175,6 +176,11 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
         if sheet_hint is None:
             raise
         raise DataFileError(path, f"{error.reason} (on its first sheet)", sheet_hint) from None
+    if fmt in ("csv", "xlsx"):  # files a title line can be typed into
+        first = table.head(LOOK)
+        refuse_names_below(
+            path, list(table.columns), zip(first.index, first.to_numpy().tolist(), strict=True)
+        )
     for note in notes:
         log.info("%s: %s", path.name, note)
     repeated = sorted(name for name, n in Counter(table.columns).items() if n > 1)
