@@ -305,7 +305,7 @@ def test_required_value(column, hint):
             "44259",
             "this looks like a spreadsheet date serial number; format the cells as dates, or write YYYY-MM-DD",
         ),
-        ("N/A", "leave the cell blank when there is no date"),
+        ("N/A", 'leave the cell blank when there is no date (blank means "no relapse")'),
         ("March 2021", "write dates as YYYY-MM-DD, e.g. 2021-03-04"),
     ],
 )
@@ -313,6 +313,22 @@ def test_date_format(value, hint):
     assert _one(relapse_date=value) == [
         f'data.csv row 2 (patient P01), column relapse_date: value "{value}" is not a date written as YYYY-MM-DD; '
         f"{hint}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("column", "hint"),
+    [
+        ("relapse_date", 'leave the cell blank when there is no date (blank means "no relapse")'),
+        ("last_contact_date", "this column needs a date for every patient: write it as YYYY-MM-DD"),
+        ("cart_infusion_date", "this column needs a date for every patient: write it as YYYY-MM-DD"),
+    ],
+)
+def test_a_missing_value_word_in_a_date_column_gets_a_hint_that_fits_the_column(column, hint):
+    """ "unknown" in last_contact_date was told "leave the cell blank when there is no date", and the blank cell
+    was then refused as a required value: the hint now depends on whether the column may be blank."""
+    assert _one(**{column: "unknown"}) == [
+        f'data.csv row 2 (patient P01), column {column}: value "unknown" is not a date written as YYYY-MM-DD; {hint}'
     ]
 
 

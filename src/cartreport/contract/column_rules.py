@@ -439,7 +439,7 @@ def _describe(
         return (
             "date-format",
             f"value {quoted(value)} is not a date written as YYYY-MM-DD",
-            _date_hint(value or ""),
+            _date_hint(value or "", spec),
         )
     if check == "date-too-early":
         return (
@@ -489,8 +489,9 @@ def _missing_column(name: str, table: pd.DataFrame) -> Problem:
     return column_problem(name, "required-column", "the required column is missing", suggestion)
 
 
-def _date_hint(value: str) -> str:
-    """A hint for a date that is not ``YYYY-MM-DD``; a suggested date only when there is exactly one reading."""
+def _date_hint(value: str, spec: schema.ColumnSpec) -> str:
+    """A hint for a date that is not ``YYYY-MM-DD`` in column ``spec``; a suggested date only when there is exactly
+    one reading."""
     if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", value):
         return "check that the month and day exist, and write them with two digits (YYYY-MM-DD)"
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?", value):
@@ -500,7 +501,9 @@ def _date_hint(value: str) -> str:
             "this looks like a spreadsheet date serial number; format the cells as dates, or write YYYY-MM-DD"
         )
     if value.lower() in {"na", "n/a", "nan", "none", "null", "-", ".", "unknown", "nd"}:
-        return "leave the cell blank when there is no date"
+        if spec.blank is None:  # a blank cell would be refused too
+            return "this column needs a date for every patient: write it as YYYY-MM-DD"
+        return f"leave the cell blank when there is no date (blank means {quoted(spec.blank)})"
     match = re.fullmatch(r"(\d{1,2})[./-](\d{1,2})[./-](\d{4})", value)
     if match:
         a, b, year = (int(g) for g in match.groups())
