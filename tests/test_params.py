@@ -129,3 +129,55 @@ def test_a_data_cutoff_after_today_is_refused():
     with pytest.raises(ParameterError, match=f"data_cutoff = '{tomorrow}': is after today"):
         resolve_parameters({"data_cutoff": tomorrow})
     assert resolve_parameters({"data_cutoff": dt.date.today().isoformat()})["data_cutoff"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("ci_method", "loglog", "must be one of log-log, log, plain; did you mean log-log?"),
+        ("ci_method", "Log-Log", "must be one of log-log, log, plain; did you mean log-log?"),
+        ("time_origin", "cart", "must be one of second_hsct, cart_infusion; did you mean cart_infusion?"),
+        (
+            "time_origin",
+            "second HSCT",
+            "must be one of second_hsct, cart_infusion; did you mean second_hsct?",
+        ),
+        (
+            "subgroup",
+            {"diagnosis:T-ALL": None},
+            "the values for diagnosis:T-ALL must be a non-empty list; put a space after the colon: "
+            "{diagnosis: [T-ALL]}",
+        ),
+    ],
+)
+def test_a_near_miss_is_told_what_was_probably_meant(name, value, message):
+    """A typo in a choice ("loglog", "cart") listed the choices but did not say which one was meant, and
+    ``-p subgroup "{diagnosis:T-ALL}"`` (YAML reads a key without a space after the colon as one word) said the
+    values must be a list without saying why they were missing."""
+    with pytest.raises(ParameterError) as caught:
+        resolve_parameters({name: value})
+    assert caught.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        (
+            {"subgroup_by": "Diagnosis"},
+            "report parameter subgroup_by = 'Diagnosis': the data have no such column; "
+            "did you mean diagnosis?",
+        ),
+        (
+            {"subgroup": {"Donor type": ["haploidentical"]}},
+            "report parameter subgroup = {'Donor type': "
+            "['haploidentical']}: the data have no column 'Donor type'; did you mean donor_type?",
+        ),
+        ({"subgroup_by": "stage"}, "report parameter subgroup_by = 'stage': the data have no such column"),
+    ],
+)
+def test_a_column_name_near_one_of_the_data_is_suggested(parameters, message):
+    from cartreport.api import load_analysis
+
+    with pytest.raises(ParameterError) as caught:
+        load_analysis(parameters)
+    assert str(caught.value) == message

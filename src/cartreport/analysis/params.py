@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ __all__ = [
     "ParameterSpec",
     "anchor_data_path",
     "default_parameters",
+    "did_you_mean",
     "load_yaml",
     "yaml_error",
     "parse_cli_value",
@@ -193,11 +194,41 @@ def _date(spec: ParameterSpec, value: object) -> str:
     return day.isoformat()
 
 
+def did_you_mean(text: str, options: Iterable[str]) -> str:
+    """``"; did you mean <option>?"`` for the one of ``options`` that ``text`` most likely meant, else ``""``:
+    the same word in another case or with other separators first, then an option ``text`` begins, then
+    :func:`difflib.get_close_matches`.
+
+    Examples
+    --------
+    >>> did_you_mean("Log-Log", ["log-log", "log"]), did_you_mean("cart", ["second_hsct", "cart_infusion"])
+    ('; did you mean log-log?', '; did you mean cart_infusion?')
+    >>> did_you_mean("stage", ["diagnosis", "sex"])
+    ''
+    """
+    import difflib
+
+    options = [str(option) for option in options]
+
+    def key(word: str) -> str:
+        return "".join(ch for ch in word.casefold() if ch.isalnum())
+
+    wanted = key(text)
+    near = next((o for o in options if key(o) == wanted), None) if wanted else None
+    if near is None and len(wanted) >= 3:
+        starting = [o for o in options if key(o).startswith(wanted)]
+        near = starting[0] if len(starting) == 1 else None
+    if near is None:
+        close = difflib.get_close_matches(text.casefold(), [o.casefold() for o in options], n=1, cutoff=0.6)
+        near = next((o for o in options if close and o.casefold() == close[0]), None)
+    return f"; did you mean {near}?" if near is not None and near != text else ""
+
+
 def _choice(spec: ParameterSpec, value: object) -> str:
     text = _text(spec, value)
     if text not in spec.choices:
         allowed = ", ".join(spec.choices)
-        raise ParameterError(spec.name, value, f"must be one of {allowed}")
+        raise ParameterError(spec.name, value, f"must be one of {allowed}{did_you_mean(text, spec.choices)}")
     return text
 
 
@@ -240,7 +271,10 @@ def _mapping(spec: ParameterSpec, value: object) -> dict[str, list[str]]:
         if isinstance(allowed, str | int | float):
             allowed = [allowed]
         if not isinstance(allowed, list | tuple) or not allowed:
-            raise ParameterError(spec.name, value, f"the values for {column} must be a non-empty list")
+            # YAML reads {diagnosis:T-ALL} as the one key "diagnosis:T-ALL" with no value
+            name, colon, rest = column.partition(":")
+            hint = f"; put a space after the colon: {{{name}: [{rest}]}}" if colon and name and rest else ""
+            raise ParameterError(spec.name, value, f"the values for {column} must be a non-empty list{hint}")
         if not all(isinstance(a, str | int | float) for a in allowed):
             raise ParameterError(spec.name, value, f"the values for {column} must be text or numbers")
         out[column] = sorted(str(a) for a in allowed)
@@ -285,14 +319,11 @@ def resolve_parameters(overrides: Mapping[str, object] | None = None) -> dict:
     >>> resolve_parameters({"landmarks_months": [12, 6]})["landmarks_months"]
     [6, 12]
     """
-    import difflib
-
     resolved = default_parameters()
     for name, value in (overrides or {}).items():
         spec = _BY_NAME.get(name)
         if spec is None:
-            close = difflib.get_close_matches(name, list(_BY_NAME), n=1)
-            hint = f"; did you mean {close[0]}?" if close else f"; known: {', '.join(_BY_NAME)}"
+            hint = did_you_mean(str(name), _BY_NAME) or f"; known: {', '.join(_BY_NAME)}"
             raise ParameterError(name, value, f"unknown parameter{hint}")
         resolved[name] = _CHECKS[spec.kind](spec, value)
     return resolved

@@ -30,6 +30,7 @@ from cartreport.analysis.endpoints import (
     month_ticks,
     patient_timeline,
 )
+from cartreport.analysis.params import did_you_mean
 from cartreport.analysis.transplant_results import TransplantAnalysis, analyse_transplant
 from cartreport.contract.identifiers import looks_like_identifier
 from cartreport.contract.schema import BM_RESPONSES, EMD_RESPONSES
@@ -88,7 +89,8 @@ def apply_subgroup(table: pd.DataFrame, subgroup: dict[str, list[str]]) -> pd.Da
     keep = pd.Series(True, index=table.index)
     for column, allowed in subgroup.items():
         if column not in table.columns:
-            raise ParameterError("subgroup", subgroup, f"the data have no column {column!r}")
+            near = did_you_mean(column, table.columns)
+            raise ParameterError("subgroup", subgroup, f"the data have no column {column!r}{near}")
         values = table[column]
         if values.dtype == bool:  # yes/no columns are compared as the file writes them
             values = values.map({True: "yes", False: "no"})
@@ -178,7 +180,8 @@ def _counts_of(values: pd.Series, codes) -> dict[str, int]:
 def _subgroups(analysed: pd.DataFrame, table: pd.DataFrame, column: str, params: dict):
     """Per-group KM (OS, LFS) and Aalen–Johansen (relapse, NRM) fits; log-rank and Gray's tests."""
     if column not in table.columns:
-        raise ParameterError("subgroup_by", column, "the data have no such column")
+        near = did_you_mean(column, table.columns)
+        raise ParameterError("subgroup_by", column, f"the data have no such column{near}")
     if column == "patient_id" or looks_like_identifier(column):
         raise ParameterError(
             "subgroup_by", column, "identifies patients; choose a column that groups them, e.g. diagnosis"
