@@ -142,6 +142,22 @@ def test_at_before_first_time_and_beyond_last():
     assert cif.at(8.01).estimate is None
 
 
+def test_beyond_the_last_time_the_incidence_is_known_when_every_patient_had_an_event():
+    """Every patient engrafted (or died first) by day 40: the 100-day incidence was "not estimable (no patient
+    followed that long)" though nothing about it is unknown. Without censoring the Aalen–Johansen estimate is the
+    empirical proportion (Pintilie 2006, section 4.2), here 3 of 4 by any later day, with the CI of the last
+    time (R: summary(survfit(...), times = 100, extend = TRUE)). A curve whose last patient was censored stays
+    unknown after that time."""
+    cif = aalen_johansen([10, 20, 30, 40], [1, 2, 1, 1])
+    assert cif.at(100).estimate == pytest.approx(3 / 4, abs=1e-15)
+    assert (cif.at(100).ci_low, cif.at(100).ci_high) == (cif.at(40).ci_low, cif.at(40).ci_high)
+    assert aalen_johansen([10, 20, 30, 40], [1, 2, 1, 2], cause=2).at(1e6).estimate == pytest.approx(2 / 4)
+    censored_last = aalen_johansen([10, 20, 30, 40], [1, 2, 1, 0])
+    assert censored_last.at(40).estimate == pytest.approx(2 / 4) and censored_last.at(41).estimate is None
+    # two patients left at the last time, one censored there: not everyone's outcome is known
+    assert aalen_johansen([10, 20, 40, 40], [1, 2, 1, 0]).at(41).estimate is None
+
+
 @pytest.mark.parametrize("name", ["mgus2", "ties_all_kinds"])
 def test_tied_times_are_exact_not_jittered(name):
     """Ties of events (and censorings) at one time are counted together, as cmprsk does, with no random jitter.

@@ -106,6 +106,14 @@ def test_landmark_beyond_follow_up_is_not_estimable(results):
     assert ") at 60 months" not in text
 
 
+def test_landmarks_beyond_follow_up_are_said_once():
+    """Two landmarks after the last patient's follow-up read "not estimable at 36 months (no patient followed that
+    long) and not estimable at 60 months (no patient followed that long)": now one phrase for both."""
+    text = prose.survival_paragraph(shipped_results(landmarks_months=[6, 12, 36, 60]))
+    assert "not estimable at 36 and 60 months (no patient followed that long)" in text
+    assert text.count("no patient followed that long") == 2  # overall and leukemia-free survival: once each
+
+
 def test_medians_not_reached_and_reached(results):
     assert "Median overall survival was not reached (95% CI," in prose.survival_paragraph(results)
     changed = copy.deepcopy(results)

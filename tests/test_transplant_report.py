@@ -135,9 +135,31 @@ def test_section_reads_like_the_rest_of_the_report(transplant_report):
         assert 'alt="Figure' not in figure and "<figcaption>" in figure
         label = re.search(r'<span class="cr-label">(Figure \d+)\.</span>', figure).group(1)
         assert section.index(f"({label}") < section.index(f'id="figure-{name}"'), f"{label} referred to first"
-    assert "not estimable at day 100 (no patient followed that long)" in section
+    # every patient engrafted or died first by day 28: the curve is known after it (R's estimate at day 28)
+    assert (
+        "Its cumulative incidence was 85.7% (95% CI, 50.4–96.6) at day 28 and unchanged at day 100."
+        in section
+    )
     prose = re.sub(r"<figcaption>.*?</figcaption>|<table.*?</table>", "", section, flags=re.DOTALL)
     for method in ("ASTCT", "Aalen–Johansen", "Holtan", "Method:", "cmprsk"):  # legends may name their method
         assert method not in prose, method
     assert methods.count("ASTCT 2019 consensus (Lee et al. 2019)") == 1
     assert "Lee DW, Santomasso BD" in methods and "Holtan SG, DeFor TE" in methods
+
+
+def test_a_landmark_after_a_censored_last_patient_is_said_to_be_beyond_follow_up():
+    """At its data cut-off, the chronic GVHD curve of the ties cohort ends on a censored patient before day 365
+    (R cmprsk::timepoints: NA at days 365 and 730, tests/data/reference/transplant.json): not estimable, said
+    once for both days; the engraftment curve, where every patient had an event, is known after its last time."""
+    ref = json.loads((Path(__file__).parent / "data" / "reference" / "transplant.json").read_text("utf-8"))
+    cohort = ref["cohorts"]["ties_cutoff"]
+    assert cohort["endpoints"]["cgvhd"]["landmark_estimate"] == [None, None]
+    results = api.load_analysis(
+        data=str(Path(__file__).parents[1] / cohort["file"]), data_cutoff=cohort["data_cutoff"]
+    ).results
+    gvhd = str(transplant_prose.gvhd_paragraph(results))
+    assert (
+        "Its cumulative incidence was not estimable at days 365 and 730 (no patient followed that long)."
+        in gvhd
+    )
+    assert "at day 28 and unchanged at day 100" in str(transplant_prose.engraftment_paragraph(results))

@@ -42,6 +42,7 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "estimate_ci",
     "level_label",
     "interval",
+    "listed",
     "median_range",
     "months",
     "months_ci",
@@ -125,6 +127,19 @@ def counted(n: int | None, noun: str, plural: str | None = None) -> str:
     ``(0, "death") → "0 deaths"``; ``plural`` for an irregular noun."""
     word = noun if n == 1 else (plural or f"{noun}s")
     return f"{count(n)} {word}"
+
+
+def listed(items: Iterable[str], last: str = "and") -> str:
+    """Items in a sentence: ``["a"] → "a"``, ``["a", "b"] → "a and b"``, ``["a", "b", "c"] → "a, b and c"`` (no
+    serial comma, the report's style); ``last="or"`` for alternatives.
+
+    >>> listed(["36", "60"]), listed(["T-ALL", "T-LBL", "other"], "or"), listed([])
+    ('36 and 60', 'T-ALL, T-LBL or other', '')
+    """
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {last} {items[-1]}"
 
 
 def date(value: object) -> str:

@@ -57,10 +57,6 @@ _CITES = {
 _METHOD_ORDER = ("response_ci", "km", "median_ci", "cif", "follow_up", "test")
 
 
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
 def method_sentences(parameters: dict) -> dict[str, str]:
     """One sentence per statistical method (``km``, ``median_ci``, ``cif``, ``response_ci``, ``follow_up``,
     ``test``), with the confidence level and the Kaplan–Meier interval of the resolved ``parameters``."""
@@ -97,7 +93,7 @@ def transplant_methods(results: dict) -> list[tuple[str, tuple[str, ...]]]:
         )
     incidence = [TRANSPLANT_DEFINITIONS[k][0] for k in keys if k != "grfs"]
     if incidence:
-        named = _join([label[:1].lower() + label[1:] for label in incidence])
+        named = fmt.listed([label[:1].lower() + label[1:] for label in incidence])
         sentences.append(
             (
                 f"The cumulative incidence of {named} from the second "

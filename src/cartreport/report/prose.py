@@ -12,8 +12,6 @@ only through :func:`~cartreport.escape.md` / :meth:`Markdown.join`, which escape
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from cartreport import formatting as fmt
 from cartreport.escape import Markdown, md
 from cartreport.report import numbering
@@ -32,7 +30,8 @@ __all__ = [
     "title_block",
 ]
 
-NOT_FOLLOWED = "not estimable (no patient followed that long)"
+NOT_FOLLOWED_WHY = "no patient followed that long"
+NOT_FOLLOWED = f"not estimable ({NOT_FOLLOWED_WHY})"
 #: what an event is called, by endpoint
 EVENT_NOUNS = {"os": ("death", "deaths"), "lfs": ("event", "events")}
 #: headline landmark for single-value statements (relapse/NRM in the summary, subgroups), when requested
@@ -49,14 +48,6 @@ def _lower_first(text: str) -> str:
     if len(text) > 1 and text[1].isupper():
         return text
     return text[:1].lower() + text[1:]
-
-
-def _join(items: Iterable[str], last: str = "and") -> str:
-    """``["a", "b", "c"]`` → ``"a, b and c"``."""
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} {last} {items[-1]}"
 
 
 def _level(results: dict) -> float:
@@ -113,7 +104,7 @@ def _median_phrase(results: dict, block: dict) -> str:
 
 def _diagnoses(results: dict) -> str:
     rows = [r for r in results["baseline"]["rows"] if r["variable"] == "diagnosis"]
-    return _join(f"{fmt.count(r['n'])} {r['level']}" for r in rows)
+    return fmt.listed(f"{fmt.count(r['n'])} {r['level']}" for r in rows)
 
 
 # --- paragraphs ----------------------------------------------------------------------------------------------
@@ -151,7 +142,7 @@ def published_intro(results: dict) -> Markdown:
         changed.append(f"the restriction to {_subgroup_text(params)}")
     if changed:
         text += (
-            f" This report applies {_join(changed)}, which changes the patients or follow-up analysed; "
+            f" This report applies {fmt.listed(changed)}, which changes the patients or follow-up analysed; "
             "that explains any difference from the published figures."
         )
     return md("## Published and reproduced figures\n\n{}", text)
@@ -189,11 +180,16 @@ def _other_landmarks(results: dict, block: dict, headline: dict | None) -> list[
     followed that long)"``."""
     phrases = []
     before: dict | None = None
+    beyond: list[str] = []  # landmarks in a row after the last follow-up: one phrase for them all
     for lm in block["landmarks"]:
         when = _at(lm)
         if lm["estimate"] is None:
-            phrases.append(f"not estimable {when} (no patient followed that long)")
-        elif before is not None and all(lm[k] == before[k] for k in ("estimate", "ci_low", "ci_high")):
+            beyond.append(fmt.number(lm["months"]))
+            continue
+        if beyond:
+            phrases.append(f"not estimable at {fmt.listed(beyond)} months ({NOT_FOLLOWED_WHY})")
+            beyond = []
+        if before is not None and all(lm[k] == before[k] for k in ("estimate", "ci_low", "ci_high")):
             if before is headline:  # its value is in the summary, not in this sentence: name it
                 phrases.append(f"unchanged {when} from the {_when(before['months'])} estimate")
             else:
@@ -202,7 +198,9 @@ def _other_landmarks(results: dict, block: dict, headline: dict | None) -> list[
                 )
         elif lm is not headline:
             phrases.append(f"{_estimate(results, lm)} {when}")
-        before = lm if lm["estimate"] is not None else before
+        before = lm
+    if beyond:
+        phrases.append(f"not estimable at {fmt.listed(beyond)} months ({NOT_FOLLOWED_WHY})")
     return phrases
 
 
@@ -213,7 +211,7 @@ def summary_paragraph(results: dict) -> Markdown:
     diagnoses = [r for r in results["baseline"]["rows"] if r["variable"] == "diagnosis"]
     cohort = f"The analysis includes {fmt.counted(results['n_patients'], 'patient')}"
     if diagnoses:
-        cohort += ": " + _join(f"{fmt.count(r['n'])} with {r['level']}" for r in diagnoses)
+        cohort += ": " + fmt.listed(f"{fmt.count(r['n'])} with {r['level']}" for r in diagnoses)
     parts = [cohort + "."]
     for key in ("bm_mrd_negative_cr", "emd_cr"):
         r = results["responses"].get(key)
@@ -286,7 +284,7 @@ def design_paragraph(results: dict) -> Markdown:
         f"({numbering.figure('patient_flow')})."
     )
     if flow["excluded"]:
-        reasons = _join(f"{e['reason']} ({fmt.count(e['n'])})" for e in flow["excluded"])
+        reasons = fmt.listed(f"{e['reason']} ({fmt.count(e['n'])})" for e in flow["excluded"])
         parts.append(f"Patients not analysed: {reasons}.")
     highlights = _baseline_highlights(results["baseline"]["rows"])
     if highlights:
@@ -332,7 +330,7 @@ def responses_paragraph(results: dict) -> Markdown:
     if bm:
         parts.append(
             "The best bone-marrow response was "
-            + _join(
+            + fmt.listed(
                 f"{code} in {fmt.counted(n, 'patient') if i == 0 else fmt.count(n)}"
                 for i, (code, n) in enumerate(bm)
             )
@@ -365,7 +363,7 @@ def responses_paragraph(results: dict) -> Markdown:
     if n_emd:
         parts.append(
             f"Among the {fmt.counted(n_emd, 'patient')} with extramedullary disease before CAR-T, the best "
-            f"extramedullary response was {_join(f'{code} in {fmt.count(n)}' for code, n in emd)}."
+            f"extramedullary response was {fmt.listed(f'{code} in {fmt.count(n)}' for code, n in emd)}."
         )
     else:
         parts.append("No patient had extramedullary disease before CAR-T.")
@@ -382,7 +380,7 @@ def survival_paragraph(results: dict) -> Markdown:
     for block in (os_, lfs):
         others = _other_landmarks(results, block, _headline(block["landmarks"]))
         if others:
-            parts.append(f"{block['label']} was {_join(others)}.")
+            parts.append(f"{block['label']} was {fmt.listed(others)}.")
     level = _level(results)
     for block in (os_, lfs):
         ci = fmt.months_ci(block["median_ci_low"], block["median_ci_high"], level)
@@ -406,7 +404,7 @@ def competing_risks_paragraph(results: dict) -> Markdown:
     for block in (relapse, nrm):
         others = _other_landmarks(results, block, _headline(block["landmarks"]))
         if others:
-            parts.append(f"{block['label']} was {_join(others)}.")
+            parts.append(f"{block['label']} was {fmt.listed(others)}.")
     return _SENTENCES.join(parts)
 
 
@@ -454,7 +452,7 @@ def methods_markdown(results: dict) -> Markdown:
     endpoints = [md("- **{}**: {}.", b["label"], b["definition"]) for b in results["endpoints"].values()]
     statistics, refs = statistical_methods(results)
     cutoff = params.get("data_cutoff") or "none (follow-up to each patient's last contact)"
-    landmarks = _join(fmt.number(m) for m in params["landmarks_months"])
+    landmarks = fmt.listed(fmt.number(m) for m in params["landmarks_months"])
     settings = [
         f"Time origin: {_origin(results)}",
         f"Data cut-off: {cutoff}",

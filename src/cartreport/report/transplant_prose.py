@@ -13,6 +13,7 @@ from cartreport import formatting as fmt
 from cartreport.analysis.transplant_endpoints import TRANSPLANT_DEFINITIONS
 from cartreport.escape import Markdown, md
 from cartreport.report import numbering
+from cartreport.report.prose import NOT_FOLLOWED_WHY
 from cartreport.report.tables import landmark_rows
 
 __all__ = [
@@ -37,10 +38,6 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 _SYNDROMES = {"crs": "CRS", "icans": "ICANS"}
 
 
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
 def _level(results: dict) -> float:
     return results["parameters"]["ci_level"]
 
@@ -55,16 +52,28 @@ def _landmarks(results: dict, block: dict) -> str:
     level = _level(results)
     phrases = []
     before = None
+    beyond: list[str] = []  # days in a row after the last follow-up: one phrase for them all
+
+    def not_followed() -> str:
+        days = f"day {beyond[0]}" if len(beyond) == 1 else f"days {fmt.listed(beyond)}"
+        return f"not estimable at {days} ({NOT_FOLLOWED_WHY})"
+
     for lm in block["landmarks"]:
         when = f"at day {fmt.count(lm['days'])}"
         if lm["estimate"] is None:
-            phrases.append(f"not estimable {when} (no patient followed that long)")
-        elif before and all(lm[k] == before[k] for k in ("estimate", "ci_low", "ci_high")):
+            beyond.append(fmt.count(lm["days"]))
+            continue
+        if beyond:
+            phrases.append(not_followed())
+            beyond = []
+        if before and all(lm[k] == before[k] for k in ("estimate", "ci_low", "ci_high")):
             phrases.append(f"unchanged {when}")
         else:
             phrases.append(f"{fmt.estimate_ci(lm['estimate'], lm['ci_low'], lm['ci_high'], level)} {when}")
-        before = lm if lm["estimate"] is not None else before
-    return _join(phrases)
+        before = lm
+    if beyond:
+        phrases.append(not_followed())
+    return fmt.listed(phrases)
 
 
 def _flow(results: dict) -> str:
@@ -94,7 +103,7 @@ def transplant_intro(results: dict) -> Markdown:
         )
     if not missing:
         return md("{}", _flow(results))
-    what = _join(missing)
+    what = fmt.listed(missing)
     if len(missing) == len(PARTS):
         text = f"Safety and transplant outcomes — {what} — were not reported"
     else:

@@ -130,8 +130,13 @@ class CIFResult(StepCurve):
         return np.sqrt(self.variance)
 
     def at(self, t: float) -> Estimate:
-        """``F(t)`` with its CI (R ``cmprsk::timepoints``); ``None`` beyond the last observed time."""
+        """``F(t)`` with its CI (R ``cmprsk::timepoints``); ``None`` beyond the last observed time unless every
+        patient still at risk then had an event (of any cause): the curve can no longer change, and keeps its
+        last value and CI (R ``summary(survfit(...), times, extend = TRUE)``)."""
         return super().at(t)
+
+    def _known_after_last(self) -> bool:
+        return bool(self.at_risk[-1] == self.events[-1] + self.competing[-1])
 
     def _at_origin(self) -> Estimate:
         low, high = cif_confidence_band(np.zeros(1), np.zeros(1), self.ci_level, self.ci_method)
