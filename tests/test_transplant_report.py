@@ -163,3 +163,25 @@ def test_a_landmark_after_a_censored_last_patient_is_said_to_be_beyond_follow_up
         in gvhd
     )
     assert "at day 28 and unchanged at day 100" in str(transplant_prose.engraftment_paragraph(results))
+
+
+@pytest.mark.parametrize(
+    ("events", "competing", "sentence"),
+    [
+        (12, 2, "neutrophil engraftment occurred in 12 and 2 patients died without it"),
+        (12, 1, "neutrophil engraftment occurred in 12 and 1 patient died without it"),
+        (14, 0, "neutrophil engraftment occurred in 14 and no patient died without it"),
+        (0, 3, "neutrophil engraftment did not occur; 3 patients died"),
+        (0, 0, "neutrophil engraftment did not occur"),
+    ],
+)
+def test_counts_of_zero_are_said_in_words(events, competing, sentence):
+    """ "occurred in 19 and 0 patients died without it" now reads "... and no patient died without it"."""
+    import copy
+
+    results = copy.deepcopy(
+        api.load_analysis(data=str(Path(__file__).parent / "data" / "transplant_ties.csv")).results
+    )
+    results["endpoints"]["neutrophil_engraftment"].update(events=events, competing_events=competing)
+    text = str(transplant_prose.engraftment_paragraph(results))
+    assert f"Among 14 patients, {sentence} (Figure" in text, text

@@ -156,14 +156,24 @@ def _incidence_paragraph(results: dict, heading: str, keys: tuple[str, ...], fig
     parts = []
     for n, block in enumerate(blocks):
         ref = f" ({numbering.figure(figure)})" if n == 0 else ""
-        parts.append(
-            f"Among {fmt.counted(block['n'], 'patient')}, {_lower(block['label'])} occurred in "
-            f"{fmt.count(block['events'])} and {fmt.counted(block['competing_events'], 'patient')} died without it"
-            f"{ref}."
-        )
+        parts.append(f"Among {fmt.counted(block['n'], 'patient')}, {_occurred(block)}{ref}.")
         parts.append(f"Its cumulative incidence was {_landmarks(results, block)}.")
     body = " ".join(parts)
     return md("## {}\n\n{}", heading, body)
+
+
+def _occurred(block: dict) -> str:
+    """``"neutrophil engraftment occurred in 12 and 2 patients died without it"``; a count of 0 in words ("and no
+    patient died without it", "did not occur")."""
+    what, events, competing = _lower(block["label"]), block["events"], block["competing_events"]
+    if not events:
+        return (
+            f"{what} did not occur; {fmt.counted(competing, 'patient')} died"
+            if competing
+            else f"{what} did not occur"
+        )
+    died = f"{fmt.counted(competing, 'patient')} died" if competing else "no patient died"
+    return f"{what} occurred in {fmt.count(events)} and {died} without it"
 
 
 def _lower(label: str) -> str:
