@@ -353,3 +353,37 @@ def test_a_landmark_equal_to_the_summarys_names_the_estimate_it_equals(results):
     text = prose.survival_paragraph(results)
     assert "unchanged from 12 to 24 months" not in text
     assert text.count("unchanged at 24 months from the 1-year estimate") == 2
+
+
+@pytest.mark.parametrize(
+    ("counts", "survival", "competing"),
+    [
+        (
+            {"os": 0, "lfs": 0, "relapse": 0, "nrm_competing": 0},
+            "Among 16 patients, no deaths and no events of relapse or death occurred",
+            "Among 16 patients, none relapsed or died without prior relapse",
+        ),
+        (
+            {"os": 1, "lfs": 2, "relapse": 2, "nrm_competing": 0},
+            "Among 16 patients, 1 death and 2 events of relapse or death occurred",
+            "Among 16 patients, 2 relapsed and none died without prior relapse",
+        ),
+        (
+            {"os": 3, "lfs": 3, "relapse": 0, "nrm_competing": 3},
+            "Among 16 patients, 3 deaths and 3 events of relapse or death occurred",
+            "Among 16 patients, none relapsed and 3 died without prior relapse",
+        ),
+    ],
+)
+def test_counts_of_zero_read_as_words(counts, survival, competing):
+    """An early cohort with no event read "Among 16 patients, 0 deaths and 0 events of relapse or death occurred"
+    and "0 relapsed and 0 died without prior relapse"."""
+    changed = copy.deepcopy(shipped_results())
+    ends = changed["endpoints"]
+    ends["os"]["events"], ends["lfs"]["events"] = counts["os"], counts["lfs"]
+    ends["relapse"]["events"], ends["relapse"]["competing_events"] = (
+        counts["relapse"],
+        counts["nrm_competing"],
+    )
+    assert str(prose.survival_paragraph(changed)).startswith(survival + " (Figure")
+    assert str(prose.competing_risks_paragraph(changed)).startswith(competing + " (Figure")

@@ -81,9 +81,9 @@ def _headline(landmarks: list[dict]) -> dict | None:
 
 
 def _events(n: int | None, key: str = "lfs") -> str:
-    """``"1 death"``, ``"5 deaths"``, ``"7 events"``."""
+    """``"1 death"``, ``"5 deaths"``, ``"7 events"``, ``"no events"``."""
     one, many = EVENT_NOUNS.get(key, ("event", "events"))
-    return f"{fmt.count(n)} {one if n == 1 else many}"
+    return f"{fmt.count(n) if n else 'no'} {one if n == 1 else many}"
 
 
 def _by_cutoff(results: dict) -> str:
@@ -396,9 +396,13 @@ def survival_paragraph(results: dict) -> Markdown:
 def competing_risks_paragraph(results: dict) -> Markdown:
     """Relapse and non-relapse mortality (competing risks) beyond the summary's headline landmark."""
     relapse, nrm = results["endpoints"]["relapse"], results["endpoints"]["nrm"]
+    relapsed, died = relapse["events"], relapse["competing_events"]
+    if relapsed or died:
+        who = f"{fmt.count(relapsed) if relapsed else 'none'} relapsed and {fmt.count(died) if died else 'none'} died"
+    else:
+        who = "none relapsed or died"
     parts = [
-        f"Among {fmt.counted(relapse['n'], 'patient')}, {fmt.count(relapse['events'])} relapsed and "
-        f"{fmt.count(relapse['competing_events'])} died without prior relapse "
+        f"Among {fmt.counted(relapse['n'], 'patient')}, {who} without prior relapse "
         f"({numbering.figure('cif_relapse_nrm')})."
     ]
     for block in (relapse, nrm):
