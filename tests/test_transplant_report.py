@@ -185,3 +185,21 @@ def test_counts_of_zero_are_said_in_words(events, competing, sentence):
     results["endpoints"]["neutrophil_engraftment"].update(events=events, competing_events=competing)
     text = str(transplant_prose.engraftment_paragraph(results))
     assert f"Among 14 patients, {sentence} (Figure" in text, text
+
+
+@pytest.mark.parametrize("group", ["engraftment", "agvhd", "cgvhd", "grfs"])
+def test_transplant_curve_legends_sit_above_the_data(tmp_path, group):
+    """Issue #10 (legends never cover data) for the transplant figures: their legends were placed inside the axes
+    (engraftment lower right, GVHD upper left), where the curves of a cohort that engrafts early (a synthetic
+    40-patient cohort: every neutrophil count recovered by day 36) ran through them. They now sit above the plot,
+    as every other curve figure's."""
+    from cartreport.cohorts.synthetic import synthetic_cohort
+    from cartreport.cohorts.synthetic_transplant import add_transplant_outcomes
+
+    data = tmp_path / "cohort.csv"
+    add_transplant_outcomes(synthetic_cohort(40, seed=3), seed=3).to_csv(data, index=False)
+    fig = transplant_figure(api.load_analysis(data=str(data)), group)
+    fig.canvas.draw()
+    legend = (fig.legends or [ax.get_legend() for ax in fig.axes if ax.get_legend()])[0].get_window_extent()
+    curves = next(ax for ax in fig.axes if ax.get_label() == "curves").get_window_extent()
+    assert legend.y0 >= curves.y1 - 1e-6, (legend, curves)

@@ -109,7 +109,6 @@ def plot_transplant_curves(fits: Mapping, group: str, survival: Mapping | None =
         xticks_months=ticks,
         max_months=float(ticks[-1]) if fixed is not None else None,
         landmarks_months=landmarks,
-        legend_loc="lower right" if group == "engraftment" else "upper left",
     )
 
 
