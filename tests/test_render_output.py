@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,59 @@ def test_a_file_the_user_added_to_a_report_folder_is_not_lost(tmp_path: Path) ->
     with pytest.raises(OutputFolderError, match="also holds my_notes.txt, which cartreport did not write"):
         write_atomically(never, out)
     assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("added", "shown"),
+    [
+        ("figures/km_os_lfs_edited.png", "figures/km_os_lfs_edited.png"),
+        # JupyterLab's, when the executed notebooks are opened in the report folder
+        ("notebooks/.ipynb_checkpoints/03_survival-checkpoint.ipynb", "notebooks/.ipynb_checkpoints"),
+        ("tables/mine/notes.txt", "tables/mine"),
+    ],
+)
+def test_a_file_the_user_added_inside_a_report_folders_subfolder_is_not_lost(
+    tmp_path: Path, added: str, shown: str
+) -> None:
+    """The marker listed only the report folder's own entries, so a file the user put in ``figures/``, ``tables/`` or
+    ``notebooks/`` (JupyterLab's checkpoints, a figure edited for a talk) was deleted with the report on the next
+    run. Everything below the folder is listed now, and a file it does not list is the user's."""
+    out = tmp_path / "report"
+    earlier_report(
+        out,
+        {
+            "report.html": b"old",
+            "figures/km_os_lfs.png": b"png",
+            "notebooks/03_survival.ipynb": b"{}",
+            "tables/landmarks.csv": b"a,b",
+        },
+    )
+    (out / added).parent.mkdir(parents=True, exist_ok=True)
+    (out / added).write_text("the user's own work")
+    before = tree(tmp_path)
+    with pytest.raises(
+        OutputFolderError, match=f"also holds {re.escape(shown)}, which cartreport did not write"
+    ):
+        write_atomically(never, out)
+    assert tree(tmp_path) == before
+
+
+def test_a_file_the_user_added_to_a_kept_failed_folder_is_not_lost(tmp_path: Path) -> None:
+    """``<output>.failed/`` (the failing notebooks, kept for debugging) was deleted whole by the next good run, with
+    whatever the user had saved in it while debugging."""
+    out = tmp_path / "report"
+
+    def failing(folder: Path) -> None:
+        (folder / "failed").mkdir()
+        (folder / "failed" / "02_bad.ipynb").write_text("{}")
+        raise RuntimeError("section failed")
+
+    with pytest.raises(RuntimeError):
+        write_atomically(failing, out)
+    (tmp_path / "report.failed" / "debug").mkdir()
+    (tmp_path / "report.failed" / "debug" / "fix.py").write_text("my fix")
+    write_atomically(lambda folder: (folder / "report.html").write_text("new"), out)
+    assert (tmp_path / "report.failed" / "debug" / "fix.py").read_text() == "my fix"
 
 
 def test_an_empty_or_absent_folder_is_written(tmp_path: Path) -> None:

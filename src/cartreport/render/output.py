@@ -46,10 +46,27 @@ def marker_path(folder: Path, kind: str) -> Path:
     return Path(folder) / f".cartreport-{kind}"
 
 
+def _below(folder: Path, descend: Callable[[str], bool] = lambda path: True) -> Iterator[str]:
+    """Everything below ``folder``, files and folders, as ``/``-separated paths relative to it (``figures``,
+    ``figures/km.png``), folder by folder; symbolic links are listed, never followed, and a folder is entered only
+    if ``descend(path)``."""
+    pending = [""]
+    while pending:
+        prefix = pending.pop()
+        with os.scandir(folder / prefix) as scan:
+            for entry in scan:
+                path = f"{prefix}{entry.name}"
+                yield path
+                if entry.is_dir(follow_symlinks=False) and descend(path):
+                    pending.append(path + "/")
+
+
 def claim_folder(folder: Path, kind: str) -> None:
-    """Write ``folder``'s marker: the tool version and the entries cartreport put there (sorted)."""
+    """Write ``folder``'s marker: the tool version and the entries cartreport put there (sorted): for a report or
+    failed folder every file and folder below it (``figures/km.png``), for a batch folder its own entries."""
     marker = marker_path(folder, kind)
-    entries = sorted(p.name for p in Path(folder).iterdir() if p.name != marker.name)
+    names = _below(Path(folder)) if kind != "batch" else (p.name for p in Path(folder).iterdir())
+    entries = sorted(name for name in names if name != marker.name)
     text = json.dumps(
         {"tool": "cartreport", "version": __version__, "kind": kind, "entries": entries}, indent=1
     )
@@ -74,9 +91,10 @@ def _marked_entries(folder: Path, kind: str) -> set[str] | None:
 def _foreign_entries(folder: Path, kind: str) -> list[str] | None:
     """Up to ``_LISTED`` entries of ``folder`` cartreport did not write (sorted); ``None`` if all are ours.
 
-    An empty folder is ours. A report folder is ours if its marker lists every entry in it (a file the user
-    added to a report folder would be lost when the report is replaced); a batch folder if it carries its
-    marker (a batch writes inside it, replacing only its runs' report folders, each checked as a report).
+    An empty folder is ours. A report (or failed) folder is ours if its marker lists every file and folder below
+    it (a file the user added to it, also inside ``figures/`` or ``notebooks/``, would be lost when the report is
+    replaced); a batch folder if it carries its marker (a batch writes inside it, replacing only its runs' report
+    folders, each checked as a report).
     """
     with os.scandir(folder) as scan:
         names = sorted(e.name for e in itertools.islice(scan, _LISTED + 1))
@@ -85,10 +103,11 @@ def _foreign_entries(folder: Path, kind: str) -> list[str] | None:
     ours = _marked_entries(folder, kind)
     if ours is None:
         return names
-    if kind != "report":
+    if kind == "batch":
         return None
-    foreign = [n for n in names if n not in ours]
-    return foreign or None
+    # a folder the user made is named, not entered: the walk reads what the marker lists and _LISTED entries more
+    foreign = itertools.islice((p for p in _below(folder, ours.__contains__) if p not in ours), _LISTED + 1)
+    return sorted(foreign) or None
 
 
 def _describe(names: list[str]) -> str:
