@@ -194,6 +194,40 @@ def test_a_batch_never_replaces_a_users_folder_named_like_a_run(tiny_grid, tmp_p
     assert _tree(tmp_path) == before
 
 
+def test_an_interrupted_run_never_deletes_the_users_folder_named_like_its_failed_folder(
+    tmp_path, monkeypatch
+):
+    """A run stopped by a signal deleted ``<batch>/<name>.failed`` whole, to drop the notebooks its stop had just
+    moved there; but a folder of that name that is the user's (a batch folder may hold the user's files) is kept,
+    and the notebooks go beside it (``<name>.failed-<random>``): the user's folder was deleted."""
+    from cartreport import api
+    from cartreport.errors import SectionFailed
+    from cartreport.render import write_atomically
+    from cartreport.render.output import claim_folder
+
+    out = tmp_path / "D"
+    (out / "all.failed").mkdir(parents=True)
+    (out / "all.failed" / "mine.txt").write_text("the user's notes")
+    claim_folder(out, "batch")
+
+    def stopped_while_running(params, folder, kernel=None):
+        def build(tmp):
+            (tmp / "failed").mkdir()
+            (tmp / "failed" / "03_survival.ipynb").write_text("{}")
+            batch_workers.stop_batch("b1")  # the signal: the report's kernel is killed, its cell fails
+            raise SectionFailed("03_survival", "DeadKernelError", tmp / "failed" / "03_survival.ipynb")
+
+        return write_atomically(build, folder)
+
+    monkeypatch.setattr(api, "run_resolved_report", stopped_while_running)
+    monkeypatch.setattr(batch_workers, "_worker_kernel", lambda print_writer=False: None)
+    monkeypatch.setattr(batch_workers, "_STOPPED", set())
+    run = batch_workers.BatchRun("all", {}, resolved=True)
+    assert batch_workers.run_one(run, str(out), "b1")["status"] == "interrupted"
+    assert (out / "all.failed" / "mine.txt").read_text() == "the user's notes"
+    assert sorted(p.name for p in out.iterdir()) == [".cartreport-batch", "all.failed"]
+
+
 def test_a_batch_refuses_an_output_dir_parameter_before_any_run(tmp_path, capsys):
     grid = tmp_path / "grid.yaml"
     grid.write_text(yaml.safe_dump({"runs": [{"name": "a"}, {"name": "b", "output_dir": "x"}]}))

@@ -26,7 +26,7 @@ from pathlib import Path
 from cartreport import __version__
 from cartreport.errors import OutputFolderError, SectionFailed
 
-__all__ = ["check_output_folder", "claim_folder", "marker_path", "write_atomically"]
+__all__ = ["check_output_folder", "claim_folder", "marker_path", "remove_if_ours", "write_atomically"]
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def _remove_if_ours(path: Path, kind: str) -> bool:
+def remove_if_ours(path: Path, kind: str) -> bool:
     """Remove ``path`` if absent or a folder cartreport marked as ``kind``; ``False`` if it is the user's."""
     if not (path.exists() or path.is_symlink()):
         return True
@@ -208,7 +208,7 @@ def _remove_if_ours(path: Path, kind: str) -> bool:
 
 def _keep_failed(failed: Path, failed_sibling: Path, exc: BaseException) -> None:
     """Move ``failed`` to ``failed_sibling`` (replacing an older one of ours) and point ``exc`` there."""
-    if not _remove_if_ours(failed_sibling, "failed"):  # the user's: keep it, and ours beside it
+    if not remove_if_ours(failed_sibling, "failed"):  # the user's: keep it, and ours beside it
         failed_sibling = failed_sibling.with_name(f"{failed_sibling.name}-{uuid.uuid4().hex[:8]}")
     if not failed.is_dir():
         return
@@ -318,6 +318,6 @@ def write_atomically(
             ) from None
     if had_old:
         _remove(trash)
-    _remove_if_ours(failed_sibling, "failed")
+    remove_if_ours(failed_sibling, "failed")
     logger.info("report written to %s", output_dir)
     return output_dir
