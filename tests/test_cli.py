@@ -531,3 +531,21 @@ def test_run_starts_its_kernel_before_the_heavy_imports(tmp_path, argv, started)
     if started:
         assert proc.returncode == 2 and proc.stderr.startswith("error: "), proc.stderr
         assert list(tmp_path.iterdir()) == [], "the kernel's private folder is deleted"
+
+
+def test_a_signal_as_the_report_was_moved_into_place_says_the_report_was_written(
+    tmp_path, monkeypatch, capsys
+):
+    """A signal that came while the finished report was swapped in stops the run once it is (exit 130), and the
+    message said "nothing was written" next to the new report."""
+    from cartreport import api
+
+    def written_then_stopped(params, output, **kwargs):
+        stop = KeyboardInterrupt()
+        stop.add_note(f"the report was written to {output} before the signal came")
+        raise stop
+
+    monkeypatch.setattr(api, "run_report", written_then_stopped)
+    assert cli.main(["run", "--output", str(tmp_path / "r")]) == 130
+    err = capsys.readouterr().err
+    assert err == f"interrupted; the report was written to {tmp_path / 'r'} before the signal came\n"

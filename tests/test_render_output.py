@@ -396,3 +396,57 @@ def test_another_run_swapping_the_same_folder_at_the_same_moment_is_one_line(
     monkeypatch.setattr(output.os, "rename", real)
     assert (out / "a.txt").read_text() == "earlier"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+
+
+@pytest.mark.parametrize(
+    ("moment", "written"),
+    [
+        ("before the swap", False),
+        ("between the two renames", True),
+        ("after the two renames", True),
+        ("while the earlier report is deleted", True),
+    ],
+)
+def test_a_signal_during_the_swap_never_loses_or_hides_a_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moment: str, written: bool
+) -> None:
+    """Ctrl-C (or SIGTERM) between the swap's two renames left no report at --output: the earlier one was hidden in
+    ``.report.trash-*`` and the new one deleted. A signal after them was turned into "another run wrote this
+    folder at the same time" (the rename back failed), and one while the earlier report was deleted left half of
+    it beside the output. The swap now finishes first; the signal stops the run after it (saying the report was
+    written), or before it (nothing written)."""
+    import os
+    import signal
+
+    from cartreport.render import output
+
+    out = tmp_path / "report"
+    write_atomically(lambda tmp: (tmp / "report.html").write_text("earlier"), out)
+    real_rename, real_remove = os.rename, output._remove
+    renames = []
+
+    def rename(src, dst):
+        real_rename(src, dst)
+        renames.append(dst)
+        if (moment, len(renames)) in (("between the two renames", 1), ("after the two renames", 2)):
+            signal.raise_signal(signal.SIGINT)
+
+    def remove(path):
+        if moment == "while the earlier report is deleted" and ".trash-" in path.name:
+            (path / "report.html").unlink()
+            signal.raise_signal(signal.SIGINT)
+        real_remove(path)
+
+    def build(tmp):
+        (tmp / "report.html").write_text("new")
+        if moment == "before the swap":
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(output.os, "rename", rename)
+    monkeypatch.setattr(output, "_remove", remove)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        write_atomically(build, out)
+    assert (out / "report.html").read_text() == ("new" if written else "earlier")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+    notes = getattr(stopped.value, "__notes__", [])
+    assert notes == ([f"the report was written to {out} before the signal came"] if written else [])

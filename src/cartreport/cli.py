@@ -298,8 +298,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exit_code(exc)
     except KeyboardInterrupt as stop:
-        # a report is written atomically (nothing or all of it); a batch's finished reports stay where they are
+        # a report is written atomically (nothing or all of it: a note says it was written, when the signal came as
+        # it was moved into place); a batch's finished reports stay where they are
         done = "nothing was written" if command != "batch" else "reports that had finished are kept"
+        done = "; ".join(getattr(stop, "__notes__", None) or [done])
         print(f"interrupted; {done}", file=sys.stderr)
         return EXIT_SIGNAL_BASE + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error of ours

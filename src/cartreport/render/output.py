@@ -19,6 +19,8 @@ import json
 import logging
 import os
 import shutil
+import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -247,7 +249,9 @@ def write_atomically(
     ``output_dir`` (if any) is renamed to ``.<name>.trash-<random>``, the new folder renamed into place and
     the old one deleted; a stale ``<name>.failed`` sibling of ours is removed. On any exception (also
     Ctrl-C) the temporary folder is deleted, except its ``failed/`` subfolder which is moved to
-    ``<output_dir>.failed/`` for debugging, and the exception re-raised; ``output_dir`` is untouched.
+    ``<output_dir>.failed/`` for debugging, and the exception re-raised; ``output_dir`` is untouched. SIGINT and
+    SIGTERM wait while the folders are swapped and the old one deleted; one that came then is raised once they are
+    done, with a note (``add_note``) that the report was written.
 
     Parameters
     ----------
@@ -281,43 +285,85 @@ def write_atomically(
             shown, f"its folder cannot be made ({exc.strerror})", "check the path"
         ) from None
     failed_sibling = output_dir.with_name(output_dir.name + ".failed")
-    with _tmp_beside(output_dir, shown) as tmp:
-        try:
-            build(tmp)
-            claim_folder(tmp, "report")
-            check_output_folder(shown, "report", inputs=inputs)  # the user may have used the folder meanwhile
-        except BaseException as exc:
+    written = False
+    try:
+        with _tmp_beside(output_dir, shown) as tmp:
             try:
-                _keep_failed(tmp / "failed", failed_sibling, exc)
-            except OSError:  # never hide the build's own exception
-                logger.exception("could not keep the failing notebooks")
-            raise
-        trash = output_dir.with_name(f".{output_dir.name}.trash-{uuid.uuid4().hex[:8]}")
-        had_old = output_dir.exists() or output_dir.is_symlink()
-        try:
-            if had_old:
-                os.rename(output_dir, trash)
-            try:
-                os.rename(tmp, output_dir)
-            except BaseException:
-                if had_old:
-                    os.rename(trash, output_dir)
+                build(tmp)
+                claim_folder(tmp, "report")
+                check_output_folder(
+                    shown, "report", inputs=inputs
+                )  # the user may have used the folder meanwhile
+            except BaseException as exc:
+                try:
+                    _keep_failed(tmp / "failed", failed_sibling, exc)
+                except OSError:  # never hide the build's own exception
+                    logger.exception("could not keep the failing notebooks")
                 raise
-        except OSError as exc:
-            kept = f"; the earlier report is in {trash.name}" if trash.exists() else ""
-            if (
-                exc.errno in _RACED
-            ):  # the folder changed between the check and the swap: another run swapped in
-                raise OutputFolderError(
-                    shown,
-                    f"another run wrote this folder at the same time ({exc.strerror or exc}){kept}",
-                    "run one report per folder at a time, and run this one again",
-                ) from None
-            raise OutputFolderError(
-                shown, f"it could not be replaced ({exc.strerror or exc}){kept}", _WRITABLE
-            ) from None
-    if had_old:
-        _remove(trash)
-    remove_if_ours(failed_sibling, "failed")
+            # a signal never cuts the swap and the earlier report's removal in the middle (a report hidden in its
+            # trash folder, or half of it left beside the output): it stops the run before them or once they are done
+            with _signals_held() as came:
+                if not came:
+                    trash = _swap(tmp, output_dir, shown)
+                    written = True
+                    if trash is not None:
+                        _remove(trash)
+                    remove_if_ours(failed_sibling, "failed")
+    except KeyboardInterrupt as stop:
+        if written:
+            stop.add_note(f"the report was written to {output_dir} before the signal came")
+        raise
     logger.info("report written to %s", output_dir)
     return output_dir
+
+
+def _swap(tmp: Path, output_dir: Path, shown: Path) -> Path | None:
+    """Rename ``tmp`` to ``output_dir``, the earlier folder (if any) out of the way first; return where it went."""
+    trash = output_dir.with_name(f".{output_dir.name}.trash-{uuid.uuid4().hex[:8]}")
+    had_old = output_dir.exists() or output_dir.is_symlink()
+    try:
+        if had_old:
+            os.rename(output_dir, trash)
+        try:
+            os.rename(tmp, output_dir)
+        except OSError:
+            if had_old:
+                os.rename(trash, output_dir)
+            raise
+    except OSError as exc:
+        kept = f"; the earlier report is in {trash.name}" if trash.exists() else ""
+        if exc.errno in _RACED:  # the folder changed between the check and the swap: another run swapped in
+            raise OutputFolderError(
+                shown,
+                f"another run wrote this folder at the same time ({exc.strerror or exc}){kept}",
+                "run one report per folder at a time, and run this one again",
+            ) from None
+        raise OutputFolderError(
+            shown, f"it could not be replaced ({exc.strerror or exc}){kept}", _WRITABLE
+        ) from None
+    return trash if had_old else None
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[list[int]]:
+    """While the block runs, SIGINT and SIGTERM only are noted (in the list yielded); their handlers run after it.
+
+    Only the main thread runs signal handlers, so elsewhere the block simply runs. A handler that is not Python's
+    (the default action) is carried out after the block by sending the signal again.
+    """
+    came: list[int] = []
+    previous: dict[int, object] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda signum, _frame: came.append(signum))
+    try:
+        yield came
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        if came:
+            handler = previous.get(came[0])
+            if callable(handler):
+                handler(came[0], None)
+            elif handler != signal.SIG_IGN:
+                signal.raise_signal(came[0])
