@@ -291,9 +291,8 @@ def write_atomically(
             try:
                 build(tmp)
                 claim_folder(tmp, "report")
-                check_output_folder(
-                    shown, "report", inputs=inputs
-                )  # the user may have used the folder meanwhile
+                # the user may have used the folder meanwhile
+                check_output_folder(shown, "report", inputs=inputs)
             except BaseException as exc:
                 try:
                     _keep_failed(tmp / "failed", failed_sibling, exc)
