@@ -450,3 +450,51 @@ def test_a_signal_during_the_swap_never_loses_or_hides_a_report(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
     notes = getattr(stopped.value, "__notes__", [])
     assert notes == ([f"the report was written to {out} before the signal came"] if written else [])
+
+
+def test_what_a_killed_run_left_beside_the_report_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    """A run killed outright (kill -9, out of memory) leaves its half-built report in ``.report.tmp-*`` beside the
+    output (figures and tables of the patients): it stayed there for good. The next run into that folder removes
+    it; another run's folder that is still being built, and anything else, stay."""
+    import fcntl
+    import os
+
+    out = tmp_path / "report"
+    earlier_report(out)
+    killed = tmp_path / ".report.tmp-0123abcd"
+    (killed / "figures").mkdir(parents=True)
+    (killed / "figures" / "swimmer.png").write_bytes(b"the patients")
+    building = tmp_path / ".report.tmp-89abcdef"  # another run, building now
+    building.mkdir()
+    mine = tmp_path / ".report.tmp-notes"
+    mine.mkdir()
+    held = os.open(building, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_SH)
+        write_atomically(lambda folder: (folder / "report.html").write_text("new"), out)
+    finally:
+        os.close(held)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".report.tmp-89abcdef",
+        ".report.tmp-notes",
+        "report",
+    ]
+    assert (out / "report.html").read_text() == "new"
+
+
+def test_an_earlier_report_a_killed_run_left_in_its_trash_folder_comes_back(tmp_path: Path) -> None:
+    """A run killed between the swap's two renames leaves no report at --output: the earlier one is in
+    ``.report.trash-*``. The next run puts it back before anything else, so that it is not lost if that run fails."""
+    import os
+
+    out = tmp_path / "report"
+    earlier_report(out, {"report.html": b"earlier"})
+    os.rename(out, tmp_path / ".report.trash-0123abcd")
+
+    def failing(folder: Path) -> None:
+        raise RuntimeError("section failed")
+
+    with pytest.raises(RuntimeError):
+        write_atomically(failing, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+    assert (out / "report.html").read_bytes() == b"earlier"

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import itertools
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import threading
@@ -233,9 +235,71 @@ def _tmp_beside(output_dir: Path, shown: Path) -> Iterator[Path]:
         reason = f"cartreport cannot write in {output_dir.parent} ({exc.strerror})"
         raise OutputFolderError(shown, reason, _WRITABLE) from None
     try:
-        yield tmp
+        with _in_use(tmp):
+            yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+#: what a run builds (``tmp``) and where it moves the report it replaces (``trash``), beside the output folder
+_LEFTOVER = re.compile(r"\.(?P<name>.+)\.(?P<kind>tmp|trash)-[0-9a-f]{8}")
+
+
+@contextlib.contextmanager
+def _in_use(folder: Path) -> Iterator[None]:
+    """Hold a shared lock (``flock``) on ``folder`` while the block runs: a run's own folders are in use, a killed
+    run's (the lock goes with its process) are not. Without locks (another system, some network file systems)
+    nothing is held, and nothing is ever taken for abandoned."""
+    try:
+        import fcntl
+
+        handle = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(handle, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(handle)
+
+
+def _abandoned(folder: Path) -> bool:
+    """Whether no run holds ``folder`` (:func:`_in_use`); ``False`` when that cannot be told."""
+    try:
+        import fcntl
+
+        handle = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):
+        return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held by a run, or no locks here
+        return False
+    else:
+        return True
+    finally:
+        os.close(handle)
+
+
+def _clear_leftovers(output_dir: Path) -> None:
+    """What runs killed outright (kill -9, out of memory) left beside ``output_dir``: their half-built folders
+    (``.<name>.tmp-*``) are deleted; a report one of them had moved aside (``.<name>.trash-*``) is put back if
+    ``output_dir`` is missing (it was killed between the swap's two renames), deleted otherwise."""
+    for entry in sorted(output_dir.parent.glob(f".{glob.escape(output_dir.name)}.*-*")):
+        found = _LEFTOVER.fullmatch(entry.name)
+        if not found or found["name"] != output_dir.name or entry.is_symlink() or not entry.is_dir():
+            continue
+        if not _abandoned(entry):
+            continue
+        if found["kind"] == "trash" and not (output_dir.exists() or output_dir.is_symlink()):
+            logger.warning("the earlier report, left in %s by a run that was killed, is put back", entry.name)
+            with contextlib.suppress(OSError):
+                os.rename(entry, output_dir)
+                continue
+        logger.info("removing %s, left by a run that was killed", entry.name)
+        shutil.rmtree(entry, ignore_errors=True)
 
 
 def write_atomically(
@@ -251,7 +315,9 @@ def write_atomically(
     Ctrl-C) the temporary folder is deleted, except its ``failed/`` subfolder which is moved to
     ``<output_dir>.failed/`` for debugging, and the exception re-raised; ``output_dir`` is untouched. SIGINT and
     SIGTERM wait while the folders are swapped and the old one deleted; one that came then is raised once they are
-    done, with a note (``add_note``) that the report was written.
+    done, with a note (``add_note``) that the report was written. The folders a run builds and moves aside are held
+    (``flock``) while it runs: first, what runs killed outright left beside ``output_dir`` is cleared (an earlier
+    report one left aside put back).
 
     Parameters
     ----------
@@ -284,6 +350,7 @@ def write_atomically(
         raise OutputFolderError(
             shown, f"its folder cannot be made ({exc.strerror})", "check the path"
         ) from None
+    _clear_leftovers(output_dir)
     failed_sibling = output_dir.with_name(output_dir.name + ".failed")
     written = False
     try:
@@ -301,7 +368,7 @@ def write_atomically(
                 raise
             # a signal never cuts the swap and the earlier report's removal in the middle (a report hidden in its
             # trash folder, or half of it left beside the output): it stops the run before them or once they are done
-            with _signals_held() as came:
+            with _signals_held() as came, _in_use(output_dir):  # the earlier report, until it is deleted
                 if not came:
                     trash = _swap(tmp, output_dir, shown)
                     written = True
