@@ -228,6 +228,15 @@ def test_an_interrupted_run_never_deletes_the_users_folder_named_like_its_failed
     assert sorted(p.name for p in out.iterdir()) == [".cartreport-batch", "all.failed"]
 
 
+def test_a_run_name_ending_in_a_line_break_is_refused(tmp_path):
+    """``name: |`` (a YAML block, which ends in a line break) passed the name rule (``$`` matches before a final
+    line break): the run wrote a folder named ``all`` plus a line break, beside an ``all`` of its own."""
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("runs:\n  - name: |\n      all\n  - name: all\n")
+    with pytest.raises(ParameterError, match="letters, digits"):
+        batch.load_grid(grid)
+
+
 def test_a_batch_refuses_an_output_dir_parameter_before_any_run(tmp_path, capsys):
     grid = tmp_path / "grid.yaml"
     grid.write_text(yaml.safe_dump({"runs": [{"name": "a"}, {"name": "b", "output_dir": "x"}]}))

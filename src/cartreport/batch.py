@@ -55,7 +55,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=+-]*")
 #: what a batch writes beside its report folders; a run may not be named so (in any case)
 _RESERVED = ("summary.csv", "index.html")
 #: longest run name: ``.NAME.tmp-xxxxxxxx`` must still fit a file-system name (255 bytes)
@@ -122,7 +122,7 @@ def expand_grid(grid: dict, base_dir: Path | None = None) -> list[BatchRun]:
 
 def _check_name(name: str) -> None:
     """A run name is one safe folder name inside the batch's output folder, not one of the batch's own files."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ParameterError("name", name, "run names may hold letters, digits and _ . = + - only")
     if len(name) > MAX_NAME_LENGTH:
         raise ParameterError(
