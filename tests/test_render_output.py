@@ -498,3 +498,18 @@ def test_an_earlier_report_a_killed_run_left_in_its_trash_folder_comes_back(tmp_
         write_atomically(failing, out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
     assert (out / "report.html").read_bytes() == b"earlier"
+
+
+def test_a_folder_name_too_long_to_be_swapped_is_refused_before_any_work(tmp_path: Path) -> None:
+    """A 240-character --output was written once; the next run built the whole report, then failed with a traceback
+    (``File name too long``, from the name the earlier report is moved to: ``.<name>.trash-<8 characters>``). A
+    name leaving no room for it is refused before any work; one that does is written and replaced."""
+    for length in (240, 250):
+        with pytest.raises(OutputFolderError, match="its name is too long"):
+            write_atomically(never, tmp_path / ("r" * length))
+    assert list(tmp_path.iterdir()) == []
+    out = tmp_path / ("r" * 239)
+    for content in ("earlier", "new"):
+        write_atomically(lambda folder, content=content: (folder / "report.html").write_text(content), out)
+    assert (out / "report.html").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]

@@ -171,6 +171,7 @@ def check_output_folder(
     if existing != absolute and not existing.is_dir():
         raise OutputFolderError(shown, f"{existing} is a file, so no folder can be made in it", new_folder)
     place = existing if existing != absolute else absolute.parent  # where the report's folder is made
+    _check_name_length(shown, absolute.name, place)
     if not os.access(place, os.W_OK | os.X_OK):  # also a read-only mount, which refuses root too
         raise OutputFolderError(shown, f"cartreport cannot write in {place}", _WRITABLE)
     if existing != absolute:
@@ -191,6 +192,26 @@ def check_output_folder(
             shown, reason, "choose a new or empty folder, or remove what is in it yourself"
         )
     return absolute
+
+
+#: what the longest name a run gives a folder beside the output adds to the output's name (``.NAME.trash-1234abcd``)
+_ASIDE = len(".") + len(".trash-") + 8
+
+
+def _check_name_length(shown: Path, name: str, place: Path) -> None:
+    """Refuse a folder name that leaves no room for the names of the folders a run makes beside it."""
+    try:
+        longest = os.pathconf(place, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows), or no such setting here
+        longest = 255
+    size = len(os.fsencode(name))
+    if size + _ASIDE > longest:
+        raise OutputFolderError(
+            shown,
+            f"its name is too long ({size} bytes; cartreport needs {_ASIDE} more for the folders it makes beside "
+            f"it, and a name here may have {longest})",
+            "choose a shorter name",
+        )
 
 
 def _remove(path: Path) -> None:
