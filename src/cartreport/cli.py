@@ -26,6 +26,7 @@ from cartreport.errors import (
     KernelError,
     ParameterError,
     PrintFilesError,
+    ReportWriteError,
     SectionFailed,
     Terminated,
 )
@@ -40,6 +41,7 @@ EXIT_SIGNAL_BASE = 128
 EXIT_CODES: tuple[tuple[type[CartreportError], int], ...] = (
     (SectionFailed, EXIT_PROBLEMS),  # the data and parameters were valid; a notebook cell raised
     (PrintFilesError, EXIT_PROBLEMS),  # the data and parameters were valid; a figure could not be written
+    (ReportWriteError, EXIT_PROBLEMS),  # the data and parameters were valid; the disk filled up
     (KernelError, EXIT_PROBLEMS),  # the report kernel could not start or died: the environment, not the input
     (CartreportError, EXIT_INVALID),  # invalid data, file, parameters or output folder: nothing ran
 )

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from cartreport import __version__
-from cartreport.errors import OutputFolderError, SectionFailed
+from cartreport.errors import OutputFolderError, ReportWriteError, SectionFailed
 
 __all__ = ["check_output_folder", "claim_folder", "marker_path", "remove_if_ours", "write_atomically"]
 
@@ -39,6 +39,8 @@ KINDS = ("report", "batch", "failed")
 _SHOWN = 3  # a refusal names this many of the user's files and counts the rest
 _LISTED = 1000  # at most this many entries are read from a folder that is not ours
 _WRITABLE = "choose a folder you can write to"
+#: what writing finds on a disk that is full, over quota or (remounted) read-only
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 #: what a rename finds when another run swapped the same folder between this run's check and its swap
 _RACED = frozenset({errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST})
 
@@ -384,8 +386,11 @@ def write_atomically(
             except BaseException as exc:
                 try:
                     _keep_failed(tmp / "failed", failed_sibling, exc)
-                except OSError:  # never hide the build's own exception
-                    logger.exception("could not keep the failing notebooks")
+                except OSError as error:  # never hide the build's own exception
+                    logger.error("could not keep the failing notebooks: %s", error.strerror or error)
+                if isinstance(exc, OSError) and exc.errno in _FULL:  # the earlier report is as it was
+                    hint = _WRITABLE if exc.errno == errno.EROFS else "free some space and run again"
+                    raise ReportWriteError(shown, exc.strerror or str(exc), hint) from None
                 raise
             # a signal never cuts the swap and the earlier report's removal in the middle (a report hidden in its
             # trash folder, or half of it left beside the output): it stops the run before them or once they are done
