@@ -237,6 +237,28 @@ def test_a_run_name_ending_in_a_line_break_is_refused(tmp_path):
         batch.load_grid(grid)
 
 
+def test_the_end_of_a_batch_removes_only_what_killed_reports_left(tmp_path):
+    """At its end a batch deleted every ``.<run>.tmp-*`` folder of its runs, to clear what workers killed outright
+    had left: a ``cartreport run --output <batch>/<run>`` (or another batch) building there at that moment lost
+    its folder and failed ("section 01_design failed: FileNotFoundError"). A folder a live run holds now stays."""
+    import fcntl
+    import os
+
+    out = tmp_path / "D"
+    building = out / ".all.tmp-0123abcd"  # another run into D/all, building now
+    killed = out / ".second.tmp-89abcdef"  # a worker killed outright
+    for folder in (building, killed):
+        (folder / "figures").mkdir(parents=True)
+    runs = [batch_workers.BatchRun(name, {}, resolved=True) for name in ("all", "second")]
+    held = os.open(building, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_SH)
+        batch._remove_leftovers(out, runs)
+    finally:
+        os.close(held)
+    assert sorted(p.name for p in out.iterdir()) == [".all.tmp-0123abcd"]
+
+
 def test_a_batch_refuses_an_output_dir_parameter_before_any_run(tmp_path, capsys):
     grid = tmp_path / "grid.yaml"
     grid.write_text(yaml.safe_dump({"runs": [{"name": "a"}, {"name": "b", "output_dir": "x"}]}))

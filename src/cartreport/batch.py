@@ -24,13 +24,11 @@ is :mod:`cartreport.cli`'s.
 
 from __future__ import annotations
 
-import glob
 import itertools
 import json
 import logging
 import math
 import re
-import shutil
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -138,16 +136,17 @@ def load_grid(path: str | Path) -> list[BatchRun]:
 
 
 def _remove_leftovers(output: Path, runs: list[BatchRun]) -> None:
-    """Delete the hidden ``.NAME.tmp-*`` / ``.NAME.trash-*`` folders of this batch's runs.
+    """Delete the hidden ``.NAME.tmp-*`` / ``.NAME.trash-*`` folders that workers killed outright left for this
+    batch's runs (:func:`cartreport.render.output.clear_leftovers`).
 
-    A worker killed outright (SIGKILL, a lost machine) cannot clean up; dask reruns its report elsewhere, and
-    once every report of the batch has ended nothing writes to those folders any more.
+    A worker killed outright (SIGKILL, a lost machine) cannot clean up; dask reruns its report elsewhere. A folder
+    that a live run holds (another ``cartreport run`` or batch writing the same folder) stays; where locks cannot
+    tell (some network file systems), once every report of the batch has ended its folders are taken for abandoned.
     """
+    from cartreport.render.output import clear_leftovers
+
     for run in runs:
-        for kind in ("tmp", "trash"):
-            for leftover in output.glob(f".{glob.escape(run.name)}.{kind}-*"):
-                logger.info("removing %s, left by a worker that was killed", leftover)
-                shutil.rmtree(leftover, ignore_errors=True)
+        clear_leftovers(output / run.name, unsure=True)
 
 
 def run_batch(

@@ -30,7 +30,14 @@ from pathlib import Path
 from cartreport import __version__
 from cartreport.errors import OutputFolderError, ReportWriteError, SectionFailed
 
-__all__ = ["check_output_folder", "claim_folder", "marker_path", "remove_if_ours", "write_atomically"]
+__all__ = [
+    "check_output_folder",
+    "claim_folder",
+    "clear_leftovers",
+    "marker_path",
+    "remove_if_ours",
+    "write_atomically",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -288,33 +295,36 @@ def _in_use(folder: Path) -> Iterator[None]:
         os.close(handle)
 
 
-def _abandoned(folder: Path) -> bool:
-    """Whether no run holds ``folder`` (:func:`_in_use`); ``False`` when that cannot be told."""
+def _abandoned(folder: Path, unsure: bool) -> bool:
+    """Whether no run holds ``folder`` (:func:`_in_use`); ``unsure`` when locks cannot tell."""
     try:
         import fcntl
 
         handle = os.open(folder, os.O_RDONLY)
     except (ImportError, OSError):
-        return False
+        return unsure
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:  # held by a run, or no locks here
+    except BlockingIOError:  # a run holds it
         return False
+    except OSError:  # no locks here (some network file systems)
+        return unsure
     else:
         return True
     finally:
         os.close(handle)
 
 
-def _clear_leftovers(output_dir: Path) -> None:
-    """What runs killed outright (kill -9, out of memory) left beside ``output_dir``: their half-built folders
-    (``.<name>.tmp-*``) are deleted; a report one of them had moved aside (``.<name>.trash-*``) is put back if
-    ``output_dir`` is missing (it was killed between the swap's two renames), deleted otherwise."""
+def clear_leftovers(output_dir: Path, *, unsure: bool = False) -> None:
+    """What runs killed outright (kill -9, out of memory, a lost worker) left beside ``output_dir``: their half-built
+    folders (``.<name>.tmp-*``) are deleted; a report one of them had moved aside (``.<name>.trash-*``) is put back
+    if ``output_dir`` is missing (it was killed between the swap's two renames), deleted otherwise. A folder a live
+    run holds stays; where locks cannot tell, ``unsure`` says whether it is taken for abandoned."""
     for entry in sorted(output_dir.parent.glob(f".{glob.escape(output_dir.name)}.*-*")):
         found = _LEFTOVER.fullmatch(entry.name)
         if not found or found["name"] != output_dir.name or entry.is_symlink() or not entry.is_dir():
             continue
-        if not _abandoned(entry):
+        if not _abandoned(entry, unsure):
             continue
         if found["kind"] == "trash" and not (output_dir.exists() or output_dir.is_symlink()):
             logger.warning("the earlier report, left in %s by a run that was killed, is put back", entry.name)
@@ -373,7 +383,7 @@ def write_atomically(
         raise OutputFolderError(
             shown, f"its folder cannot be made ({exc.strerror})", "check the path"
         ) from None
-    _clear_leftovers(output_dir)
+    clear_leftovers(output_dir)
     failed_sibling = output_dir.with_name(output_dir.name + ".failed")
     written = False
     try:
