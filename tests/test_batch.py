@@ -194,6 +194,71 @@ def test_a_batch_never_replaces_a_users_folder_named_like_a_run(tiny_grid, tmp_p
     assert _tree(tmp_path) == before
 
 
+def test_an_interrupted_run_never_deletes_the_users_folder_named_like_its_failed_folder(
+    tmp_path, monkeypatch
+):
+    """A run stopped by a signal deleted ``<batch>/<name>.failed`` whole, to drop the notebooks its stop had just
+    moved there; but a folder of that name that is the user's (a batch folder may hold the user's files) is kept,
+    and the notebooks go beside it (``<name>.failed-<random>``): the user's folder was deleted."""
+    from cartreport import api
+    from cartreport.errors import SectionFailed
+    from cartreport.render import write_atomically
+    from cartreport.render.output import claim_folder
+
+    out = tmp_path / "D"
+    (out / "all.failed").mkdir(parents=True)
+    (out / "all.failed" / "mine.txt").write_text("the user's notes")
+    claim_folder(out, "batch")
+
+    def stopped_while_running(params, folder, kernel=None):
+        def build(tmp):
+            (tmp / "failed").mkdir()
+            (tmp / "failed" / "03_survival.ipynb").write_text("{}")
+            batch_workers.stop_batch("b1")  # the signal: the report's kernel is killed, its cell fails
+            raise SectionFailed("03_survival", "DeadKernelError", tmp / "failed" / "03_survival.ipynb")
+
+        return write_atomically(build, folder)
+
+    monkeypatch.setattr(api, "run_resolved_report", stopped_while_running)
+    monkeypatch.setattr(batch_workers, "_worker_kernel", lambda print_writer=False: None)
+    monkeypatch.setattr(batch_workers, "_STOPPED", set())
+    run = batch_workers.BatchRun("all", {}, resolved=True)
+    assert batch_workers.run_one(run, str(out), "b1")["status"] == "interrupted"
+    assert (out / "all.failed" / "mine.txt").read_text() == "the user's notes"
+    assert sorted(p.name for p in out.iterdir()) == [".cartreport-batch", "all.failed"]
+
+
+def test_a_run_name_ending_in_a_line_break_is_refused(tmp_path):
+    """``name: |`` (a YAML block, which ends in a line break) passed the name rule (``$`` matches before a final
+    line break): the run wrote a folder named ``all`` plus a line break, beside an ``all`` of its own."""
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("runs:\n  - name: |\n      all\n  - name: all\n")
+    with pytest.raises(ParameterError, match="letters, digits"):
+        batch.load_grid(grid)
+
+
+def test_the_end_of_a_batch_removes_only_what_killed_reports_left(tmp_path):
+    """At its end a batch deleted every ``.<run>.tmp-*`` folder of its runs, to clear what workers killed outright
+    had left: a ``cartreport run --output <batch>/<run>`` (or another batch) building there at that moment lost
+    its folder and failed ("section 01_design failed: FileNotFoundError"). A folder a live run holds now stays."""
+    import fcntl
+    import os
+
+    out = tmp_path / "D"
+    building = out / ".all.tmp-0123abcd"  # another run into D/all, building now
+    killed = out / ".second.tmp-89abcdef"  # a worker killed outright
+    for folder in (building, killed):
+        (folder / "figures").mkdir(parents=True)
+    runs = [batch_workers.BatchRun(name, {}, resolved=True) for name in ("all", "second")]
+    held = os.open(building, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_SH)
+        batch._remove_leftovers(out, runs)
+    finally:
+        os.close(held)
+    assert sorted(p.name for p in out.iterdir()) == [".all.tmp-0123abcd"]
+
+
 def test_a_batch_refuses_an_output_dir_parameter_before_any_run(tmp_path, capsys):
     grid = tmp_path / "grid.yaml"
     grid.write_text(yaml.safe_dump({"runs": [{"name": "a"}, {"name": "b", "output_dir": "x"}]}))
@@ -520,6 +585,37 @@ def test_the_index_forest_plot_is_crisp_at_twice_its_display_size(tmp_path):
     png = Image.open(io.BytesIO(base64.b64decode(data)))
     for shown, pixels in zip((width, height), png.size, strict=True):  # odd pixel counts round up
         assert 2 * shown - 1 <= pixels <= 2 * shown
+
+
+def test_the_index_forest_plot_of_a_large_batch_stays_one_page(tmp_path):
+    """The forest plot had a row per run that finished: for a batch of 10,000 runs (as many as a grid may have)
+    index.html took 110 s and 6.2 GB of memory, for a 54 MB page with a picture 2,500 inches tall. It shows the first
+    FOREST_MAX_RUNS runs and says so; every run stays in the list and the summary table."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from cartreport.render.batch_index import FOREST_DENSITY, FOREST_MAX_RUNS, FOREST_PX_PER_INCH, write_index
+
+    n = 300
+    summary = pd.DataFrame(
+        {
+            "name": [f"run{i}" for i in range(n)],
+            "status": "ok",
+            "error": "",
+            "os_12m": 0.5,
+            "os_12m_ci_low": 0.3,
+            "os_12m_ci_high": 0.7,
+        }
+    )
+    write_index(summary, tmp_path)
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    data = re.search(r'<img alt="forest plot"[^>]*src="data:image/png;base64,([^"]+)"', page).group(1)
+    height = Image.open(io.BytesIO(base64.b64decode(data))).size[1] / (FOREST_PX_PER_INCH * FOREST_DENSITY)
+    assert FOREST_MAX_RUNS <= 50 and height < 1.5 + 0.25 * FOREST_MAX_RUNS
+    assert f"The forest plot shows the first {FOREST_MAX_RUNS} of the {n} runs that finished" in page
+    assert all(f'href="run{i}/report.html"' in page for i in range(n))
 
 
 def test_the_index_is_rendered_from_its_template_with_data_shown_as_written(tmp_path):

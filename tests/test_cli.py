@@ -548,3 +548,49 @@ def test_verbose_logs_cartreport_details_once_and_no_library_chatter(tmp_path):
     assert len(sections) == len(set(sections)) == 6, sections
     assert any(line.startswith("kernel ") for line in lines)  # cartreport's own debug details
     assert len(lines) < 30, lines
+
+
+def test_a_signal_as_the_report_was_moved_into_place_says_the_report_was_written(
+    tmp_path, monkeypatch, capsys
+):
+    """A signal that came while the finished report was swapped in stops the run once it is (exit 130), and the
+    message said "nothing was written" next to the new report."""
+    from cartreport import api
+
+    def written_then_stopped(params, output, **kwargs):
+        stop = KeyboardInterrupt()
+        stop.add_note(f"the report was written to {output} before the signal came")
+        raise stop
+
+    monkeypatch.setattr(api, "run_report", written_then_stopped)
+    assert cli.main(["run", "--output", str(tmp_path / "r")]) == 130
+    err = capsys.readouterr().err
+    assert err == f"interrupted; the report was written to {tmp_path / 'r'} before the signal came\n"
+
+
+def test_a_full_disk_while_the_report_is_written_is_one_line_and_keeps_the_earlier_report(
+    tmp_path, monkeypatch, capsys
+):
+    """A disk that filled up while report.docx was written gave a traceback (OSError: No space left on device),
+    after a second one from the logging of the notebooks that could not be kept. It is one line now, exit 1; the
+    earlier report stays as it was and nothing is left beside it."""
+    import errno
+
+    from cartreport import render
+    from cartreport.render import write_atomically
+
+    out = tmp_path / "reports" / "report"
+    write_atomically(lambda folder: (folder / "report.html").write_text("earlier"), out)
+
+    def disk_full(notebooks, title, path, *, base_dir):
+        path.write_bytes(b"PK\x03\x04 half a document")
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(render, "write_docx", disk_full)
+    assert cli.main(["run", "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"error: could not write the report to {out}: No space left on device")
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report"]
+    assert sorted(p.name for p in out.iterdir()) == [".cartreport-report", "report.html"]
+    assert (out / "report.html").read_text() == "earlier"

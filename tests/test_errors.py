@@ -57,6 +57,7 @@ def test_the_cli_maps_each_failure_to_its_exit_code():
     assert exit_code(ParameterError("ci_level", 2, "must be below 1")) == 2
     assert exit_code(errors.ReconstructionError("no order of 16 patients")) == 2
     assert exit_code(errors.KernelError("python3", "died before it was ready", "check it")) == 1
+    assert exit_code(errors.ReportWriteError("r", "No space left on device", "free some space")) == 1
 
 
 def test_data_file_error_carries_the_path_and_reads_as_one_sentence():

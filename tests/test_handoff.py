@@ -307,3 +307,81 @@ def test_a_kernel_started_through_a_wrapper_keeps_its_folder_while_the_report_pr
         for process in descendants:  # the wrapper and the kernel, if either is left
             with contextlib.suppress(psutil.Error):
                 process.kill()
+
+
+def test_a_kernel_whose_report_process_died_while_it_booted_deletes_its_private_folder(tmp_path):
+    """A report process killed while its kernel still booted (before the hand-off watcher started) and not yet
+    reaped by its own parent (a zombie: ``subprocess.run(..., capture_output=True)`` reaps it only once the kernel,
+    which holds the same pipes, has ended) was taken for a live report process (``os.kill(pid, 0)`` succeeds on a
+    zombie): the folder stayed, and the kernel with it until ipykernel's own poller ended it without deleting it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    runtime = tmp_path / "cr-k-test"
+    (runtime / "shared").mkdir(parents=True)
+    (runtime / "shared" / "handle.pkl").write_bytes(b"the patient table")
+    kernel = textwrap.dedent(
+        """
+        import time
+        time.sleep(1.5)  # booting: the report process is killed meanwhile
+        from cartreport.render import handoff
+        handoff.prefetch()
+        time.sleep(60)
+        """
+    )
+    parent = textwrap.dedent(
+        f"""
+        import os, signal, subprocess, sys
+        child = subprocess.Popen(
+            [sys.executable, "-c", {kernel!r}],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={{**os.environ, "JPY_PARENT_PID": str(os.getpid())}},
+        )
+        print(child.pid, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    env = {**os.environ, SHARED_DIR_ENV: str(runtime / "shared")}
+    report = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True, env=env)
+    child = int(report.stdout.readline())
+    deadline = time.monotonic() + 20
+    try:
+        while runtime.exists() or _alive(
+            child
+        ):  # the report process stays a zombie: not reaped until the end
+            assert time.monotonic() < deadline, "the kernel's private folder outlived its report process"
+            time.sleep(0.05)
+    finally:
+        if _alive(child):
+            os.kill(child, signal.SIGKILL)
+        report.wait()
+
+
+def test_only_the_hand_off_watcher_ends_a_report_kernel_whose_report_process_is_gone(tmp_path, monkeypatch):
+    """ipykernel watches its parent too (every second) and ends the kernel with ``os._exit`` when it is gone, without
+    deleting the kernel's private folder: whichever of the two saw a killed report process first decided whether the
+    hand-off (the patient table) stayed in the temporary folder (about one kill -9 in four during the notebooks). In a
+    report kernel the hand-off watcher, which deletes the folder first, is the only one."""
+    from cartreport.render.kernel import _run, start_kernel
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    kernel = start_kernel(preload=("json",))
+    try:
+        kernel.connect(timeout=60)
+        printed: list[str] = []
+
+        def hook(msg: dict) -> None:
+            if msg["msg_type"] == "stream":
+                printed.append(msg["content"]["text"])
+
+        code = "import threading\nprint(sorted((type(t).__name__, t.name) for t in threading.enumerate()))"
+        _run(kernel.kc.execute_interactive, code, timeout=60, output_hook=hook)
+    finally:
+        kernel.shutdown()
+    threads = "".join(printed)
+    assert "cartreport-hand-off" in threads and "ParentPoller" not in threads, threads

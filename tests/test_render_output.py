@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,59 @@ def test_a_file_the_user_added_to_a_report_folder_is_not_lost(tmp_path: Path) ->
     with pytest.raises(OutputFolderError, match="also holds my_notes.txt, which cartreport did not write"):
         write_atomically(never, out)
     assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("added", "shown"),
+    [
+        ("figures/km_os_lfs_edited.png", "figures/km_os_lfs_edited.png"),
+        # JupyterLab's, when the executed notebooks are opened in the report folder
+        ("notebooks/.ipynb_checkpoints/03_survival-checkpoint.ipynb", "notebooks/.ipynb_checkpoints"),
+        ("tables/mine/notes.txt", "tables/mine"),
+    ],
+)
+def test_a_file_the_user_added_inside_a_report_folders_subfolder_is_not_lost(
+    tmp_path: Path, added: str, shown: str
+) -> None:
+    """The marker listed only the report folder's own entries, so a file the user put in ``figures/``, ``tables/`` or
+    ``notebooks/`` (JupyterLab's checkpoints, a figure edited for a talk) was deleted with the report on the next
+    run. Everything below the folder is listed now, and a file it does not list is the user's."""
+    out = tmp_path / "report"
+    earlier_report(
+        out,
+        {
+            "report.html": b"old",
+            "figures/km_os_lfs.png": b"png",
+            "notebooks/03_survival.ipynb": b"{}",
+            "tables/landmarks.csv": b"a,b",
+        },
+    )
+    (out / added).parent.mkdir(parents=True, exist_ok=True)
+    (out / added).write_text("the user's own work")
+    before = tree(tmp_path)
+    with pytest.raises(
+        OutputFolderError, match=f"also holds {re.escape(shown)}, which cartreport did not write"
+    ):
+        write_atomically(never, out)
+    assert tree(tmp_path) == before
+
+
+def test_a_file_the_user_added_to_a_kept_failed_folder_is_not_lost(tmp_path: Path) -> None:
+    """``<output>.failed/`` (the failing notebooks, kept for debugging) was deleted whole by the next good run, with
+    whatever the user had saved in it while debugging."""
+    out = tmp_path / "report"
+
+    def failing(folder: Path) -> None:
+        (folder / "failed").mkdir()
+        (folder / "failed" / "02_bad.ipynb").write_text("{}")
+        raise RuntimeError("section failed")
+
+    with pytest.raises(RuntimeError):
+        write_atomically(failing, out)
+    (tmp_path / "report.failed" / "debug").mkdir()
+    (tmp_path / "report.failed" / "debug" / "fix.py").write_text("my fix")
+    write_atomically(lambda folder: (folder / "report.html").write_text("new"), out)
+    assert (tmp_path / "report.failed" / "debug" / "fix.py").read_text() == "my fix"
 
 
 def test_an_empty_or_absent_folder_is_written(tmp_path: Path) -> None:
@@ -342,3 +396,120 @@ def test_another_run_swapping_the_same_folder_at_the_same_moment_is_one_line(
     monkeypatch.setattr(output.os, "rename", real)
     assert (out / "a.txt").read_text() == "earlier"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+
+
+@pytest.mark.parametrize(
+    ("moment", "written"),
+    [
+        ("before the swap", False),
+        ("between the two renames", True),
+        ("after the two renames", True),
+        ("while the earlier report is deleted", True),
+    ],
+)
+def test_a_signal_during_the_swap_never_loses_or_hides_a_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moment: str, written: bool
+) -> None:
+    """Ctrl-C (or SIGTERM) between the swap's two renames left no report at --output: the earlier one was hidden in
+    ``.report.trash-*`` and the new one deleted. A signal after them was turned into "another run wrote this
+    folder at the same time" (the rename back failed), and one while the earlier report was deleted left half of
+    it beside the output. The swap now finishes first; the signal stops the run after it (saying the report was
+    written), or before it (nothing written)."""
+    import os
+    import signal
+
+    from cartreport.render import output
+
+    out = tmp_path / "report"
+    write_atomically(lambda tmp: (tmp / "report.html").write_text("earlier"), out)
+    real_rename, real_remove = os.rename, output._remove
+    renames = []
+
+    def rename(src, dst):
+        real_rename(src, dst)
+        renames.append(dst)
+        if (moment, len(renames)) in (("between the two renames", 1), ("after the two renames", 2)):
+            signal.raise_signal(signal.SIGINT)
+
+    def remove(path):
+        if moment == "while the earlier report is deleted" and ".trash-" in path.name:
+            (path / "report.html").unlink()
+            signal.raise_signal(signal.SIGINT)
+        real_remove(path)
+
+    def build(tmp):
+        (tmp / "report.html").write_text("new")
+        if moment == "before the swap":
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(output.os, "rename", rename)
+    monkeypatch.setattr(output, "_remove", remove)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        write_atomically(build, out)
+    assert (out / "report.html").read_text() == ("new" if written else "earlier")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+    notes = getattr(stopped.value, "__notes__", [])
+    assert notes == ([f"the report was written to {out} before the signal came"] if written else [])
+
+
+def test_what_a_killed_run_left_beside_the_report_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    """A run killed outright (kill -9, out of memory) leaves its half-built report in ``.report.tmp-*`` beside the
+    output (figures and tables of the patients): it stayed there for good. The next run into that folder removes
+    it; another run's folder that is still being built, and anything else, stay."""
+    import fcntl
+    import os
+
+    out = tmp_path / "report"
+    earlier_report(out)
+    killed = tmp_path / ".report.tmp-0123abcd"
+    (killed / "figures").mkdir(parents=True)
+    (killed / "figures" / "swimmer.png").write_bytes(b"the patients")
+    building = tmp_path / ".report.tmp-89abcdef"  # another run, building now
+    building.mkdir()
+    mine = tmp_path / ".report.tmp-notes"
+    mine.mkdir()
+    held = os.open(building, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_SH)
+        write_atomically(lambda folder: (folder / "report.html").write_text("new"), out)
+    finally:
+        os.close(held)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".report.tmp-89abcdef",
+        ".report.tmp-notes",
+        "report",
+    ]
+    assert (out / "report.html").read_text() == "new"
+
+
+def test_an_earlier_report_a_killed_run_left_in_its_trash_folder_comes_back(tmp_path: Path) -> None:
+    """A run killed between the swap's two renames leaves no report at --output: the earlier one is in
+    ``.report.trash-*``. The next run puts it back before anything else, so that it is not lost if that run fails."""
+    import os
+
+    out = tmp_path / "report"
+    earlier_report(out, {"report.html": b"earlier"})
+    os.rename(out, tmp_path / ".report.trash-0123abcd")
+
+    def failing(folder: Path) -> None:
+        raise RuntimeError("section failed")
+
+    with pytest.raises(RuntimeError):
+        write_atomically(failing, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+    assert (out / "report.html").read_bytes() == b"earlier"
+
+
+def test_a_folder_name_too_long_to_be_swapped_is_refused_before_any_work(tmp_path: Path) -> None:
+    """A 240-character --output was written once; the next run built the whole report, then failed with a traceback
+    (``File name too long``, from the name the earlier report is moved to: ``.<name>.trash-<8 characters>``). A
+    name leaving no room for it is refused before any work; one that does is written and replaced."""
+    for length in (240, 250):
+        with pytest.raises(OutputFolderError, match="its name is too long"):
+            write_atomically(never, tmp_path / ("r" * length))
+    assert list(tmp_path.iterdir()) == []
+    out = tmp_path / ("r" * 239)
+    for content in ("earlier", "new"):
+        write_atomically(lambda folder, content=content: (folder / "report.html").write_text(content), out)
+    assert (out / "report.html").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]

@@ -255,6 +255,36 @@ def test_subgroup_by_refuses_a_column_of_mostly_single_patient_groups(tmp_path):
     assert [g["n"] for g in by.results["subgroups"]["groups"]] == [15, 1]
 
 
+def test_subgroup_by_refuses_a_column_of_more_groups_than_a_figure_tells_apart(tmp_path, monkeypatch):
+    """A column of 10,000 groups of two patients each (20,000 patients) passed the single-patient rule: the run fitted
+    40,000 curves, a log-rank test of 10,000 groups (a 10,000 x 10,000 covariance matrix, 800 MB) and would have
+    drawn 10,000 curves with their legend; after ten minutes and 1.4 GB it had not finished the analysis. Subgroups
+    are at most as many as the report's palette has colours, refused at once otherwise."""
+    import pandas as pd
+
+    from cartreport.analysis import results
+    from cartreport.errors import ParameterError
+    from cartreport.report.figures.style import PALETTE
+
+    frame = pd.read_csv(api.COHORT_FILE, dtype=str, keep_default_na=False)
+    frame["site"] = [f"S{i // 2}" for i in range(14)] + ["S7", "S8"]  # 9 groups: 7 of 2 patients, 2 of 1
+    frame.to_csv(tmp_path / "sites.csv", index=False)
+
+    def never(*args, **kwargs):
+        raise AssertionError("no test between groups for a refused subgroup_by")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(results, "logrank_test", never)
+        with pytest.raises(ParameterError, match="has 9 groups; a figure tells at most 8 apart"):
+            api.load_analysis(
+                data=str(tmp_path / "sites.csv"), time_origin="cart_infusion", subgroup_by="site"
+            )
+    frame["site"] = [f"S{i // 2}" for i in range(16)]  # 8 groups: allowed
+    frame.to_csv(tmp_path / "sites8.csv", index=False)
+    by = api.load_analysis(data=str(tmp_path / "sites8.csv"), time_origin="cart_infusion", subgroup_by="site")
+    assert len(by.results["subgroups"]["groups"]) == 8 == results.MAX_SUBGROUPS == len(PALETTE)
+
+
 # Hand counts from data/ash2023_cd7_cart_cohort.csv with a data cut-off of 2022-12-31: CD7-14 (infused
 # 2023-01-18), CD7-15 (2023-03-13) and CD7-16 (2023-04-15) were infused after it; CD7-01 … CD7-13 remain:
 # T-ALL 01-07, 10, 11 (9), T-LBL 08, 09, 12, 13 (4); female 04, 05, 07, 12 (4); all 13 MRD-negative CR;

@@ -24,13 +24,11 @@ is :mod:`cartreport.cli`'s.
 
 from __future__ import annotations
 
-import glob
 import itertools
 import json
 import logging
 import math
 import re
-import shutil
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -55,7 +53,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=+-]*")
 #: what a batch writes beside its report folders; a run may not be named so (in any case)
 _RESERVED = ("summary.csv", "index.html")
 #: longest run name: ``.NAME.tmp-xxxxxxxx`` must still fit a file-system name (255 bytes)
@@ -122,7 +120,7 @@ def expand_grid(grid: dict, base_dir: Path | None = None) -> list[BatchRun]:
 
 def _check_name(name: str) -> None:
     """A run name is one safe folder name inside the batch's output folder, not one of the batch's own files."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ParameterError("name", name, "run names may hold letters, digits and _ . = + - only")
     if len(name) > MAX_NAME_LENGTH:
         raise ParameterError(
@@ -138,16 +136,17 @@ def load_grid(path: str | Path) -> list[BatchRun]:
 
 
 def _remove_leftovers(output: Path, runs: list[BatchRun]) -> None:
-    """Delete the hidden ``.NAME.tmp-*`` / ``.NAME.trash-*`` folders of this batch's runs.
+    """Delete the hidden ``.NAME.tmp-*`` / ``.NAME.trash-*`` folders that workers killed outright left for this
+    batch's runs (:func:`cartreport.render.output.clear_leftovers`).
 
-    A worker killed outright (SIGKILL, a lost machine) cannot clean up; dask reruns its report elsewhere, and
-    once every report of the batch has ended nothing writes to those folders any more.
+    A worker killed outright (SIGKILL, a lost machine) cannot clean up; dask reruns its report elsewhere. A folder
+    that a live run holds (another ``cartreport run`` or batch writing the same folder) stays; where locks cannot
+    tell (some network file systems), once every report of the batch has ended its folders are taken for abandoned.
     """
+    from cartreport.render.output import clear_leftovers
+
     for run in runs:
-        for kind in ("tmp", "trash"):
-            for leftover in output.glob(f".{glob.escape(run.name)}.{kind}-*"):
-                logger.info("removing %s, left by a worker that was killed", leftover)
-                shutil.rmtree(leftover, ignore_errors=True)
+        clear_leftovers(output / run.name, unsure=True)
 
 
 def run_batch(

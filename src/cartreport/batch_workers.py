@@ -197,11 +197,13 @@ def run_one(run: BatchRun, output: str, batch_id: str = "", print_writer: bool =
     ``print_writer``: see :func:`print_writer_fits`.
     """
     from cartreport import api
+    from cartreport.render.output import remove_if_ours
 
     if _is_stopped(batch_id):
         return interrupted_row(run.name)
     started = time.perf_counter()
     row = {"name": run.name, "status": "ok", "error": ""}
+    kept = Path(output) / f"{run.name}.failed"  # where a failure keeps the notebooks (or beside it)
     thread = threading.get_ident()
     _RUNNING[thread] = batch_id
     try:
@@ -214,6 +216,7 @@ def run_one(run: BatchRun, output: str, batch_id: str = "", print_writer: bool =
         row.update(_headline(results))
     except SectionFailed as exc:
         row.update(status="failed", error=f"section {exc.section}: {exc.error}")
+        kept = next((p for p in exc.notebook_path.parents if p.parent == Path(output)), kept)
         _drop_worker_kernel()
     except KernelError as exc:  # dead or never ready: the next report gets a new one
         row.update(status="failed", error=str(exc))
@@ -228,8 +231,9 @@ def run_one(run: BatchRun, output: str, batch_id: str = "", print_writer: bool =
         _RUNNING.pop(thread, None)
     if row["status"] == "failed" and _is_stopped(batch_id):  # its kernel was killed by stop_batch
         _drop_worker_kernel()
-        # this run's own notebooks, moved there a moment ago: an interruption is not a failure to debug
-        shutil.rmtree(Path(output) / f"{run.name}.failed", ignore_errors=True)
+        # this run's own notebooks, moved there a moment ago: an interruption is not a failure to debug (a folder
+        # of that name that is the user's was left alone, and the notebooks kept beside it)
+        remove_if_ours(kept, "failed")
         return interrupted_row(run.name)
     row["seconds"] = round(time.perf_counter() - started, 2)
     return row

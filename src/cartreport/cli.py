@@ -26,6 +26,7 @@ from cartreport.errors import (
     KernelError,
     ParameterError,
     PrintFilesError,
+    ReportWriteError,
     SectionFailed,
     Terminated,
 )
@@ -40,6 +41,7 @@ EXIT_SIGNAL_BASE = 128
 EXIT_CODES: tuple[tuple[type[CartreportError], int], ...] = (
     (SectionFailed, EXIT_PROBLEMS),  # the data and parameters were valid; a notebook cell raised
     (PrintFilesError, EXIT_PROBLEMS),  # the data and parameters were valid; a figure could not be written
+    (ReportWriteError, EXIT_PROBLEMS),  # the data and parameters were valid; the disk filled up
     (KernelError, EXIT_PROBLEMS),  # the report kernel could not start or died: the environment, not the input
     (CartreportError, EXIT_INVALID),  # invalid data, file, parameters or output folder: nothing ran
 )
@@ -301,8 +303,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exit_code(exc)
     except KeyboardInterrupt as stop:
-        # a report is written atomically (nothing or all of it); a batch's finished reports stay where they are
+        # a report is written atomically (nothing or all of it: a note says it was written, when the signal came as
+        # it was moved into place); a batch's finished reports stay where they are
         done = "nothing was written" if command != "batch" else "reports that had finished are kept"
+        done = "; ".join(getattr(stop, "__notes__", None) or [done])
         print(f"interrupted; {done}", file=sys.stderr)
         return EXIT_SIGNAL_BASE + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error of ours

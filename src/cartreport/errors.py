@@ -45,6 +45,7 @@ __all__ = [
     "ParameterError",
     "PrintFilesError",
     "ReconstructionError",
+    "ReportWriteError",
     "SectionFailed",
     "SetupError",
     "Terminated",
@@ -283,6 +284,27 @@ class PrintFilesError(CartreportError):
 
     def __str__(self) -> str:
         return f"could not write the figures for print: {self.reason}"
+
+
+class ReportWriteError(CartreportError):
+    """The report could not be written where it was to go, e.g. because the disk filled up while it was built.
+
+    The earlier report there (if any) is left as it was.
+
+    Examples
+    --------
+    >>> str(ReportWriteError("reports/r", "No space left on device", "free some space and run again"))
+    'could not write the report to reports/r: No space left on device; free some space and run again'
+    """
+
+    def __init__(self, path: str | Path, reason: str, hint: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"could not write the report to {self.path}: {self.reason}; {self.hint}"
 
 
 class ReconstructionError(CartreportError):

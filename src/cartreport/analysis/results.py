@@ -51,6 +51,9 @@ COMPETING = {"relapse": 1, "nrm": 2}
 #: a group with fewer patients than this, or fewer deaths than SMALL_EVENTS, is small (:func:`small_groups`)
 SMALL_GROUP = 10
 SMALL_EVENTS = 5
+#: most groups ``subgroup_by`` may make: a figure by subgroup gives each its own colour of the report's palette
+#: (``report.figures.style.PALETTE``, Okabe–Ito)
+MAX_SUBGROUPS = 8
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,13 @@ def _subgroups(analysed: pd.DataFrame, table: pd.DataFrame, column: str, params:
             column,
             f"{singles} of its {len(sizes)} groups hold a single patient; curves by this column would show "
             "individual patients and no test is meaningful; choose a column that groups patients",
+        )
+    if len(sizes) > MAX_SUBGROUPS:  # before any fit: a test between k groups needs a k x k matrix
+        raise ParameterError(
+            "subgroup_by",
+            column,
+            f"has {len(sizes):,} groups; a figure tells at most {MAX_SUBGROUPS} apart (one colour each); choose a "
+            "column of fewer groups, or keep some with the subgroup parameter",
         )
     level, method = params["ci_level"], params["ci_method"]
     fits: dict[str, dict] = {}

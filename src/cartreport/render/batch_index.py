@@ -16,11 +16,13 @@ from types import ModuleType
 
 import pandas as pd
 
-__all__ = ["FOREST_DENSITY", "FOREST_PX_PER_INCH", "warm_up", "write_index"]
+__all__ = ["FOREST_DENSITY", "FOREST_MAX_RUNS", "FOREST_PX_PER_INCH", "warm_up", "write_index"]
 
 #: the index page's forest plot: CSS pixels per inch, and PNG pixels per CSS pixel (as the report's figures)
 FOREST_PX_PER_INCH = 100
 FOREST_DENSITY = 2
+#: most runs the forest plot shows (a row each: 50 rows are about 13 inches); the list and the table show every run
+FOREST_MAX_RUNS = 50
 
 
 def _import_figures() -> ModuleType:
@@ -78,6 +80,8 @@ def _forest(summary: pd.DataFrame) -> dict | None:
     rows = rows.rename(columns={col: "estimate", f"{col}_ci_low": "ci_low", f"{col}_ci_high": "ci_high"})
     if not len(rows):
         return None
+    finished = len(rows)
+    rows = rows.head(FOREST_MAX_RUNS)  # memory and time of the plot grow with its rows: a page, not a scroll
     ax = figures.plot_forest(rows, xlabel=f"Overall survival at {col[3:-1]} months (%)")
     buffer = io.BytesIO()
     # twice the display density, like the report's figures: crisp on high-density screens and zoomed
@@ -89,6 +93,8 @@ def _forest(summary: pd.DataFrame) -> dict | None:
         # the PNG's own size (its IHDR header) over the density, rounded up: the size shown
         "width": -(-int.from_bytes(png[16:20], "big") // FOREST_DENSITY),
         "height": -(-int.from_bytes(png[20:24], "big") // FOREST_DENSITY),
+        "shown": len(rows),
+        "finished": finished,
     }
 
 

@@ -145,13 +145,24 @@ def _report_process_gone(report_process: int | None, parent: int) -> bool:
     named by jupyter_client is then looked for itself (``os.kill(pid, 0)``; once its own parent has reaped it)."""
     if report_process is None or report_process == parent:
         return os.getppid() != parent
+    return _ended(report_process)
+
+
+def _ended(pid: int) -> bool:
+    """Whether process ``pid`` has ended: gone, or dead and not yet reaped by its parent (a zombie, which
+    ``os.kill(pid, 0)`` still finds: a report process killed while its kernel booted, whose parent waits for the
+    output pipes the kernel holds too)."""
     try:
-        os.kill(report_process, 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except OSError:  # it exists, but is another user's
         return False
-    return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:  # "pid (name) state ...", the name may hold ")"
+            return stat.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):  # no /proc (macOS): a zombie is taken for a live process
+        return False
 
 
 def _orphaned(shared: Path) -> None:
@@ -205,8 +216,8 @@ def prefetch(poll_seconds: float = 0.01, idle_seconds: float = 0.25) -> threadin
                         continue
                     try:
                         received = _load(Path(folder) / name)
-                    except (OSError, EOFError, pickle.UnpicklingError):  # replaced meanwhile: read when asked
-                        continue
+                    except Exception:  # noqa: BLE001 - replaced meanwhile, or unreadable: read (or raised) when asked
+                        continue  # the watcher goes on: it alone ends the kernel if the report process is gone
                     _PREFETCHED.clear()
                     _RECEIVED.clear()  # the report before it is over
                     _PREFETCHED[handle] = received

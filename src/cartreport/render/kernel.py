@@ -171,10 +171,16 @@ def _preload_line(modules: Sequence[str]) -> str:
         # IPython's reset runs between notebooks) scans only what the notebooks made: ~0.002 s instead of ~0.08 s.
         "import gc as _gc\n"
         "_gc.freeze()\n"
-        # read each analysis handed over as soon as it is written, while the report process sets up the notebooks
+        # read each analysis handed over as soon as it is written, while the report process sets up the notebooks;
+        # the watcher also ends the kernel when the report process is gone, after deleting the kernel's private
+        # folder: ipykernel's own parent poller (started after these lines) would end it first a time in four,
+        # leaving the folder, with the hand-off, behind
         "try:\n"
         "    from cartreport.render.handoff import prefetch as _prefetch\n"
-        "    _prefetch()\n"
+        "    if _prefetch() is not None:\n"
+        "        from ipykernel.kernelapp import IPKernelApp as _App\n"
+        "        if _App.initialized():\n"
+        "            _App.instance().poller = None\n"
         "except Exception:\n"
         "    pass\n"
     )
