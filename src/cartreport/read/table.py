@@ -47,6 +47,7 @@ from cartreport.errors import DataFileError
 from cartreport.escape import UNSHOWABLE, UNSHOWABLE_TEXT
 from cartreport.read.cells import RawTable, assemble, column_letter, columns_of, counted
 from cartreport.read.csvfile import read_csv
+from cartreport.read.workbook_limits import check_parts, check_sheet
 
 __all__ = ["FORMATS", "ReadResult", "read_table"]
 
@@ -207,6 +208,7 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> RawTable:
             else "open it in Excel and save it again as .xlsx"
         )
         raise DataFileError(path, "this is not a readable Excel workbook", hint)
+    check_parts(path)  # a zip bomb is refused before openpyxl unpacks it
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
@@ -236,6 +238,7 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> RawTable:
                 f"the sheets are {_quoted(names)}",
             )
         worksheet = workbook[names[index]]
+        _check_sheet(path, worksheet, names[index])
         worksheet.reset_dimensions()  # the size a sheet declares can be any: read the cells it holds
         records = []
         widest = last = 0
@@ -296,6 +299,7 @@ def _other_sheet_headers(path: Path, look: int = 20) -> dict[str, list[str]]:
     try:
         headers = {}
         for name in workbook.sheetnames[1:]:
+            _check_sheet(path, workbook[name], name, look)
             for values in workbook[name].iter_rows(min_row=1, max_row=look, values_only=True):
                 cells = [str(v).strip() for v in values if v is not None and str(v).strip()]
                 if cells:
@@ -304,6 +308,14 @@ def _other_sheet_headers(path: Path, look: int = 20) -> dict[str, list[str]]:
         return headers
     finally:
         workbook.close()
+
+
+def _check_sheet(path: Path, worksheet: object, name: str, rows: int | None = None) -> None:
+    """:func:`~cartreport.read.workbook_limits.check_sheet` on an openpyxl read-only sheet, before it is read."""
+    member = getattr(worksheet, "_worksheet_path", None)  # openpyxl's name of the sheet's part
+    if member:
+        with zipfile.ZipFile(path) as archive:
+            check_sheet(path, archive, member, name, rows)
 
 
 def _quoted(names: Iterable[object]) -> str:
