@@ -407,6 +407,51 @@ def test_parquet_holding_more_cells_than_are_read_is_refused_from_its_metadata(t
     assert len(read_table(path).table) == 30
 
 
+@pytest.mark.parametrize(
+    ("values", "shown"),
+    [
+        (pa.array([["T-ALL"], ["T-LBL", "x"]]), "list<element: string>"),
+        (pa.array([{"a": 1}, {"a": 2}]), "struct<a: int64>"),
+        (pa.array([[("k", "v")], []], type=pa.map_(pa.string(), pa.string())), "map<string, string"),
+    ],
+    ids=["list", "struct", "map"],
+)
+def test_parquet_with_nested_columns_is_refused_naming_the_column(tmp_path, values, shown):
+    """A list or struct column was read as Python's text of it (value "{'a': 1}" is not allowed), and a one-row list
+    of 200 million items (an 867-byte file) ended in a MemoryError traceback: a patient table holds one value per
+    cell, so a nested column is refused from the file's schema, unread."""
+    path = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"patient_id": ["P01", "P02"], "diagnosis": values}), path)
+    written = str(pq.read_schema(path).field("diagnosis").type)
+    assert written.startswith(shown)
+    with pytest.raises(DataFileError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"cannot read {path}: column diagnosis holds {written} values, not one value per cell; "
+        "store one value per patient in each column"
+    )
+
+
+def test_parquet_that_unpacks_to_more_than_is_read_is_refused_from_its_metadata(tmp_path, monkeypatch):
+    """A 10 KB Parquet file held one cell of 300 MB (1.6 GB of memory to read it): what a file unpacks to is read
+    from its metadata first, as its number of cells is."""
+    import cartreport.read.table as table_module
+
+    path = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"patient_id": ["P01", "A" * 2_000_000]}), path, compression="zstd")
+    assert path.stat().st_size < 10_000
+    unpacked = pq.ParquetFile(path).metadata.row_group(0).total_byte_size
+    monkeypatch.setattr(table_module, "MAX_UNPACKED_BYTES", 1_000_000)
+    with pytest.raises(DataFileError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"cannot read {path}: it unpacks to {unpacked:,} bytes, more than the 1,000,000 bytes cartreport reads; "
+        "split the table, or keep only the columns of the report"
+    )
+    monkeypatch.setattr(table_module, "MAX_UNPACKED_BYTES", unpacked)
+    assert len(read_table(path).table) == 2
+
+
 def test_parquet_with_no_rows(tmp_path):
     path = tmp_path / "c.parquet"
     pd.DataFrame({"patient_id": pd.Series([], dtype=str)}).to_parquet(path)
