@@ -531,3 +531,21 @@ def test_run_starts_its_kernel_before_the_heavy_imports(tmp_path, argv, started)
     if started:
         assert proc.returncode == 2 and proc.stderr.startswith("error: "), proc.stderr
         assert list(tmp_path.iterdir()) == [], "the kernel's private folder is deleted"
+
+
+def test_an_output_folder_refused_is_named_visibly_never_run_by_the_terminal(tmp_path, monkeypatch, capsys):
+    """``--output`` and the names of the user's files in it were printed as they are: an escape sequence in either
+    (``\\x1b[2J`` clears the screen, ``\\x1b]0;...`` retitles the window) ran in the user's terminal. Both are written
+    out visibly, as the data file's name and the cells already were."""
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "out\x1b[2J"
+    folder.mkdir()
+    (folder / "notes\x1b]0;pwned\x07.txt").write_text("mine")
+    assert cli.main(["run", "--output", "out\x1b[2J"]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert err == (
+        "error: will not write to out\\x1b[2J: it is not a cartreport report folder and holds "
+        "notes\\x1b]0;pwned\\x07.txt; choose a new or empty folder, or remove what is in it yourself\n"
+    )
+    assert (folder / "notes\x1b]0;pwned\x07.txt").read_text() == "mine"
