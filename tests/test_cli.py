@@ -574,3 +574,14 @@ def test_a_parameter_given_twice_in_a_yaml_file_is_refused_naming_it(where, tmp_
         f"data_cutoff is given twice, on lines {first} and {line}; keep one)\n"
     )
     assert not (tmp_path / "r").exists()
+
+
+def test_python_dash_m_cartreport_is_the_command(tmp_path):
+    """``python -m cartreport`` said "No module named cartreport.__main__"."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "cartreport", "validate", str(tmp_path / "nope.csv")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stderr.startswith("error: cannot read "), proc.stderr
