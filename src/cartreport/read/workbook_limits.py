@@ -57,10 +57,6 @@ def check_parts(path: Path) -> None:
             )
 
 
-class _Enough(Exception):
-    """The rows asked for were scanned."""
-
-
 def check_sheet(
     path: Path, archive: zipfile.ZipFile, member: str, sheet: str, rows: int | None = None
 ) -> None:
@@ -68,16 +64,19 @@ def check_sheet(
     beyond :data:`EXCEL_ROWS` or holds more than :data:`EXCEL_COLUMNS` cells; scan its first ``rows`` rows only
     when given. A part that is not XML is left to openpyxl, which says so."""
     row = cells = 0
+    enough = False  # the rows asked for were scanned
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        nonlocal row, cells
+        nonlocal row, cells, enough
+        if enough:
+            return
         local = name.rpartition("}")[2]
         if local == "row":
             number = attrs.get("r", "")
             row = int(number) if number.isdigit() else row + 1  # openpyxl refuses any other number
             cells = 0
             if rows is not None and row > rows:
-                raise _Enough
+                enough = True
             if row > EXCEL_ROWS:
                 _refuse(f"a row numbered {row:,}")
         elif local == "c":
@@ -96,6 +95,7 @@ def check_sheet(
     parser.StartElementHandler = start
     try:
         with archive.open(member) as source:
-            parser.ParseFile(source)
-    except (_Enough, expat.ExpatError, zipfile.BadZipFile, OSError, KeyError, EOFError):
+            while not enough and (chunk := source.read(1 << 16)):
+                parser.Parse(chunk, False)
+    except (expat.ExpatError, zipfile.BadZipFile, OSError, KeyError, EOFError):
         return
