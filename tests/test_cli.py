@@ -594,3 +594,57 @@ def test_a_full_disk_while_the_report_is_written_is_one_line_and_keeps_the_earli
     assert sorted(p.name for p in out.parent.iterdir()) == ["report"]
     assert sorted(p.name for p in out.iterdir()) == [".cartreport-report", "report.html"]
     assert (out / "report.html").read_text() == "earlier"
+
+
+def test_an_output_folder_refused_is_named_visibly_never_run_by_the_terminal(tmp_path, monkeypatch, capsys):
+    """``--output`` and the names of the user's files in it were printed as they are: an escape sequence in either
+    (``\\x1b[2J`` clears the screen, ``\\x1b]0;...`` retitles the window) ran in the user's terminal. Both are written
+    out visibly, as the data file's name and the cells already were."""
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "out\x1b[2J"
+    folder.mkdir()
+    (folder / "notes\x1b]0;pwned\x07.txt").write_text("mine")
+    assert cli.main(["run", "--output", "out\x1b[2J"]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert err == (
+        "error: will not write to out\\x1b[2J: it is not a cartreport report folder and holds "
+        "notes\\x1b]0;pwned\\x07.txt; choose a new or empty folder, or remove what is in it yourself\n"
+    )
+    assert (folder / "notes\x1b]0;pwned\x07.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("where", ["params_file", "grid"])
+def test_a_parameter_given_twice_in_a_yaml_file_is_refused_naming_it(where, tmp_path, capsys, monkeypatch):
+    """YAML keeps the last of two equal keys: a params file or grid run whose ``data_cutoff`` was written twice (an
+    old line left above the new) ran silently with whichever came last. Such a file is refused, naming the key and
+    both lines."""
+    monkeypatch.chdir(tmp_path)
+    text = "data_cutoff: 2023-06-30\nlandmarks_months: [6, 12]\ndata_cutoff: 2021-01-01\n"
+    if where == "params_file":
+        (tmp_path / "p.yaml").write_text(text)
+        argv, name = ["run", "--params-file", "p.yaml", "--output", "r"], "--params-file = 'p.yaml'"
+    else:
+        (tmp_path / "grid.yaml").write_text(
+            "runs:\n  - name: a\n" + "".join(f"    {line}\n" for line in text.splitlines())
+        )
+        argv, name = ["batch", "grid.yaml", "--output", "r"], "grid = 'grid.yaml'"
+    assert cli.main(argv) == 2
+    line = 3 if where == "params_file" else 5
+    first = 1 if where == "params_file" else 3
+    assert capsys.readouterr().err == (
+        f"error: report parameter {name}: cannot be read as YAML (line {line}, column {5 if where == 'grid' else 1}: "
+        f"data_cutoff is given twice, on lines {first} and {line}; keep one)\n"
+    )
+    assert not (tmp_path / "r").exists()
+
+
+def test_python_dash_m_cartreport_is_the_command(tmp_path):
+    """``python -m cartreport`` said "No module named cartreport.__main__"."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "cartreport", "validate", str(tmp_path / "nope.csv")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stderr.startswith("error: cannot read "), proc.stderr

@@ -247,6 +247,116 @@ def test_xlsx_that_is_not_a_workbook(tmp_path):
         read_table(broken)
 
 
+def _raw_workbook(
+    path: Path, sheet_xml: bytes, shared_strings: bytes = b"", sheet_name: str = "patients"
+) -> Path:
+    """A workbook written part by part, for what no spreadsheet program writes (rows past Excel's last, parts that
+    unpack to gigabytes): ``sheet_xml`` is the sheet's ``<sheetData>`` content."""
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    package = "http://schemas.openxmlformats.org/package/2006"
+    kind = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            f'<Types xmlns="{package}/content-types"><Default Extension="rels" '
+            f'ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" '
+            f'ContentType="application/xml"/><Override PartName="/xl/workbook.xml" '
+            f'ContentType="{kind}.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" '
+            f'ContentType="{kind}.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" '
+            f'ContentType="{kind}.sharedStrings+xml"/></Types>',
+        )
+        archive.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{package}/relationships"><Relationship Id="rId1" '
+            f'Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        archive.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets><sheet name="{sheet_name}" sheetId="1" '
+            'r:id="rId1"/></sheets></workbook>',
+        )
+        archive.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{package}/relationships"><Relationship Id="rId1" Type="{rel}/worksheet" '
+            f'Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="{rel}/sharedStrings" '
+            'Target="sharedStrings.xml"/></Relationships>',
+        )
+        archive.writestr(
+            "xl/worksheets/sheet1.xml",
+            f'<worksheet xmlns="{main}"><sheetData>'.encode() + sheet_xml + b"</sheetData></worksheet>",
+        )
+        archive.writestr(
+            "xl/sharedStrings.xml", f'<sst xmlns="{main}">'.encode() + shared_strings + b"</sst>"
+        )
+    return path
+
+
+_TABLE = (
+    b'<row r="1"><c r="A1" t="inlineStr"><is><t>patient_id</t></is></c></row>'
+    b'<row r="2"><c r="A2" t="inlineStr"><is><t>P01</t></is></c></row>'
+)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (b'<row r="2000000000"/>', "a row numbered 2,000,000,000"),  # one row element, 2 KB of file
+        (  # blank rows as Excel writes formatted ones, counted
+            b"".join(b'<row r="%d" spans="1:5" ht="15"/>' % n for n in range(3, 1_100_000)),
+            "a row numbered 1,048,577",
+        ),
+        (b'<row r="3">' + b"<c/>" * 20_000 + b"</row>", "more than 16,384 cells in row 3"),
+    ],
+    ids=["far-row", "many-rows", "wide-row"],
+)
+def test_xlsx_rows_and_columns_beyond_excels_are_refused_before_they_are_read(tmp_path, rows, message):
+    """A 2 KB workbook whose one blank row is numbered 2,000,000,000 took 46 s and 5.6 GB before a MemoryError (the
+    reader makes every row up to it); a row of millions of cells is built whole in memory. Excel's own sheet has
+    at most 1,048,576 rows of 16,384 cells: a sheet beyond is refused from a scan of its rows, at once."""
+    import time
+
+    path = _raw_workbook(tmp_path / "c.xlsx", _TABLE + rows)
+    started = time.perf_counter()
+    with pytest.raises(DataFileError) as info:
+        read_table(path)
+    assert time.perf_counter() - started < 20
+    assert str(info.value).startswith(f"cannot read {path}: the sheet 'patients' has {message}")
+    assert str(info.value).endswith(
+        "beyond Excel's 1,048,576 rows of 16,384 cells; open the file in Excel and save it again"
+    )
+
+
+def test_xlsx_a_part_that_unpacks_far_beyond_its_size_is_refused_unread(tmp_path, monkeypatch):
+    """A zip bomb named .xlsx: a 3 MB workbook whose shared strings unpack to 3 GB ended in a MemoryError traceback
+    (the reader loads them whole) after 23 s. The workbook's parts are now measured from its zip directory first:
+    one that unpacks to more than 100 times its packed size (a workbook's parts unpack to 3-20 times), or to more
+    than cartreport reads, is refused before anything is unpacked."""
+    import time
+
+    import cartreport.read.workbook_limits as limits
+
+    bomb = _raw_workbook(tmp_path / "bomb.xlsx", _TABLE, b"<si><t>" + b"A" * 50_000_000 + b"</t></si>")
+    started = time.perf_counter()
+    with pytest.raises(DataFileError) as info:
+        read_table(bomb)
+    assert time.perf_counter() - started < 5
+    part = zipfile.ZipFile(bomb).getinfo("xl/sharedStrings.xml")
+    size, unpacked = part.compress_size, part.file_size
+    assert str(info.value) == (
+        f"cannot read {bomb}: its part xl/sharedStrings.xml unpacks to {unpacked:,} bytes, "
+        f"{unpacked // size:,} times its packed size of {size:,} bytes: a zip bomb, not a workbook; "
+        "open the file in Excel and save it again"
+    )
+    path = _workbook(tmp_path / "c.xlsx", [["patient_id"], ["P01"]])
+    assert len(read_table(path).table) == 1
+    monkeypatch.setattr(limits, "MAX_PART_BYTES", 1000)
+    with pytest.raises(
+        DataFileError, match=r"its part xl/\S+ unpacks to [\d,]+ bytes, more than the 1,000 bytes"
+    ):
+        read_table(path)
+
+
 # ------------------------------------------------------------------------------------------------ Parquet
 def test_parquet_timestamps_dates_and_numbers(tmp_path):
     frame = pd.DataFrame(
@@ -295,6 +405,51 @@ def test_parquet_holding_more_cells_than_are_read_is_refused_from_its_metadata(t
     )
     monkeypatch.setattr(table_module, "MAX_CELLS", 60)
     assert len(read_table(path).table) == 30
+
+
+@pytest.mark.parametrize(
+    ("values", "shown"),
+    [
+        (pa.array([["T-ALL"], ["T-LBL", "x"]]), "list<element: string>"),
+        (pa.array([{"a": 1}, {"a": 2}]), "struct<a: int64>"),
+        (pa.array([[("k", "v")], []], type=pa.map_(pa.string(), pa.string())), "map<string, string"),
+    ],
+    ids=["list", "struct", "map"],
+)
+def test_parquet_with_nested_columns_is_refused_naming_the_column(tmp_path, values, shown):
+    """A list or struct column was read as Python's text of it (value "{'a': 1}" is not allowed), and a one-row list
+    of 200 million items (an 867-byte file) ended in a MemoryError traceback: a patient table holds one value per
+    cell, so a nested column is refused from the file's schema, unread."""
+    path = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"patient_id": ["P01", "P02"], "diagnosis": values}), path)
+    written = str(pq.read_schema(path).field("diagnosis").type)
+    assert written.startswith(shown)
+    with pytest.raises(DataFileError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"cannot read {path}: column diagnosis holds {written} values, not one value per cell; "
+        "store one value per patient in each column"
+    )
+
+
+def test_parquet_that_unpacks_to_more_than_is_read_is_refused_from_its_metadata(tmp_path, monkeypatch):
+    """A 10 KB Parquet file held one cell of 300 MB (1.6 GB of memory to read it): what a file unpacks to is read
+    from its metadata first, as its number of cells is."""
+    import cartreport.read.table as table_module
+
+    path = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"patient_id": ["P01", "A" * 2_000_000]}), path, compression="zstd")
+    assert path.stat().st_size < 10_000
+    unpacked = pq.ParquetFile(path).metadata.row_group(0).total_byte_size
+    monkeypatch.setattr(table_module, "MAX_UNPACKED_BYTES", 1_000_000)
+    with pytest.raises(DataFileError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"cannot read {path}: it unpacks to {unpacked:,} bytes, more than the 1,000,000 bytes cartreport reads; "
+        "split the table, or keep only the columns of the report"
+    )
+    monkeypatch.setattr(table_module, "MAX_UNPACKED_BYTES", unpacked)
+    assert len(read_table(path).table) == 2
 
 
 def test_parquet_with_no_rows(tmp_path):

@@ -436,3 +436,34 @@ def test_word_paragraphs_take_the_templates_styles_by_name(tmp_path: Path) -> No
         ["A", "3"],
         ["B", "4"],
     ]
+
+
+def test_files_planted_in_the_temporary_folder_never_run_in_the_kernel(
+    tmp_path: Path, private_tmp: Path
+) -> None:
+    """The report kernel started with the temporary folder (``/tmp``, which every user of the machine may write) as
+    its current folder: IPython ran an ``ipython_kernel_config.py`` found there, matplotlib read a ``matplotlibrc``
+    there, and a module the kernel imports at start (``great_tables.py``) planted there was imported from there
+    ('' on ``sys.path``), so that another user's code ran as the one making the report. The kernel now starts in
+    a folder of its own."""
+    marker = tmp_path / "ran"
+    marker.mkdir()
+    (private_tmp / "ipython_kernel_config.py").write_text(f"open({str(marker / 'config')!r}, 'w').close()\n")
+    (private_tmp / "cr_planted.py").write_text(f"open({str(marker / 'module')!r}, 'w').close()\n")
+    (private_tmp / "matplotlibrc").write_text("figure.facecolor: red\n")
+    cell = "import matplotlib\nprint('FACE', matplotlib.rcParams['figure.facecolor'])"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "01_design.ipynb")
+    section = Section(name="01_design", path=tmp_path / "01_design.ipynb")
+    from cartreport.render import start_kernel
+
+    kernel = start_kernel(
+        preload=(*PRELOAD, "cr_planted")
+    )  # as `cartreport run` does; a module imported at start
+    try:
+        (notebook,) = execute_sections([section], {}, tmp_path / "work", kernel=kernel)
+    finally:
+        kernel.shutdown()
+    assert value(notebook, "FACE") != "red"
+    assert sorted(p.name for p in marker.iterdir()) == []

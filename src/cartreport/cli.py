@@ -30,6 +30,7 @@ from cartreport.errors import (
     SectionFailed,
     Terminated,
 )
+from cartreport.escape import visible
 
 __all__ = ["console", "main"]
 
@@ -77,6 +78,12 @@ def _parameters(args: argparse.Namespace) -> dict:
     return params
 
 
+def _visible_lines(text: str) -> str:
+    """``text`` with every invisible character of each line written out (:func:`~cartreport.escape.visible`): what a
+    message quotes of the data or of a file name never runs in the user's terminal, whichever error carries it."""
+    return "\n".join(visible(line) for line in text.split("\n"))
+
+
 def _say(line: str) -> None:
     print(line, flush=True)
 
@@ -99,10 +106,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from cartreport import api
 
         api.run_report(params, args.output, progress=_say, kernel=kernel)
-    except SectionFailed as exc:
-        print(f"error: section {exc.section} failed: {exc.error}", file=sys.stderr)
-        print(f"the executed notebook is kept for debugging in {exc.notebook_path}", file=sys.stderr)
-        print(f"nothing was written to {args.output}", file=sys.stderr)
+    except SectionFailed as exc:  # its error may quote the data
+        print(f"error: section {exc.section} failed: {_visible_lines(exc.error)}", file=sys.stderr)
+        print(
+            f"the executed notebook is kept for debugging in {visible(str(exc.notebook_path))}",
+            file=sys.stderr,
+        )
+        print(f"nothing was written to {visible(args.output)}", file=sys.stderr)
         return exit_code(exc)
     finally:
         if owned:
@@ -300,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         args.kernel = kernel
         return args.func(args)
     except CartreportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_visible_lines(str(exc))}", file=sys.stderr)
         return exit_code(exc)
     except KeyboardInterrupt as stop:
         # a report is written atomically (nothing or all of it: a note says it was written, when the signal came as

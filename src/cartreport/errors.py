@@ -172,8 +172,8 @@ class OutputFolderError(CartreportError):
         self.hint = hint
         super().__init__(str(self))
 
-    def __str__(self) -> str:
-        return f"will not write to {self.path}: {self.reason}; {self.hint}"
+    def __str__(self) -> str:  # the folder's name and its files' names, written out visibly
+        return f"will not write to {visible(str(self.path))}: {visible(self.reason)}; {self.hint}"
 
 
 class SetupError(CartreportError):

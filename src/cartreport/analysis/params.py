@@ -82,7 +82,25 @@ def default_parameters() -> dict:
 
 class _TextDatesLoader(yaml.SafeLoader):
     """YAML's safe loader, except that dates stay text: the ``date`` check reads them, so that an impossible date
-    such as 2023-02-30 is a :class:`ParameterError` rather than a ``ValueError`` inside the YAML library."""
+    such as 2023-02-30 is a :class:`ParameterError` rather than a ``ValueError`` inside the YAML library; and a key
+    written twice in one mapping is an error, where YAML would keep the last silently."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[tuple[str, str], yaml.Node] = {}
+        for (
+            key_node,
+            _,
+        ) in node.value:  # as written: a merge (<<) may be overridden, a key given twice may not
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            first = seen.setdefault((key_node.tag, key_node.value), key_node)
+            if first is not key_node:
+                raise yaml.constructor.ConstructorError(
+                    problem=f"{key_node.value} is given twice, on lines {first.start_mark.line + 1} and "
+                    f"{key_node.start_mark.line + 1}; keep one",
+                    problem_mark=key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep=deep)
 
 
 _TextDatesLoader.yaml_implicit_resolvers = {

@@ -16,7 +16,8 @@ Formats, chosen by the file's extension:
     computed value.
 ``.parquet``
     read with pyarrow; ``date`` and ``timestamp`` columns become ``YYYY-MM-DD`` (a timestamp with a time of day
-    other than midnight is kept as ``YYYY-MM-DD HH:MM:SS`` and the validator reports it).
+    other than midnight is kept as ``YYYY-MM-DD HH:MM:SS`` and the validator reports it); a column of lists, structs or maps is
+    refused, and so is a file that unpacks to more than :data:`MAX_UNPACKED_BYTES`, from its metadata.
 ``.xpt``
     SAS transport, read with pyreadstat; numeric variables with a SAS date or datetime format become
     ``YYYY-MM-DD``. SAS upper-cases names, so variable names are matched case-insensitively onto the contract's
@@ -44,10 +45,11 @@ import pandas as pd
 
 from cartreport.contract import schema
 from cartreport.errors import DataFileError
-from cartreport.escape import UNSHOWABLE, UNSHOWABLE_TEXT
+from cartreport.escape import UNSHOWABLE, UNSHOWABLE_TEXT, visible
 from cartreport.read.cells import RawTable, assemble, column_letter, columns_of, counted
 from cartreport.read.csvfile import read_csv
 from cartreport.read.header import LOOK, refuse_names_below
+from cartreport.read.workbook_limits import check_parts, check_sheet
 
 __all__ = ["FORMATS", "ReadResult", "read_table"]
 
@@ -56,6 +58,8 @@ log = logging.getLogger(__name__)
 #: most cells (rows x columns, blank ones too) read from a workbook or a Parquet file: both are compressed, so a
 #: small file can hold billions (a stray value far from the table, a constant column of a billion rows)
 MAX_CELLS = 50_000_000
+#: most bytes a Parquet file may unpack to (its metadata says): a compressed cell can stand for gigabytes
+MAX_UNPACKED_BYTES = 1 << 30
 
 #: file extension → format name
 FORMATS: dict[str, str] = {
@@ -213,6 +217,7 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> RawTable:
             else "open it in Excel and save it again as .xlsx"
         )
         raise DataFileError(path, "this is not a readable Excel workbook", hint)
+    check_parts(path)  # a zip bomb is refused before openpyxl unpacks it
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
@@ -242,6 +247,7 @@ def _read_xlsx(path: Path, sheet: str | int | None) -> RawTable:
                 f"the sheets are {_quoted(names)}",
             )
         worksheet = workbook[names[index]]
+        _check_sheet(path, worksheet, names[index])
         worksheet.reset_dimensions()  # the size a sheet declares can be any: read the cells it holds
         records = []
         widest = last = 0
@@ -302,6 +308,7 @@ def _other_sheet_headers(path: Path, look: int = 20) -> dict[str, list[str]]:
     try:
         headers = {}
         for name in workbook.sheetnames[1:]:
+            _check_sheet(path, workbook[name], name, look)
             for values in workbook[name].iter_rows(min_row=1, max_row=look, values_only=True):
                 cells = [str(v).strip() for v in values if v is not None and str(v).strip()]
                 if cells:
@@ -310,6 +317,14 @@ def _other_sheet_headers(path: Path, look: int = 20) -> dict[str, list[str]]:
         return headers
     finally:
         workbook.close()
+
+
+def _check_sheet(path: Path, worksheet: object, name: str, rows: int | None = None) -> None:
+    """:func:`~cartreport.read.workbook_limits.check_sheet` on an openpyxl read-only sheet, before it is read."""
+    member = getattr(worksheet, "_worksheet_path", None)  # openpyxl's name of the sheet's part
+    if member:
+        with zipfile.ZipFile(path) as archive:
+            check_sheet(path, archive, member, name, rows)
 
 
 def _quoted(names: Iterable[object]) -> str:
@@ -323,7 +338,8 @@ def _read_parquet(path: Path) -> RawTable:
 
     _refuse_non_magic(path, b"PAR1", "a Parquet file")
     try:
-        shape = pq.ParquetFile(path).metadata
+        parquet = pq.ParquetFile(path)
+        shape = parquet.metadata
         if shape.num_rows * shape.num_columns > MAX_CELLS:
             raise DataFileError(
                 path,
@@ -331,6 +347,20 @@ def _read_parquet(path: Path) -> RawTable:
                 f"{MAX_CELLS:,} cells cartreport reads",
                 "split the table, or keep only the columns of the report",
             )
+        unpacked = sum(shape.row_group(i).total_byte_size for i in range(shape.num_row_groups))
+        if unpacked > MAX_UNPACKED_BYTES:
+            raise DataFileError(
+                path,
+                f"it unpacks to {unpacked:,} bytes, more than the {MAX_UNPACKED_BYTES:,} bytes cartreport reads",
+                "split the table, or keep only the columns of the report",
+            )
+        for column in parquet.schema_arrow:
+            if pa.types.is_nested(column.type):  # lists, structs, maps: many values in a cell
+                raise DataFileError(
+                    path,
+                    f"column {visible(column.name)} holds {column.type} values, not one value per cell",
+                    "store one value per patient in each column",
+                )
         arrow = pq.read_table(path)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataFileError(path, f"this is not a readable Parquet file ({exc})") from exc

@@ -230,7 +230,9 @@ async def _answered(kc: AsyncKernelClient, msg_id: str) -> bool:
 class _Kernel:
     """One IPython kernel on private IPC sockets in a temporary directory, and one client."""
 
-    def __init__(self, kernel_name: str, cwd: Path, preload: Sequence[str], print_queue: bool = True) -> None:
+    def __init__(
+        self, kernel_name: str, cwd: Path | None, preload: Sequence[str], print_queue: bool = True
+    ) -> None:
         from jupyter_client.manager import AsyncKernelManager
 
         self.kernel_name = kernel_name
@@ -251,6 +253,11 @@ class _Kernel:
             connection_file=str(self.runtime_dir / "kernel.json"),
         )
         self.kc: AsyncKernelClient | None = None
+        if cwd is None:  # a folder of its own: never the shared temporary folder, where anyone may plant an
+            cwd = (
+                self.runtime_dir / "cwd"
+            )  # ipython_kernel_config.py, a matplotlibrc or a module '' would import
+            cwd.mkdir()
         self.cwd = cwd
         # In-memory history: no ~/.ipython sqlite file shared (and locked) between parallel kernels.
         extra = ["--HistoryManager.hist_file=:memory:"]
@@ -400,9 +407,13 @@ def start_kernel(
     :func:`cartreport.render.execute_sections` as ``kernel=``; the caller then owns it and must call
     ``.shutdown()``.
 
+    ``cwd``: the folder the kernel starts in; by default a folder of its own inside its private folder (never the
+    shared temporary folder: IPython runs the config files and matplotlib reads the ``matplotlibrc`` it finds in
+    the current folder, and ``sys.path`` starts with it).
+
     ``print_queue``: the kernel hands its figures to the calling process, which writes their print files on a
     thread of its own (:mod:`cartreport.render.print_writer`). That pays when a core is free for the thread (one
     report); when every core already runs a report (a batch with as many jobs as cores), it only costs CPU, and
     ``print_queue=False`` has the kernel write them itself.
     """
-    return _Kernel(kernel_name, Path(cwd or tempfile.gettempdir()), preload, print_queue)
+    return _Kernel(kernel_name, Path(cwd) if cwd else None, preload, print_queue)
