@@ -76,10 +76,25 @@ def test_plain_interval_is_clipped_normal_interval_on_cuminc_variance(name, resu
     assert_allclose(cif.ci_high, np.clip(est + 1.959963984540054 * se, 0, 1), rtol=0, atol=ATOL)
 
 
+def known_after_last(case: dict) -> bool:
+    """Every patient at risk at the last time had an event there (none was censored then): the cumulative
+    incidence can no longer change, and cartreport keeps its last value after that time where
+    ``cmprsk::timepoints`` gives NA."""
+    last = max(case["time"])
+    return all(status != 0 for time, status in zip(case["time"], case["status"], strict=True) if time == last)
+
+
 @pytest.mark.parametrize(("name", "result"), WITH_CUMINC)
 def test_landmarks_match_timepoints(name, result):
+    """``cmprsk::timepoints``; after the last time, where it gives NA, ``cuminc``'s own estimate and interval at the
+    last time when every patient then at risk had an event (:func:`known_after_last`), else nothing."""
     cif = fitted(name, result["cause"])
-    ref = result["timepoints"]
+    ref = dict(result["timepoints"])
+    curve = result["cuminc"]
+    if known_after_last(CASES[name]):
+        beyond = [t > max(CASES[name]["time"]) for t in ref["time"]]
+        for key in ("est", "loglog_low_95", "loglog_high_95"):
+            ref[key] = [curve[key][-1] if b else v for b, v in zip(beyond, ref[key], strict=True)]
     low, high = loglog_reference(ref["est"], ref["loglog_low_95"], ref["loglog_high_95"])
     for i, t in enumerate(ref["time"]):
         got = cif.at(t)
@@ -136,10 +151,12 @@ def test_counts_add_up():
 
 
 def test_at_before_first_time_and_beyond_last():
-    cif = fitted("no_ties", 1)
-    assert cif.at(0.5).estimate == 0.0
-    assert cif.at(8).estimate is not None
-    assert cif.at(8.01).estimate is None
+    case = CASES["first_censored"]
+    cif = fitted("first_censored", 1)
+    last = max(case["time"])
+    assert cif.at(0).estimate == 0.0
+    assert cif.at(last).estimate is not None
+    assert (cif.at(last + 0.01).estimate is None) is not known_after_last(case)
 
 
 def test_beyond_the_last_time_the_incidence_is_known_when_every_patient_had_an_event():

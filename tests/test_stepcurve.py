@@ -86,9 +86,11 @@ def test_at_before_first_and_after_last_time() -> None:
     assert km.at(0.5) == Estimate(1.0, 1.0, 1.0)
     assert km.at(10).estimate == 0.0
     assert kaplan_meier([1, 2, 3], [1, 1, 0]).at(10) == Estimate(None, None, None)
-    cif = aalen_johansen([1, 2, 3], [1, 2, 1], ci_method="plain")
+    cif = aalen_johansen([1, 2, 3], [1, 2, 0], ci_method="plain")
     assert cif.at(0.5) == Estimate(0.0, 0.0, 0.0)
-    assert cif.at(10) == Estimate(None, None, None)  # never known after its last time
+    assert cif.at(10) == Estimate(None, None, None)  # the last patient censored: unknown after its last time
+    ended = aalen_johansen([1, 2, 3], [1, 2, 1], ci_method="plain")  # every patient had an event: known
+    assert ended.at(10) == ended.at(3) and ended.at(10).estimate == pytest.approx(2 / 3)
 
 
 def test_to_frame_columns() -> None:
