@@ -648,3 +648,21 @@ def test_python_dash_m_cartreport_is_the_command(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 2 and proc.stderr.startswith("error: cannot read "), proc.stderr
+
+
+def test_names_the_user_typed_are_printed_visibly(tmp_path, capsys):
+    """A carriage return in a data file's name (allowed: it is text) and an escape sequence in --output reached the
+    terminal raw in the lines that name them ("validated ...", "wrote ...", "N problems found."): a \\r hid the
+    start of the line, \\x1b[2J cleared the screen. Every line the command prints is now written visibly."""
+    data = tmp_path / "co\rhort.csv"
+    synthetic_cohort(12, seed=1).to_csv(data, index=False)
+    assert cli.main(["validate", str(data)]) == 0
+    bad = tmp_path / "ba\rd.csv"
+    bad.write_text("patient_id\nP1\n", encoding="utf-8")
+    assert cli.main(["validate", str(bad)]) == 1
+    out = tmp_path / "out\x1b[2J"
+    assert cli.main(["run", "--data", str(data), "--output", str(out)]) == 0
+    printed = capsys.readouterr()
+    text = printed.out + printed.err
+    assert "\r" not in text and "\x1b" not in text
+    assert "co\\rhort.csv: 12 patients" in text and "ba\\rd.csv: " in text and "out\\x1b[2J" in text

@@ -84,8 +84,14 @@ def _visible_lines(text: str) -> str:
     return "\n".join(visible(line) for line in text.split("\n"))
 
 
+def _print(text: str, file=None) -> None:
+    """Print one message (to stdout, or ``file``), each invisible character written out (:func:`_visible_lines`):
+    it may quote a file name, a folder or a value the user typed, and the terminal must never run them."""
+    print(_visible_lines(str(text)), file=file if file is not None else sys.stdout, flush=True)
+
+
 def _say(line: str) -> None:
-    print(line, flush=True)
+    _print(line)
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
@@ -107,12 +113,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         api.run_report(params, args.output, progress=_say, kernel=kernel)
     except SectionFailed as exc:  # its error may quote the data
-        print(f"error: section {exc.section} failed: {_visible_lines(exc.error)}", file=sys.stderr)
-        print(
+        _print(f"error: section {exc.section} failed: {exc.error}", file=sys.stderr)
+        _print(
             f"the executed notebook is kept for debugging in {visible(str(exc.notebook_path))}",
             file=sys.stderr,
         )
-        print(f"nothing was written to {visible(args.output)}", file=sys.stderr)
+        _print(f"nothing was written to {args.output}", file=sys.stderr)
         return exit_code(exc)
     finally:
         if owned:
@@ -126,14 +132,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     report = api.validate(args.path, args.sheet, args.data_cutoff)
     for note in report.notes:
-        print(f"note: {note}")
+        _print(f"note: {note}")
     if report.problems:
         for problem in report.problems:
-            print(f"{problem.format()} [rule {problem.rule}]")
+            _print(f"{problem.format()} [rule {problem.rule}]")
         n = sum(p.count for p in report.problems)
-        print(f"{Path(args.path).name}: {n:,} problem{'s' if n != 1 else ''} found.")
+        _print(f"{Path(args.path).name}: {n:,} problem{'s' if n != 1 else ''} found.")
         return EXIT_PROBLEMS
-    print(summary_line(report))
+    _print(summary_line(report))
     return EXIT_OK
 
 
@@ -141,7 +147,7 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     from cartreport import api
 
     path = api.reconstruct(args.output, args.seed, force=args.force)
-    print(f"wrote {path} (seed {args.seed}); it reproduces every published figure")
+    _print(f"wrote {path} (seed {args.seed}); it reproduces every published figure")
     return EXIT_OK
 
 
@@ -163,7 +169,7 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
 
         table = add_transplant_outcomes(table, seed=args.seed)
     table.to_csv(output, index=False, lineterminator="\n")
-    print(f"wrote {output}: {args.n} synthetic patients (seed {args.seed}); not a model of any real study")
+    _print(f"wrote {output}: {args.n} synthetic patients (seed {args.seed}); not a model of any real study")
     return EXIT_OK
 
 
@@ -205,12 +211,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     bars[0].close()
     counts = summary["status"].value_counts()
     others = ", ".join(f"{counts[s]} {s}" for s in ("failed", "interrupted") if s in counts)
-    print(
+    _print(
         f"{counts.get('ok', 0)} of {len(summary)} runs ok{f' ({others})' if others else ''}; summary in {where}"
     )
     if interrupted_by is not None:
         name = signal.Signals(interrupted_by).name
-        print(
+        _print(
             f"interrupted by {name}: no new report was started, the running ones were stopped",
             file=sys.stderr,
         )
@@ -310,14 +316,14 @@ def main(argv: list[str] | None = None) -> int:
         args.kernel = kernel
         return args.func(args)
     except CartreportError as exc:
-        print(f"error: {_visible_lines(str(exc))}", file=sys.stderr)
+        _print(f"error: {exc}", file=sys.stderr)
         return exit_code(exc)
     except KeyboardInterrupt as stop:
         # a report is written atomically (nothing or all of it: a note says it was written, when the signal came as
         # it was moved into place); a batch's finished reports stay where they are
         done = "nothing was written" if command != "batch" else "reports that had finished are kept"
         done = "; ".join(getattr(stop, "__notes__", None) or [done])
-        print(f"interrupted; {done}", file=sys.stderr)
+        _print(f"interrupted; {done}", file=sys.stderr)
         return EXIT_SIGNAL_BASE + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
