@@ -738,3 +738,47 @@ def test_the_batch_draws_its_index_with_what_was_imported_while_the_reports_ran(
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True ['cartreport.report.figures', 'matplotlib.pyplot']"
+
+
+@pytest.mark.parametrize("which", ["summary.csv", "index.html"])
+def test_a_batch_that_cannot_finish_its_summary_keeps_the_earlier_one_whole(
+    tiny_grid, tmp_path, monkeypatch, capfd, which
+):
+    """summary.csv and index.html were written in place: a full disk (or kill -9) while the batch wrote them left
+    half a file, the earlier batch's copy lost, and a full disk ended in a traceback. Each is now written beside
+    its place and moved there; a full disk is one line, exit 1."""
+    import errno
+
+    from cartreport import batch_workers
+
+    # a kernel of its own: a warm kernel an earlier test of this process left (stopped, timed out) is not this test's
+    monkeypatch.setattr(batch_workers, "_KERNELS", {})
+    monkeypatch.setattr(batch_workers, "_STOPPED", set())
+    out = tmp_path / "D"
+    assert cli.main(["batch", str(tiny_grid), "--output", str(out)]) == 0
+    earlier = (out / which).read_bytes()
+    real_write = Path.write_text if which == "index.html" else None
+
+    def half_then_full(target, *args, **kwargs):
+        Path(target).write_bytes(b"half a fi")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if which == "summary.csv":
+        monkeypatch.setattr("cartreport.batch.write_csv", lambda frame, target: half_then_full(target))
+    else:
+
+        def write_text(self, *args, **kwargs):
+            if self.name.endswith("index.html") or ".index.html" in self.name:
+                return half_then_full(self)
+            return real_write(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "write_text", write_text)
+    capfd.readouterr()
+    assert cli.main(["batch", str(tiny_grid), "--output", str(out)]) == 1
+    err = capfd.readouterr().err  # the progress bar's lines, then one error line, no traceback
+    message = (
+        f"could not write the report to {out / which}: No space left on device; free some space and run again"
+    )
+    assert "Traceback" not in err and err.count(f"error: {message}") == 1, err
+    assert (out / which).read_bytes() == earlier
+    assert not [p.name for p in out.iterdir() if ".partial" in p.name]

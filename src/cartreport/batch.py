@@ -172,7 +172,7 @@ def run_batch(
     """
     from cartreport.api import check_batch_target
     from cartreport.render import batch_index
-    from cartreport.render.output import claim_folder
+    from cartreport.render.output import claim_folder, write_file
 
     output = check_batch_target({run.name: run.parameters for run in runs}, output)  # before any work
     output.mkdir(parents=True, exist_ok=True)
@@ -198,7 +198,8 @@ def run_batch(
         summary = pd.DataFrame(rows)
         first = ["name", "status", "error", "n"]
         summary = summary[[c for c in first if c in summary] + [c for c in summary if c not in first]]
-        write_csv(summary, output / "summary.csv")  # text a spreadsheet would run as a formula is quoted
+        # text a spreadsheet would run as a formula is quoted; an earlier summary stays whole until this one is
+        write_file(output / "summary.csv", lambda partial: write_csv(summary, partial))
         batch_index.write_index(summary, output)
     if stop.signum is not None:
         raise BatchInterrupted(stop.signum, summary)

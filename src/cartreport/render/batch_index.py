@@ -16,6 +16,8 @@ from types import ModuleType
 
 import pandas as pd
 
+from cartreport.render.output import write_file
+
 __all__ = ["FOREST_DENSITY", "FOREST_MAX_RUNS", "FOREST_PX_PER_INCH", "warm_up", "write_index"]
 
 #: the index page's forest plot: CSS pixels per inch, and PNG pixels per CSS pixel (as the report's figures)
@@ -118,4 +120,4 @@ def write_index(summary: pd.DataFrame, output: Path) -> None:
         forest=forest,
         summary_table=Markup(shown.to_html(index=False, na_rep="", escape=True)),  # pandas escaped the cells
     )
-    (Path(output) / "index.html").write_text(page, encoding="utf-8")
+    write_file(Path(output) / "index.html", lambda partial: partial.write_text(page, encoding="utf-8"))

@@ -37,6 +37,7 @@ __all__ = [
     "marker_path",
     "remove_if_ours",
     "write_atomically",
+    "write_file",
 ]
 
 logger = logging.getLogger(__name__)
@@ -333,6 +334,27 @@ def clear_leftovers(output_dir: Path, *, unsure: bool = False) -> None:
                 continue
         logger.info("removing %s, left by a run that was killed", entry.name)
         shutil.rmtree(entry, ignore_errors=True)
+
+
+def write_file(path: Path, write: Callable[[Path], None]) -> Path:
+    """Write one file (a batch's ``summary.csv`` and ``index.html``) by ``write(partial)`` into a hidden file beside
+    ``path``, then move it into place: a full disk or a kill while it is written never leaves half a file, and an
+    earlier ``path`` stays whole until the new one replaces it. A full disk, quota or read-only file system is a
+    :class:`~cartreport.errors.ReportWriteError`; the partial file is removed either way."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial-{uuid.uuid4().hex[:8]}")
+    try:
+        write(partial)
+        os.replace(partial, path)
+    except OSError as exc:
+        if exc.errno in _FULL:
+            hint = _WRITABLE if exc.errno == errno.EROFS else "free some space and run again"
+            raise ReportWriteError(path, exc.strerror or str(exc), hint) from None
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+    return path
 
 
 def write_atomically(
