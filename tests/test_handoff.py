@@ -362,26 +362,21 @@ def test_a_kernel_whose_report_process_died_while_it_booted_deletes_its_private_
         report.wait()
 
 
-def test_only_the_hand_off_watcher_ends_a_report_kernel_whose_report_process_is_gone(tmp_path, monkeypatch):
+def test_only_the_hand_off_watcher_ends_a_report_kernel_whose_report_process_is_gone(
+    tmp_path, monkeypatch, printed_by
+):
     """ipykernel watches its parent too (every second) and ends the kernel with ``os._exit`` when it is gone, without
     deleting the kernel's private folder: whichever of the two saw a killed report process first decided whether the
     hand-off (the patient table) stayed in the temporary folder (about one kill -9 in four during the notebooks). In a
     report kernel the hand-off watcher, which deletes the folder first, is the only one."""
-    from cartreport.render.kernel import _run, start_kernel
+    from cartreport.render.kernel import start_kernel
 
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     kernel = start_kernel(preload=("json",))
     try:
         kernel.connect(timeout=60)
-        printed: list[str] = []
-
-        def hook(msg: dict) -> None:
-            if msg["msg_type"] == "stream":
-                printed.append(msg["content"]["text"])
-
         code = "import threading\nprint(sorted((type(t).__name__, t.name) for t in threading.enumerate()))"
-        _run(kernel.kc.execute_interactive, code, timeout=60, output_hook=hook)
+        threads = printed_by(kernel, code)
     finally:
         kernel.shutdown()
-    threads = "".join(printed)
     assert "cartreport-hand-off" in threads and "ParentPoller" not in threads, threads

@@ -293,31 +293,25 @@ def test_shutdown_kills_the_kernel_without_interrupting_it_first(private_tmp: Pa
     assert signal.SIGINT not in signals
 
 
-def test_the_report_kernel_preloads_the_report_but_not_scipy_stats(private_tmp: Path) -> None:
+def test_the_report_kernel_preloads_the_report_but_not_scipy_stats(private_tmp: Path, printed_by) -> None:
     """Issue #12 (start-up): the kernel pays no import it does not need. seaborn imported scipy.stats (a third of
     the kernel's start-up) for a density estimate the report never draws; the kernel's notebooks estimate nothing.
     Whatever imports scipy.stats later still gets it."""
-    from cartreport.render.kernel import _run, start_kernel
+    from cartreport.render.kernel import start_kernel
 
     kernel = start_kernel()
     try:
         kernel.connect(timeout=60)
-        printed: list[str] = []
-
-        def hook(msg: dict) -> None:
-            if msg["msg_type"] == "stream":
-                printed.append(msg["content"]["text"])
-
         code = (
             "import sys\n"
             "print(sorted(m for m in ('seaborn', 'cartreport.report.figures', 'scipy.stats') if m in sys.modules))\n"
             "import scipy.stats\n"
             "print(scipy.stats.binomtest(3, 4).pvalue)"
         )
-        _run(kernel.kc.execute_interactive, code, timeout=60, output_hook=hook)
+        printed = printed_by(kernel, code)
     finally:
         kernel.shutdown()
-    assert "".join(printed).split("\n")[:2] == ["['cartreport.report.figures', 'seaborn']", "0.625"]
+    assert printed.split("\n")[:2] == ["['cartreport.report.figures', 'seaborn']", "0.625"]
 
 
 def test_a_title_longer_than_words_limit_is_the_documents_first_line_whole(tmp_path: Path) -> None:

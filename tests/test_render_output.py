@@ -37,6 +37,13 @@ def earlier_report(out: Path, files: dict[str, bytes] | None = None) -> None:
     write_atomically(build, out)
 
 
+def _failing_with_a_notebook(folder: Path) -> None:
+    """A build whose section failed: its notebook kept in ``failed/``, then the error."""
+    (folder / "failed").mkdir()
+    (folder / "failed" / "02_bad.ipynb").write_text("{}")
+    raise RuntimeError("section failed")
+
+
 def test_write_atomically_replaces_the_folder_on_success(tmp_path: Path) -> None:
     out = tmp_path / "report"
     earlier_report(out, {"old.txt": b"old"})
@@ -179,13 +186,8 @@ def test_a_file_the_user_added_to_a_kept_failed_folder_is_not_lost(tmp_path: Pat
     whatever the user had saved in it while debugging."""
     out = tmp_path / "report"
 
-    def failing(folder: Path) -> None:
-        (folder / "failed").mkdir()
-        (folder / "failed" / "02_bad.ipynb").write_text("{}")
-        raise RuntimeError("section failed")
-
     with pytest.raises(RuntimeError):
-        write_atomically(failing, out)
+        write_atomically(_failing_with_a_notebook, out)
     (tmp_path / "report.failed" / "debug").mkdir()
     (tmp_path / "report.failed" / "debug" / "fix.py").write_text("my fix")
     write_atomically(lambda folder: (folder / "report.html").write_text("new"), out)
@@ -290,13 +292,8 @@ def test_a_failed_folder_of_the_user_is_never_removed(tmp_path: Path) -> None:
     (tmp_path / "report.failed").mkdir()
     (tmp_path / "report.failed" / "mine.txt").write_text("not cartreport's")
 
-    def failing(folder: Path) -> None:
-        (folder / "failed").mkdir()
-        (folder / "failed" / "02_bad.ipynb").write_text("{}")
-        raise RuntimeError("section failed")
-
     with pytest.raises(RuntimeError):
-        write_atomically(failing, out)
+        write_atomically(_failing_with_a_notebook, out)
     write_atomically(lambda folder: (folder / "report.html").write_text("new"), out)
     assert snapshot(tmp_path / "report.failed") == {"mine.txt": b"not cartreport's"}
     kept = [p for p in tmp_path.iterdir() if p.name.startswith("report.failed-")]
