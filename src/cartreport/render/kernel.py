@@ -253,10 +253,10 @@ class _Kernel:
             connection_file=str(self.runtime_dir / "kernel.json"),
         )
         self.kc: AsyncKernelClient | None = None
-        if cwd is None:  # a folder of its own: never the shared temporary folder, where anyone may plant an
-            cwd = (
-                self.runtime_dir / "cwd"
-            )  # ipython_kernel_config.py, a matplotlibrc or a module '' would import
+        # a folder of its own: never the shared temporary folder, where anyone may plant an
+        # ipython_kernel_config.py, a matplotlibrc or a module that '' on sys.path would import
+        if cwd is None:
+            cwd = self.runtime_dir / "cwd"
             cwd.mkdir()
         self.cwd = cwd
         # In-memory history: no ~/.ipython sqlite file shared (and locked) between parallel kernels.
