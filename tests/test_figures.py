@@ -522,7 +522,7 @@ def test_swimmer_time_axis_follows_the_six_month_rule_and_shows_the_infusion_who
     assert ax.get_xlim()[0] < 0
     infusion = next(line for line in ax.lines if line.get_marker() == "D")
     assert not infusion.get_clip_on()
-    legend = ax.get_legend()
+    (legend,) = ax.figure.legends
     ax.figure.canvas.draw()
     assert legend.get_window_extent().y0 >= ax.get_window_extent().y1 - 1e-6
 
@@ -730,4 +730,91 @@ def test_the_print_files_share_the_layout_of_the_first_and_the_figure_keeps_its_
     with pytest.raises(OSError):
         figures.save_figure(fig, tmp_path, "again")
     assert fig.get_layout_engine() is engine
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------- text from the data, bounded
+def _drawn_without_warnings(fig):
+    """Draw ``fig``; fail on any warning (constrained layout gives up with a UserWarning when labels crowd out the
+    axes)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.canvas.draw()
+    return fig
+
+
+def _inside(artist, fig, tol: float = 1.0) -> bool:
+    box, page = artist.get_window_extent(), fig.bbox
+    return (
+        box.x0 >= page.x0 - tol
+        and box.x1 <= page.x1 + tol
+        and box.y0 >= page.y0 - tol
+        and box.y1 <= page.y1 + tol
+    )
+
+
+def test_swimmer_keeps_its_bars_when_an_id_or_a_diagnosis_is_very_long():
+    """A 10,000-character patient_id (a notes column mapped by mistake) and a sentence-long diagnosis squeezed the
+    bars to nothing: constrained layout gave up (a UserWarning on the user's terminal), the id ran off the figure
+    and the BM / EMD column was cut. Text from the data is now clipped in the middle to 40 characters (the ends,
+    where ids differ, are kept); ids of a usual length are drawn whole."""
+    data = timeline(16)
+    usubjid = "STUDY-CD7CART-2023-SITE01-SUBJECT-0001"  # 38 characters: a CDISC USUBJID is drawn whole
+    data.loc[0, "patient_id"] = "X" * 9_990 + "-TAIL-0001"
+    data.loc[1, "patient_id"] = usubjid
+    data.loc[2, "diagnosis"] = "T-lymphoblastic lymphoma with mediastinal mass and CNS involvement at relapse"
+    ax = figures.plot_swimmer(data)
+    fig = _drawn_without_warnings(ax.figure)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert max(map(len, labels)) == 40
+    assert usubjid in labels and "P04" in labels
+    clipped = next(label for label in labels if label.startswith("XXX"))
+    assert clipped.endswith("-TAIL-0001") and "…" in clipped
+    assert ax.get_position().width > 0.45  # the bars keep more than 45% of the figure's width
+    (legend,) = fig.legends
+    assert _inside(legend, fig)
+    assert any(
+        t.get_text().startswith("T-lymphoblastic lym") and "…" in t.get_text() for t in legend.get_texts()
+    )
+    assert all(_inside(t, fig) for t in ax.texts)  # the BM / EMD column
+    plt.close(fig)
+
+
+def test_swimmer_with_more_diagnoses_than_colours_groups_the_rarest():
+    """Colours were reused beyond eight diagnoses, so two diagnoses shared a colour and the legend could not tell
+    them apart, and a third diagnosis was drawn in black, hiding the black event markers. Seven colours, black left
+    out: with more diagnoses the six most frequent keep one each and the rest are one grey "Other" entry that
+    counts them."""
+    data = timeline(30)
+    data["diagnosis"] = ["T-ALL"] * 10 + ["T-LBL"] * 6 + [f"Rare {i}" for i in range(14)]
+    ax = figures.plot_swimmer(data)
+    fig = _drawn_without_warnings(ax.figure)
+    names = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "T-ALL" in names and "T-LBL" in names
+    other = [name for name in names if name.startswith("Other")]
+    assert other == [
+        "Other diagnoses (10)"
+    ]  # T-ALL, T-LBL and 4 of the 14 rare ones (name order) keep a colour
+    colours = {tuple(p.get_facecolor()) for p in ax.patches}
+    assert len(colours) == 7 and (0.0, 0.0, 0.0, 1.0) not in colours  # 6 diagnoses and the grey; never black
+    palette = {matplotlib.colors.to_rgba(c) for c in figures.PALETTE}
+    assert len(colours - palette) == 1  # the report's one palette, and the grey
+    plt.close(fig)
+
+
+def test_km_legend_and_risk_table_stay_on_the_figure_with_a_very_long_group_name():
+    """A subgroup value is text from the data: 10,000 characters wrapped into 455 risk-table lines. Clipped to 40
+    characters first, then wrapped as a long name always was."""
+    long_name = "Y" * 10_000
+    km = kaplan_meier(OS_TIME, OS_EVENT)
+    fig = figures.plot_km({long_name: km, "T-LBL": km}, xlabel="Months", ylabel="Overall survival (%)")
+    fig = _drawn_without_warnings(fig)
+    assert fig.get_size_inches()[1] < 5
+    risk = next(ax for ax in fig.axes if ax.get_label() == "risk_table")
+    assert max(len(t.get_text()) for t in risk.get_yticklabels()) <= 45  # 40 characters and line breaks
+    texts = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    assert any(t.startswith("YYYY") and "…" in t and "(n = 16; 7 events)" in t for t in texts)
+    assert all(_inside(legend, fig) for legend in fig.legends)
     plt.close(fig)

@@ -15,9 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
-from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
-from matplotlib.textpath import TextToPath
 
 from cartreport.analysis.endpoints import month_ticks, tick_step_months
 from cartreport.report.captions import p_value_note
@@ -27,8 +25,11 @@ from cartreport.report.figures.style import (
     SINGLE_COLUMN,
     SMALL,
     STATE_COLOURS,
+    _fitted,
     _new_axes,
     _number,
+    _text_width,
+    data_label,
 )
 from cartreport.stats.stepcurve import StepCurve
 
@@ -161,7 +162,7 @@ def _draw_risk_table(ax: Axes, table: pd.DataFrame, ticks: np.ndarray, colour_of
     # a long row label is wrapped (a curve's name can be "Moderate–severe chronic GVHD"): on one line it narrowed
     # the curves' axes until constrained layout gave up and the legend ran off the figure
     ax.set_yticks(
-        range(len(table)), labels=[textwrap.fill(str(name), RISK_LABEL_CHARS) for name in table.index]
+        range(len(table)), labels=[textwrap.fill(data_label(name), RISK_LABEL_CHARS) for name in table.index]
     )
     for label, name in zip(ax.get_yticklabels(), table.index, strict=True):
         label.set_color(colour_of.get(name, "black"))
@@ -178,12 +179,6 @@ def _draw_risk_table(ax: Axes, table: pd.DataFrame, ticks: np.ndarray, colour_of
 def count_noun(n: float, one: str, many: str) -> str:
     """``"1 event"``, ``"5 events"``: the count by the report's number rule with the right noun."""
     return f"{_number(n)} {one if n == 1 else many}"
-
-
-def _text_width(text: str, size: float = SMALL) -> float:
-    """Width in points of ``text`` in the current sans-serif font."""
-    width, _, _ = TextToPath().get_text_width_height_descent(text, FontProperties(size=size), ismath=False)
-    return float(width)
 
 
 def _plot_curves(
@@ -233,11 +228,14 @@ def _plot_curves(
 
     handles: list[Any] = []
     any_censored = False
+    # a legend entry wraps rather than runs off the figure (the handle and the gaps take about 30 pt)
+    room = fig.bbox.width / fig.get_figure(root=True).dpi * 72 - 30
     for i, (name, curve) in enumerate(curves.items()):
         colour = colour_of[name]
         x_all, est_all, low, high = _step_arrays(curve, start, time_unit_days)
         x, est, low, high = _thin_steps(x_all, est_all, low, high)
-        (line,) = ax.step(x, 100 * est, where="post", color=colour, label=legend_label(name, curve), zorder=3)
+        label = _fitted(legend_label(data_label(name), curve), room)
+        (line,) = ax.step(x, 100 * est, where="post", color=colour, label=label, zorder=3)
         handles.append(line)
         if show_ci and len(curves) == 1:
             ax.fill_between(x, 100 * low, 100 * high, step="post", color=colour, alpha=0.15, lw=0, zorder=2)
@@ -466,7 +464,7 @@ def subgroup_figure(analysis: Analysis, endpoint: str = "os") -> Figure | None:
     if not analysis.by_group:
         return None
     results = analysis.results
-    column = results["subgroups"]["column"]
+    column = data_label(results["subgroups"]["column"])  # a column name of the user's file
     curves = {value: fits[endpoint] for value, fits in analysis.by_group.items()}
     xlabel = f"Months since {results['time_origin_label']}"
     ylabel = f"{results['endpoints'][endpoint]['label']} (%)"

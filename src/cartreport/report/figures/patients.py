@@ -14,7 +14,15 @@ from matplotlib.patches import Patch
 
 from cartreport.analysis.endpoints import month_ticks
 from cartreport.formatting import round_half_up
-from cartreport.report.figures.style import DOUBLE_COLUMN, PALETTE, SMALL, _new_axes, _number
+from cartreport.report.figures.style import (
+    DOUBLE_COLUMN,
+    PALETTE,
+    SMALL,
+    _new_axes,
+    _number,
+    _text_width,
+    data_label,
+)
 
 __all__ = ["plot_forest", "plot_responses", "plot_swimmer"]
 
@@ -26,6 +34,31 @@ _SWIMMER_MARKERS = {  # column: (legend label, marker style)
 }
 #: markers of one patient closer than this (fraction of the time axis) are spread vertically on the bar
 _MARKER_CLEARANCE = 0.018
+#: the swimmer's bar colours, one per diagnosis: :data:`PALETTE` without black (the event markers are black), light
+#: colours first and vermilion (the relapse marker's colour) last
+_DIAGNOSIS_COLOURS = ("#56B4E9", "#CC79A7", "#009E73", "#E69F00", "#0072B2", "#F0E442", "#D55E00")
+#: the bars of the diagnoses beyond the palette's colours, drawn together as "Other diagnoses (k)"
+_OTHER_COLOUR = "#B0B0B0"
+
+
+def _diagnosis_colours(diagnoses: pd.Series) -> tuple[dict[str, str], dict[str, str]]:
+    """The colour of each diagnosis drawn, and the legend (label → colour), in name order, "Other" last.
+
+    Up to :data:`_DIAGNOSIS_COLOURS` diagnoses get a colour each; with more, the most frequent (then first by name)
+    keep one less than that and the others share a grey, counted in the legend: a colour used twice would make two
+    diagnoses one in the figure.
+    """
+    counts = diagnoses.value_counts()
+    names = sorted(counts.index)
+    if len(names) > len(_DIAGNOSIS_COLOURS):
+        ranked = sorted(names, key=lambda d: (-counts[d], d))
+        names = sorted(ranked[: len(_DIAGNOSIS_COLOURS) - 1])
+    colour_of = {d: _DIAGNOSIS_COLOURS[i] for i, d in enumerate(names)}
+    legend = {data_label(d): colour_of[d] for d in names}
+    others = len(counts) - len(names)
+    if others:
+        legend[f"Other diagnoses ({others:,})"] = _OTHER_COLOUR
+    return {d: colour_of.get(d, _OTHER_COLOUR) for d in counts.index}, legend
 
 
 def _dodge(x: np.ndarray, clearance: float, spread: float = 0.2) -> np.ndarray:
@@ -118,15 +151,16 @@ def plot_swimmer(
     rows = _systematic_sample(timeline, max_patients)
     n = len(rows)
     show_ids = n <= 40 if show_ids is None else show_ids
+    own_figure = ax is None
     ax = _new_axes(ax, (DOUBLE_COLUMN, 1.2 + n * (0.17 if show_ids else 0.09)))
     y = np.arange(n)
-    diagnoses = sorted(rows["diagnosis"].astype(str).unique()) if n else []
-    colour_of = {d: PALETTE[(i + 4) % len(PALETTE)] for i, d in enumerate(diagnoses)}  # light colours first
+    diagnosis = rows["diagnosis"].astype(str)
+    colour_of, legend = _diagnosis_colours(diagnosis)
     ends = rows["end_months"].to_numpy(dtype=float)
-    ax.barh(y, ends, height=0.62, color=[colour_of[d] for d in rows["diagnosis"].astype(str)], zorder=2)
+    ax.barh(y, ends, height=0.62, color=[colour_of[d] for d in diagnosis], zorder=2)
     ticks, right = month_ticks(float(np.nanmax(ends, initial=1.0)))  # the report's one time-axis rule
     ax.plot(np.zeros(n), y, ls="none", marker="D", ms=3.5, color="black", zorder=3, clip_on=False)
-    handles: list[Any] = [Patch(color=colour_of[d], label=d) for d in diagnoses]
+    handles: list[Any] = [Patch(color=colour, label=label) for label, colour in legend.items()]
     handles.append(Line2D([], [], ls="none", marker="D", ms=3.5, color="black", label="CD7 CAR-T infusion"))
     events = {
         column: rows[column].to_numpy(dtype=float) if column in rows else np.full(n, np.nan)
@@ -151,7 +185,7 @@ def plot_swimmer(
         handles.append(Line2D([], [], ls="none", label="Alive at last contact", **arrow))
     ax.set_ylim(n - 0.4, -0.6)
     if show_ids:
-        ax.set_yticks(y, labels=rows["patient_id"].astype(str), fontsize=SMALL)
+        ax.set_yticks(y, labels=[data_label(i) for i in rows["patient_id"].astype(str)], fontsize=SMALL)
         ax.set_ylabel("Patient")
         if {"bm_response", "emd_response"} & set(rows.columns):
             _response_column(ax, rows)
@@ -164,8 +198,16 @@ def plot_swimmer(
     ax.set_xticks(ticks, labels=[_number(t) for t in ticks])
     ax.spines["bottom"].set_bounds(0, right)
     ax.set_xlabel(xlabel)
-    # above the bars, never on them
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncols=4, borderaxespad=0)
+    # above the bars, never on them, across the figure (long ids leave the bars less than its width); as many
+    # columns as the longest label leaves room for
+    widest = max(_text_width(h.get_label()) for h in handles) / 72 + 0.45  # inches: text, handle and gaps
+    columns = int(min(4, max(1, DOUBLE_COLUMN // widest)))
+    if own_figure:
+        ax.figure.legend(handles=handles, loc="outside upper left", ncols=columns)
+    else:  # drawn on the caller's axes: the legend stays with them
+        ax.legend(
+            handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncols=columns, borderaxespad=0
+        )
     if title is None and n < n_total:
         title = f"Systematic sample of {n:,} of {n_total:,} patients (evenly spaced by follow-up)"
     if title:
@@ -301,7 +343,7 @@ def plot_forest(
         ax.plot([value], [i], marker="s", ms=5, color=PALETTE[0], zorder=3)
         ci = f" ({_fmt1(lo)}–{_fmt1(hi)})" if pd.notna(lo) and pd.notna(hi) else ""
         ax.text(1.02, i, f"{_fmt1(value)}{ci}", transform=transform, va="center", fontsize=SMALL)
-    ax.set_yticks(range(len(rows)), labels=rows[label].astype(str).tolist())
+    ax.set_yticks(range(len(rows)), labels=[data_label(name) for name in rows[label].astype(str)])
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.tick_params(axis="y", length=0)
     ax.spines["left"].set_visible(False)

@@ -20,6 +20,7 @@ from cartreport.analysis.endpoints import DAYS_PER_MONTH
 from cartreport.formatting import number
 
 __all__ = [
+    "DATA_LABEL_CHARS",
     "DAYS_PER_MONTH",
     "DOUBLE_COLUMN",
     "PALETTE",
@@ -27,6 +28,7 @@ __all__ = [
     "SINGLE_COLUMN",
     "SMALL",
     "STATE_COLOURS",
+    "data_label",
     "rc_params",
     "save_figure",
     "save_png",
@@ -231,6 +233,57 @@ def _drawn_rgb(figure: Figure, dpi: int) -> Any:
 
 
 # ------------------------------------------------------------------------------------------------ small helpers
+#: text from the data (a patient_id, a diagnosis, a subgroup's value) is drawn at most this many characters long
+DATA_LABEL_CHARS = 40
+
+
+def data_label(value: Any, limit: int = DATA_LABEL_CHARS) -> str:
+    """Text from the data as a figure draws it: on one line (runs of white space one space) and at most ``limit``
+    characters, clipped in the middle: the ids of one study share their start and differ at their end, and both
+    ends are kept. A 10,000-character cell (a notes column mapped by mistake) squeezed a figure's axes to nothing;
+    a CDISC ``USUBJID`` (usually under 40 characters) is drawn whole.
+
+    >>> data_label("T-ALL")
+    'T-ALL'
+    >>> data_label("X" * 100 + "-0001", limit=12)
+    'XXXXX…X-0001'
+    """
+    text = " ".join(str(value).split())
+    if len(text) <= limit:
+        return text
+    tail = limit // 2
+    return text[: limit - tail - 1] + "…" + text[-tail:]
+
+
+def _text_width(text: str, size: float = SMALL) -> float:
+    """Width in points of ``text`` in the current sans-serif font."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    width, _, _ = TextToPath().get_text_width_height_descent(text, FontProperties(size=size), ismath=False)
+    return float(width)
+
+
+def _fitted(text: str, points: float, size: float = SMALL) -> str:
+    """``text`` wrapped onto as few lines as keep each within ``points`` wide (at ``size``); unchanged if it fits.
+    A closing parenthesis group, such as "(n = 16; 7 events)", is kept on one line.
+
+    >>> _fitted("A rather long subgroup name (n = 16; 7 events)", 90)
+    'A rather long subgroup\\nname (n = 16; 7 events)'
+    """
+    import re
+    import textwrap
+
+    if _text_width(text, size) <= points:
+        return text
+    glued = re.sub(r"\([^()]*\)$", lambda m: m.group().replace(" ", "\0"), text)  # \0: never broken at
+    for width in range(len(glued) - 1, 7, -1):
+        lines = textwrap.fill(glued, width).replace("\0", " ").splitlines()
+        if all(_text_width(line, size) <= points for line in lines):
+            return "\n".join(lines)
+    return textwrap.fill(glued, 8).replace("\0", " ")
+
+
 def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     if ax is not None:
         return ax
