@@ -292,6 +292,73 @@ def test_text_from_data_never_changes_the_markup(results, value):
         )
 
 
+def test_a_cohort_of_many_diagnoses_is_summarised_not_listed(results):
+    """The summary's first sentence listed every diagnosis: 2,000 for a free-text column. Up to four are listed;
+    beyond, the sentence counts them and names the most frequent (Table 1 lists them)."""
+    changed = copy.deepcopy(results)
+    others = [r for r in changed["baseline"]["rows"] if r["variable"] != "diagnosis"]
+    levels = [("T-ALL", 7), ("T-LBL", 4), ("MPAL", 2), ("ETP-ALL", 2), ("NK-LBL", 1)]
+    diagnosis = [
+        {
+            "variable": "diagnosis",
+            "label": "Diagnosis",
+            "level": level,
+            "kind": "count",
+            "n": n,
+            "percent": n / 16,
+            "median": None,
+            "min": None,
+            "max": None,
+            "missing": 0,
+        }
+        for level, n in levels
+    ]
+    changed["baseline"]["rows"] = diagnosis + others
+    summary = prose.summary_paragraph(changed)
+    first = summary.split(". ")[0]
+    assert first == "The analysis includes 16 patients with 5 diagnoses, most often T-ALL (7)", first
+    changed["baseline"]["rows"] = diagnosis[:4] + others
+    first = prose.summary_paragraph(changed).split(". ")[0]
+    assert (
+        first
+        == "The analysis includes 16 patients: 7 with T-ALL, 4 with T-LBL, 2 with MPAL and 2 with ETP-ALL"
+    )
+    # 19 kept and the rest lumped: the count is of every value, the lumped ones included
+    lumped = {**diagnosis[-1], "level": "30 other values", "n": 1, "other_values": 30}
+    changed["baseline"]["rows"] = diagnosis[:4] + [lumped] + others
+    first = prose.summary_paragraph(changed).split(". ")[0]
+    assert first == "The analysis includes 16 patients with 34 diagnoses, most often T-ALL (7)", first
+    singles = [{**row, "level": f"D{i}", "n": 1} for i, row in enumerate(diagnosis)]
+    changed["baseline"]["rows"] = singles + others
+    first = prose.summary_paragraph(changed).split(". ")[0]
+    assert first == "The analysis includes 16 patients with 5 diagnoses, each in one patient", first
+
+
+def test_the_design_never_names_lumped_values_as_a_level(results):
+    """Table 1's "k other values" row counts several values: the design's sentence names the most frequent real
+    level, even when the lumped row counts more patients."""
+    changed = copy.deepcopy(results)
+    row = {
+        "variable": "donor_type",
+        "label": "Donor of the second HSCT",
+        "kind": "count",
+        "percent": 0.5,
+        "median": None,
+        "min": None,
+        "max": None,
+        "missing": 0,
+    }
+    changed["baseline"]["rows"] = [
+        r for r in changed["baseline"]["rows"] if r["variable"] != "donor_type"
+    ] + [
+        {**row, "level": "haploidentical", "n": 3},
+        {**row, "level": "25 other values", "n": 13, "other_values": 25},
+    ]
+    text = prose.design_paragraph(changed)
+    assert "Donor of the second HSCT was haploidentical in 3 patients" in text, text
+    assert "other values in" not in text
+
+
 def test_markup_in_a_diagnosis_is_shown_as_written(results):
     text = prose.summary_paragraph(_with_text(results, "*T*<img src=x>"))
     html = __import__("nbconvert").filters.markdown_mistune.markdown2html_mistune(text)

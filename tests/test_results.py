@@ -392,6 +392,32 @@ def test_table_1_counts_by_hand():
     }
 
 
+def test_table_1_lumps_the_rarest_levels_beyond_twenty():
+    """A free-text column (one diagnosis per patient, as written) made Table 1 a row per patient (2,000 rows, 1 MB
+    of HTML) and the summary a list of 2,000 diagnoses. Beyond 20 levels, the 19 most frequent (then first by
+    name) keep a row and the rest are counted together in one, which says how many values it holds."""
+    import pandas as pd
+
+    from cartreport.analysis.baseline import baseline_rows
+
+    values = ["T-ALL"] * 6 + ["T-LBL"] * 4 + [f"free text {i:02d}" for i in range(26)] + [None, None]
+    rows = [r for r in baseline_rows(pd.DataFrame({"diagnosis": values})) if r["variable"] == "diagnosis"]
+    assert len(rows) == 20
+    assert [r["level"] for r in rows[:4]] == ["T-ALL", "T-LBL", "free text 00", "free text 01"]
+    assert rows[18]["level"] == "free text 16"
+    other = rows[-1]
+    # by hand: 26 one-patient values, 17 of them kept (rows 3-19), 9 lumped; 36 patients with a value, 2 unknown
+    assert (other["level"], other["n"], other["percent"], other["missing"]) == (
+        "9 other values",
+        9,
+        9 / 36,
+        2,
+    )
+    assert other["other_values"] == 9
+    assert sum(r["n"] for r in rows) == 36
+    assert all("other_values" not in r for r in rows[:-1])
+
+
 def test_intervals_between_treatment_steps_by_hand():
     import pandas as pd
 

@@ -12,7 +12,15 @@ import pandas as pd
 from cartreport.analysis.endpoints import EndpointData
 from cartreport.contract.schema import BM_COMPLETE_RESPONSES
 
-__all__ = ["INTERVALS", "baseline_rows", "bone_marrow_counts", "code_counts", "interval_rows", "patient_flow"]
+__all__ = [
+    "INTERVALS",
+    "MAX_LEVELS",
+    "baseline_rows",
+    "bone_marrow_counts",
+    "code_counts",
+    "interval_rows",
+    "patient_flow",
+]
 
 #: (name, label, from column, to column) for the treatment sequence
 INTERVALS: tuple[tuple[str, str, str, str], ...] = (
@@ -25,6 +33,12 @@ INTERVALS: tuple[tuple[str, str, str, str], ...] = (
     ),
     ("cart_to_second_hsct", "CD7 CAR-T infusion → second HSCT", "cart_infusion_date", "second_hsct_date"),
 )
+
+#: a categorical variable of Table 1 shows at most this many rows: beyond, the ``MAX_LEVELS - 1`` most frequent
+#: levels (then first by name) keep one each and the rest are counted together in one, ``"k other values"``
+#: (``"other_values": k`` in results.json). A free-text column (a diagnosis as written, one per patient) made Table 1
+#: a row per patient and the summary a list of them.
+MAX_LEVELS = 20
 
 _CATEGORICAL = (
     ("diagnosis", "Diagnosis"),
@@ -51,23 +65,34 @@ def _count_rows(table: pd.DataFrame, column: str, label: str) -> list[dict]:
     counts = _level_counts(values)
     known = int(counts.sum())  # the cells with a value
     missing = int(len(values) - known)
-    rows = []
-    for level in sorted(counts.index, key=lambda v: (-counts[v], str(v))):
+    levels = sorted(counts.index, key=lambda v: (-counts[v], str(v)))
+    kept = levels if len(levels) <= MAX_LEVELS else levels[: MAX_LEVELS - 1]
+    rows = [_count_row(column, label, str(level), int(counts[level]), known, missing) for level in kept]
+    if len(kept) < len(levels):
+        lumped = len(levels) - len(kept)
+        n = int(counts[levels[len(kept) :]].sum())
         rows.append(
             {
-                "variable": column,
-                "label": label,
-                "level": str(level),
-                "kind": "count",
-                "n": int(counts[level]),
-                "percent": float(counts[level] / known),
-                "median": None,
-                "min": None,
-                "max": None,
-                "missing": missing,
+                **_count_row(column, label, f"{lumped:,} other values", n, known, missing),
+                "other_values": lumped,
             }
         )
     return rows
+
+
+def _count_row(column: str, label: str, level: str, n: int, known: int, missing: int) -> dict:
+    return {
+        "variable": column,
+        "label": label,
+        "level": level,
+        "kind": "count",
+        "n": n,
+        "percent": float(n / known),
+        "median": None,
+        "min": None,
+        "max": None,
+        "missing": missing,
+    }
 
 
 def _continuous_row(values: pd.Series, variable: str, label: str) -> dict:

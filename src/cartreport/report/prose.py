@@ -102,9 +102,28 @@ def _median_phrase(results: dict, block: dict) -> str:
     return f"median {fmt.months(block['median_months'])} ({ci})"
 
 
-def _diagnoses(results: dict) -> str:
+#: the summary lists the diagnoses when there are at most this many, and counts them beyond
+LISTED_DIAGNOSES = 4
+
+
+def _cohort(results: dict) -> str:
+    """``"The analysis includes 16 patients: 12 with T-ALL and 4 with T-LBL"``; with more than
+    :data:`LISTED_DIAGNOSES` diagnoses, ``"… 16 patients with 7 diagnoses, most often T-ALL (9)"`` (Table 1 lists
+    them)."""
     rows = [r for r in results["baseline"]["rows"] if r["variable"] == "diagnosis"]
-    return fmt.listed(f"{fmt.count(r['n'])} {r['level']}" for r in rows)
+    cohort = f"The analysis includes {fmt.counted(results['n_patients'], 'patient')}"
+    named = [r for r in rows if "other_values" not in r]
+    distinct = len(named) + sum(r.get("other_values", 0) for r in rows)
+    if not rows:
+        return cohort
+    if distinct <= LISTED_DIAGNOSES:
+        return cohort + ": " + fmt.listed(f"{fmt.count(r['n'])} with {r['level']}" for r in rows)
+    top = max(named, key=lambda r: r["n"])  # the first of the most frequent: rows come most frequent first
+    if top["n"] == 1:
+        return cohort + f" with {fmt.count(distinct)} diagnoses, each in one patient"
+    return (
+        cohort + f" with {fmt.count(distinct)} diagnoses, most often {top['level']} ({fmt.count(top['n'])})"
+    )
 
 
 # --- paragraphs ----------------------------------------------------------------------------------------------
@@ -208,11 +227,7 @@ def summary_paragraph(results: dict) -> Markdown:
     """Abstract-style summary: the cohort, the two headline response rates, survival and follow-up at the headline
     landmark, relapse and non-relapse mortality. The sections add detail without repeating these numbers."""
     level = _level(results)
-    diagnoses = [r for r in results["baseline"]["rows"] if r["variable"] == "diagnosis"]
-    cohort = f"The analysis includes {fmt.counted(results['n_patients'], 'patient')}"
-    if diagnoses:
-        cohort += ": " + fmt.listed(f"{fmt.count(r['n'])} with {r['level']}" for r in diagnoses)
-    parts = [cohort + "."]
+    parts = [_cohort(results) + "."]
     for key in ("bm_mrd_negative_cr", "emd_cr"):
         r = results["responses"].get(key)
         if r and r["evaluable"]:
@@ -313,7 +328,10 @@ def _baseline_highlights(rows: list[dict]) -> list[str]:
             sentences.append(f"The median {_lower_first(name)} was {value} ({spread})")
             continue
         yes = [r for r in found if str(r["level"]).lower() == "yes"]
-        top = yes[0] if yes else max(found, key=lambda r: r["n"])
+        named = [r for r in found if "other_values" not in r]  # "9 other values" is no level to name
+        if not yes and not named:
+            continue
+        top = yes[0] if yes else max(named, key=lambda r: r["n"])
         what = "present" if yes else top["level"]
         sentences.append(
             f"{name} was {what} in {fmt.counted(top['n'], 'patient')} ({fmt.percent(top['percent'])})"
