@@ -23,6 +23,26 @@ def test_validate_valid_file(capsys, tmp_path):
     )
 
 
+def test_validate_takes_the_file_as_run_does_too(capsys, tmp_path):
+    """``cartreport run --data FILE`` then ``cartreport validate --data FILE`` was a usage error ("the following
+    arguments are required: path"): validate now takes ``--data`` as well as the file alone; two different files,
+    or none, are one clear line (exit 2)."""
+    path = tmp_path / "ok.csv"
+    synthetic_cohort(12, seed=2).to_csv(path, index=False)
+    assert cli.main(["validate", "--data", str(path)]) == 0
+    assert (
+        capsys.readouterr().out.strip().endswith("ok.csv: 12 patients, 10 required columns present, valid.")
+    )
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["validate"])
+    assert stop.value.code == 2
+    assert "give the patient file: cartreport validate FILE (or --data FILE)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["validate", str(path), "--data", str(tmp_path / "other.csv")])
+    assert stop.value.code == 2
+    assert "two patient files given" in capsys.readouterr().err
+
+
 def test_validate_lists_every_problem_and_exits_1(capsys, tmp_path):
     frame = synthetic_cohort(6, seed=2)
     frame.loc[0, "bm_response"] = "MRD neg CR"

@@ -245,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
 
     val = sub.add_parser("validate", help="list every problem of a patient file")
-    val.add_argument("path")
+    val.add_argument("path", nargs="?", help="patient table (CSV, XLSX, Parquet, XPT)")
+    val.add_argument("--data", help="the same, named as for run")
     val.add_argument("--sheet", help="Excel sheet (default: the first)")
     val.add_argument("--data-cutoff", help="YYYY-MM-DD: report dates after it")
     val.set_defaults(func=_cmd_validate)
@@ -284,6 +285,20 @@ def _command(argv: Sequence[str]) -> str:
     return next((arg for arg in argv if not arg.startswith("-")), "")
 
 
+def _one_validate_path(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """``validate FILE`` or ``validate --data FILE`` (as ``run`` names it): ``args.path`` is the file; none, or two
+    different ones, is a usage error (exit 2)."""
+    given = {p for p in (args.path, args.data) if p is not None}
+    if len(given) > 1:
+        shown = _visible_lines(
+            f"{args.path} and --data {args.data}"
+        )  # typed by the user: never run by the terminal
+        parser.error(f"two patient files given ({shown}): validate checks one")
+    if not given:
+        parser.error("give the patient file: cartreport validate FILE (or --data FILE)")
+    args.path = given.pop()
+
+
 def _starts_report_kernel(argv: Sequence[str]) -> bool:
     """``argv`` runs a report (``cartreport run``, not asking for help or the version): its kernel can start now."""
     return _command(argv) == "run" and not any(arg in ("-h", "--help", "--version") for arg in argv)
@@ -308,7 +323,10 @@ def main(argv: list[str] | None = None) -> int:
             from cartreport.render.kernel import start_kernel
 
             kernel = start_kernel()
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command == "validate":
+            _one_validate_path(args, parser)
         # -v adds cartreport's own details; libraries stay at warnings (fontTools logs ~30 lines per PDF at INFO)
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
         if args.verbose:
