@@ -43,6 +43,14 @@ def test_validate_takes_the_file_as_run_does_too(capsys, tmp_path):
     assert "two patient files given" in capsys.readouterr().err
 
 
+def test_run_with_the_file_alone_suggests_data(capsys):
+    """``cartreport run my.csv`` said "unrecognized arguments: my.csv": it now says which option takes it."""
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["run", "my.csv"])
+    assert stop.value.code == 2
+    assert "unrecognized argument my.csv: did you mean --data my.csv?" in capsys.readouterr().err
+
+
 def test_validate_lists_every_problem_and_exits_1(capsys, tmp_path):
     frame = synthetic_cohort(6, seed=2)
     frame.loc[0, "bm_response"] = "MRD neg CR"

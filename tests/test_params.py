@@ -6,6 +6,15 @@ from cartreport.analysis.params import PARAMETERS, default_parameters, parse_cli
 from cartreport.errors import ParameterError
 
 
+@pytest.mark.parametrize(
+    ("typed", "months"), [("6,12", [6, 12]), (" 24, 6 ,12.5", [6, 12.5, 24]), ("12", [12])]
+)
+def test_landmarks_typed_as_a_comma_separated_list(typed, months):
+    """``-p landmarks_months 6,12`` was refused ("must be a non-empty list of months, e.g. [6, 12, 24]"), the shell
+    needing quotes around the brackets: numbers separated by commas are the list they spell."""
+    assert resolve_parameters({"landmarks_months": typed})["landmarks_months"] == months
+
+
 def test_defaults_run_the_shipped_study():
     p = resolve_parameters()
     assert p["data"] == "" and p["time_origin"] == "second_hsct"

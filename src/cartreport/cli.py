@@ -285,6 +285,14 @@ def _command(argv: Sequence[str]) -> str:
     return next((arg for arg in argv if not arg.startswith("-")), "")
 
 
+def _unrecognized(args: argparse.Namespace, extra: list[str], parser: argparse.ArgumentParser) -> None:
+    """A usage error (exit 2) for arguments no option takes; ``run my.csv`` is told to write ``--data my.csv``."""
+    if args.command == "run" and args.data is None and len(extra) == 1 and not extra[0].startswith("-"):
+        shown = _visible_lines(extra[0])  # typed by the user: never run by the terminal
+        parser.error(f"unrecognized argument {shown}: did you mean --data {shown}?")
+    parser.error(f"unrecognized arguments: {_visible_lines(' '.join(extra))}")
+
+
 def _one_validate_path(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """``validate FILE`` or ``validate --data FILE`` (as ``run`` names it): ``args.path`` is the file; none, or two
     different ones, is a usage error (exit 2)."""
@@ -324,7 +332,9 @@ def main(argv: list[str] | None = None) -> int:
 
             kernel = start_kernel()
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            _unrecognized(args, extra, parser)
         if args.command == "validate":
             _one_validate_path(args, parser)
         # -v adds cartreport's own details; libraries stay at warnings (fontTools logs ~30 lines per PDF at INFO)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,9 +259,15 @@ def _number(spec: ParameterSpec, value: object) -> float:
     return float(value)
 
 
+#: ``6,12`` or ``6, 12.5``: numbers separated by commas, as typed after ``-p landmarks_months`` without brackets
+_COMMA_NUMBERS = re.compile(r"\s*\d+(?:\.\d+)?(?:\s*,\s*\d+(?:\.\d+)?)*\s*")
+
+
 def _months(spec: ParameterSpec, value: object) -> list[float]:
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = [value]
+    if isinstance(value, str) and _COMMA_NUMBERS.fullmatch(value):
+        value = [float(item) for item in value.split(",")]
     if not isinstance(value, list | tuple) or not value:
         raise ParameterError(spec.name, value, "must be a non-empty list of months, e.g. [6, 12, 24]")
     out = []
