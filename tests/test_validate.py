@@ -530,6 +530,11 @@ def test_problem_format_is_one_line_and_clips_long_values():
         ("bm_response", "\x1b[2J\x1b[31mNR", "\\x1b[2J\\x1b[31mNR"),  # a terminal would run it
         ("patient_id", "P01\u202e", "P01\\u202e"),  # a text-direction override reverses what follows
         ("site", "A\x00B", "A\\x00B"),  # a column carried along is shown in the report too
+        # a vertical tab (an old Excel export's line break in a cell), a form feed, a file separator: each was
+        # shown as a space, so the message named a character the user could not find
+        ("diagnosis", "T-ALL\x0bETP", "T-ALL\\x0bETP"),
+        ("diagnosis", "T-\x0cALL", "T-\\x0cALL"),  # (at either end it is white space, stripped)
+        ("diagnosis", "T\x1cALL", "T\\x1cALL"),
     ],
 )
 def test_a_cell_with_a_character_a_report_cannot_show_is_refused_and_shown_escaped(column, value, shown):

@@ -6,12 +6,16 @@ Shared by the per-column rules (:mod:`cartreport.contract.column_rules`), the ru
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from cartreport.escape import visible
+
+#: what a message shows as one space: the line breaks of a cell (CR LF, CR, LF, Unicode's line and paragraph separators)
+_LINE_BREAKS = re.compile("(?:\r\n|[\r\n\u2028\u2029])+")
 
 __all__ = [
     "MAX_PER_RULE",
@@ -223,6 +227,7 @@ def quoted(value: str | None) -> str:
 def clipped(value: str) -> str:
     """``value`` on one line, shortened to at most 60 characters, each invisible character (a control, format or
     text-direction character) written as its escape, e.g. ``\\x1b`` or ``\\u200b``: a message shows what the cell
-    holds, and a terminal never runs it."""
-    one_line = visible(" ".join(str(value)[: 4 * _MAX_SHOWN].splitlines()))
+    holds, and a terminal never runs it. Only line breaks become spaces (a cell's line break is no problem of its
+    own): a vertical tab or form feed, which ``str.splitlines`` also breaks at, is shown as its escape."""
+    one_line = visible(_LINE_BREAKS.sub(" ", str(value)[: 4 * _MAX_SHOWN]))
     return one_line if len(one_line) <= _MAX_SHOWN else one_line[: _MAX_SHOWN - 1] + "…"
