@@ -776,9 +776,7 @@ def test_a_batch_that_cannot_finish_its_summary_keeps_the_earlier_one_whole(
     capfd.readouterr()
     assert cli.main(["batch", str(tiny_grid), "--output", str(out)]) == 1
     err = capfd.readouterr().err  # the progress bar's lines, then one error line, no traceback
-    message = (
-        f"could not write the report to {out / which}: No space left on device; free some space and run again"
-    )
+    message = f"could not write {out / which}: No space left on device; free some space and run again"
     assert "Traceback" not in err and err.count(f"error: {message}") == 1, err
     assert (out / which).read_bytes() == earlier
     assert not [p.name for p in out.iterdir() if ".partial" in p.name]

@@ -143,7 +143,7 @@ def test_synthesize_writes_a_valid_seeded_cohort(tmp_path, capsys):
     out = tmp_path / "s.csv"
     assert cli.main(["synthesize", "--n", "25", "--seed", "3", "--output", str(out)]) == 0
     first = out.read_bytes()
-    assert cli.main(["synthesize", "--n", "25", "--seed", "3", "--output", str(out)]) == 0
+    assert cli.main(["synthesize", "--n", "25", "--seed", "3", "--output", str(out), "--force"]) == 0
     assert out.read_bytes() == first
     assert cli.main(["validate", str(out)]) == 0
     assert cli.main(["synthesize", "--n", "0", "--output", str(out)]) == 2
@@ -278,6 +278,53 @@ def test_a_folder_as_csv_output_is_a_clean_error(tmp_path, capsys, command):
         assert cli.main([command, *extra, "--output", output]) == 2
         assert "must name a CSV file, not a folder" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["existing"]
+
+
+def test_synthesize_never_overwrites_a_file_without_force(tmp_path, capsys):
+    """``synthesize --output my_cohort.csv`` replaced the user's own patient table with synthetic patients, without
+    a word. As for ``reconstruct``: an existing file is replaced only with ``--force``."""
+    mine = tmp_path / "my_cohort.csv"
+    mine.write_text("my edited cohort")
+    assert cli.main(["synthesize", "--n", "5", "--output", str(mine)]) == 2
+    assert "exists already; add --force to replace it" in capsys.readouterr().err
+    assert mine.read_text() == "my edited cohort"
+    assert cli.main(["synthesize", "--n", "5", "--output", str(mine), "--force"]) == 0
+    assert mine.read_text().startswith("patient_id,")
+
+
+@pytest.mark.parametrize("command", ["synthesize", "reconstruct"])
+def test_a_failed_write_keeps_the_file_it_was_to_replace(tmp_path, capsys, monkeypatch, command):
+    """The CSV was written in place: a full disk (or a kill) halfway left half a cohort where a whole one was, and a
+    full disk ended in a traceback. It is now written beside its place and moved there: one line, exit 1, the
+    earlier file whole, nothing left beside it."""
+    import errno
+
+    import pandas as pd
+
+    mine = tmp_path / "c.csv"
+    mine.write_text("the earlier cohort")
+
+    def half_then_full(self, target, *args, **kwargs):
+        Path(target).write_text("patient_id,diag")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", half_then_full)
+    extra = ["--n", "5"] if command == "synthesize" else []
+    assert cli.main([command, *extra, "--output", str(mine), "--force"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"could not write {mine}: No space left on device" in err, err
+    assert mine.read_text() == "the earlier cohort"
+    assert [p.name for p in tmp_path.iterdir()] == ["c.csv"]
+
+
+def test_synthesize_refuses_a_cohort_too_large_to_hold(tmp_path, capsys):
+    """``--n 100000000000`` ended in a MemoryError traceback (745 GiB asked for). Above 10,000,000 patients (about
+    ten times the benchmark's largest cohort) it is refused before anything is made."""
+    out = tmp_path / "big.csv"
+    assert cli.main(["synthesize", "--n", "100000000000", "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "--n = 100000000000: must be at most 10,000,000" in err, err
+    assert not out.exists()
 
 
 def test_synthesize_below_a_file_is_a_clean_error(tmp_path, capsys):

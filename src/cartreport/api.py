@@ -387,8 +387,15 @@ def reconstruct(output: str | Path, seed: int = DEFAULT_SEED, *, force: bool = F
         raise ParameterError("--output", str(output), "exists already; add --force to replace it")
     frame = reconstruct_cohort(seed=seed)
     output.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(output, index=False, lineterminator="\n")
-    return output
+    return write_csv_file(frame, output)
+
+
+def write_csv_file(frame, output: Path) -> Path:
+    """Write a cohort as CSV beside ``output`` and move it there (:func:`cartreport.render.output.write_file`): a
+    full disk or a kill halfway never leaves half a cohort, and the file it replaces stays whole until then."""
+    from cartreport.render.output import write_file
+
+    return write_file(output, lambda partial: frame.to_csv(partial, index=False, lineterminator="\n"))
 
 
 def file_sha256(path: Path) -> str:

@@ -151,14 +151,23 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: ``synthesize --n`` at most: ten times the benchmark's largest cohort
+MAX_SYNTHETIC = 10_000_000
+
+
 def _cmd_synthesize(args: argparse.Namespace) -> int:
+    from cartreport import api
     from cartreport.cohorts.synthetic import synthetic_cohort
 
     if args.n < 1:
         raise ParameterError("--n", args.n, "must be at least 1")
+    if args.n > MAX_SYNTHETIC:  # 16 columns of 10 million patients: about 4 GB in memory while written
+        raise ParameterError("--n", args.n, f"must be at most {MAX_SYNTHETIC:,}")
     if args.output.endswith(("/", os.sep)) or Path(args.output).is_dir():
         raise ParameterError("--output", args.output, "must name a CSV file, not a folder")
     output = Path(args.output)
+    if output.exists() and not args.force:  # it may be the user's own patient table
+        raise ParameterError("--output", args.output, "exists already; add --force to replace it")
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -168,8 +177,8 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
         from cartreport.cohorts.synthetic_transplant import add_transplant_outcomes
 
         table = add_transplant_outcomes(table, seed=args.seed)
-    table.to_csv(output, index=False, lineterminator="\n")
-    _print(f"wrote {output}: {args.n} synthetic patients (seed {args.seed}); not a model of any real study")
+    api.write_csv_file(table, output)
+    _print(f"wrote {output}: {args.n:,} synthetic patients (seed {args.seed}); not a model of any real study")
     return EXIT_OK
 
 
@@ -263,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--n", type=int, required=True, help="number of patients")
     syn.add_argument("--seed", type=int, default=0)
     syn.add_argument("--output", required=True, help="CSV file to write")
+    syn.add_argument("--force", action="store_true", help="replace the file if it exists")
     syn.add_argument(
         "--transplant-outcomes",
         action="store_true",

@@ -287,24 +287,30 @@ class PrintFilesError(CartreportError):
 
 
 class ReportWriteError(CartreportError):
-    """The report could not be written where it was to go, e.g. because the disk filled up while it was built.
+    """A report, or a file of cartreport's (a batch's summary, a cohort written by ``synthesize``), could not be
+    written where it was to go, e.g. because the disk filled up while it was written.
 
-    The earlier report there (if any) is left as it was.
+    The earlier report or file there (if any) is left as it was. ``file=True``: ``path`` is one file, not a report
+    folder.
 
     Examples
     --------
     >>> str(ReportWriteError("reports/r", "No space left on device", "free some space and run again"))
     'could not write the report to reports/r: No space left on device; free some space and run again'
+    >>> str(ReportWriteError("c.csv", "Read-only file system", "choose another place", file=True))
+    'could not write c.csv: Read-only file system; choose another place'
     """
 
-    def __init__(self, path: str | Path, reason: str, hint: str) -> None:
+    def __init__(self, path: str | Path, reason: str, hint: str, *, file: bool = False) -> None:
         self.path = Path(path)
         self.reason = reason
         self.hint = hint
+        self.file = file
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        return f"could not write the report to {self.path}: {self.reason}; {self.hint}"
+        where = self.path if self.file else f"the report to {self.path}"
+        return f"could not write {where}: {self.reason}; {self.hint}"
 
 
 class ReconstructionError(CartreportError):

@@ -337,7 +337,8 @@ def clear_leftovers(output_dir: Path, *, unsure: bool = False) -> None:
 
 
 def write_file(path: Path, write: Callable[[Path], None]) -> Path:
-    """Write one file (a batch's ``summary.csv`` and ``index.html``) by ``write(partial)`` into a hidden file beside
+    """Write one file (a batch's ``summary.csv`` and ``index.html``, a cohort from ``synthesize`` or ``reconstruct``)
+    by ``write(partial)`` into a hidden file beside
     ``path``, then move it into place: a full disk or a kill while it is written never leaves half a file, and an
     earlier ``path`` stays whole until the new one replaces it. A full disk, quota or read-only file system is a
     :class:`~cartreport.errors.ReportWriteError`; the partial file is removed either way."""
@@ -349,7 +350,7 @@ def write_file(path: Path, write: Callable[[Path], None]) -> Path:
     except OSError as exc:
         if exc.errno in _FULL:
             hint = _WRITABLE if exc.errno == errno.EROFS else "free some space and run again"
-            raise ReportWriteError(path, exc.strerror or str(exc), hint) from None
+            raise ReportWriteError(path, exc.strerror or str(exc), hint, file=True) from None
         raise
     finally:
         with contextlib.suppress(OSError):
