@@ -51,6 +51,46 @@ def test_run_with_the_file_alone_suggests_data(capsys):
     assert "unrecognized argument my.csv: did you mean --data my.csv?" in capsys.readouterr().err
 
 
+def _one_run_grid(tmp_path: Path, names: tuple[str, ...] = ("all",)) -> Path:
+    import yaml
+
+    synthetic_cohort(12, seed=5).to_csv(tmp_path / "cohort.csv", index=False)
+    grid = tmp_path / "grid.yaml"
+    runs = [{"name": name} for name in names]
+    grid.write_text(yaml.safe_dump({"defaults": {"data": "cohort.csv"}, "runs": runs}))
+    return grid
+
+
+@pytest.mark.parametrize("jobs", ["0", "-3"])
+def test_batch_jobs_below_one_is_refused(tmp_path, capsys, jobs):
+    """``--jobs 0`` (or -3) ran the batch in this process without a word."""
+    assert (
+        cli.main(["batch", str(_one_run_grid(tmp_path)), "--jobs", jobs, "--output", str(tmp_path / "b")])
+        == 2
+    )
+    assert f"--jobs = {jobs}: must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+
+
+def test_batch_runs_no_more_reports_at_once_than_the_machine_has_cores(tmp_path, capsys, monkeypatch):
+    """``--jobs 64`` on a 2-core machine started 64 worker processes, each with its kernel (about 0.4 GB each):
+    memory ran out, and the reports, bound by the processor, finished no sooner. A batch on this machine runs at
+    most one report per core and says so."""
+    from cartreport import batch
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert batch.worker_count(64, n_runs=10) == 1
+    assert (
+        batch.worker_count(64, n_runs=10, scheduler="tcp://cluster:8786") == 64
+    )  # the cluster's own workers
+    out = tmp_path / "b"
+    grid = _one_run_grid(tmp_path, ("a", "b"))
+    assert cli.main(["batch", str(grid), "--jobs", "64", "--output", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "note: --jobs 64: this machine has 1 core; running 1 report at a time" in err, err
+    assert (out / "a" / "report.html").is_file() and (out / "b" / "report.html").is_file()
+
+
 def test_validate_lists_every_problem_and_exits_1(capsys, tmp_path):
     frame = synthetic_cohort(6, seed=2)
     frame.loc[0, "bm_response"] = "MRD neg CR"

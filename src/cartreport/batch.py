@@ -28,6 +28,7 @@ import itertools
 import json
 import logging
 import math
+import os
 import re
 import uuid
 from collections import Counter
@@ -149,6 +150,21 @@ def _remove_leftovers(output: Path, runs: list[BatchRun]) -> None:
         clear_leftovers(output / run.name, unsure=True)
 
 
+def worker_count(jobs: int, n_runs: int, scheduler: str | None = None) -> int:
+    """How many reports a batch runs at once for ``--jobs jobs``: at most one per core of this machine (a report is
+    bound by the processor, and each worker holds a kernel of about 0.4 GB) and no more than there are runs. On a
+    dask cluster given by ``scheduler`` the workers are the cluster's: ``jobs`` as given.
+
+    >>> worker_count(4, n_runs=2) <= 2
+    True
+    """
+    if jobs < 1:
+        raise ParameterError("--jobs", jobs, "must be at least 1")
+    if scheduler:
+        return jobs
+    return max(1, min(jobs, n_runs, os.cpu_count() or 1))
+
+
 def run_batch(
     runs: list[BatchRun],
     output: str | Path,
@@ -174,6 +190,7 @@ def run_batch(
     from cartreport.render import batch_index
     from cartreport.render.output import claim_folder, write_file
 
+    jobs = worker_count(jobs, len(runs), scheduler)  # before any work, as the folders
     output = check_batch_target({run.name: run.parameters for run in runs}, output)  # before any work
     output.mkdir(parents=True, exist_ok=True)
     claim_folder(output, "batch")

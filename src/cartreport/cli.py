@@ -191,6 +191,14 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     runs = batch.load_grid(args.grid)
     where = Path(args.output) / "summary.csv"
+    at_once = batch.worker_count(args.jobs, len(runs), args.scheduler)
+    if at_once < min(args.jobs, len(runs)):  # held to the cores (run_batch holds it there too)
+        cores = os.cpu_count() or 1
+        _print(
+            f"note: --jobs {args.jobs}: this machine has {cores} core{'s' if cores != 1 else ''}; running "
+            f"{at_once} report{'s' if at_once != 1 else ''} at a time",
+            file=sys.stderr,
+        )
     bars: list[tqdm] = []  # shown once the batch's folders are checked: a refusal is one line, no bar
 
     def started() -> None:
