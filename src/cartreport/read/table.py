@@ -26,6 +26,10 @@ Formats, chosen by the file's extension:
     ``pyreadstat.write_xport(..., file_format_version=8)``), or name the variables with the 8-character aliases
     of :data:`cartreport.contract.schema.XPT_ALIASES`, which are the only aliases cartreport accepts.
 
+Size: a table of any format holds at most :data:`MAX_CELLS` cells (about 3,000,000 patients of the contract's
+16 columns), and a CSV or XPT file of more than :data:`MAX_UNPACKED_BYTES` is refused unread: a wrong file of some
+gigabytes would fill the memory before anything was said.
+
 Row numbers: the index of :attr:`ReadResult.table` holds each row's number *as a spreadsheet user sees it*: the
 header is row 1 and the first patient row 2. Blank rows are dropped but do not shift the numbers of the rows after
 them. Parquet and XPT files have no header row; their records are numbered the same way (first record = row 2).
@@ -58,7 +62,8 @@ log = logging.getLogger(__name__)
 #: most cells (rows x columns, blank ones too) read from a workbook or a Parquet file: both are compressed, so a
 #: small file can hold billions (a stray value far from the table, a constant column of a billion rows)
 MAX_CELLS = 50_000_000
-#: most bytes a Parquet file may unpack to (its metadata says): a compressed cell can stand for gigabytes
+#: most bytes a Parquet file may unpack to (its metadata says: a compressed cell can stand for gigabytes), and the
+#: largest CSV or XPT file read (uncompressed: its size is what it unpacks to)
 MAX_UNPACKED_BYTES = 1 << 30
 
 #: file extension → format name
@@ -168,10 +173,18 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> ReadResult:
     fmt = FORMATS[suffix]
     if sheet is not None and fmt != "xlsx":
         raise DataFileError(path, f"a sheet ({sheet!r}) was given, but only Excel files have sheets")
+    if fmt in ("csv", "xpt") and (size := path.stat().st_size) > MAX_UNPACKED_BYTES:  # uncompressed: as read
+        raise DataFileError(
+            path,
+            f"the file is {size:,} bytes, more than the {MAX_UNPACKED_BYTES:,} bytes cartreport reads",
+            "is this the patient table? Keep only its rows and the columns of the report",
+        )
     if fmt == "xlsx":
         raw = _read_xlsx(path, sheet)
     else:
         raw = {"csv": read_csv, "parquet": _read_parquet, "xpt": _read_xpt}[fmt](path)
+    if fmt in ("csv", "xpt"):  # a workbook and a Parquet file are checked before they are unpacked
+        _refuse_too_many_cells(path, len(raw.numbers), max(len(raw.header), len(raw.columns)))
     date_source = {"xlsx": "Excel date cell", "xpt": "SAS date value"}.get(fmt, "date value")
     try:
         table, notes, factorized = assemble(path, raw, date_source)
@@ -332,6 +345,16 @@ def _quoted(names: Iterable[object]) -> str:
 
 
 # -------------------------------------------------------------------------------------------------------- Parquet
+def _refuse_too_many_cells(path: Path, rows: int, columns: int) -> None:
+    """A :class:`DataFileError` if ``rows`` x ``columns`` is more than :data:`MAX_CELLS`."""
+    if rows * columns > MAX_CELLS:
+        raise DataFileError(
+            path,
+            f"it holds {rows:,} rows of {columns:,} columns, more than the {MAX_CELLS:,} cells cartreport reads",
+            "split the table, or keep only the columns of the report",
+        )
+
+
 def _read_parquet(path: Path) -> RawTable:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -340,13 +363,7 @@ def _read_parquet(path: Path) -> RawTable:
     try:
         parquet = pq.ParquetFile(path)
         shape = parquet.metadata
-        if shape.num_rows * shape.num_columns > MAX_CELLS:
-            raise DataFileError(
-                path,
-                f"it holds {shape.num_rows:,} rows of {shape.num_columns:,} columns, more than the "
-                f"{MAX_CELLS:,} cells cartreport reads",
-                "split the table, or keep only the columns of the report",
-            )
+        _refuse_too_many_cells(path, shape.num_rows, shape.num_columns)
         unpacked = sum(shape.row_group(i).total_byte_size for i in range(shape.num_row_groups))
         if unpacked > MAX_UNPACKED_BYTES:
             raise DataFileError(
