@@ -358,12 +358,17 @@ def test_a_failed_write_keeps_the_file_it_was_to_replace(tmp_path, capsys, monke
 
 
 def test_synthesize_refuses_a_cohort_too_large_to_hold(tmp_path, capsys):
-    """``--n 100000000000`` ended in a MemoryError traceback (745 GiB asked for). Above 10,000,000 patients (about
-    ten times the benchmark's largest cohort) it is refused before anything is made."""
+    """``--n 100000000000`` ended in a MemoryError traceback (745 GiB asked for). A cohort whose file cartreport
+    could not read (more than 50,000,000 cells: 3,125,000 patients of 16 columns, 2,000,000 of 25 with the transplant
+    outcomes) is refused before anything is made."""
     out = tmp_path / "big.csv"
     assert cli.main(["synthesize", "--n", "100000000000", "--output", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "Traceback" not in err and "--n = 100000000000: must be at most 10,000,000" in err, err
+    assert (
+        "Traceback" not in err and "--n = 100000000000: must be at most 3,125,000 (cartreport reads" in err
+    ), err
+    assert cli.main(["synthesize", "--n", "2000001", "--transplant-outcomes", "--output", str(out)]) == 2
+    assert "must be at most 2,000,000" in capsys.readouterr().err
     assert not out.exists()
 
 

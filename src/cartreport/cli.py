@@ -151,8 +151,18 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-#: ``synthesize --n`` at most: ten times the benchmark's largest cohort
-MAX_SYNTHETIC = 10_000_000
+def _most_synthetic(transplant_outcomes: bool) -> int:
+    """The largest ``synthesize --n`` whose file cartreport can read: :data:`~cartreport.read.table.MAX_CELLS` over
+    the cohort's columns (3,125,000 patients of 16 columns; 2,000,000 with the transplant outcomes' 25)."""
+    from cartreport.cohorts.synthetic import synthetic_cohort
+    from cartreport.read.table import MAX_CELLS
+
+    one = synthetic_cohort(1, seed=0)
+    if transplant_outcomes:
+        from cartreport.cohorts.synthetic_transplant import add_transplant_outcomes
+
+        one = add_transplant_outcomes(one, seed=0)
+    return MAX_CELLS // len(one.columns)
 
 
 def _cmd_synthesize(args: argparse.Namespace) -> int:
@@ -161,8 +171,13 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ParameterError("--n", args.n, "must be at least 1")
-    if args.n > MAX_SYNTHETIC:  # 16 columns of 10 million patients: about 4 GB in memory while written
-        raise ParameterError("--n", args.n, f"must be at most {MAX_SYNTHETIC:,}")
+    from cartreport.read.table import MAX_CELLS
+
+    most = _most_synthetic(args.transplant_outcomes)
+    if args.n > most:  # its file could not be read (3,000,000 patients took 4.6 GB to write)
+        raise ParameterError(
+            "--n", args.n, f"must be at most {most:,} (cartreport reads tables of up to {MAX_CELLS:,} cells)"
+        )
     if args.output.endswith(("/", os.sep)) or Path(args.output).is_dir():
         raise ParameterError("--output", args.output, "must name a CSV file, not a folder")
     output = Path(args.output)
