@@ -309,6 +309,23 @@ def test_a_kernel_started_through_a_wrapper_keeps_its_folder_while_the_report_pr
                 process.kill()
 
 
+def test_the_ipykernel_internals_the_kill_9_cleanup_relies_on_are_still_there():
+    """After ``kill -9`` of a report, its kernel deletes its private folder (the pickled patient table) before it
+    ends: cartreport's watcher does it, and ipykernel's own parent poller, which would end the kernel first, is
+    switched off by setting ``IPKernelApp.instance().poller = None`` in the kernel's ``exec_lines``. That relies on
+    ipykernel internals: ``exec_lines`` run (``init_code``) after ``init_poller`` made the poller, and ``start``
+    starts it only if it is not None. Should a new ipykernel change that, this test fails, rather than the race
+    coming back silently (the folder was left in 7 of 14 trials)."""
+    import inspect
+
+    from ipykernel.kernelapp import IPKernelApp
+
+    initialize = inspect.getsource(IPKernelApp.initialize)
+    assert initialize.index("self.init_poller()") < initialize.index("self.init_code()")
+    assert "if self.poller is not None:" in inspect.getsource(IPKernelApp.start)
+    assert "poller" in IPKernelApp.class_traits()
+
+
 def test_a_kernel_whose_report_process_died_while_it_booted_deletes_its_private_folder(tmp_path):
     """A report process killed while its kernel still booted (before the hand-off watcher started) and not yet
     reaped by its own parent (a zombie: ``subprocess.run(..., capture_output=True)`` reaps it only once the kernel,

@@ -211,7 +211,7 @@ def plot_swimmer(
     if title is None and n < n_total:
         title = f"Systematic sample of {n:,} of {n_total:,} patients (evenly spaced by follow-up)"
     if title:
-        ax.set_title(title, fontsize=SMALL + 1, pad=30)
+        ax.set_title(title, fontsize=SMALL + 1, pad=6 if own_figure else 30)  # clear of an axes legend
     return ax
 
 
