@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from cartreport.contract import schema
 from cartreport.contract.coerce import coerce
+from cartreport.contract.column_rules import MISSING_PLACEHOLDERS
 from cartreport.contract.problems import MAX_PER_RULE
 from cartreport.contract.validate import (
     RULES,
@@ -549,6 +550,52 @@ def test_a_cell_with_a_character_a_report_cannot_show_is_refused_and_shown_escap
         assert line.isprintable()
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        (
+            "diagnosis",
+            "#N/A",
+            'value "#N/A" is an Excel error value (a formula that failed, or its text copied), not data; correct '
+            "the formula in the workbook, or type the value",
+        ),
+        (
+            "site",  # carried along into the report: an error value is no site either
+            "#DIV/0!",
+            'value "#DIV/0!" is an Excel error value (a formula that failed, or its text copied), not data; '
+            "correct the formula in the workbook, or type the value",
+        ),
+        (
+            "diagnosis",
+            "N/A",
+            'value "N/A" stands for a missing value, and diagnosis may not be blank; write the diagnosis',
+        ),
+        (
+            "cause_of_death",
+            "NULL",
+            'value "NULL" stands for a missing value; leave the cell blank (blank means alive or unknown)',
+        ),
+    ],
+)
+def test_a_placeholder_for_a_missing_value_is_refused_not_reported_as_text(column, value, expected):
+    """A diagnosis of ``#N/A`` (an Excel lookup that failed) or ``N/A`` was valid text: Table 1 counted "1 with
+    #N/A" and the summary said so. Excel's error values are refused in every column, and the usual stand-ins for
+    a missing value (``NA``, ``N/A``, ``NaN``, ``NULL``, ``-``, ``.``, ``?``) in the contract's free-text columns,
+    where a blank cell says what they mean (or is refused, for a required column)."""
+    row = {**VALID, "site": "S1", column: value}
+    if column == "cause_of_death":
+        row.update(death_date="2021-12-01", last_contact_date="2021-12-01")
+    lines = _lines(row)
+    assert lines == [f"data.csv row 2 (patient P01), column {column}: {expected}"], lines
+
+
+@pytest.mark.parametrize("value", ["None", "unknown", "NAD", "Nausea", "T-ALL (N/A subtype)", "na-1"])
+def test_words_that_only_look_like_placeholders_are_text(value):
+    """Only a whole cell that is one of the stand-ins is refused: words a diagnosis or cause of death may be are
+    text ("unknown" is a cause of death a study reports)."""
+    assert _one(diagnosis=value) == []
+
+
 def test_a_column_name_with_a_character_a_report_cannot_show_is_refused_and_shown_escaped():
     lines = _lines({**VALID, "site\x1b[31m": "S1"})
     assert lines == [
@@ -646,7 +693,13 @@ def cohorts(draw, min_size: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A valid cohort: (table as written, table as validation should return it)."""
     ids = draw(
         st.lists(
-            st.text("ABCPT0123456789-_", min_size=1, max_size=6), min_size=min_size, max_size=10, unique=True
+            # "-" or "--" stands for a missing value (rule missing-placeholder), no id
+            st.text("ABCPT0123456789-_", min_size=1, max_size=6).filter(
+                lambda i: i not in MISSING_PLACEHOLDERS
+            ),
+            min_size=min_size,
+            max_size=10,
+            unique=True,
         )
     )
     pairs = [draw(patients(pid)) for pid in ids]

@@ -45,6 +45,7 @@ __all__ = [
     "id_key",
     "is_iso_date",
     "near_duplicate_id_problems",
+    "placeholder_problems",
     "schema_problems",
     "unshowable_problems",
 ]
@@ -397,6 +398,76 @@ def unshowable_problems(table: pd.DataFrame, coded: pd.DataFrame | None = None) 
         problems.extend(
             cell_problems(table, failing, name, "unshowable-character", messages, _UNSHOWABLE_HINT)
         )
+    return problems
+
+
+#: Excel's error values: a formula that failed (or its text, copied or exported), never data
+EXCEL_ERRORS = frozenset(
+    {
+        "#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA",
+        "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#EXTERNAL!", "#PYTHON!",
+    }
+)  # fmt: skip
+#: whole cells that stand for a missing value (what pandas and R read as missing, and the usual typed stand-ins);
+#: words a diagnosis or a cause of death may be (``unknown``, ``none``) are not among them
+MISSING_PLACEHOLDERS = frozenset(
+    {
+        "NA",
+        "na",
+        "Na",
+        "N/A",
+        "n/a",
+        "N/a",
+        "#NA",
+        "NaN",
+        "nan",
+        "NAN",
+        "NULL",
+        "null",
+        "Null",
+        "-",
+        "--",
+        ".",
+        "?",
+    }
+)
+
+
+def placeholder_problems(table: pd.DataFrame, coded: pd.DataFrame | None = None) -> list[Problem]:
+    """Cells of the contract's free-text columns (``patient_id``, ``diagnosis``, ``cause_of_death``) that stand
+    for a missing value (:data:`MISSING_PLACEHOLDERS`), and cells of those and of the columns carried along that
+    are Excel error values (:data:`EXCEL_ERRORS`). Read as text they were valid: a diagnosis ``#N/A`` became a row of
+    Table 1. The other columns' own rules refuse them already (not a date, not an allowed value)."""
+    specs = {spec.name: spec for spec in schema.COLUMNS}
+    problems: list[Problem] = []
+    for name in table.columns:
+        spec = specs.get(name)
+        if spec is not None and spec.kind != "text":
+            continue
+        if coded is not None and name in coded and isinstance(coded[name].dtype, pd.CategoricalDtype):
+            distinct = set(coded[name].cat.categories.tolist())
+        else:
+            distinct = None
+        for rule, stand_ins in (("excel-error", EXCEL_ERRORS), ("missing-placeholder", MISSING_PLACEHOLDERS)):
+            if rule == "missing-placeholder" and spec is None:
+                continue  # a column carried along is the user's: "NA" may be what it holds
+            if distinct is not None and not distinct & stand_ins:
+                continue
+            failing = table[name].isin(stand_ins).to_numpy()
+            if not failing.any():
+                continue
+            values = table[name].to_numpy(dtype=object)[described(failing)].tolist()
+            if rule == "excel-error":
+                what = "is an Excel error value (a formula that failed, or its text copied), not data"
+                hint = "correct the formula in the workbook, or type the value"
+            elif spec.blank is None:
+                what = f"stands for a missing value, and {name} may not be blank"
+                hint = f"write the {name.replace('_', ' ')}"
+            else:
+                what = "stands for a missing value"
+                hint = f"leave the cell blank (blank means {spec.blank})"
+            messages = [f"value {quoted(v)} {what}" for v in values]
+            problems.extend(cell_problems(table, failing, name, rule, messages, hint))
     return problems
 
 

@@ -72,6 +72,8 @@ RULES: dict[str, str] = {
     "cgvhd-treatment-without-onset": "cgvhd_systemic_date given but cgvhd_date blank",
     "cgvhd-treatment-before-onset": "systemic treatment of chronic GVHD before its onset",
     "unshowable-character": "a cell or column name holds a control or text-direction character",
+    "excel-error": "a text cell holds an Excel error value such as #N/A or #DIV/0!",
+    "missing-placeholder": "a free-text cell holds a stand-in for a missing value (NA, N/A, NULL, -, ...)",
 }
 #: problems kept and shown per rule; the rest are counted in one "… and N more problems of rule X" line
 MAX_PER_RULE = 20

@@ -42,6 +42,7 @@ from cartreport.contract.column_rules import (
     coded_view,
     distinct_id_keys,
     near_duplicate_id_problems,
+    placeholder_problems,
     schema_problems,
     unshowable_problems,
 )
@@ -192,6 +193,7 @@ def validate_table(
     coded = coded_view(table, factorized)  # the checked columns' distinct values, found once
     keys_distinct = distinct_id_keys(table)  # no near-duplicate id, and no id repeated
     problems.extend(unshowable_problems(table, coded))
+    problems.extend(placeholder_problems(table, coded))
     problems.extend(_on_another_sheet(schema_problems(table, coded, ids_unique=keys_distinct), read))
     problems.extend(near_duplicate_id_problems(table, keys_distinct))
     problems.extend(emd_problems(table))
