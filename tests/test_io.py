@@ -219,6 +219,33 @@ def test_xlsx_a_stray_value_far_from_the_table_is_read_quickly(tmp_path):
     )
 
 
+def test_xlsx_a_formula_never_computed_is_refused_not_read_as_blank(tmp_path):
+    """A workbook written by a program that does not calculate formulas (openpyxl, many export scripts) stores a
+    formula without its value: the cell was read as blank, so an age of ``=2021-1993`` became "unknown" without a
+    word. It is refused, naming the cell; a formula saved with its value (as Excel and LibreOffice save it) is read
+    as that value."""
+    import zipfile
+
+    path = _workbook(tmp_path / "c.xlsx", [["patient_id", "age_years"], ["P01", "41"], ["P02", "=2021-1993"]])
+    with pytest.raises(DataFileError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"cannot read {path}: cell B3 of the sheet 'patients' holds a formula saved without its value (the file "
+        "was written by a program that does not calculate formulas); open the file in Excel and save it again"
+    )
+    # the same sheet as Excel saves it: the formula and its value
+    computed = tmp_path / "computed.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(computed, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                data = data.replace(b"<f>2021-1993</f><v></v>", b"<f>2021-1993</f><v>28</v>")
+                data = data.replace(b"<f>2021-1993</f><v/>", b"<f>2021-1993</f><v>28</v>")
+                assert b"<v>28</v>" in data, data
+            target.writestr(item, data)
+    assert read_table(computed).table["age_years"].tolist() == ["41", "28"]
+
+
 def test_xlsx_trailing_blank_rows_and_columns_are_not_read(tmp_path):
     path = _workbook(tmp_path / "c.xlsx", [["patient_id", "diagnosis", None], ["P01", "T-ALL", None]])
     workbook = openpyxl.load_workbook(path)

@@ -61,10 +61,18 @@ def check_sheet(
     path: Path, archive: zipfile.ZipFile, member: str, sheet: str, rows: int | None = None
 ) -> None:
     """Refuse the sheet ``sheet`` (part ``member`` of ``archive``, the workbook ``path``) if a row is numbered
-    beyond :data:`EXCEL_ROWS` or holds more than :data:`EXCEL_COLUMNS` cells; scan its first ``rows`` rows only
-    when given. A part that is not XML is left to openpyxl, which says so."""
+    beyond :data:`EXCEL_ROWS` or holds more than :data:`EXCEL_COLUMNS` cells, or if a cell holds a formula saved
+    without its value; scan its first ``rows`` rows only when given. A part that is not XML is left to openpyxl,
+    which says so.
+
+    A formula without its value is what a program that does not calculate formulas writes (openpyxl and many
+    export scripts: ``<f>2021-1993</f><v></v>``); openpyxl reads such a cell as blank, so a value would be lost
+    without a word. Excel and LibreOffice save each formula's value (an empty text result as ``t="str"``). Only
+    formula cells are followed to their end: a sheet without formulas costs nothing more to scan.
+    """
     row = cells = 0
     enough = False  # the rows asked for were scanned
+    cell = {"r": "", "t": "", "value": None}  # the formula cell being read
 
     def start(name: str, attrs: dict[str, str]) -> None:
         nonlocal row, cells, enough
@@ -83,6 +91,32 @@ def check_sheet(
             cells += 1
             if cells > EXCEL_COLUMNS:
                 _refuse(f"more than {EXCEL_COLUMNS:,} cells in row {row:,}")
+            cell.update(r=attrs.get("r", ""), t=attrs.get("t", ""), value=None)
+        elif (
+            local == "f" and rows is None
+        ):  # the sheet read (not another one's first rows, looked at for a hint)
+            parser.EndElementHandler = end  # follow this cell to its end
+        elif local == "v" and parser.EndElementHandler is not None:
+            cell["value"] = ""
+            parser.CharacterDataHandler = text
+
+    def text(data: str) -> None:
+        cell["value"] += data
+
+    def end(name: str) -> None:
+        local = name.rpartition("}")[2]
+        if local == "v":
+            parser.CharacterDataHandler = None
+        elif local == "c":
+            parser.EndElementHandler = None
+            if cell["value"] is None or (not cell["value"] and cell["t"] != "str"):
+                where = f"cell {cell['r']}" if cell["r"] else f"a cell in row {row:,}"
+                raise DataFileError(
+                    path,
+                    f"{where} of the sheet {sheet!r} holds a formula saved without its value (the file was "
+                    "written by a program that does not calculate formulas)",
+                    _REOPEN,
+                )
 
     def _refuse(what: str) -> None:
         raise DataFileError(
