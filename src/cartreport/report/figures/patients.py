@@ -41,8 +41,9 @@ _DIAGNOSIS_COLOURS = ("#56B4E9", "#CC79A7", "#009E73", "#E69F00", "#0072B2", "#F
 _OTHER_COLOUR = "#B0B0B0"
 
 
-def _diagnosis_colours(diagnoses: pd.Series) -> tuple[dict[str, str], dict[str, str]]:
-    """The colour of each diagnosis drawn, and the legend (label → colour), in name order, "Other" last.
+def _diagnosis_colours(diagnoses: pd.Series) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The colour of each diagnosis drawn, and the legend's (label, colour) entries, in name order, "Other" last
+    (a list: two long diagnoses may be clipped to one label, and keep an entry each).
 
     Up to :data:`_DIAGNOSIS_COLOURS` diagnoses get a colour each; with more, the most frequent (then first by name)
     keep one less than that and the others share a grey, counted in the legend: a colour used twice would make two
@@ -54,10 +55,10 @@ def _diagnosis_colours(diagnoses: pd.Series) -> tuple[dict[str, str], dict[str, 
         ranked = sorted(names, key=lambda d: (-counts[d], d))
         names = sorted(ranked[: len(_DIAGNOSIS_COLOURS) - 1])
     colour_of = {d: _DIAGNOSIS_COLOURS[i] for i, d in enumerate(names)}
-    legend = {data_label(d): colour_of[d] for d in names}
+    legend = [(data_label(d), colour_of[d]) for d in names]
     others = len(counts) - len(names)
     if others:
-        legend[f"Other diagnoses ({others:,})"] = _OTHER_COLOUR
+        legend.append((f"Other diagnoses ({others:,})", _OTHER_COLOUR))
     return {d: colour_of.get(d, _OTHER_COLOUR) for d in counts.index}, legend
 
 
@@ -160,7 +161,7 @@ def plot_swimmer(
     ax.barh(y, ends, height=0.62, color=[colour_of[d] for d in diagnosis], zorder=2)
     ticks, right = month_ticks(float(np.nanmax(ends, initial=1.0)))  # the report's one time-axis rule
     ax.plot(np.zeros(n), y, ls="none", marker="D", ms=3.5, color="black", zorder=3, clip_on=False)
-    handles: list[Any] = [Patch(color=colour, label=label) for label, colour in legend.items()]
+    handles: list[Any] = [Patch(color=colour, label=label) for label, colour in legend]
     handles.append(Line2D([], [], ls="none", marker="D", ms=3.5, color="black", label="CD7 CAR-T infusion"))
     events = {
         column: rows[column].to_numpy(dtype=float) if column in rows else np.full(n, np.nan)
