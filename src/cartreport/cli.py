@@ -331,9 +331,8 @@ def _one_validate_path(args: argparse.Namespace, parser: argparse.ArgumentParser
     different ones, is a usage error (exit 2)."""
     given = {p for p in (args.path, args.data) if p is not None}
     if len(given) > 1:
-        shown = _visible_lines(
-            f"{args.path} and --data {args.data}"
-        )  # typed by the user: never run by the terminal
+        # typed by the user: never run by the terminal
+        shown = _visible_lines(f"{args.path} and --data {args.data}")
         parser.error(f"two patient files given ({shown}): validate checks one")
     if not given:
         parser.error("give the patient file: cartreport validate FILE (or --data FILE)")

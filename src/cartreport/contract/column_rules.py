@@ -411,26 +411,8 @@ EXCEL_ERRORS = frozenset(
 #: whole cells that stand for a missing value (what pandas and R read as missing, and the usual typed stand-ins);
 #: words a diagnosis or a cause of death may be (``unknown``, ``none``) are not among them
 MISSING_PLACEHOLDERS = frozenset(
-    {
-        "NA",
-        "na",
-        "Na",
-        "N/A",
-        "n/a",
-        "N/a",
-        "#NA",
-        "NaN",
-        "nan",
-        "NAN",
-        "NULL",
-        "null",
-        "Null",
-        "-",
-        "--",
-        ".",
-        "?",
-    }
-)
+    {"NA", "na", "Na", "N/A", "n/a", "N/a", "#NA", "NaN", "nan", "NAN", "NULL", "null", "Null", "-", "--", ".", "?"}
+)  # fmt: skip
 
 
 def placeholder_problems(table: pd.DataFrame, coded: pd.DataFrame | None = None) -> list[Problem]:

@@ -92,10 +92,10 @@ def check_sheet(
             if cells > EXCEL_COLUMNS:
                 _refuse(f"more than {EXCEL_COLUMNS:,} cells in row {row:,}")
             cell.update(r=attrs.get("r", ""), t=attrs.get("t", ""), value=None)
-        elif (
-            local == "f" and rows is None
-        ):  # the sheet read (not another one's first rows, looked at for a hint)
-            parser.EndElementHandler = end  # follow this cell to its end
+        elif local == "f" and rows is None:
+            # a formula in the sheet read (not in another sheet's first rows, looked at for a hint): follow this
+            # cell to its end
+            parser.EndElementHandler = end
         elif local == "v" and parser.EndElementHandler is not None:
             cell["value"] = ""
             parser.CharacterDataHandler = text
