@@ -45,6 +45,7 @@ __all__ = [
     "SECTIONS",
     "LoadedCohort",
     "analysis_for",
+    "check_csv_output",
     "load_analysis",
     "load_cohort",
     "reconstruct",
@@ -379,15 +380,33 @@ def reconstruct(output: str | Path, seed: int = DEFAULT_SEED, *, force: bool = F
 
     An existing ``output`` (the shipped file too) is replaced only with ``force=True``.
     """
+    output = check_csv_output(output, force=force)
+    return write_csv_file(reconstruct_cohort(seed=seed), output)
+
+
+def check_csv_output(output: str | Path, *, force: bool) -> Path:
+    """Refuse, before any work, a CSV file ``reconstruct`` or ``synthesize`` may not write; make its folder.
+
+    Refused (:class:`~cartreport.errors.ParameterError` naming ``--output``): a folder; an existing file without
+    ``force`` (it may be the user's own patient table); anything but a regular file even with ``force`` (a device
+    such as ``/dev/null``, a pipe, a socket): the CSV is moved into place, and a device moved over is a device
+    gone, for every program of the machine; a folder that cannot be made.
+    """
     folder_like = str(output).endswith(("/", os.sep))  # before Path() drops the trailing separator
     output = Path(output)
     if folder_like or output.is_dir():
         raise ParameterError("--output", str(output), "must name a CSV file, not a folder")
+    if output.exists() and not output.is_file():
+        raise ParameterError(
+            "--output", str(output), "is not a regular file (a device, a pipe or a socket); name a CSV file"
+        )
     if output.exists() and not force:
         raise ParameterError("--output", str(output), "exists already; add --force to replace it")
-    frame = reconstruct_cohort(seed=seed)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    return write_csv_file(frame, output)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError("--output", str(output), f"its folder cannot be made ({exc.strerror})") from None
+    return output
 
 
 def write_csv_file(frame, output: Path) -> Path:
