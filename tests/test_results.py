@@ -521,3 +521,23 @@ def test_the_notebook_helpers_api_held_are_still_there_for_older_notebooks():
     assert api.provenance_table is provenance.provenance_table
     with pytest.raises(AttributeError):
         api.no_such_helper  # noqa: B018
+
+
+def test_a_copy_of_the_shipped_cohort_is_still_a_reconstruction(tmp_path):
+    """The shipped cohort copied beside a batch grid (or written again by ``cartreport reconstruct --output``) was
+    taken for patient records: its report had no 'reconstructed data, not patient records' notice and no published
+    figures, though every report built on the reconstruction must say so (found by the red-team pass, running a
+    grid whose ``data: cohort.csv`` was such a copy). The shipped file's bytes, not its place, make it the
+    reconstruction; the copy keeps its own name."""
+    from cartreport.cohorts.reconstruct import COHORT_FILE
+    from cartreport.report import prose
+
+    copy = tmp_path / "cohort.csv"
+    copy.write_bytes(COHORT_FILE.read_bytes())
+    results = api.load_analysis(data=str(copy)).results
+    assert results["is_reconstruction"] is True and results["published"]["os_12_months"] == 0.585
+    assert "not patient records" in str(prose.reconstruction_notice(results))
+    assert results["data_file"] == "cohort.csv" and results["parameters"]["data"] == "cohort.csv"
+    edited = tmp_path / "edited.csv"
+    edited.write_bytes(COHORT_FILE.read_bytes().replace(b"T-LBL", b"T-ALL"))
+    assert api.load_analysis(data=str(edited)).results["is_reconstruction"] is False

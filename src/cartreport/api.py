@@ -101,12 +101,26 @@ def _load_cached(path: Path, sheet: str, sha256: str) -> LoadedCohort:
         table=coerce(report.table, stripped=True, factorized=report.factorized),
         path=path,
         sha256=sha256,
-        is_reconstruction=path == COHORT_FILE.resolve(),
+        is_reconstruction=_is_reconstruction(path, sha256),
         notes=tuple(report.notes),
     )
     del report  # the cells as text: only the typed table is kept
     _return_freed_memory(collect=True)
     return cohort
+
+
+def _is_reconstruction(path: Path, sha256: str) -> bool:
+    """Whether ``path`` is the shipped reconstructed cohort: the shipped file, or a file of its bytes (a copy beside
+    a grid, or what ``cartreport reconstruct`` writes with the default seed). Every report built on the
+    reconstruction must say it is not patient records, wherever its file sits."""
+    shipped = COHORT_FILE.resolve()
+    return path == shipped or (bool(sha256) and sha256 == _shipped_sha256(shipped.stat().st_mtime_ns))
+
+
+@lru_cache(maxsize=1)
+def _shipped_sha256(mtime_ns: int) -> str:
+    """The shipped cohort's hash (``mtime_ns``: computed again if the file was regenerated)."""
+    return file_sha256(COHORT_FILE.resolve())
 
 
 def _return_freed_memory(collect: bool = False) -> None:
@@ -177,7 +191,7 @@ def _analysis_cached(params_json: str, path: Path, sha256: str, sheet: str) -> A
     params = json.loads(params_json)
     if not params["title"]:
         params["title"] = default_title(cohort)
-    params["data"] = "" if cohort.is_reconstruction else path.name
+    params["data"] = "" if path == COHORT_FILE.resolve() else path.name  # a copy keeps its name
     analysis = analyse(
         cohort.table,
         params,
