@@ -819,3 +819,30 @@ def test_a_batch_that_cannot_finish_its_summary_keeps_the_earlier_one_whole(
     assert "Traceback" not in err and err.count(f"error: {message}") == 1, err
     assert (out / which).read_bytes() == earlier
     assert not [p.name for p in out.iterdir() if ".partial" in p.name]
+
+
+def test_the_number_of_patients_stays_a_whole_number_beside_a_failed_run(monkeypatch, tmp_path):
+    """A failed run has no ``n``: the column became floats and summary.csv and index.html said a run had "16.0"
+    patients (found by the red-team pass, a grid with one invalid data file). ``n`` stays a whole number; a
+    failed run's is blank."""
+
+    def rows(runs, output, stop):
+        yield {
+            "name": "ok",
+            "status": "ok",
+            "error": "",
+            "n": 16,
+            "os_12m": 0.585,
+            "os_12m_ci_low": 0.3,
+            "os_12m_ci_high": 0.8,
+            "seconds": 1.0,
+        }
+        yield {"name": "bad", "status": "failed", "error": "bad.csv has 8 problems", "seconds": 0.1}
+
+    monkeypatch.setattr(batch_workers, "in_this_process", rows)
+    runs = batch.expand_grid({"runs": [{"name": "ok"}, {"name": "bad"}]})
+    batch.run_batch(runs, tmp_path / "b")
+    summary = list(csv.DictReader((tmp_path / "b" / "summary.csv").open(encoding="utf-8")))
+    assert [row["n"] for row in summary] == ["16", ""]
+    index = (tmp_path / "b" / "index.html").read_text(encoding="utf-8")
+    assert "<td>16</td>" in index and "16.0" not in index

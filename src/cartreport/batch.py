@@ -242,9 +242,11 @@ def run_batch(
         summary = pd.DataFrame(rows)
         first = ["name", "status", "error", "n"]
         summary = summary[[c for c in first if c in summary] + [c for c in summary if c not in first]]
+        # a failed run has no n, which made the column floats: the files say "16" patients, not "16.0"
+        shown = summary.astype({"n": "Int64"}) if "n" in summary else summary
         # text a spreadsheet would run as a formula is quoted; an earlier summary stays whole until this one is
-        write_file(output / "summary.csv", lambda partial: write_csv(summary, partial))
-        batch_index.write_index(summary, output)
+        write_file(output / "summary.csv", lambda partial: write_csv(shown, partial))
+        batch_index.write_index(shown, output)
     if stop.signum is not None:
         raise BatchInterrupted(stop.signum, summary)
     return summary
