@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cartreport.analysis.params import resolve_parameters
+from cartreport.analysis.params import as_parameters, resolve_parameters
 from cartreport.analysis.results import Analysis, analyse, write_results
 from cartreport.cohorts.reconstruct import (
     COHORT_FILE,
@@ -160,7 +160,7 @@ def load_analysis(parameters: Mapping | None = None, **overrides) -> Analysis:
 
     Cached on the resolved parameters and the data file's hash.
     """
-    return _analysis(resolve_parameters({**(parameters or {}), **overrides}))
+    return _analysis(resolve_parameters({**as_parameters(parameters), **overrides}))
 
 
 def analysis_for(namespace: Mapping) -> Analysis:
@@ -231,7 +231,7 @@ def run_report(
     else; by default it is started here, first, so that it boots while the data are validated.
     """
     started = time.perf_counter()
-    params = resolve_parameters(dict(parameters or {}))
+    params = resolve_parameters(parameters)
     check_report_target(params, output)  # before any work: refuse a folder cartreport may not replace
     return _run_on_kernel(params, Path(output), progress, notebook_dir, kernel, started)
 
