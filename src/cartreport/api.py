@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
@@ -142,12 +143,13 @@ def _return_freed_memory(collect: bool = False) -> None:
 def load_cohort(data: str | Path | None = None, sheet: str = "") -> LoadedCohort:
     """Read and validate a patient file; raise :class:`~cartreport.errors.CohortError` listing every problem.
 
-    ``data`` empty means the shipped reconstructed cohort of the flagship study. A data cut-off is not a
+    ``data`` empty means the shipped reconstructed cohort of the flagship study. Each call returns its own copy
+    (see :func:`load_analysis`). A data cut-off is not a
     validation rule here: a report at an earlier cut-off ignores later events (``cartreport validate
     --data-cutoff`` checks that an extract holds no date after its cut-off).
     """
     path = _resolve_data_path(data)
-    return _load_cached(path, sheet or "", file_sha256(path) if path.is_file() else "")
+    return copy.deepcopy(_load_cached(path, sheet or "", file_sha256(path) if path.is_file() else ""))
 
 
 def published_figures() -> dict:
@@ -158,9 +160,11 @@ def published_figures() -> dict:
 def load_analysis(parameters: Mapping | None = None, **overrides) -> Analysis:
     """Parameters (as in a notebook's parameters cell) → the analysis every section renders.
 
-    Cached on the resolved parameters and the data file's hash.
+    Cached on the resolved parameters and the data file's hash; each call returns its own copy, which the caller
+    may change (a notebook dropping rows of ``analysis.table`` in place) without changing what a later analysis
+    or report of this process computes from.
     """
-    return _analysis(resolve_parameters({**as_parameters(parameters), **overrides}))
+    return copy.deepcopy(_analysis(resolve_parameters({**as_parameters(parameters), **overrides})))
 
 
 def analysis_for(namespace: Mapping) -> Analysis:
