@@ -49,6 +49,39 @@ def test_a_bad_grid_is_refused_before_anything_runs(grid, message):
         batch.expand_grid(grid)
 
 
+@pytest.mark.parametrize("defaults", [["data: cohort.csv"], [{"data": "cohort.csv"}], "cohort.csv", 5])
+def test_defaults_that_are_not_a_mapping_are_one_line(defaults, tmp_path, capsys):
+    """``defaults:`` written as a YAML list (``- data: cohort.csv``, as the runs under it are) or as one word was a
+    ValueError or TypeError traceback from ``cartreport batch``: it is a ParameterError naming defaults, exit 2."""
+    with pytest.raises(ParameterError, match="defaults = .*must map parameter names to values"):
+        batch.expand_grid({"defaults": defaults})
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(yaml.safe_dump({"defaults": defaults}))
+    assert cli.main(["batch", str(grid), "--output", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "must map parameter names to values" in err, err
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize(
+    ("runs", "options", "message"),
+    [
+        ([], {}, r"runs = \[\]: a batch needs at least one run"),
+        ([{"name": "a"}], {}, "runs = .*must be runs of a grid"),
+        (None, {"executor": "dask-local"}, "executor = 'dask-local': must be local or dask"),
+        (None, {"jobs": "2"}, "--jobs = '2': must be a whole number"),
+    ],
+)
+def test_run_batch_refuses_what_the_command_never_passes_before_any_work(runs, options, message, tmp_path):
+    """Called from Python, ``run_batch([])`` wrote a marker and a one-byte summary.csv, then ended in a KeyError; a
+    list of mappings (the grid's runs: as written) an AttributeError; ``executor="dask-local"`` ran the batch in
+    this process without a word; ``jobs="2"`` a TypeError. Each is a ParameterError, and nothing is written."""
+    runs = batch.expand_grid({}) if runs is None else runs
+    with pytest.raises(ParameterError, match=message):
+        batch.run_batch(runs, tmp_path / "b", **options)
+    assert not (tmp_path / "b").exists()
+
+
 def test_a_grid_of_too_many_runs_is_refused_at_once():
     """Five short lists crossed make 50**5 runs: the batch expanded and checked them one by one for hours."""
     values = [round(0.5 + i / 100, 2) for i in range(50)]
@@ -786,3 +819,30 @@ def test_a_batch_that_cannot_finish_its_summary_keeps_the_earlier_one_whole(
     assert "Traceback" not in err and err.count(f"error: {message}") == 1, err
     assert (out / which).read_bytes() == earlier
     assert not [p.name for p in out.iterdir() if ".partial" in p.name]
+
+
+def test_the_number_of_patients_stays_a_whole_number_beside_a_failed_run(monkeypatch, tmp_path):
+    """A failed run has no ``n``: the column became floats and summary.csv and index.html said a run had "16.0"
+    patients (found by the red-team pass, a grid with one invalid data file). ``n`` stays a whole number; a
+    failed run's is blank."""
+
+    def rows(runs, output, stop):
+        yield {
+            "name": "ok",
+            "status": "ok",
+            "error": "",
+            "n": 16,
+            "os_12m": 0.585,
+            "os_12m_ci_low": 0.3,
+            "os_12m_ci_high": 0.8,
+            "seconds": 1.0,
+        }
+        yield {"name": "bad", "status": "failed", "error": "bad.csv has 8 problems", "seconds": 0.1}
+
+    monkeypatch.setattr(batch_workers, "in_this_process", rows)
+    runs = batch.expand_grid({"runs": [{"name": "ok"}, {"name": "bad"}]})
+    batch.run_batch(runs, tmp_path / "b")
+    summary = list(csv.DictReader((tmp_path / "b" / "summary.csv").open(encoding="utf-8")))
+    assert [row["n"] for row in summary] == ["16", ""]
+    index = (tmp_path / "b" / "index.html").read_text(encoding="utf-8")
+    assert "<td>16</td>" in index and "16.0" not in index

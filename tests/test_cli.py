@@ -357,6 +357,46 @@ def test_a_failed_write_keeps_the_file_it_was_to_replace(tmp_path, capsys, monke
     assert [p.name for p in tmp_path.iterdir()] == ["c.csv"]
 
 
+@pytest.mark.parametrize("command", ["synthesize", "reconstruct"])
+def test_a_device_or_pipe_as_csv_output_is_refused_not_replaced(tmp_path, capsys, command):
+    """``reconstruct --output /dev/null --force`` (to check the figures and keep nothing) moved the CSV over
+    /dev/null: run as root, the device became a regular file for every program of the machine (found by the
+    red-team pass, which had to recreate it). A device, pipe or socket is refused, one line, and left as it was."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    extra = ["--n", "5"] if command == "synthesize" else []
+    assert cli.main([command, *extra, "--output", str(fifo), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "is not a regular file" in err, err
+    assert fifo.is_fifo()
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]
+
+
+@pytest.mark.parametrize("command", ["synthesize", "reconstruct"])
+def test_a_csv_output_that_cannot_be_written_is_one_line(tmp_path, capsys, monkeypatch, command):
+    """A folder the user may not write in (``--output /x.csv`` without root: EACCES) was a PermissionError
+    traceback, and ``reconstruct`` below a folder that cannot be made (``/proc/foo/x.csv``) a FileNotFoundError
+    one: only a full disk was a message. Any error of the file system is one line naming the file, exit 1."""
+    import errno
+
+    import pandas as pd
+
+    def refused(self, target, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(target))
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", refused)
+    extra = ["--n", "5"] if command == "synthesize" else []
+    out = tmp_path / "c.csv"
+    assert cli.main([command, *extra, "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"could not write {out}: Permission denied" in err, err
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    (tmp_path / "notes.txt").write_text("mine")
+    assert cli.main(["reconstruct", "--output", str(tmp_path / "notes.txt" / "c.csv")]) == 2
+    assert "its folder cannot be made" in capsys.readouterr().err
+
+
 def test_synthesize_refuses_a_cohort_too_large_to_hold(tmp_path, capsys):
     """``--n 100000000000`` ended in a MemoryError traceback (745 GiB asked for). A cohort whose file cartreport
     could not read (more than 50,000,000 cells: 3,125,000 patients of 16 columns, 2,000,000 of 25 with the transplant

@@ -190,3 +190,30 @@ def test_a_column_name_near_one_of_the_data_is_suggested(parameters, message):
     with pytest.raises(ParameterError) as caught:
         load_analysis(parameters)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("parameters", ["cohort.csv", ["data", "cohort.csv"], 5])
+def test_parameters_that_are_not_a_mapping_are_a_parameter_error(parameters, tmp_path):
+    """From Python, ``api.load_analysis("cohort.csv")`` (the file, where the parameters go) was a TypeError and
+    ``api.run_report("cohort.csv", "reports/x")`` a ValueError ("dictionary update sequence element #0"): each
+    is a ParameterError saying what the parameters are, and the report folder is not made."""
+    from cartreport import api
+
+    with pytest.raises(ParameterError, match="parameters = .*must map parameter names to values"):
+        api.load_analysis(parameters)
+    with pytest.raises(ParameterError, match="parameters = .*must map parameter names to values"):
+        api.run_report(parameters, tmp_path / "r")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_data_path_may_be_a_pathlib_path(tmp_path):
+    """``api.load_analysis(data=Path(...))`` (or a Path in ``run_report``'s parameters, as a script builds it) was
+    refused: "data = PosixPath('...'): must be text". A path object is the path it names."""
+    from cartreport.cohorts.synthetic import synthetic_cohort
+
+    path = tmp_path / "cohort.csv"
+    synthetic_cohort(12, seed=3).to_csv(path, index=False)
+    assert resolve_parameters({"data": path})["data"] == str(path)
+    from cartreport import api
+
+    assert api.load_analysis(data=path).results["n_patients"] == 12

@@ -521,3 +521,43 @@ def test_the_notebook_helpers_api_held_are_still_there_for_older_notebooks():
     assert api.provenance_table is provenance.provenance_table
     with pytest.raises(AttributeError):
         api.no_such_helper  # noqa: B018
+
+
+def test_a_copy_of_the_shipped_cohort_is_still_a_reconstruction(tmp_path):
+    """The shipped cohort copied beside a batch grid (or written again by ``cartreport reconstruct --output``) was
+    taken for patient records: its report had no 'reconstructed data, not patient records' notice and no published
+    figures, though every report built on the reconstruction must say so (found by the red-team pass, running a
+    grid whose ``data: cohort.csv`` was such a copy). The shipped file's bytes, not its place, make it the
+    reconstruction; the copy keeps its own name."""
+    from cartreport.cohorts.reconstruct import COHORT_FILE
+    from cartreport.report import prose
+
+    copy = tmp_path / "cohort.csv"
+    copy.write_bytes(COHORT_FILE.read_bytes())
+    results = api.load_analysis(data=str(copy)).results
+    assert results["is_reconstruction"] is True and results["published"]["os_12_months"] == 0.585
+    assert "not patient records" in str(prose.reconstruction_notice(results))
+    assert results["data_file"] == "cohort.csv" and results["parameters"]["data"] == "cohort.csv"
+    edited = tmp_path / "edited.csv"
+    edited.write_bytes(COHORT_FILE.read_bytes().replace(b"T-LBL", b"T-ALL"))
+    assert api.load_analysis(data=str(edited)).results["is_reconstruction"] is False
+
+
+def test_what_load_analysis_returns_may_be_changed_without_changing_the_next_report():
+    """load_analysis and load_cohort handed out the object they cache: a notebook that dropped rows of
+    ``analysis.table`` in place (or edited ``analysis.results``) changed every later analysis of the process, and a
+    report run from it then stated numbers not computed from the data (n_patients 999 in results.json; found by the
+    red-team pass). Each call returns its own copy; the cache stays as computed."""
+    first = api.load_analysis()
+    first.results["n_patients"] = 999
+    first.results["endpoints"]["os"]["landmarks"][1]["estimate"] = 0.99
+    first.table.drop(first.table.index[:5], inplace=True)
+    cohort = api.load_cohort()
+    cohort.table.drop(cohort.table.index[:3], inplace=True)
+    again = api.load_analysis()
+    assert again.results["n_patients"] == 16 and len(again.table) == 16
+    assert round(again.results["endpoints"]["os"]["landmarks"][1]["estimate"], 3) == 0.585
+    assert len(api.load_cohort().table) == 16
+    assert (
+        api.load_analysis(landmarks_months=[12]).results["n_patients"] == 16
+    )  # a new analysis of the cohort

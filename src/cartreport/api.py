@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cartreport.analysis.params import resolve_parameters
+from cartreport.analysis.params import as_parameters, resolve_parameters
 from cartreport.analysis.results import Analysis, analyse, write_results
 from cartreport.cohorts.reconstruct import (
     COHORT_FILE,
@@ -45,6 +46,7 @@ __all__ = [
     "SECTIONS",
     "LoadedCohort",
     "analysis_for",
+    "check_csv_output",
     "load_analysis",
     "load_cohort",
     "reconstruct",
@@ -100,12 +102,26 @@ def _load_cached(path: Path, sheet: str, sha256: str) -> LoadedCohort:
         table=coerce(report.table, stripped=True, factorized=report.factorized),
         path=path,
         sha256=sha256,
-        is_reconstruction=path == COHORT_FILE.resolve(),
+        is_reconstruction=_is_reconstruction(path, sha256),
         notes=tuple(report.notes),
     )
     del report  # the cells as text: only the typed table is kept
     _return_freed_memory(collect=True)
     return cohort
+
+
+def _is_reconstruction(path: Path, sha256: str) -> bool:
+    """Whether ``path`` is the shipped reconstructed cohort: the shipped file, or a file of its bytes (a copy beside
+    a grid, or what ``cartreport reconstruct`` writes with the default seed). Every report built on the
+    reconstruction must say it is not patient records, wherever its file sits."""
+    shipped = COHORT_FILE.resolve()
+    return path == shipped or (bool(sha256) and sha256 == _shipped_sha256(shipped.stat().st_mtime_ns))
+
+
+@lru_cache(maxsize=1)
+def _shipped_sha256(mtime_ns: int) -> str:
+    """The shipped cohort's hash (``mtime_ns``: computed again if the file was regenerated)."""
+    return file_sha256(COHORT_FILE.resolve())
 
 
 def _return_freed_memory(collect: bool = False) -> None:
@@ -127,12 +143,13 @@ def _return_freed_memory(collect: bool = False) -> None:
 def load_cohort(data: str | Path | None = None, sheet: str = "") -> LoadedCohort:
     """Read and validate a patient file; raise :class:`~cartreport.errors.CohortError` listing every problem.
 
-    ``data`` empty means the shipped reconstructed cohort of the flagship study. A data cut-off is not a
+    ``data`` empty means the shipped reconstructed cohort of the flagship study. Each call returns its own copy
+    (see :func:`load_analysis`). A data cut-off is not a
     validation rule here: a report at an earlier cut-off ignores later events (``cartreport validate
     --data-cutoff`` checks that an extract holds no date after its cut-off).
     """
     path = _resolve_data_path(data)
-    return _load_cached(path, sheet or "", file_sha256(path) if path.is_file() else "")
+    return copy.deepcopy(_load_cached(path, sheet or "", file_sha256(path) if path.is_file() else ""))
 
 
 def published_figures() -> dict:
@@ -143,9 +160,11 @@ def published_figures() -> dict:
 def load_analysis(parameters: Mapping | None = None, **overrides) -> Analysis:
     """Parameters (as in a notebook's parameters cell) → the analysis every section renders.
 
-    Cached on the resolved parameters and the data file's hash.
+    Cached on the resolved parameters and the data file's hash; each call returns its own copy, which the caller
+    may change (a notebook dropping rows of ``analysis.table`` in place) without changing what a later analysis
+    or report of this process computes from.
     """
-    return _analysis(resolve_parameters({**(parameters or {}), **overrides}))
+    return copy.deepcopy(_analysis(resolve_parameters({**as_parameters(parameters), **overrides})))
 
 
 def analysis_for(namespace: Mapping) -> Analysis:
@@ -176,7 +195,7 @@ def _analysis_cached(params_json: str, path: Path, sha256: str, sheet: str) -> A
     params = json.loads(params_json)
     if not params["title"]:
         params["title"] = default_title(cohort)
-    params["data"] = "" if cohort.is_reconstruction else path.name
+    params["data"] = "" if path == COHORT_FILE.resolve() else path.name  # a copy keeps its name
     analysis = analyse(
         cohort.table,
         params,
@@ -216,7 +235,7 @@ def run_report(
     else; by default it is started here, first, so that it boots while the data are validated.
     """
     started = time.perf_counter()
-    params = resolve_parameters(dict(parameters or {}))
+    params = resolve_parameters(parameters)
     check_report_target(params, output)  # before any work: refuse a folder cartreport may not replace
     return _run_on_kernel(params, Path(output), progress, notebook_dir, kernel, started)
 
@@ -379,15 +398,33 @@ def reconstruct(output: str | Path, seed: int = DEFAULT_SEED, *, force: bool = F
 
     An existing ``output`` (the shipped file too) is replaced only with ``force=True``.
     """
+    output = check_csv_output(output, force=force)
+    return write_csv_file(reconstruct_cohort(seed=seed), output)
+
+
+def check_csv_output(output: str | Path, *, force: bool) -> Path:
+    """Refuse, before any work, a CSV file ``reconstruct`` or ``synthesize`` may not write; make its folder.
+
+    Refused (:class:`~cartreport.errors.ParameterError` naming ``--output``): a folder; an existing file without
+    ``force`` (it may be the user's own patient table); anything but a regular file even with ``force`` (a device
+    such as ``/dev/null``, a pipe, a socket): the CSV is moved into place, and a device moved over is a device
+    gone, for every program of the machine; a folder that cannot be made.
+    """
     folder_like = str(output).endswith(("/", os.sep))  # before Path() drops the trailing separator
     output = Path(output)
     if folder_like or output.is_dir():
         raise ParameterError("--output", str(output), "must name a CSV file, not a folder")
+    if output.exists() and not output.is_file():
+        raise ParameterError(
+            "--output", str(output), "is not a regular file (a device, a pipe or a socket); name a CSV file"
+        )
     if output.exists() and not force:
         raise ParameterError("--output", str(output), "exists already; add --force to replace it")
-    frame = reconstruct_cohort(seed=seed)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    return write_csv_file(frame, output)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError("--output", str(output), f"its folder cannot be made ({exc.strerror})") from None
+    return output
 
 
 def write_csv_file(frame, output: Path) -> Path:

@@ -76,7 +76,12 @@ def expand_grid(grid: dict, base_dir: Path | None = None) -> list[BatchRun]:
     unknown = set(grid) - {"defaults", "runs", "matrix"}
     if unknown:
         raise ParameterError("grid", sorted(unknown), "unknown sections; use defaults:, runs:, matrix:")
-    defaults = dict(grid.get("defaults") or {})
+    defaults = grid.get("defaults") or {}
+    if not isinstance(defaults, dict):  # e.g. written as a list (``- data: ...``), as the runs under it are
+        raise ParameterError(
+            "defaults", defaults, "must map parameter names to values, e.g. {data: cohort.csv}"
+        )
+    defaults = dict(defaults)
     runs = grid.get("runs") or [{"name": "run"}]
     matrix = grid.get("matrix") or {}
     if not isinstance(runs, list) or not all(isinstance(r, dict) and r.get("name") for r in runs):
@@ -158,11 +163,32 @@ def worker_count(jobs: int, n_runs: int, scheduler: str | None = None) -> int:
     >>> worker_count(4, n_runs=2) <= 2
     True
     """
+    if isinstance(jobs, bool) or not isinstance(jobs, int):
+        raise ParameterError("--jobs", jobs, "must be a whole number of reports at once, e.g. 2")
     if jobs < 1:
         raise ParameterError("--jobs", jobs, "must be at least 1")
     if scheduler:
         return jobs
     return max(1, min(jobs, n_runs, os.cpu_count() or 1))
+
+
+#: where a batch's reports run (``cartreport batch --executor``)
+EXECUTORS = ("local", "dask")
+
+
+def _check_batch_call(runs: object, executor: object) -> None:
+    """Refuse, before any work, what ``cartreport batch`` never passes but a caller of :func:`run_batch` from Python
+    may: no run at all (the summary would have no row), runs as the grid writes them rather than
+    :class:`BatchRun` (:func:`load_grid` or :func:`expand_grid` makes those, checked), an executor that does not
+    exist (it ran in this process without a word)."""
+    if not isinstance(runs, list | tuple) or not runs:
+        raise ParameterError(
+            "runs", runs, "a batch needs at least one run (load_grid or expand_grid makes them)"
+        )
+    if not all(isinstance(run, BatchRun) for run in runs):
+        raise ParameterError("runs", runs, "must be runs of a grid, as load_grid or expand_grid makes them")
+    if executor not in EXECUTORS:
+        raise ParameterError("executor", executor, f"must be {' or '.join(EXECUTORS)}")
 
 
 def run_batch(
@@ -190,6 +216,7 @@ def run_batch(
     from cartreport.render import batch_index
     from cartreport.render.output import claim_folder, write_file
 
+    _check_batch_call(runs, executor)
     jobs = worker_count(jobs, len(runs), scheduler)  # before any work, as the folders
     output = check_batch_target({run.name: run.parameters for run in runs}, output)  # before any work
     output.mkdir(parents=True, exist_ok=True)
@@ -215,9 +242,11 @@ def run_batch(
         summary = pd.DataFrame(rows)
         first = ["name", "status", "error", "n"]
         summary = summary[[c for c in first if c in summary] + [c for c in summary if c not in first]]
+        # a failed run has no n, which made the column floats: the files say "16" patients, not "16.0"
+        shown = summary.astype({"n": "Int64"}) if "n" in summary else summary
         # text a spreadsheet would run as a formula is quoted; an earlier summary stays whole until this one is
-        write_file(output / "summary.csv", lambda partial: write_csv(summary, partial))
-        batch_index.write_index(summary, output)
+        write_file(output / "summary.csv", lambda partial: write_csv(shown, partial))
+        batch_index.write_index(shown, output)
     if stop.signum is not None:
         raise BatchInterrupted(stop.signum, summary)
     return summary

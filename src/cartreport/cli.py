@@ -178,15 +178,7 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
         raise ParameterError(
             "--n", args.n, f"must be at most {most:,} (cartreport reads tables of up to {MAX_CELLS:,} cells)"
         )
-    if args.output.endswith(("/", os.sep)) or Path(args.output).is_dir():
-        raise ParameterError("--output", args.output, "must name a CSV file, not a folder")
-    output = Path(args.output)
-    if output.exists() and not args.force:  # it may be the user's own patient table
-        raise ParameterError("--output", args.output, "exists already; add --force to replace it")
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ParameterError("--output", args.output, f"its folder cannot be made ({exc.strerror})") from None
+    output = api.check_csv_output(args.output, force=args.force)  # not the user's own table, not /dev/null
     table = synthetic_cohort(args.n, seed=args.seed)
     if args.transplant_outcomes:
         from cartreport.cohorts.synthetic_transplant import add_transplant_outcomes

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ __all__ = [
     "PARAMETERS",
     "ParameterSpec",
     "anchor_data_path",
+    "as_parameters",
     "default_parameters",
     "did_you_mean",
     "load_yaml",
@@ -39,13 +41,13 @@ __all__ = [
 class ParameterSpec:
     name: str
     default: object
-    kind: str  # "text", "title", "date", "choice", "number", "months", "mapping"
+    kind: str  # "path", "text", "title", "date", "choice", "number", "months", "mapping"
     help: str
     choices: tuple[str, ...] = ()
 
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
-    ParameterSpec("data", "", "text", "patient table (CSV, XLSX, Parquet, XPT); empty = the shipped study"),
+    ParameterSpec("data", "", "path", "patient table (CSV, XLSX, Parquet, XPT); empty = the shipped study"),
     ParameterSpec("sheet", "", "text", "Excel sheet name; empty = the first sheet"),
     ParameterSpec(
         "time_origin",
@@ -166,6 +168,11 @@ def parse_cli_value(text: str) -> object:
         return load_yaml(text) if text.strip() else ""
     except yaml.YAMLError:
         return text
+
+
+def _path(spec: ParameterSpec, value: object) -> str:
+    """A file's path: text, or a path object (``pathlib.Path``) as a script builds it."""
+    return _text(spec, os.fspath(value) if isinstance(value, os.PathLike) else value)
 
 
 def _text(spec: ParameterSpec, value: object) -> str:
@@ -307,6 +314,7 @@ def _mapping(spec: ParameterSpec, value: object) -> dict[str, list[str]]:
 
 
 _CHECKS: dict[str, Callable[[ParameterSpec, object], object]] = {
+    "path": _path,
     "text": _text,
     "title": _title,
     "date": _date,
@@ -331,6 +339,18 @@ def anchor_data_path(params: dict, base_dir: Path) -> dict:
     return {**params, "data": str(path if path.is_absolute() else (Path(base_dir) / path).resolve())}
 
 
+def as_parameters(parameters: object) -> Mapping:
+    """``parameters`` as given to the api (a mapping of names to values; ``None``: none), or a
+    :class:`ParameterError`: from Python, a file's name where the parameters go (``load_analysis("cohort.csv")``)
+    was a TypeError from deep inside."""
+    if parameters is None:
+        return {}
+    if not isinstance(parameters, Mapping):
+        reason = "must map parameter names to values, e.g. {'data': 'cohort.csv'}"
+        raise ParameterError("parameters", parameters, reason)
+    return parameters
+
+
 def resolve_parameters(overrides: Mapping[str, object] | None = None) -> dict:
     """Defaults updated with ``overrides``, every value checked and normalised.
 
@@ -345,7 +365,7 @@ def resolve_parameters(overrides: Mapping[str, object] | None = None) -> dict:
     [6, 12]
     """
     resolved = default_parameters()
-    for name, value in (overrides or {}).items():
+    for name, value in as_parameters(overrides).items():
         spec = _BY_NAME.get(name)
         if spec is None:
             hint = did_you_mean(str(name), _BY_NAME) or f"; known: {', '.join(_BY_NAME)}"

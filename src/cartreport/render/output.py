@@ -340,18 +340,18 @@ def write_file(path: Path, write: Callable[[Path], None]) -> Path:
     """Write one file (a batch's ``summary.csv`` and ``index.html``, a cohort from ``synthesize`` or ``reconstruct``)
     by ``write(partial)`` into a hidden file beside
     ``path``, then move it into place: a full disk or a kill while it is written never leaves half a file, and an
-    earlier ``path`` stays whole until the new one replaces it. A full disk, quota or read-only file system is a
-    :class:`~cartreport.errors.ReportWriteError`; the partial file is removed either way."""
+    earlier ``path`` stays whole until the new one replaces it. Any error of the file system (a full disk, a quota,
+    a read-only file system, a folder the user may not write in) is a :class:`~cartreport.errors.ReportWriteError`
+    naming ``path``; the partial file is removed either way."""
     path = Path(path)
     partial = path.with_name(f".{path.name}.partial-{uuid.uuid4().hex[:8]}")
     try:
         write(partial)
         os.replace(partial, path)
     except OSError as exc:
-        if exc.errno in _FULL:
-            hint = _WRITABLE if exc.errno == errno.EROFS else "free some space and run again"
-            raise ReportWriteError(path, exc.strerror or str(exc), hint, file=True) from None
-        raise
+        full = exc.errno in _FULL and exc.errno != errno.EROFS
+        hint = "free some space and run again" if full else _WRITABLE
+        raise ReportWriteError(path, exc.strerror or str(exc), hint, file=True) from None
     finally:
         with contextlib.suppress(OSError):
             partial.unlink()
