@@ -43,6 +43,18 @@ def test_validate_takes_the_file_as_run_does_too(capsys, tmp_path):
     assert "two patient files given" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option", ["--data", "--params-file", "--sheet"])
+def test_an_option_given_empty_is_refused_not_taken_as_left_out(tmp_path, capsys, option):
+    """``cartreport run --data "$FILE"`` with FILE unset (an empty word) reported the shipped reconstructed study
+    instead of the user's cohort, as if --data had been left out; ``--params-file ""`` likewise ran on the defaults.
+    An option given empty is refused in one line, exit 2, before anything runs."""
+    out = tmp_path / "r"
+    assert cli.main(["run", option, "", "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{option} = '': is empty (an unset shell variable?)" in err, err
+    assert not out.exists()
+
+
 def test_run_with_the_file_alone_suggests_data(capsys):
     """``cartreport run my.csv`` said "unrecognized arguments: my.csv": it now says which option takes it."""
     with pytest.raises(SystemExit) as stop:

@@ -60,6 +60,12 @@ def exit_code(error: CartreportError) -> int:
 def _parameters(args: argparse.Namespace) -> dict:
     from cartreport.analysis.params import anchor_data_path, parse_cli_value, read_yaml_file
 
+    for option in ("data", "params_file", "sheet"):  # given, but empty: not the same as left out
+        if getattr(args, option, None) == "":
+            flag = "--" + option.replace("_", "-")
+            hint = "or leave --data out for the shipped study" if option == "data" else "or leave it out"
+            what = "sheet" if option == "sheet" else "file"
+            raise ParameterError(flag, "", f"is empty (an unset shell variable?); name the {what}, {hint}")
     params: dict = {}
     if getattr(args, "params_file", None):
         path = Path(args.params_file)
