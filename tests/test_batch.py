@@ -166,6 +166,42 @@ def test_a_worker_keeps_one_warm_kernel_across_reports(grid_file, tmp_path):
     assert not batch_workers._KERNELS
 
 
+def test_the_summary_says_at_what_level_each_runs_intervals_are(tmp_path):
+    """summary.csv's ``os_12m_ci_low``/``_ci_high`` columns did not say their confidence level or method, so a batch
+    varying ``ci_level`` put 90% and 95% intervals in one column, and the index's forest plot drew them side by side
+    unlabelled. Each row now carries its run's ``ci_level`` and ``ci_method`` (from its results.json), and the
+    forest plot's axis names the level, or says the runs differ."""
+    from cartreport.render import batch_index
+
+    synthetic_cohort(20, seed=5).to_csv(tmp_path / "cohort.csv", index=False)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(
+        yaml.safe_dump(
+            {
+                "defaults": {"data": "cohort.csv", "landmarks_months": [12]},
+                "runs": [{"name": "narrow", "ci_level": 0.9, "ci_method": "log"}, {"name": "usual"}],
+            }
+        )
+    )
+    out = tmp_path / "out"
+    summary = batch.run_batch(batch.load_grid(grid), out)
+    written = pd.read_csv(out / "summary.csv")
+    for frame in (summary, written):
+        assert list(frame.columns[:6]) == ["name", "status", "error", "n", "ci_level", "ci_method"]
+    for row in written.itertuples():
+        parameters = json.loads((out / row.name / "results.json").read_text())["parameters"]
+        assert (row.ci_level, row.ci_method) == (parameters["ci_level"], parameters["ci_method"])
+    assert written["ci_level"].tolist() == [0.9, 0.95]
+    index = (out / "index.html").read_text()
+    assert "<td>90%</td>" in index and "<td>95%</td>" in index
+    assert batch_index.forest_axis_label(summary, "os_12m") == (
+        "Overall survival at 12 months (%); intervals at each run's confidence level"
+    )
+    assert batch_index.forest_axis_label(summary.iloc[1:], "os_12m") == (
+        "Overall survival at 12 months (%) with 95% CI"
+    )
+
+
 def test_summary_csv_holds_no_live_formula(tmp_path, monkeypatch):
     """A file named ``=HYPERLINK(...).csv`` puts its name into the error column; a spreadsheet must not run it."""
     error = '=HYPERLINK("http://x","y").csv has 1 problem; nothing was computed.'
@@ -710,7 +746,11 @@ def test_a_batch_resolves_each_runs_parameters_once(tmp_path, monkeypatch):
     def report(parameters, output, *rest):  # the report itself (analysis, notebooks) is not what is counted
         reported[Path(output).name] = parameters
         Path(output).mkdir(parents=True)
-        results = {"n_patients": 1, "endpoints": {"os": {"landmarks": []}, "lfs": {"landmarks": []}}}
+        results = {
+            "n_patients": 1,
+            "parameters": parameters,
+            "endpoints": {"os": {"landmarks": []}, "lfs": {"landmarks": []}},
+        }
         (Path(output) / "results.json").write_text(json.dumps(results))
         return Path(output)
 

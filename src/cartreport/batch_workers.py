@@ -175,7 +175,14 @@ def _drop_worker_kernel() -> None:
 
 
 def _headline(results: dict) -> dict:
-    row: dict = {"n": results["n_patients"]}
+    """A finished run's summary row: patients, the level and method of its intervals (runs of one batch may differ
+    in them), and each landmark's estimate with its interval."""
+    parameters = results["parameters"]
+    row: dict = {
+        "n": results["n_patients"],
+        "ci_level": parameters["ci_level"],
+        "ci_method": parameters["ci_method"],
+    }
     for key in ("os", "lfs"):
         block = results["endpoints"][key]
         for lm in block["landmarks"]:

@@ -18,7 +18,14 @@ import pandas as pd
 
 from cartreport.render.output import write_file
 
-__all__ = ["FOREST_DENSITY", "FOREST_MAX_RUNS", "FOREST_PX_PER_INCH", "warm_up", "write_index"]
+__all__ = [
+    "FOREST_DENSITY",
+    "FOREST_MAX_RUNS",
+    "FOREST_PX_PER_INCH",
+    "forest_axis_label",
+    "warm_up",
+    "write_index",
+]
 
 #: the index page's forest plot: CSS pixels per inch, and PNG pixels per CSS pixel (as the report's figures)
 FOREST_PX_PER_INCH = 100
@@ -65,6 +72,18 @@ def _index_template():
     return environment.get_template("index.html.j2")
 
 
+def forest_axis_label(summary: pd.DataFrame, column: str) -> str:
+    """The forest plot's axis: the landmark, and the level of its intervals when every run shown shares it
+    (``ci_level``, from each run's results.json); runs of one batch may differ in it."""
+    label = f"Overall survival at {column[3:-1]} months (%)"
+    levels = summary["ci_level"].dropna().unique() if "ci_level" in summary else []
+    if len(levels) == 1:
+        from cartreport import formatting
+
+        return f"{label} with {formatting.level_label(float(levels[0]))} CI"
+    return f"{label}; intervals at each run's confidence level" if len(levels) else label
+
+
 def _forest(summary: pd.DataFrame) -> dict | None:
     """The forest plot of the runs that finished, as the template shows it (base64 PNG, displayed size); ``None``
     without a run that finished or without an overall-survival landmark."""
@@ -84,7 +103,7 @@ def _forest(summary: pd.DataFrame) -> dict | None:
         return None
     finished = len(rows)
     rows = rows.head(FOREST_MAX_RUNS)  # memory and time of the plot grow with its rows: a page, not a scroll
-    ax = figures.plot_forest(rows, xlabel=f"Overall survival at {col[3:-1]} months (%)")
+    ax = figures.plot_forest(rows, xlabel=forest_axis_label(ok.loc[rows.index], col))
     buffer = io.BytesIO()
     # twice the display density, like the report's figures: crisp on high-density screens and zoomed
     dpi = FOREST_PX_PER_INCH * FOREST_DENSITY
@@ -114,6 +133,8 @@ def write_index(summary: pd.DataFrame, output: Path) -> None:
     for c in shown.columns:
         if re.fullmatch(r"(os|lfs)_[\d.]+m(_ci_low|_ci_high)?", c):
             shown[c] = shown[c].map(lambda v: formatting.percent(v) if pd.notna(v) else "")
+    if "ci_level" in shown:
+        shown["ci_level"] = shown["ci_level"].map(lambda v: formatting.level_label(v) if pd.notna(v) else "")
     page = _index_template().render(
         runs=[{"name": r.name, "status": r.status, "error": str(r.error)} for r in summary.itertuples()],
         n_ok=int((summary["status"] == "ok").sum()),
