@@ -424,6 +424,17 @@ def test_synthesize_refuses_a_cohort_too_large_to_hold(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("command", ["synthesize", "reconstruct"])
+def test_a_negative_seed_is_a_clean_error(tmp_path, capsys, command):
+    """``--seed -1`` ended in numpy's "ValueError: expected non-negative integer" traceback."""
+    extra = ["--n", "5"] if command == "synthesize" else []
+    out = tmp_path / "c.csv"
+    assert cli.main([command, *extra, "--seed", "-1", "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "--seed = -1: must be a whole number, 0 or more" in err, err
+    assert not out.exists()
+
+
 def test_synthesize_below_a_file_is_a_clean_error(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
     assert cli.main(["synthesize", "--n", "5", "--output", str(tmp_path / "notes.txt" / "c.csv")]) == 2
