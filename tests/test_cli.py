@@ -374,14 +374,14 @@ def test_a_device_or_pipe_as_csv_output_is_refused_not_replaced(tmp_path, capsys
     """``reconstruct --output /dev/null --force`` (to check the figures and keep nothing) moved the CSV over
     /dev/null: run as root, the device became a regular file for every program of the machine (found by the
     red-team pass, which had to recreate it). A device, pipe or socket is refused, one line, and left as it was."""
-    fifo = tmp_path / "pipe"
+    fifo = tmp_path / "pipe.csv"  # a .csv name: /dev/null itself is refused for its name first
     os.mkfifo(fifo)
     extra = ["--n", "5"] if command == "synthesize" else []
     assert cli.main([command, *extra, "--output", str(fifo), "--force"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "is not a regular file" in err, err
     assert fifo.is_fifo()
-    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe.csv"]
 
 
 @pytest.mark.parametrize("command", ["synthesize", "reconstruct"])
@@ -432,6 +432,18 @@ def test_a_negative_seed_is_a_clean_error(tmp_path, capsys, command):
     assert cli.main([command, *extra, "--seed", "-1", "--output", str(out)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "--seed = -1: must be a whole number, 0 or more" in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["synthesize", "reconstruct"])
+@pytest.mark.parametrize("name", ["cohort.xlsx", "cohort.txt", "cohort"])
+def test_the_cohort_is_written_only_to_a_csv_name(tmp_path, capsys, command, name):
+    """``reconstruct --output cohort.xlsx`` wrote CSV text under an Excel name: ``run --data cohort.xlsx`` then said
+    "this is not a readable Excel workbook". The cohort is CSV, so its name must end in .csv."""
+    extra = ["--n", "5"] if command == "synthesize" else []
+    out = tmp_path / name
+    assert cli.main([command, *extra, "--output", str(out)]) == 2
+    assert "must name a .csv file (the cohort is written as CSV)" in capsys.readouterr().err
     assert not out.exists()
 
 

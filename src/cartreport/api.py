@@ -414,6 +414,10 @@ def check_csv_output(output: str | Path, *, force: bool) -> Path:
     output = Path(output)
     if folder_like or output.is_dir():
         raise ParameterError("--output", str(output), "must name a CSV file, not a folder")
+    if (
+        output.suffix.lower() != ".csv"
+    ):  # read back by its extension: CSV text named .xlsx is "not a workbook"
+        raise ParameterError("--output", str(output), "must name a .csv file (the cohort is written as CSV)")
     if output.exists() and not output.is_file():
         raise ParameterError(
             "--output", str(output), "is not a regular file (a device, a pipe or a socket); name a CSV file"
