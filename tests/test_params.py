@@ -217,3 +217,16 @@ def test_a_data_path_may_be_a_pathlib_path(tmp_path):
     from cartreport import api
 
     assert api.load_analysis(data=path).results["n_patients"] == 12
+
+
+def test_a_relative_path_object_in_a_grid_is_anchored_like_text(tmp_path):
+    """From Python, ``expand_grid({"defaults": {"data": Path("cohort.csv")}}, base_dir=...)`` read the file from the
+    current folder, while the same grid with ``"cohort.csv"`` read it beside the grid: a path object now follows the
+    one rule for a relative data path."""
+    from pathlib import Path
+
+    from cartreport.analysis.params import anchor_data_path
+
+    as_text = anchor_data_path({"data": "cohort.csv"}, tmp_path)
+    as_path = anchor_data_path({"data": Path("cohort.csv")}, tmp_path)
+    assert as_path == as_text == {"data": str((tmp_path / "cohort.csv").resolve())}

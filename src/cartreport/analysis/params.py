@@ -333,6 +333,8 @@ def anchor_data_path(params: dict, base_dir: Path) -> dict:
     kept.
     """
     data = params.get("data")
+    if isinstance(data, os.PathLike):  # a path object, from Python: the same rule as text
+        data = os.fspath(data)
     if not isinstance(data, str) or not data.strip():
         return params
     path = Path(data.strip()).expanduser()
