@@ -454,3 +454,28 @@ def test_counts_of_zero_read_as_words(counts, survival, competing):
     )
     assert str(prose.survival_paragraph(changed)).startswith(survival + " (Figure")
     assert str(prose.competing_risks_paragraph(changed)).startswith(competing + " (Figure")
+
+
+def test_subgroups_of_another_column_read_as_words_not_as_a_column_name():
+    """With ``subgroup_by donor_type`` the report said "Small numbers by donor_type" and "among the 13 patients with
+    haploidentical": words fit only for the diagnosis. A contract column is named as Table 1 names it (lower case);
+    a group is "the patients whose <name> was <value>"; the diagnosis keeps "the patients with T-ALL"."""
+    from cartreport.report import captions, methods
+
+    results = shipped_results(subgroup_by="donor_type")
+    sub = results["subgroups"]
+    heading = str(prose.subgroup_heading(results))
+    assert heading.startswith("## Outcomes by donor of the second HSCT")
+    assert "Small numbers by donor of the second HSCT: matched unrelated has 3 patients" in heading
+    assert methods.small_numbers_caution(sub).startswith("Small numbers by donor of the second HSCT:")
+    paragraph = str(prose.subgroup_paragraph(results, "os"))
+    assert paragraph.startswith("### Overall survival by donor of the second HSCT")
+    assert "among the 13 patients whose donor of the second HSCT was haploidentical" in paragraph, paragraph
+    caption = captions.figure("os_by_subgroup", results)
+    assert caption.title == "Overall survival by donor of the second HSCT"
+    assert "donor_type" not in caption.legend + caption.alt + heading + paragraph
+    # a column of the user's own is named as written
+    own = copy.deepcopy(results)
+    own["subgroups"]["column"] = "site"
+    assert str(prose.subgroup_heading(own)).startswith("## Outcomes by site")
+    assert "whose site was haploidentical" in str(prose.subgroup_paragraph(own, "os"))

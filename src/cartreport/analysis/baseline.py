@@ -48,6 +48,10 @@ _CATEGORICAL = (
 )
 
 
+#: what Table 1 calls each categorical contract column (the report's words name a subgroup column so too)
+CATEGORICAL_LABELS: dict[str, str] = dict(_CATEGORICAL)
+
+
 def _level_counts(values: pd.Series) -> pd.Series:
     """How many cells hold each value, blank cells not counted (``values.dropna().value_counts()``, without
     copying the column); a yes/no column (``bool``) counted as the words ``yes`` and ``no``

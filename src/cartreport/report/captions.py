@@ -54,6 +54,21 @@ def _origin(results: dict) -> str:
     return results.get("time_origin_label") or results["parameters"]["time_origin"]
 
 
+def subgroup_name(column: str) -> str:
+    """A ``subgroup_by`` column as the report's words name it: a contract column as Table 1 does, in lower case
+    (``donor_type`` → "donor of the second HSCT"), the user's own column as written ("site")."""
+    from cartreport.analysis.baseline import CATEGORICAL_LABELS
+
+    label = CATEGORICAL_LABELS.get(column)
+    return label[:1].lower() + label[1:] if label else column
+
+
+def subgroup_members(column: str, value: object) -> str:
+    """The patients of one subgroup, after "the n patients": "with T-ALL" for a diagnosis, else "whose donor of
+    the second HSCT was haploidentical"."""
+    return f"with {value}" if column == "diagnosis" else f"whose {subgroup_name(column)} was {value}"
+
+
 def _patients(n: int) -> str:
     return f"{fmt.count(n)} patient{'s' * (n != 1)}"
 
@@ -213,20 +228,20 @@ def _by_subgroup(key: str) -> Callable[[dict], Caption | None]:
         groups = ", ".join(f"{g['value']} ({_patients(g['n'])})" for g in sub["groups"])
         if key in SURVIVAL:
             method = (
-                f"Kaplan–Meier estimates by {sub['column']}: {groups}. Hatched areas between dashed lines: pointwise "
+                f"Kaplan–Meier estimates by {subgroup_name(sub['column'])}: {groups}. Hatched areas between dashed lines: pointwise "
                 f"{_level(results)} confidence intervals; vertical ticks: censored observations."
                 f"{_landmarks_phrase(results)}"
             )
         else:
             method = (
-                f"Aalen–Johansen estimates by {sub['column']}, with the competing risk as in "
+                f"Aalen–Johansen estimates by {subgroup_name(sub['column'])}, with the competing risk as in "
                 f"{numbering.figure('cif_relapse_nrm')}: {groups}. Hatched areas between dashed lines: pointwise "
                 f"{_level(results)} confidence intervals."
             )
         return Caption(
-            f"{label} by {sub['column']}",
+            f"{label} by {subgroup_name(sub['column'])}",
             f"{method}{tested} Numbers under the plot: patients at risk in each group.",
-            f"{label} curves by {sub['column']} ({groups}){'; ' + fmt.p_value(test['p_value']) if test else ''}.",
+            f"{label} curves by {subgroup_name(sub['column'])} ({groups}){'; ' + fmt.p_value(test['p_value']) if test else ''}.",
         )
 
     return caption

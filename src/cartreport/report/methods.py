@@ -13,6 +13,7 @@ from __future__ import annotations
 from cartreport import formatting as fmt
 from cartreport.analysis.results import small_groups
 from cartreport.analysis.transplant_endpoints import TRANSPLANT_DEFINITIONS
+from cartreport.report.captions import subgroup_name
 
 __all__ = [
     "REFERENCES",
@@ -148,7 +149,8 @@ def small_numbers_caution(subgroups: dict | None) -> str | None:
         f"{g['value']} has {fmt.counted(g['n'], 'patient')} and {fmt.counted(g['os']['events'], 'death')}"
         for g in small
     )
-    return f"Small numbers by {subgroups['column']}: {groups}; estimates are imprecise and the tests have little power."
+    name = subgroup_name(subgroups["column"])
+    return f"Small numbers by {name}: {groups}; estimates are imprecise and the tests have little power."
 
 
 def with_wording(results: dict) -> dict:

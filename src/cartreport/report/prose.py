@@ -15,6 +15,7 @@ from __future__ import annotations
 from cartreport import formatting as fmt
 from cartreport.escape import Markdown, md
 from cartreport.report import numbering
+from cartreport.report.captions import subgroup_members, subgroup_name
 from cartreport.report.methods import small_numbers_caution, statistical_methods
 
 __all__ = [
@@ -436,7 +437,7 @@ def subgroup_heading(results: dict) -> Markdown:
     sub = results.get("subgroups")
     if not sub:
         return Markdown()
-    heading = md("## Outcomes by {}", sub["column"])
+    heading = md("## Outcomes by {}", subgroup_name(sub["column"]))
     caution = small_numbers_caution(sub)
     return heading + (md("\n\n{}", caution) if caution else Markdown())
 
@@ -453,7 +454,7 @@ def subgroup_paragraph(results: dict, key: str | None = None) -> Markdown:
     parts = []
     for group in sub["groups"]:
         lm = _headline(group[key]["landmarks"])
-        among = f"among the {fmt.counted(group['n'], 'patient')} with {group['value']}"
+        among = f"among the {fmt.counted(group['n'], 'patient')} {subgroup_members(sub['column'], group['value'])}"
         events = _events(group[key].get("events"), key)
         if lm is None:
             parts.append(f"{label} was not estimable {among} ({events}; no patient followed long enough).")
@@ -464,7 +465,7 @@ def subgroup_paragraph(results: dict, key: str | None = None) -> Markdown:
         method = test["method"] if test["method"].startswith("Gray") else f"the {test['method']}"
         parts.append(f"{method} gave {fmt.p_value(test['p_value'])}.")
     parts[-1] = f"{parts[-1][:-1]} ({numbering.figure(f'{key}_by_subgroup')})."
-    heading = md("### {} by {}", label, sub["column"])
+    heading = md("### {} by {}", label, subgroup_name(sub["column"]))
     return heading + md("\n\n{}", _SENTENCES.join(_capitalised(parts)))
 
 
