@@ -122,11 +122,16 @@ def count(n: int | None) -> str:
     return NOT_ESTIMABLE if n is None else f"{int(n):,}"
 
 
-def counted(n: int | None, noun: str, plural: str | None = None) -> str:
+def counted(n: int | None, noun: str, plural: str | None = None, *, zero: str = "") -> str:
     """A count with its noun in agreement: ``(1, "patient") → "1 patient"``, ``(16, "patient") → "16 patients"``,
-    ``(0, "death") → "0 deaths"``; ``plural`` for an irregular noun."""
+    ``(0, "death") → "0 deaths"``; ``plural`` for an irregular noun; ``zero`` the word the prose writes for none
+    (and for no count at all).
+
+    >>> counted(0, "death", zero="no"), counted(2, "event", zero="no")
+    ('no deaths', '2 events')
+    """
     word = noun if n == 1 else (plural or f"{noun}s")
-    return f"{count(n)} {word}"
+    return f"{zero} {word}" if zero and not n else f"{count(n)} {word}"
 
 
 def listed(items: Iterable[str], last: str = "and") -> str:

@@ -146,8 +146,7 @@ def small_numbers_caution(subgroups: dict | None) -> str | None:
     if not small:
         return None
     groups = ", ".join(
-        f"{g['value']} has {fmt.counted(g['n'], 'patient')} and "
-        f"{fmt.counted(g['os']['events'], 'death') if g['os']['events'] else 'no deaths'}"  # zero counts in words
+        f"{g['value']} has {fmt.counted(g['n'], 'patient')} and {fmt.counted(g['os']['events'], 'death', zero='no')}"
         for g in small
     )
     name = subgroup_name(subgroups["column"])

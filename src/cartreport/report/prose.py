@@ -84,7 +84,7 @@ def _headline(landmarks: list[dict]) -> dict | None:
 def _events(n: int | None, key: str = "lfs") -> str:
     """``"1 death"``, ``"5 deaths"``, ``"7 events"``, ``"no events"``."""
     one, many = EVENT_NOUNS.get(key, ("event", "events"))
-    return f"{fmt.count(n) if n else 'no'} {one if n == 1 else many}"
+    return fmt.counted(n, one, many, zero="no")
 
 
 def _by_cutoff(results: dict) -> str:
