@@ -230,3 +230,35 @@ def test_a_relative_path_object_in_a_grid_is_anchored_like_text(tmp_path):
     as_text = anchor_data_path({"data": "cohort.csv"}, tmp_path)
     as_path = anchor_data_path({"data": Path("cohort.csv")}, tmp_path)
     assert as_path == as_text == {"data": str((tmp_path / "cohort.csv").resolve())}
+
+
+@pytest.mark.parametrize("value", [None, 3, b"cohort.csv", ["cohort.csv"], ""])
+def test_a_file_argument_that_is_not_a_path_is_a_parameter_error(value, tmp_path):
+    """From Python, ``api.validate(None)``, ``api.run_report({}, None)`` or ``api.reconstruct(3)`` ended in
+    ``TypeError: expected str, bytes or os.PathLike object, not NoneType`` raised deep inside pathlib: each names
+    the argument and says what it takes, and nothing is written."""
+    from cartreport import api
+
+    with pytest.raises(ParameterError, match=r"data = .*: must name a file \(text or a pathlib\.Path\)"):
+        api.validate(value)
+    with pytest.raises(ParameterError, match=r"output = .*: must name a folder \(text or a pathlib\.Path\)"):
+        api.run_report({}, value)
+    with pytest.raises(
+        ParameterError, match=r"output = .*: must name a CSV file \(text or a pathlib\.Path\)"
+    ):
+        api.reconstruct(value)
+    if value not in (None, ""):  # None and "" mean the shipped cohort here
+        with pytest.raises(ParameterError, match=r"data = .*: must name a file \(text or a pathlib\.Path\)"):
+            api.load_cohort(value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "7", True, None])
+def test_a_seed_that_is_not_a_whole_number_from_zero_is_a_parameter_error(seed, tmp_path):
+    """``api.reconstruct(path, seed="7")`` or ``seed=1.5`` ended in numpy's TypeError ("SeedSequence expects int or
+    sequence of ints"), ``seed=-1`` in its ValueError: one rule, the command line's, says what a seed is."""
+    from cartreport import api
+
+    with pytest.raises(ParameterError, match="seed = .*: must be a whole number, 0 or more"):
+        api.reconstruct(tmp_path / "cohort.csv", seed=seed)
+    assert list(tmp_path.iterdir()) == []

@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import numbers
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -47,8 +48,10 @@ __all__ = [
     "LoadedCohort",
     "analysis_for",
     "check_csv_output",
+    "check_seed",
     "load_analysis",
     "load_cohort",
+    "path_argument",
     "reconstruct",
     "run_report",
     "run_resolved_report",
@@ -80,13 +83,42 @@ class LoadedCohort:
 
 
 def _resolve_data_path(data: str | Path | None) -> Path:
-    return COHORT_FILE if data in (None, "") else Path(data).expanduser().resolve()
+    if data is None or (isinstance(data, str) and not data):
+        return COHORT_FILE
+    return path_argument(data, "data", "a file").expanduser().resolve()
+
+
+def path_argument(value: object, name: str, what: str) -> Path:
+    """``value`` as a :class:`~pathlib.Path`, or a :class:`~cartreport.errors.ParameterError` naming the argument
+    ``name`` and saying it must name ``what`` (e.g. ``"a folder"``): from Python, ``None``, a number, bytes or an
+    empty text was a ``TypeError`` raised deep inside pathlib, or the current folder.
+
+    >>> path_argument("cohort.csv", "data", "a file")
+    PosixPath('cohort.csv')
+    >>> path_argument(None, "output", "a folder")
+    Traceback (most recent call last):
+    ...
+    cartreport.errors.ParameterError: report parameter output = None: must name a folder (text or a pathlib.Path)
+    """
+    text = os.fspath(value) if isinstance(value, str | os.PathLike) else None
+    if isinstance(text, str) and text:
+        return Path(text)
+    raise ParameterError(name, value, f"must name {what} (text or a pathlib.Path)")
+
+
+def check_seed(seed: object, name: str = "seed") -> int:
+    """A random seed as numpy takes it: a whole number, 0 or more (``-1`` was numpy's ValueError, ``"7"`` or
+    ``1.5`` its TypeError); ``name`` is the argument's name where it was given (``--seed`` on the command line)."""
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
+        return int(seed)
+    raise ParameterError(name, seed, "must be a whole number, 0 or more")
 
 
 def validate(data: str | Path, sheet: str | None = None, data_cutoff: str | None = None):
     """Every problem of a patient file (:class:`cartreport.contract.validate.ValidationReport`)."""
     from cartreport.contract.validate import validate_file
 
+    data = path_argument(data, "data", "a file")
     cutoff = resolve_parameters({"data_cutoff": data_cutoff or ""})["data_cutoff"]
     return validate_file(
         Path(data), sheet=sheet or None, data_cutoff=dt.date.fromisoformat(cutoff) if cutoff else None
@@ -236,6 +268,7 @@ def run_report(
     """
     started = time.perf_counter()
     params = resolve_parameters(parameters)
+    output = path_argument(output, "output", "a folder")
     check_report_target(params, output)  # before any work: refuse a folder cartreport may not replace
     return _run_on_kernel(params, Path(output), progress, notebook_dir, kernel, started)
 
@@ -255,7 +288,8 @@ def run_resolved_report(
     :class:`cartreport.batch.BatchRun`, :func:`check_batch_target`); neither is done again here. The folder is
     still checked when it is written (:func:`cartreport.render.write_atomically`).
     """
-    return _run_on_kernel(params, Path(output), progress, notebook_dir, kernel, time.perf_counter())
+    output = path_argument(output, "output", "a folder")
+    return _run_on_kernel(params, output, progress, notebook_dir, kernel, time.perf_counter())
 
 
 def _run_on_kernel(params: dict, output: Path, progress, notebook_dir: Path, kernel, started: float) -> Path:
@@ -398,7 +432,9 @@ def reconstruct(output: str | Path, seed: int = DEFAULT_SEED, *, force: bool = F
 
     An existing ``output`` (the shipped file too) is replaced only with ``force=True``.
     """
-    output = check_csv_output(output, force=force)
+    seed = check_seed(seed)
+    path_argument(output, "output", "a CSV file")
+    output = check_csv_output(output, force=force)  # as given: a trailing "/" says a folder was meant
     return write_csv_file(reconstruct_cohort(seed=seed), output)
 
 

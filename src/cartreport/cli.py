@@ -149,16 +149,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_seed(seed: int) -> None:
-    """numpy's generators take seeds of 0 or more (``-1`` was its ValueError traceback)."""
-    if seed < 0:
-        raise ParameterError("--seed", seed, "must be a whole number, 0 or more")
-
-
 def _cmd_reconstruct(args: argparse.Namespace) -> int:
     from cartreport import api
 
-    _check_seed(args.seed)
+    api.check_seed(args.seed, "--seed")
     path = api.reconstruct(args.output, args.seed, force=args.force)
     _print(f"wrote {path} (seed {args.seed}); it reproduces every published figure")
     return EXIT_OK
@@ -182,7 +176,7 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
     from cartreport import api
     from cartreport.cohorts.synthetic import synthetic_cohort
 
-    _check_seed(args.seed)
+    api.check_seed(args.seed, "--seed")
     if args.n < 1:
         raise ParameterError("--n", args.n, "must be at least 1")
     from cartreport.read.table import MAX_CELLS
