@@ -144,7 +144,10 @@ def test_title_block(results):
 def test_reconstruction_notice(results):
     notice = prose.reconstruction_notice(results)
     assert "reconstruction" in notice and "not patient records" in notice
-    assert prose.reconstruction_notice({**results, "is_reconstruction": False}) == ""
+    records = {"patient records": results["n_patients"], "reconstruction": 0, "synthetic": 0}
+    assert prose.reconstruction_notice({**results, "is_reconstruction": False, "data_origin": records}) == ""
+    # rows marked as reconstructed are a reconstruction, whatever the file's bytes (another seed, an edited copy)
+    assert "not patient records" in prose.reconstruction_notice({**results, "is_reconstruction": False})
 
 
 def test_subgroup_paragraph(results):
@@ -483,3 +486,19 @@ def test_subgroups_of_another_column_read_as_words_not_as_a_column_name():
     own["subgroups"]["column"] = "site"
     assert str(prose.subgroup_heading(own)).startswith("## Outcomes by site")
     assert "whose site was haploidentical" in str(prose.subgroup_paragraph(own, "os"))
+
+
+def test_a_cohort_partly_marked_synthetic_says_how_many_rows_are_not_patient_records(results):
+    """Rows of ``synthesize`` output appended to patient records (to try a subgroup, say) left no trace in the
+    report. The notice counts the patients whose rows are not patient records, by origin."""
+    mixed = {
+        **results,
+        "is_reconstruction": False,
+        "n_patients": 12,
+        "data_origin": {"patient records": 9, "reconstruction": 1, "synthetic": 2},
+    }
+    notice = str(prose.reconstruction_notice(mixed))
+    assert "Not all rows are patient records" in notice
+    assert "3 of 12 patients made up by cartreport (1 reconstructed and 2 synthetic" in notice
+    records = {**mixed, "data_origin": {"patient records": 12, "reconstruction": 0, "synthetic": 0}}
+    assert prose.reconstruction_notice(records) == ""

@@ -86,3 +86,16 @@ def test_a_figure_on_a_rounding_half_is_matched_as_the_report_rounds_it():
 def test_an_impossible_figure_is_refused():
     with pytest.raises(errors.ReconstructionError):
         reconstruct.os_pattern(3, 0.585)
+
+
+def test_a_reconstruction_with_another_seed_is_still_reported_as_not_patient_records(tmp_path):
+    """``cartreport reconstruct --seed 7`` writes another reconstruction ("it reproduces every published figure"),
+    but only the shipped file's bytes were recognised: its report carried no "not patient records" notice. Every
+    row ``reconstruct`` writes now says what it is (``data_origin``), wherever the file goes and whatever the seed."""
+    from cartreport.report import prose
+
+    out = api.reconstruct(tmp_path / "seven.csv", seed=7)
+    assert set(pd.read_csv(out, dtype=str)["data_origin"]) == {"reconstruction"}
+    results = api.load_analysis(data=str(out)).results
+    assert results["data_origin"] == {"patient records": 0, "reconstruction": 16, "synthetic": 0}
+    assert "Reconstructed data, not patient records" in str(prose.reconstruction_notice(results))

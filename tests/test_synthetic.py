@@ -30,3 +30,21 @@ def test_every_kind_of_course_occurs():
     assert set(t["bm_response"]) == {"MRD-negative CR", "MRD-positive CR", "NR", "NE"}
     assert (t.loc[~died, "last_contact_date"] < "2024-06-30").any(), "some patients lost to follow-up"
     assert (t.loc[~died, "last_contact_date"] == "2024-06-30").any(), "administrative censoring"
+
+
+def test_a_report_on_a_synthesized_cohort_says_the_data_are_synthetic(tmp_path, capsys):
+    """A report built on ``cartreport synthesize`` output read as one on patient records: no notice anywhere, though
+    the patients are invented at random. Every row ``synthesize`` writes now says what it is (``data_origin``), and
+    the report's notice says so; ``synthetic_cohort`` itself (the stand-in for a user's file in tests) is unmarked."""
+    from cartreport import api, cli
+    from cartreport.report import prose
+
+    out = tmp_path / "cohort.csv"
+    assert cli.main(["synthesize", "--n", "40", "--seed", "3", "--output", str(out)]) == 0
+    assert set(pd.read_csv(out, dtype=str)["data_origin"]) == {"synthetic"}
+    assert "data_origin" not in synthetic_cohort(5, seed=3).columns
+    results = api.load_analysis(data=str(out)).results
+    assert results["is_reconstruction"] is False
+    assert results["data_origin"] == {"patient records": 0, "reconstruction": 0, "synthetic": 40}
+    notice = str(prose.reconstruction_notice(results))
+    assert "Synthetic data, not patient records" in notice and "cartreport synthesize" in notice

@@ -1158,3 +1158,15 @@ def test_column_names_below_a_title_row_are_found_and_named(tmp_path, suffix):
     repeated = tmp_path / "repeated.csv"
     repeated.write_text("\n".join(",".join(row) for row in rows[2:] + [list(VALID)]) + "\n", encoding="utf-8")
     assert not [p for p in validate_file(repeated).problems if p.rule == "required-column"]
+
+
+def test_a_data_origin_other_than_reconstruction_or_synthetic_is_refused_by_row():
+    """``data_origin`` says what a row is: blank for patient records, ``reconstruction`` or ``synthetic`` for rows
+    cartreport made up. Any other value is refused, naming the patient and the column."""
+    origins = ["", "synthetic", "real", "reconstruction"]
+    rows = [{**VALID, "patient_id": f"P0{i}", "data_origin": origin} for i, origin in enumerate(origins)]
+    report = validate_table(_read(*rows))
+    assert [(p.row, p.patient_id, p.column, p.value) for p in report.problems] == [
+        (4, "P02", "data_origin", "real")
+    ]
+    assert _one(data_origin="Synthetic") == []  # a category is matched whatever its case, as every category

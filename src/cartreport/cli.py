@@ -158,23 +158,30 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _most_synthetic(transplant_outcomes: bool) -> int:
-    """The largest ``synthesize --n`` whose file cartreport can read: :data:`~cartreport.read.table.MAX_CELLS` over
-    the cohort's columns (3,125,000 patients of 16 columns; 2,000,000 with the transplant outcomes' 25)."""
+def _synthesized(n: int, seed: int, transplant_outcomes: bool):
+    """The table ``synthesize`` writes: every row says it is synthetic (``data_origin``), so that a report on it
+    says it is not patient records, wherever the file goes."""
     from cartreport.cohorts.synthetic import synthetic_cohort
-    from cartreport.read.table import MAX_CELLS
 
-    one = synthetic_cohort(1, seed=0)
+    table = synthetic_cohort(n, seed=seed)
     if transplant_outcomes:
         from cartreport.cohorts.synthetic_transplant import add_transplant_outcomes
 
-        one = add_transplant_outcomes(one, seed=0)
-    return MAX_CELLS // len(one.columns)
+        table = add_transplant_outcomes(table, seed=seed)
+    table["data_origin"] = "synthetic"
+    return table
+
+
+def _most_synthetic(transplant_outcomes: bool) -> int:
+    """The largest ``synthesize --n`` whose file cartreport can read: :data:`~cartreport.read.table.MAX_CELLS` over
+    the file's columns (2,941,176 patients of 17 columns; 1,923,076 with the transplant outcomes' 26)."""
+    from cartreport.read.table import MAX_CELLS
+
+    return MAX_CELLS // len(_synthesized(1, 0, transplant_outcomes).columns)
 
 
 def _cmd_synthesize(args: argparse.Namespace) -> int:
     from cartreport import api
-    from cartreport.cohorts.synthetic import synthetic_cohort
 
     api.check_seed(args.seed, "--seed")
     if args.n < 1:
@@ -187,12 +194,7 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
             "--n", args.n, f"must be at most {most:,} (cartreport reads tables of up to {MAX_CELLS:,} cells)"
         )
     output = api.check_csv_output(args.output, force=args.force)  # not the user's own table, not /dev/null
-    table = synthetic_cohort(args.n, seed=args.seed)
-    if args.transplant_outcomes:
-        from cartreport.cohorts.synthetic_transplant import add_transplant_outcomes
-
-        table = add_transplant_outcomes(table, seed=args.seed)
-    api.write_csv_file(table, output)
+    api.write_csv_file(_synthesized(args.n, args.seed, args.transplant_outcomes), output)
     _print(f"wrote {output}: {args.n:,} synthetic patients (seed {args.seed}); not a model of any real study")
     return EXIT_OK
 

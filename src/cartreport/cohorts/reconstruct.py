@@ -276,6 +276,7 @@ def reconstruct_cohort(figures: PublishedFigures | None = None, seed: int = DEFA
                 "death_date": r["death"],
                 "cause_of_death": cause,
                 "last_contact_date": r["last_contact"],
+                "data_origin": "reconstruction",  # every row says what it is, wherever the file goes
             }
         )
     frame = pd.DataFrame(table)

@@ -18,6 +18,7 @@ __all__ = [
     "CGVHD_SEVERITIES",
     "COLUMNS",
     "CONTACT_EVENTS",
+    "DATA_ORIGINS",
     "DATE_COLUMNS",
     "DATE_LABELS",
     "DATE_ORDER_RULES",
@@ -52,6 +53,9 @@ DONOR_TYPES: tuple[str, ...] = (
 #: the earliest date a date column may hold (a year mistyped, 1021 for 2021, is refused; pandas holds no date
 #: before 1677)
 EARLIEST_DATE = "1900-01-01"
+#: what a row is when it is not a patient's record: written by ``cartreport reconstruct`` and ``synthesize`` in
+#: every row, so that every report built on such rows says so, wherever the file goes (a blank: patient records)
+DATA_ORIGINS: tuple[str, ...] = ("reconstruction", "synthetic")
 #: NIH global severity of chronic GVHD (Jagasia et al., BBMT 2015)
 CGVHD_SEVERITIES: tuple[str, ...] = ("mild", "moderate", "severe")
 
@@ -210,6 +214,15 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         "none",
         "start of systemic treatment for chronic GVHD, on or after cgvhd_date",
     ),
+    ColumnSpec(
+        "data_origin",
+        False,
+        "category",
+        "patient records",
+        "rows cartreport made up: `reconstruction` (`cartreport reconstruct`) or `synthetic` (`cartreport "
+        "synthesize`); every report on them says they are not patient records",
+        values=DATA_ORIGINS,
+    ),
 )
 
 _BY_NAME = {c.name: c for c in COLUMNS}
@@ -245,6 +258,7 @@ XPT_ALIASES: dict[str, str] = {
     "CGVHDDT": "cgvhd_date",
     "CGVHDSEV": "cgvhd_severity",
     "CGVHDSDT": "cgvhd_systemic_date",
+    "DATAORIG": "data_origin",
 }
 
 # The date rules, as data: ``between_columns`` and ``transplant_rules`` apply them (vectorised).

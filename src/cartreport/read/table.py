@@ -26,8 +26,8 @@ Formats, chosen by the file's extension:
     ``pyreadstat.write_xport(..., file_format_version=8)``), or name the variables with the 8-character aliases
     of :data:`cartreport.contract.schema.XPT_ALIASES`, which are the only aliases cartreport accepts.
 
-Size: a table of any format holds at most :data:`MAX_CELLS` cells (about 3,000,000 patients of the contract's
-16 columns), and a CSV or XPT file of more than :data:`MAX_UNPACKED_BYTES` is refused unread: a wrong file of some
+Size: a table of any format holds at most :data:`MAX_CELLS` cells (about 3,000,000 patients of the shipped cohort's
+17 columns), and a CSV or XPT file of more than :data:`MAX_UNPACKED_BYTES` is refused unread: a wrong file of some
 gigabytes would fill the memory before anything was said.
 
 Row numbers: the index of :attr:`ReadResult.table` holds each row's number *as a spreadsheet user sees it*: the

@@ -13,6 +13,7 @@ only through :func:`~cartreport.escape.md` / :meth:`Markdown.join`, which escape
 from __future__ import annotations
 
 from cartreport import formatting as fmt
+from cartreport.contract.schema import DATA_ORIGINS
 from cartreport.escape import Markdown, md
 from cartreport.report import numbering
 from cartreport.report.captions import subgroup_members, subgroup_name
@@ -22,6 +23,8 @@ __all__ = [
     "competing_risks_paragraph",
     "design_paragraph",
     "methods_markdown",
+    "data_origin",
+    "data_origin_text",
     "reconstruction_notice",
     "responses_paragraph",
     "subgroup_heading",
@@ -168,16 +171,72 @@ def published_intro(results: dict) -> Markdown:
     return md("## Published and reproduced figures\n\n{}", text)
 
 
-def reconstruction_notice(results: dict) -> Markdown:
-    """A visible notice that the shipped cohort is a reconstruction; ``""`` for real data."""
-    if not results.get("is_reconstruction"):
-        return Markdown()
-    return Markdown(
-        "> **Reconstructed data, not patient records.** The study published only aggregate figures. The cohort "
-        "analysed here is a reconstruction consistent with those published aggregates; its individual rows, "
-        "dates, ages and causes of death are invented. Findings about individual patients describe the "
-        "reconstruction; only the published figures describe the study."
+def data_origin(results: dict) -> str:
+    """What the data analysed are: ``"shipped reconstruction"`` (the shipped cohort or a copy of its bytes),
+    ``"reconstruction"`` (every row marked so in ``data_origin``: ``cartreport reconstruct`` with any seed, or an
+    edited copy), ``"synthetic"`` (every row marked so: ``cartreport synthesize``), ``"mixed"`` (made-up rows among
+    others) or ``"patient records"``."""
+    if results.get("is_reconstruction"):
+        return "shipped reconstruction"
+    origin = results.get("data_origin") or {}
+    made = {kind: origin.get(kind, 0) for kind in DATA_ORIGINS}
+    total = sum(origin.values())
+    if not any(made.values()):
+        return "patient records"
+    for kind in DATA_ORIGINS:
+        if made[kind] == total:
+            return kind
+    return "mixed"
+
+
+def data_origin_text(results: dict) -> str:
+    """The data's origin in a few words, for the methods and the provenance table: ``"patient records"``,
+    ``"reconstruction, not patient records"``, ``"3 of 12 patients made up by cartreport (1 reconstructed and 2
+    synthetic)"``."""
+    kind = data_origin(results)
+    if kind == "patient records":
+        return kind
+    if kind == "shipped reconstruction":
+        return (
+            "the shipped reconstructed cohort, consistent with the published aggregates (not patient records)"
+        )
+    if kind in DATA_ORIGINS:
+        return f"{kind}, not patient records (column data_origin)"
+    origin = results["data_origin"]
+    kinds = fmt.listed(
+        f"{fmt.count(origin[k])} {word}"
+        for k, word in (("reconstruction", "reconstructed"), ("synthetic", "synthetic"))
+        if origin[k]
     )
+    made = origin["reconstruction"] + origin["synthetic"]
+    return (
+        f"{fmt.count(made)} of {fmt.counted(sum(origin.values()), 'patient')} made up by cartreport ({kinds}; "
+        "column data_origin), not patient records"
+    )
+
+
+def reconstruction_notice(results: dict) -> Markdown:
+    """A visible notice that the data are not patient records (:func:`data_origin`); ``""`` for patient records."""
+    kind = data_origin(results)
+    if kind in ("shipped reconstruction", "reconstruction"):
+        return Markdown(
+            "> **Reconstructed data, not patient records.** The study published only aggregate figures. The cohort "
+            "analysed here is a reconstruction consistent with those published aggregates; its individual rows, "
+            "dates, ages and causes of death are invented. Findings about individual patients describe the "
+            "reconstruction; only the published figures describe the study."
+        )
+    if kind == "synthetic":
+        return Markdown(
+            "> **Synthetic data, not patient records.** Every patient analysed here was generated at random by "
+            "`cartreport synthesize` (column data_origin); the cohort models no real study, and no finding of this "
+            "report describes patients."
+        )
+    if kind == "mixed":
+        return Markdown(
+            f"> **Not all rows are patient records.** {data_origin_text(results)}. Every count, estimate and "
+            "figure of this report includes them."
+        )
+    return Markdown()
 
 
 def _when(months: float) -> str:
@@ -489,10 +548,7 @@ def methods_markdown(results: dict) -> Markdown:
         f"File: {results.get('data_file') or 'not recorded'}",
         md("SHA-256: `{}`", sha) if sha else "SHA-256: not recorded",
     ]
-    if results.get("is_reconstruction"):
-        data.append(
-            "The shipped reconstructed cohort, consistent with the published aggregates (not patient records)"
-        )
+    data.append(f"Origin: {data_origin_text(results)}")
     notes = results.get("data_notes") or []
     data += [f"As read: {note}" for note in notes]
     sections = {

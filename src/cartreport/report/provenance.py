@@ -12,6 +12,8 @@ from importlib import metadata
 
 import pandas as pd
 
+from cartreport.report.prose import data_origin_text
+
 __all__ = ["PACKAGES", "provenance_table"]
 
 PACKAGES = (
@@ -41,7 +43,7 @@ def provenance_table(results: dict) -> pd.DataFrame:
     rows = [
         ("Data file", results["data_file"] or "shipped study"),
         ("Data SHA-256", results["data_sha256"]),
-        ("Reconstructed cohort", "yes" if results["is_reconstruction"] else "no"),
+        ("Data origin", data_origin_text(results)),
         ("Run date (UTC)", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")),
         ("Python", platform.python_version()),
     ]
