@@ -483,3 +483,92 @@ def test_subgroups_of_another_column_read_as_words_not_as_a_column_name():
     own["subgroups"]["column"] = "site"
     assert str(prose.subgroup_heading(own)).startswith("## Outcomes by site")
     assert "whose site was haploidentical" in str(prose.subgroup_paragraph(own, "os"))
+
+
+# --- tiny cohorts: the words a medical writer would use for 1, 2 or 3 patients ------------------------------
+
+
+def first_patients(tmp_path: Path, n: int) -> Path:
+    """A cohort of the shipped study's first ``n`` patients (the header and ``n`` rows)."""
+    lines = (DATA / "ash2023_cd7_cart_cohort.csv").read_text(encoding="utf-8").splitlines()
+    path = tmp_path / f"first_{n}.csv"
+    path.write_text("\n".join(lines[: n + 1]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def one(tmp_path_factory) -> dict:
+    """A cohort of one patient (CD7-01: extramedullary disease at baseline and CR of it, a second HSCT, alive
+    without relapse at last contact)."""
+    return shipped_results(data=str(first_patients(tmp_path_factory.mktemp("one"), 1)))
+
+
+def test_a_cohort_of_one_is_the_one_patient_in_the_design(one):
+    """Read "Of the 1 patient enrolled, 1 received the CAR-T infusion." and "reached by 1 of 1 evaluable
+    patients"."""
+    text = str(prose.design_paragraph(one))
+    assert "The one patient enrolled received the CAR-T infusion." in text, text
+    assert "Of the 1 patient" not in text
+    assert "was reached by 1 of 1 evaluable patient." in text, text
+
+
+def test_nobody_evaluable_or_transplanted_is_said_in_words(results):
+    """Read "was reached by 0 of 0 evaluable patients" and "A second allogeneic HSCT followed in 0 patients"."""
+    changed = copy.deepcopy(results)
+    changed["flow"].update(bm_evaluable=0, bm_mrd_negative_cr=0, transplanted=0)
+    text = str(prose.design_paragraph(changed))
+    assert "No patient was evaluable for bone-marrow response." in text, text
+    assert "No patient had a second allogeneic HSCT, and 16 were analysed (Figure" in text, text
+    assert "0 of 0" not in text and "0 patients" not in text
+
+
+def test_a_group_of_one_is_the_one_patient_not_among_1_patient(results):
+    """Read "Among the 1 patient with extramedullary disease before CAR-T, the best extramedullary response was
+    CR in 1." and, by subgroup, "among the 1 patient with T-LBL"."""
+    changed = copy.deepcopy(results)
+    changed["response_counts"]["emd"] = {"CR": 1, "PR": 0, "SD": 0, "PD": 0, "NE": 0}
+    text = str(prose.responses_paragraph(changed))
+    assert (
+        "In the one patient with extramedullary disease before CAR-T, the best extramedullary response was CR."
+        in text
+    ), text
+    changed["subgroups"]["groups"][1]["n"] = 1
+    text = str(prose.subgroup_paragraph(changed, "os"))
+    assert "in the one patient with T-LBL (" in text, text
+    assert "among the 1 patient" not in text
+    # more than one keeps "among"
+    assert "among the 11 patients with T-ALL" in text
+
+
+@pytest.mark.parametrize(
+    ("counts", "survival", "competing"),
+    [
+        (
+            {"os": 0, "lfs": 0, "relapse": 0, "nrm_competing": 0},
+            "The one patient was alive without relapse at last contact",
+            "The one patient neither relapsed nor died",
+        ),
+        (
+            {"os": 0, "lfs": 1, "relapse": 1, "nrm_competing": 0},
+            "The one patient relapsed and was alive at last contact",
+            "The one patient relapsed",
+        ),
+        (
+            {"os": 1, "lfs": 1, "relapse": 0, "nrm_competing": 1},
+            "The one patient died",
+            "The one patient died without prior relapse",
+        ),
+    ],
+)
+def test_the_events_of_one_patient_are_what_happened_to_the_patient(one, counts, survival, competing):
+    """Read "Among 1 patient, no deaths and no events of relapse or death occurred" and "Among 1 patient, none
+    relapsed or died without prior relapse"."""
+    changed = copy.deepcopy(one)
+    ends = changed["endpoints"]
+    ends["os"]["events"], ends["lfs"]["events"] = counts["os"], counts["lfs"]
+    ends["relapse"]["events"], ends["relapse"]["competing_events"] = (
+        counts["relapse"],
+        counts["nrm_competing"],
+    )
+    assert str(prose.survival_paragraph(changed)).startswith(survival + " (Figure")
+    assert str(prose.competing_risks_paragraph(changed)).startswith(competing + " (Figure")

@@ -286,17 +286,27 @@ def design_paragraph(results: dict) -> Markdown:
         span = f"from {_lower_first(start)} to {_lower_first(stop)}" if stop else _lower_first(r["label"])
         ref = f" ({numbering.figure('treatment_sequence')})" if i == len(intervals) - 1 else ""
         parts.append(f"The median time {span} was {median}{ref}.")
-    parts.append(
-        f"Of the {fmt.counted(flow['enrolled'], 'patient')} enrolled, {fmt.count(flow['infused'])} received the "
-        f"CAR-T infusion{_by_cutoff(results)}."
+    if flow["enrolled"] == flow["infused"] == 1:
+        parts.append(f"{fmt.the_one('patient')} enrolled received the CAR-T infusion{_by_cutoff(results)}.")
+    else:
+        parts.append(
+            f"Of the {fmt.counted(flow['enrolled'], 'patient')} enrolled, {fmt.count(flow['infused'])} received "
+            f"the CAR-T infusion{_by_cutoff(results)}."
+        )
+    if flow["bm_evaluable"]:
+        parts.append(
+            "MRD-negative complete remission in the bone marrow was reached by "
+            f"{fmt.count(flow['bm_mrd_negative_cr'])} of {fmt.counted(flow['bm_evaluable'], 'evaluable patient')}."
+        )
+    else:
+        parts.append("No patient was evaluable for bone-marrow response.")
+    transplanted = (
+        f"A second allogeneic HSCT followed in {fmt.counted(flow['transplanted'], 'patient')}"
+        if flow["transplanted"]
+        else "No patient had a second allogeneic HSCT"
     )
     parts.append(
-        f"MRD-negative complete remission in the bone marrow was reached by {fmt.count(flow['bm_mrd_negative_cr'])} "
-        f"of {fmt.count(flow['bm_evaluable'])} evaluable patients."
-    )
-    parts.append(
-        f"A second allogeneic HSCT followed in {fmt.counted(flow['transplanted'], 'patient')}, and "
-        f"{fmt.count(flow['analysed'])} {'was' if flow['analysed'] == 1 else 'were'} analysed "
+        f"{transplanted}, and {fmt.count(flow['analysed'])} {'was' if flow['analysed'] == 1 else 'were'} analysed "
         f"({numbering.figure('patient_flow')})."
     )
     if flow["excluded"]:
@@ -380,22 +390,34 @@ def responses_paragraph(results: dict) -> Markdown:
     emd = [(code, n) for code, n in counts.get("emd", {}).items() if n]
     n_emd = sum(counts.get("emd", {}).values())
     if n_emd:
+        best = fmt.listed(f"{code} in {fmt.count(n)}" for code, n in emd) if n_emd > 1 else emd[0][0]
         parts.append(
-            f"Among the {fmt.counted(n_emd, 'patient')} with extramedullary disease before CAR-T, the best "
-            f"extramedullary response was {fmt.listed(f'{code} in {fmt.count(n)}' for code, n in emd)}."
+            f"{fmt.among(n_emd, 'patient', the=True)} with extramedullary disease before CAR-T, the best "
+            f"extramedullary response was {best}."
         )
     else:
         parts.append("No patient had extramedullary disease before CAR-T.")
-    return _SENTENCES.join(parts)
+    return _SENTENCES.join(_capitalised(parts))
 
 
 def survival_paragraph(results: dict) -> Markdown:
     """OS and LFS beyond the summary: events, the other landmarks, medians (figure and tables referenced)."""
     os_, lfs = results["endpoints"]["os"], results["endpoints"]["lfs"]
-    parts = [
-        f"Among {fmt.counted(os_['n'], 'patient')}, {_events(os_['events'], 'os')} and "
-        f"{_events(lfs['events'], 'lfs')} of relapse or death occurred ({numbering.figure('km_os_lfs')})."
-    ]
+    if os_["n"] == 1:  # one patient's events are what happened to the patient
+        course = (
+            "died"
+            if os_["events"]
+            else "relapsed and was alive at last contact"
+            if lfs["events"]
+            else "was alive without relapse at last contact"
+        )
+        happened = f"{fmt.the_one('patient')} {course}"
+    else:
+        happened = (
+            f"Among {fmt.counted(os_['n'], 'patient')}, {_events(os_['events'], 'os')} and "
+            f"{_events(lfs['events'], 'lfs')} of relapse or death occurred"
+        )
+    parts = [f"{happened} ({numbering.figure('km_os_lfs')})."]
     for block in (os_, lfs):
         others = _other_landmarks(results, block, _headline(block["landmarks"]))
         if others:
@@ -416,19 +438,26 @@ def competing_risks_paragraph(results: dict) -> Markdown:
     """Relapse and non-relapse mortality (competing risks) beyond the summary's headline landmark."""
     relapse, nrm = results["endpoints"]["relapse"], results["endpoints"]["nrm"]
     relapsed, died = relapse["events"], relapse["competing_events"]
-    if relapsed or died:
-        who = f"{fmt.count(relapsed) if relapsed else 'none'} relapsed and {fmt.count(died) if died else 'none'} died"
+    if relapse["n"] == 1:  # one patient's events are what happened to the patient
+        course = (
+            "relapsed" if relapsed else "died without prior relapse" if died else "neither relapsed nor died"
+        )
+        happened = f"{fmt.the_one('patient')} {course}"
     else:
-        who = "none relapsed or died"
-    parts = [
-        f"Among {fmt.counted(relapse['n'], 'patient')}, {who} without prior relapse "
-        f"({numbering.figure('cif_relapse_nrm')})."
-    ]
+        if relapsed or died:
+            who = (
+                f"{fmt.count(relapsed) if relapsed else 'none'} relapsed and "
+                f"{fmt.count(died) if died else 'none'} died without prior relapse"
+            )
+        else:
+            who = "none relapsed or died without prior relapse"
+        happened = f"Among {fmt.counted(relapse['n'], 'patient')}, {who}"
+    parts = [f"{happened} ({numbering.figure('cif_relapse_nrm')})."]
     for block in (relapse, nrm):
         others = _other_landmarks(results, block, _headline(block["landmarks"]))
         if others:
             parts.append(f"{block['label']} was {fmt.listed(others)}.")
-    return _SENTENCES.join(parts)
+    return _SENTENCES.join(_capitalised(parts))
 
 
 def subgroup_heading(results: dict) -> Markdown:
@@ -454,7 +483,9 @@ def subgroup_paragraph(results: dict, key: str | None = None) -> Markdown:
     parts = []
     for group in sub["groups"]:
         lm = _headline(group[key]["landmarks"])
-        among = f"among the {fmt.counted(group['n'], 'patient')} {subgroup_members(sub['column'], group['value'])}"
+        among = (
+            f"{fmt.among(group['n'], 'patient', the=True)} {subgroup_members(sub['column'], group['value'])}"
+        )
         events = _events(group[key].get("events"), key)
         if lm is None:
             parts.append(f"{label} was not estimable {among} ({events}; no patient followed long enough).")
