@@ -572,3 +572,61 @@ def test_the_events_of_one_patient_are_what_happened_to_the_patient(one, counts,
     )
     assert str(prose.survival_paragraph(changed)).startswith(survival + " (Figure")
     assert str(prose.competing_risks_paragraph(changed)).startswith(competing + " (Figure")
+
+
+def test_one_value_is_no_median_and_no_range(one, results):
+    """Read "The median time from first HSCT to relapse was 531 days (range, 531–531)." and "The median age at
+    CAR-T infusion was 28 years (range, 28–28)." for one patient; equal values of several patients read the same."""
+    text = str(prose.design_paragraph(one))
+    interval = one["intervals"][0]
+    assert f"The time from first HSCT to relapse was {fmt.number(interval['median_days'])} days." in text, (
+        text
+    )
+    age = next(r for r in one["baseline"]["rows"] if r["variable"] == "age_years")
+    assert f"The age at CAR-T infusion was {fmt.number(age['median'])} years." in text, text
+    assert "median" not in text and "range" not in text
+    changed = copy.deepcopy(results)
+    same = changed["intervals"][-1]
+    same.update(n=2, median_days=31, min_days=31, max_days=31)
+    text = str(prose.design_paragraph(changed))
+    assert (
+        "The time from CD7 CAR-T infusion to second HSCT was 31 days in both patients with both dates" in text
+    )
+    same.update(n=16)
+    text = str(prose.design_paragraph(changed))
+    assert "The time from CD7 CAR-T infusion to second HSCT was 31 days in all 16 patients (Figure" in text, (
+        text
+    )
+    same.update(n=1)
+    text = str(prose.design_paragraph(changed))
+    assert "second HSCT was 31 days in the one patient with both dates (Figure" in text, text
+
+
+def test_follow_up_of_one_patient_and_follow_up_not_estimable(one, results):
+    """Read "At a median follow-up of 29.3 months (95% CI, not estimable)" for one patient, "At a median follow-up of
+    not estimable (95% CI, not estimable) from …" when every patient died, and the fragment "At a median follow-up
+    of 0.5 months (95% CI, not estimable) from the second allogeneic HSCT." when no landmark was estimable."""
+    follow = one["follow_up"]
+    summary = str(prose.summary_paragraph(one))
+    assert (
+        f"At a follow-up of {fmt.months(follow['median_months'])} from the second allogeneic HSCT, 1-year overall "
+        in summary
+    ), summary
+    changed = copy.deepcopy(results)
+    changed["follow_up"].update(median_months=None, ci_low=None, ci_high=None)
+    summary = str(prose.summary_paragraph(changed))
+    assert (
+        "The median follow-up from the second allogeneic HSCT was not estimable. 1-year overall survival"
+        in summary
+    )
+    assert "follow-up of not estimable" not in summary
+    for block in changed["endpoints"].values():
+        for lm in block["landmarks"]:
+            lm.update(estimate=None, ci_low=None, ci_high=None)
+    changed["follow_up"].update(median_months=0.5, ci_low=None, ci_high=None)
+    summary = str(prose.summary_paragraph(changed))
+    assert (
+        "The median follow-up from the second allogeneic HSCT was 0.5 months (95% CI, not estimable)."
+        in summary
+    )
+    assert "At a" not in summary

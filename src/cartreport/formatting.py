@@ -47,6 +47,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 __all__ = [
     "DASH",
+    "all_of",
     "among",
     "NOT_ESTIMABLE",
     "NOT_REACHED",
@@ -139,6 +140,17 @@ def counted(n: int | None, noun: str, plural: str | None = None, *, zero: str = 
 def the_one(noun: str) -> str:
     """A group of one, named as a writer names it: ``"patient" → "the one patient"`` (never "the 1 patient")."""
     return f"the one {noun}"
+
+
+def all_of(n: int, noun: str, plural: str | None = None) -> str:
+    """Every one of ``n``: ``"the one patient"``, ``"both patients"``, ``"all 16 patients"``.
+
+    >>> all_of(1, "patient"), all_of(2, "patient"), all_of(16, "patient")
+    ('the one patient', 'both patients', 'all 16 patients')
+    """
+    if n == 1:
+        return the_one(noun)
+    return f"both {plural or noun + 's'}" if n == 2 else f"all {counted(n, noun, plural)}"
 
 
 def among(n: int, noun: str, plural: str | None = None, *, the: bool = False) -> str:

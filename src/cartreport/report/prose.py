@@ -234,21 +234,21 @@ def summary_paragraph(results: dict) -> Markdown:
         if r and r["evaluable"]:
             rate = fmt.rate(r["responders"], r["evaluable"], r["rate"], r["ci_low"], r["ci_high"], level)
             parts.append(f"The rate of {_lower_first(r['label'])} was {rate}.")
-    follow = results["follow_up"]
-    median = fmt.months(follow["median_months"], missing=fmt.NOT_ESTIMABLE)
-    at_follow_up = (
-        f"At a median follow-up of {median} ({fmt.months_ci(follow['ci_low'], follow['ci_high'], level)})"
-    )
     os_, lfs = (results["endpoints"][k] for k in ("os", "lfs"))
+    follow, value = _follow_up(results, os_["n"])
     os_lm, lfs_lm = _headline(os_["landmarks"]), _headline(lfs["landmarks"])
     origin = f" from the {_origin(results)}"
     if os_lm is not None and lfs_lm is not None and os_lm["months"] == lfs_lm["months"]:
-        parts.append(
-            f"{at_follow_up}{origin}, {_when(os_lm['months'])} {_lower_first(os_['label'])} was "
+        survival = (
+            f"{_when(os_lm['months'])} {_lower_first(os_['label'])} was "
             f"{_estimate(results, os_lm)} and {_lower_first(lfs['label'])} {_estimate(results, lfs_lm)}."
         )
+        if value:
+            parts.append(f"At a {follow} of {value}{origin}, {survival}")
+        else:
+            parts += [f"The {follow}{origin} was {fmt.NOT_ESTIMABLE}.", survival]
     else:
-        parts.append(f"{at_follow_up}{origin}.")
+        parts.append(f"The {follow}{origin} was {value or fmt.NOT_ESTIMABLE}.")
         for block, lm in ((os_, os_lm), (lfs, lfs_lm)):
             if lm is not None:
                 parts.append(
@@ -270,6 +270,18 @@ def summary_paragraph(results: dict) -> Markdown:
     return _SENTENCES.join(_capitalised(parts))
 
 
+def _follow_up(results: dict, n: int) -> tuple[str, str]:
+    """What the follow-up is called and its value: ``("median follow-up", "21.0 months (95% CI, 6.1–25.7)")``; one
+    patient's is no median (``("follow-up", "29.3 months")``); ``""`` for a value not estimable."""
+    follow = results["follow_up"]
+    if follow["median_months"] is None:
+        return ("follow-up" if n == 1 else "median follow-up"), ""
+    if n == 1:
+        return "follow-up", fmt.months(follow["median_months"])
+    ci = fmt.months_ci(follow["ci_low"], follow["ci_high"], _level(results))
+    return "median follow-up", f"{fmt.months(follow['median_months'])} ({ci})"
+
+
 def _capitalised(sentences: list[str]) -> list[str]:
     return [s[:1].upper() + s[1:] for s in sentences]
 
@@ -282,10 +294,11 @@ def design_paragraph(results: dict) -> Markdown:
     intervals = [r for r in results["intervals"] if r["n"]]
     for i, r in enumerate(intervals):
         start, _, stop = r["label"].partition(" → ")
-        median = f"{fmt.number(r['median_days'])} days (range, {fmt.number(r['min_days'])}–{fmt.number(r['max_days'])})"
         span = f"from {_lower_first(start)} to {_lower_first(stop)}" if stop else _lower_first(r["label"])
         ref = f" ({numbering.figure('treatment_sequence')})" if i == len(intervals) - 1 else ""
-        parts.append(f"The median time {span} was {median}{ref}.")
+        values = (r["median_days"], r["min_days"], r["max_days"], r["n"])
+        typical = _typical(f"time {span}", *values, "days", results["n_patients"], "with both dates")
+        parts.append(f"{typical}{ref}.")
     if flow["enrolled"] == flow["infused"] == 1:
         parts.append(f"{fmt.the_one('patient')} enrolled received the CAR-T infusion{_by_cutoff(results)}.")
     else:
@@ -312,14 +325,30 @@ def design_paragraph(results: dict) -> Markdown:
     if flow["excluded"]:
         reasons = fmt.listed(f"{e['reason']} ({fmt.count(e['n'])})" for e in flow["excluded"])
         parts.append(f"Patients not analysed: {reasons}.")
-    highlights = _baseline_highlights(results["baseline"]["rows"])
+    highlights = _baseline_highlights(results["baseline"]["rows"], results["n_patients"])
     if highlights:
         highlights[-1] = f"{highlights[-1]} ({numbering.table('baseline_characteristics')})"
         parts += [f"{h}." for h in highlights]
     return _SENTENCES.join(_capitalised(parts))
 
 
-def _baseline_highlights(rows: list[dict]) -> list[str]:
+def _typical(
+    what: str, median: float, low: float, high: float, n: int, unit: str, total: int, known: str
+) -> str:
+    """The sentence of a median and its range over ``n`` of ``total`` patients: ``"The median time from … was 43.5
+    days (range, 20–59)"``. One value has no median and no range (``"The time from … was 531 days"``), equal values
+    no range (``"… was 31 days in both patients"``); ``known`` says which patients when not all (``"with both
+    dates"``)."""
+    value = f"{fmt.number(median)} {unit}".rstrip()
+    whom = "" if n == total else f" {known}"
+    if n == 1:
+        return f"The {what} was {value}" + (f" in {fmt.the_one('patient')}{whom}" if whom else "")
+    if low == high:
+        return f"The {what} was {value} in {fmt.all_of(n, 'patient')}{whom}"
+    return f"The median {what} was {value} (range, {fmt.number(low)}–{fmt.number(high)})"
+
+
+def _baseline_highlights(rows: list[dict], total: int) -> list[str]:
     """One sentence per Table 1 variable except the diagnosis (the summary states it): the median of a
     continuous one, the most frequent level (or "present") of a categorical one."""
     sentences = []
@@ -334,9 +363,8 @@ def _baseline_highlights(rows: list[dict]) -> list[str]:
         if first["kind"] == "continuous":
             if first["median"] is None:
                 continue
-            value = f"{fmt.number(first['median'])} {unit}".rstrip()
-            spread = f"range, {fmt.number(first['min'])}–{fmt.number(first['max'])}"
-            sentences.append(f"The median {_lower_first(name)} was {value} ({spread})")
+            values = (first["median"], first["min"], first["max"], first["n"])
+            sentences.append(_typical(_lower_first(name), *values, unit, total, "with a known value"))
             continue
         yes = [r for r in found if str(r["level"]).lower() == "yes"]
         named = [r for r in found if "other_values" not in r]  # "9 other values" is no level to name
