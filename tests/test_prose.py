@@ -630,3 +630,29 @@ def test_follow_up_of_one_patient_and_follow_up_not_estimable(one, results):
         in summary
     )
     assert "At a" not in summary
+
+
+def test_a_cohort_of_one_diagnosis_names_it_once(one, results):
+    """Read "The analysis includes 1 patient: 1 with T-ALL." and "The analysis includes 3 patients: 3 with T-ALL."."""
+    assert str(prose.summary_paragraph(one)).startswith("The analysis includes 1 patient with T-ALL.")
+    changed = copy.deepcopy(results)
+    changed["baseline"]["rows"] = [
+        {**r, "n": 16, "percent": 1.0}
+        for r in changed["baseline"]["rows"]
+        if r["variable"] != "diagnosis" or r["level"] == "T-ALL"
+    ]
+    assert str(prose.summary_paragraph(changed)).startswith("The analysis includes 16 patients with T-ALL.")
+
+
+def test_a_characteristic_nobody_had_is_not_named_by_its_level(results):
+    """Without extramedullary disease in any patient the design read "Extramedullary disease before CAR-T was no
+    in 3 patients (100%).": the level "no" read as a word of the sentence."""
+    changed = copy.deepcopy(results)
+    changed["baseline"]["rows"] = [
+        {**r, "n": 16, "percent": 1.0}
+        for r in changed["baseline"]["rows"]
+        if r["variable"] != "emd_at_baseline" or r["level"] == "no"
+    ]
+    text = str(prose.design_paragraph(changed))
+    assert "Extramedullary disease before CAR-T was present in no patient." in text, text
+    assert "was no in" not in text

@@ -117,6 +117,8 @@ def _cohort(results: dict) -> str:
     distinct = len(named) + sum(r.get("other_values", 0) for r in rows)
     if not rows:
         return cohort
+    if len(rows) == 1 and rows[0] is named[0]:  # one diagnosis: no count to break it down
+        return f"{cohort} with {rows[0]['level']}"
     if distinct <= LISTED_DIAGNOSES:
         return cohort + ": " + fmt.listed(f"{fmt.count(r['n'])} with {r['level']}" for r in rows)
     top = max(named, key=lambda r: r["n"])  # the first of the most frequent: rows come most frequent first
@@ -368,6 +370,9 @@ def _baseline_highlights(rows: list[dict], total: int) -> list[str]:
             continue
         yes = [r for r in found if str(r["level"]).lower() == "yes"]
         named = [r for r in found if "other_values" not in r]  # "9 other values" is no level to name
+        if not yes and [str(r["level"]).lower() for r in found] == ["no"]:  # a yes/no nobody had
+            sentences.append(f"{name} was present in no patient")
+            continue
         if not yes and not named:
             continue
         top = yes[0] if yes else max(named, key=lambda r: r["n"])
