@@ -656,3 +656,39 @@ def test_a_characteristic_nobody_had_is_not_named_by_its_level(results):
     text = str(prose.design_paragraph(changed))
     assert "Extramedullary disease before CAR-T was present in no patient." in text, text
     assert "was no in" not in text
+
+
+def _landmarks(results: dict, key: str, values: dict) -> dict:
+    """``results`` with the landmarks of ``key`` set to ``{months: (estimate, low, high)}``."""
+    changed = copy.deepcopy(results)
+    for lm in changed["endpoints"][key]["landmarks"]:
+        lm["estimate"], lm["ci_low"], lm["ci_high"] = values[lm["months"]]
+    return changed
+
+
+def test_a_flat_curve_is_one_value_over_its_landmarks(results):
+    """A curve without events read "Overall survival was 100% (95% CI, not estimable) at 6 months, unchanged from 6
+    to 12 months and unchanged at 24 months from the 1-year estimate."; equal values whose intervals print the same
+    but are stored differently (1–1 and none) read "… unchanged from 6 to 12 months and 100% (95% CI, not
+    estimable) at 24 months"."""
+    flat = _landmarks(
+        results, "os", {6: (1.0, None, None), 12: (1.0, None, None), 24: (1.0, 1.0, 1.0), 60: (None,) * 3}
+    )
+    text = str(prose.survival_paragraph(flat))
+    assert (
+        "Overall survival was 100% (95% CI, not estimable) from 6 to 24 months and not estimable at 60 months "
+        "(no patient followed that long)." in text
+    ), text
+    later = _landmarks(
+        results, "os", {6: (1.0, None, None), 12: (1.0, None, None), 24: (0.5, 0.1, 0.8), 60: (None,) * 3}
+    )
+    text = str(prose.survival_paragraph(later))
+    assert (
+        "Overall survival was 100% (95% CI, not estimable) from 6 to 12 months, 50.0% (95% CI, 10.0–80.0) at 24 "
+        "months and not estimable at 60 months" in text
+    ), text
+    # the shipped study: the 1-year value, stated in the summary, is named rather than repeated
+    assert (
+        "Overall survival was 86.7% (95% CI, 56.4–96.5) at 6 months, unchanged at 24 months from the 1-year "
+        "estimate and not estimable at 60 months" in str(prose.survival_paragraph(results))
+    )

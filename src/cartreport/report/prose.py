@@ -196,33 +196,30 @@ def _estimate(results: dict, lm: dict) -> str:
 
 
 def _other_landmarks(results: dict, block: dict, headline: dict | None) -> list[str]:
-    """The landmarks the summary did not state: ``"86.7% (95% CI, …) at 6 months"``; an estimate equal to the one
-    stated just before it reads ``"unchanged from 12 to 24 months"``, one equal to the summary's
-    ``"unchanged at 24 months from the 1-year estimate"``; beyond follow-up ``"not estimable at 60 months (no patient
-    followed that long)"``."""
-    phrases = []
-    before: dict | None = None
-    beyond: list[str] = []  # landmarks in a row after the last follow-up: one phrase for them all
+    """The landmarks the summary did not state: ``"86.7% (95% CI, …) at 6 months"``. Landmarks in a row that print
+    the same value are one phrase: ``"100% (95% CI, not estimable) from 6 to 24 months"`` (a curve is flat between
+    two equal values), or, after the summary's landmark, ``"unchanged at 24 months from the 1-year estimate"``;
+    beyond follow-up ``"not estimable at 36 and 60 months (no patient followed that long)"``."""
+    runs: list[tuple[str | None, list[dict]]] = []  # (printed value, landmarks in a row that print it)
     for lm in block["landmarks"]:
-        when = _at(lm)
-        if lm["estimate"] is None:
-            beyond.append(fmt.number(lm["months"]))
-            continue
-        if beyond:
-            phrases.append(f"not estimable at {fmt.listed(beyond)} months ({NOT_FOLLOWED_WHY})")
-            beyond = []
-        if before is not None and all(lm[k] == before[k] for k in ("estimate", "ci_low", "ci_high")):
-            if before is headline:  # its value is in the summary, not in this sentence: name it
-                phrases.append(f"unchanged {when} from the {_when(before['months'])} estimate")
-            else:
+        value = None if lm["estimate"] is None else _estimate(results, lm)
+        if runs and runs[-1][0] == value:
+            runs[-1][1].append(lm)
+        else:
+            runs.append((value, [lm]))
+    phrases = []
+    for value, run in runs:
+        months = [fmt.number(lm["months"]) for lm in run]
+        if value is None:
+            phrases.append(f"not estimable at {fmt.listed(months)} months ({NOT_FOLLOWED_WHY})")
+        elif run[0] is headline:  # its value is in the summary, not in this sentence: name it
+            if len(run) > 1:
                 phrases.append(
-                    f"unchanged from {fmt.number(before['months'])} to {fmt.number(lm['months'])} months"
+                    f"unchanged at {fmt.listed(months[1:])} months from the {_when(headline['months'])} estimate"
                 )
-        elif lm is not headline:
-            phrases.append(f"{_estimate(results, lm)} {when}")
-        before = lm
-    if beyond:
-        phrases.append(f"not estimable at {fmt.listed(beyond)} months ({NOT_FOLLOWED_WHY})")
+        else:
+            span = f"at {months[0]} months" if len(run) == 1 else f"from {months[0]} to {months[-1]} months"
+            phrases.append(f"{value} {span}")
     return phrases
 
 
