@@ -692,3 +692,12 @@ def test_a_flat_curve_is_one_value_over_its_landmarks(results):
         "Overall survival was 86.7% (95% CI, 56.4–96.5) at 6 months, unchanged at 24 months from the 1-year "
         "estimate and not estimable at 60 months" in str(prose.survival_paragraph(results))
     )
+
+
+def test_a_test_without_a_p_value_is_said_to_be_not_computable(results):
+    """Groups without events read "Gray's test gave p not estimable."."""
+    changed = copy.deepcopy(results)
+    changed["subgroups"]["tests"]["relapse"]["p_value"] = None
+    text = str(prose.subgroup_paragraph(changed, "relapse"))
+    assert "Gray's test could not be computed (Figure" in text, text
+    assert "gave p not estimable" not in text

@@ -524,7 +524,8 @@ def subgroup_paragraph(results: dict, key: str | None = None) -> Markdown:
     test = sub.get("tests", {}).get(key)
     if test:
         method = test["method"] if test["method"].startswith("Gray") else f"the {test['method']}"
-        parts.append(f"{method} gave {fmt.p_value(test['p_value'])}.")
+        gave = "could not be computed" if test["p_value"] is None else f"gave {fmt.p_value(test['p_value'])}"
+        parts.append(f"{method} {gave}.")
     parts[-1] = f"{parts[-1][:-1]} ({numbering.figure(f'{key}_by_subgroup')})."
     heading = md("### {} by {}", label, subgroup_name(sub["column"]))
     return heading + md("\n\n{}", _SENTENCES.join(_capitalised(parts)))
