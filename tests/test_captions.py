@@ -187,3 +187,34 @@ def test_transplant_figures_have_legends_and_specific_alt_texts_from_results():
     assert "Aalen–Johansen" in found[1].legend and "Kaplan–Meier" in found[-1].legend
     assert "ASTCT" in found[0].legend
     assert all(captions.figure(name, load_analysis().results) is None for name in TRANSPLANT_FIGURES)
+
+
+def test_counts_of_zero_in_legends_read_as_in_the_prose():
+    """A cohort without events had Figure 4 read "(0 deaths; 0 events of relapse or death)" and Figure 5 "relapse
+    (0 relapses) and death without relapse (0 deaths)" where the prose writes "no deaths"; a transplant legend
+    "acute GVHD grade III–IV: 0 events". A zero count is a word in legends too."""
+    import copy
+
+    results = copy.deepcopy(load_analysis().results)
+    for key in ("os", "lfs", "relapse", "nrm"):
+        results["endpoints"][key]["events"] = 0
+    km = captions.figure("km_os_lfs", results).legend
+    assert "for 16 patients from second allogeneic HSCT (no deaths; no events of relapse or death)." in km
+    cif = captions.figure("cif_relapse_nrm", results).legend
+    assert "with relapse (no relapses) and death without relapse (no deaths) as competing risks" in cif
+    ties = load_analysis(data=str(Path(__file__).parent / "data" / "transplant_ties.csv")).results
+    ties = copy.deepcopy(ties)
+    ties["endpoints"]["agvhd_3_4"]["events"] = 0
+    legend = captions.figure("cif_acute_gvhd", ties).legend
+    assert "acute GVHD grade III–IV: no events)" in legend, legend
+
+
+def test_a_tick_step_of_one_month_is_every_month():
+    """A short follow-up drew ticks a month apart and the legend said "every 1 months"."""
+    import copy
+
+    results = copy.deepcopy(load_analysis().results)
+    block = results["endpoints"]["os"]
+    block["risk_table"] = [{**row, "months": i} for i, row in enumerate(block["risk_table"])]
+    legend = captions.figure("km_os_lfs", results).legend
+    assert "at each tick of the time axis, every month." in legend, legend

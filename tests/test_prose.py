@@ -502,3 +502,221 @@ def test_a_cohort_partly_marked_synthetic_says_how_many_rows_are_not_patient_rec
     assert "3 of 12 patients made up by cartreport (1 reconstructed and 2 synthetic" in notice
     records = {**mixed, "data_origin": {"patient records": 12, "reconstruction": 0, "synthetic": 0}}
     assert prose.reconstruction_notice(records) == ""
+
+
+# --- tiny cohorts: the words a medical writer would use for 1, 2 or 3 patients ------------------------------
+
+
+def first_patients(tmp_path: Path, n: int) -> Path:
+    """A cohort of the shipped study's first ``n`` patients (the header and ``n`` rows)."""
+    lines = (DATA / "ash2023_cd7_cart_cohort.csv").read_text(encoding="utf-8").splitlines()
+    path = tmp_path / f"first_{n}.csv"
+    path.write_text("\n".join(lines[: n + 1]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def one(tmp_path_factory) -> dict:
+    """A cohort of one patient (CD7-01: extramedullary disease at baseline and CR of it, a second HSCT, alive
+    without relapse at last contact)."""
+    return shipped_results(data=str(first_patients(tmp_path_factory.mktemp("one"), 1)))
+
+
+def test_a_cohort_of_one_is_the_one_patient_in_the_design(one):
+    """Read "Of the 1 patient enrolled, 1 received the CAR-T infusion." and "reached by 1 of 1 evaluable
+    patients"."""
+    text = str(prose.design_paragraph(one))
+    assert "The one patient enrolled received the CAR-T infusion." in text, text
+    assert "Of the 1 patient" not in text
+    assert "was reached by 1 of 1 evaluable patient." in text, text
+
+
+def test_nobody_evaluable_or_transplanted_is_said_in_words(results):
+    """Read "was reached by 0 of 0 evaluable patients" and "A second allogeneic HSCT followed in 0 patients"."""
+    changed = copy.deepcopy(results)
+    changed["flow"].update(bm_evaluable=0, bm_mrd_negative_cr=0, transplanted=0)
+    text = str(prose.design_paragraph(changed))
+    assert "No patient was evaluable for bone-marrow response." in text, text
+    assert "No patient had a second allogeneic HSCT, and 16 were analysed (Figure" in text, text
+    assert "0 of 0" not in text and "0 patients" not in text
+
+
+def test_a_group_of_one_is_the_one_patient_not_among_1_patient(results):
+    """Read "Among the 1 patient with extramedullary disease before CAR-T, the best extramedullary response was
+    CR in 1." and, by subgroup, "among the 1 patient with T-LBL"."""
+    changed = copy.deepcopy(results)
+    changed["response_counts"]["emd"] = {"CR": 1, "PR": 0, "SD": 0, "PD": 0, "NE": 0}
+    text = str(prose.responses_paragraph(changed))
+    assert (
+        "In the one patient with extramedullary disease before CAR-T, the best extramedullary response was CR."
+        in text
+    ), text
+    changed["subgroups"]["groups"][1]["n"] = 1
+    text = str(prose.subgroup_paragraph(changed, "os"))
+    assert "in the one patient with T-LBL (" in text, text
+    assert "among the 1 patient" not in text
+    # more than one keeps "among"
+    assert "among the 11 patients with T-ALL" in text
+
+
+@pytest.mark.parametrize(
+    ("counts", "survival", "competing"),
+    [
+        (
+            {"os": 0, "lfs": 0, "relapse": 0, "nrm_competing": 0},
+            "The one patient was alive without relapse at last contact",
+            "The one patient neither relapsed nor died",
+        ),
+        (
+            {"os": 0, "lfs": 1, "relapse": 1, "nrm_competing": 0},
+            "The one patient relapsed and was alive at last contact",
+            "The one patient relapsed",
+        ),
+        (
+            {"os": 1, "lfs": 1, "relapse": 0, "nrm_competing": 1},
+            "The one patient died",
+            "The one patient died without prior relapse",
+        ),
+    ],
+)
+def test_the_events_of_one_patient_are_what_happened_to_the_patient(one, counts, survival, competing):
+    """Read "Among 1 patient, no deaths and no events of relapse or death occurred" and "Among 1 patient, none
+    relapsed or died without prior relapse"."""
+    changed = copy.deepcopy(one)
+    ends = changed["endpoints"]
+    ends["os"]["events"], ends["lfs"]["events"] = counts["os"], counts["lfs"]
+    ends["relapse"]["events"], ends["relapse"]["competing_events"] = (
+        counts["relapse"],
+        counts["nrm_competing"],
+    )
+    assert str(prose.survival_paragraph(changed)).startswith(survival + " (Figure")
+    assert str(prose.competing_risks_paragraph(changed)).startswith(competing + " (Figure")
+
+
+def test_one_value_is_no_median_and_no_range(one, results):
+    """Read "The median time from first HSCT to relapse was 531 days (range, 531–531)." and "The median age at
+    CAR-T infusion was 28 years (range, 28–28)." for one patient; equal values of several patients read the same."""
+    text = str(prose.design_paragraph(one))
+    interval = one["intervals"][0]
+    assert f"The time from first HSCT to relapse was {fmt.number(interval['median_days'])} days." in text, (
+        text
+    )
+    age = next(r for r in one["baseline"]["rows"] if r["variable"] == "age_years")
+    assert f"The age at CAR-T infusion was {fmt.number(age['median'])} years." in text, text
+    assert "median" not in text and "range" not in text
+    changed = copy.deepcopy(results)
+    same = changed["intervals"][-1]
+    same.update(n=2, median_days=31, min_days=31, max_days=31)
+    text = str(prose.design_paragraph(changed))
+    assert (
+        "The time from CD7 CAR-T infusion to second HSCT was 31 days in both patients with both dates" in text
+    )
+    same.update(n=16)
+    text = str(prose.design_paragraph(changed))
+    assert "The time from CD7 CAR-T infusion to second HSCT was 31 days in all 16 patients (Figure" in text, (
+        text
+    )
+    same.update(n=1)
+    text = str(prose.design_paragraph(changed))
+    assert "second HSCT was 31 days in the one patient with both dates (Figure" in text, text
+
+
+def test_follow_up_of_one_patient_and_follow_up_not_estimable(one, results):
+    """Read "At a median follow-up of 29.3 months (95% CI, not estimable)" for one patient, "At a median follow-up of
+    not estimable (95% CI, not estimable) from …" when every patient died, and the fragment "At a median follow-up
+    of 0.5 months (95% CI, not estimable) from the second allogeneic HSCT." when no landmark was estimable."""
+    follow = one["follow_up"]
+    summary = str(prose.summary_paragraph(one))
+    assert (
+        f"At a follow-up of {fmt.months(follow['median_months'])} from the second allogeneic HSCT, 1-year overall "
+        in summary
+    ), summary
+    changed = copy.deepcopy(results)
+    changed["follow_up"].update(median_months=None, ci_low=None, ci_high=None)
+    summary = str(prose.summary_paragraph(changed))
+    assert (
+        "The median follow-up from the second allogeneic HSCT was not estimable. 1-year overall survival"
+        in summary
+    )
+    assert "follow-up of not estimable" not in summary
+    for block in changed["endpoints"].values():
+        for lm in block["landmarks"]:
+            lm.update(estimate=None, ci_low=None, ci_high=None)
+    changed["follow_up"].update(median_months=0.5, ci_low=None, ci_high=None)
+    summary = str(prose.summary_paragraph(changed))
+    assert (
+        "The median follow-up from the second allogeneic HSCT was 0.5 months (95% CI, not estimable)."
+        in summary
+    )
+    assert "At a" not in summary
+
+
+def test_a_cohort_of_one_diagnosis_names_it_once(one, results):
+    """Read "The analysis includes 1 patient: 1 with T-ALL." and "The analysis includes 3 patients: 3 with T-ALL."."""
+    assert str(prose.summary_paragraph(one)).startswith("The analysis includes 1 patient with T-ALL.")
+    changed = copy.deepcopy(results)
+    changed["baseline"]["rows"] = [
+        {**r, "n": 16, "percent": 1.0}
+        for r in changed["baseline"]["rows"]
+        if r["variable"] != "diagnosis" or r["level"] == "T-ALL"
+    ]
+    assert str(prose.summary_paragraph(changed)).startswith("The analysis includes 16 patients with T-ALL.")
+
+
+def test_a_characteristic_nobody_had_is_not_named_by_its_level(results):
+    """Without extramedullary disease in any patient the design read "Extramedullary disease before CAR-T was no
+    in 3 patients (100%).": the level "no" read as a word of the sentence."""
+    changed = copy.deepcopy(results)
+    changed["baseline"]["rows"] = [
+        {**r, "n": 16, "percent": 1.0}
+        for r in changed["baseline"]["rows"]
+        if r["variable"] != "emd_at_baseline" or r["level"] == "no"
+    ]
+    text = str(prose.design_paragraph(changed))
+    assert "Extramedullary disease before CAR-T was present in no patient." in text, text
+    assert "was no in" not in text
+
+
+def _landmarks(results: dict, key: str, values: dict) -> dict:
+    """``results`` with the landmarks of ``key`` set to ``{months: (estimate, low, high)}``."""
+    changed = copy.deepcopy(results)
+    for lm in changed["endpoints"][key]["landmarks"]:
+        lm["estimate"], lm["ci_low"], lm["ci_high"] = values[lm["months"]]
+    return changed
+
+
+def test_a_flat_curve_is_one_value_over_its_landmarks(results):
+    """A curve without events read "Overall survival was 100% (95% CI, not estimable) at 6 months, unchanged from 6
+    to 12 months and unchanged at 24 months from the 1-year estimate."; equal values whose intervals print the same
+    but are stored differently (1–1 and none) read "… unchanged from 6 to 12 months and 100% (95% CI, not
+    estimable) at 24 months"."""
+    flat = _landmarks(
+        results, "os", {6: (1.0, None, None), 12: (1.0, None, None), 24: (1.0, 1.0, 1.0), 60: (None,) * 3}
+    )
+    text = str(prose.survival_paragraph(flat))
+    assert (
+        "Overall survival was 100% (95% CI, not estimable) from 6 to 24 months and not estimable at 60 months "
+        "(no patient followed that long)." in text
+    ), text
+    later = _landmarks(
+        results, "os", {6: (1.0, None, None), 12: (1.0, None, None), 24: (0.5, 0.1, 0.8), 60: (None,) * 3}
+    )
+    text = str(prose.survival_paragraph(later))
+    assert (
+        "Overall survival was 100% (95% CI, not estimable) from 6 to 12 months, 50.0% (95% CI, 10.0–80.0) at 24 "
+        "months and not estimable at 60 months" in text
+    ), text
+    # the shipped study: the 1-year value, stated in the summary, is named rather than repeated
+    assert (
+        "Overall survival was 86.7% (95% CI, 56.4–96.5) at 6 months, unchanged at 24 months from the 1-year "
+        "estimate and not estimable at 60 months" in str(prose.survival_paragraph(results))
+    )
+
+
+def test_a_test_without_a_p_value_is_said_to_be_not_computable(results):
+    """Groups without events read "Gray's test gave p not estimable."."""
+    changed = copy.deepcopy(results)
+    changed["subgroups"]["tests"]["relapse"]["p_value"] = None
+    text = str(prose.subgroup_paragraph(changed, "relapse"))
+    assert "Gray's test could not be computed (Figure" in text, text
+    assert "gave p not estimable" not in text

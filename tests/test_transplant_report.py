@@ -203,3 +203,44 @@ def test_transplant_curve_legends_sit_above_the_data(tmp_path, group):
     legend = (fig.legends or [ax.get_legend() for ax in fig.axes if ax.get_legend()])[0].get_window_extent()
     curves = next(ax for ax in fig.axes if ax.get_label() == "curves").get_window_extent()
     assert legend.y0 >= curves.y1 - 1e-6, (legend, curves)
+
+
+@pytest.mark.parametrize(
+    ("events", "competing", "sentence"),
+    [
+        (1, 0, "In the one patient, neutrophil engraftment occurred (Figure"),
+        (
+            0,
+            1,
+            "In the one patient, neutrophil engraftment did not occur; the patient died without it (Figure",
+        ),
+        (0, 0, "In the one patient, neutrophil engraftment did not occur (Figure"),
+    ],
+)
+def test_one_patient_is_the_one_patient_not_among_1_patient(events, competing, sentence):
+    """A one-patient cohort read "Among 1 patient, neutrophil engraftment occurred in 1 and no patient died without
+    it" and "Among 1 patient, 0 had a GRFS event"."""
+    import copy
+
+    results = copy.deepcopy(
+        api.load_analysis(data=str(Path(__file__).parent / "data" / "transplant_ties.csv")).results
+    )
+    for block in results["endpoints"].values():
+        block["n"] = 1
+    results["endpoints"]["neutrophil_engraftment"].update(events=events, competing_events=competing)
+    assert sentence in str(transplant_prose.engraftment_paragraph(results))
+    results["endpoints"]["grfs"]["events"] = events
+    grfs = str(transplant_prose.grfs_paragraph(results))
+    assert f"The one patient had {'a' if events else 'no'} GRFS event (Figure" in grfs, grfs
+
+
+def test_no_grfs_event_is_said_in_words():
+    """Read "Among 2 patients, 0 had a GRFS event"."""
+    import copy
+
+    results = copy.deepcopy(
+        api.load_analysis(data=str(Path(__file__).parent / "data" / "transplant_ties.csv")).results
+    )
+    results["endpoints"]["grfs"]["events"] = 0
+    grfs = str(transplant_prose.grfs_paragraph(results))
+    assert "Among 14 patients, none had a GRFS event (Figure" in grfs, grfs

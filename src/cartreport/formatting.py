@@ -47,6 +47,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 __all__ = [
     "DASH",
+    "all_of",
+    "among",
     "NOT_ESTIMABLE",
     "NOT_REACHED",
     "ci",
@@ -70,6 +72,7 @@ __all__ = [
     "percents_match",
     "rate",
     "round_half_up",
+    "the_one",
 ]
 
 #: the range separator (en dash)
@@ -132,6 +135,34 @@ def counted(n: int | None, noun: str, plural: str | None = None, *, zero: str = 
     """
     word = noun if n == 1 else (plural or f"{noun}s")
     return f"{zero} {word}" if zero and not n else f"{count(n)} {word}"
+
+
+def the_one(noun: str) -> str:
+    """A group of one, named as a writer names it: ``"patient" → "the one patient"`` (never "the 1 patient")."""
+    return f"the one {noun}"
+
+
+def all_of(n: int, noun: str, plural: str | None = None) -> str:
+    """Every one of ``n``: ``"the one patient"``, ``"both patients"``, ``"all 16 patients"``.
+
+    >>> all_of(1, "patient"), all_of(2, "patient"), all_of(16, "patient")
+    ('the one patient', 'both patients', 'all 16 patients')
+    """
+    if n == 1:
+        return the_one(noun)
+    return f"both {plural or noun + 's'}" if n == 2 else f"all {counted(n, noun, plural)}"
+
+
+def among(n: int, noun: str, plural: str | None = None, *, the: bool = False) -> str:
+    """Whom a count is taken among, to open a clause: ``(16, "patient") → "among 16 patients"``, with ``the`` →
+    ``"among the 8 patients"``; one is no group to be among: ``"in the one patient"``.
+
+    >>> among(16, "patient"), among(8, "patient", the=True), among(1, "patient", the=True)
+    ('among 16 patients', 'among the 8 patients', 'in the one patient')
+    """
+    if n == 1:
+        return f"in {the_one(noun)}"
+    return f"among {'the ' if the else ''}{counted(n, noun, plural)}"
 
 
 def listed(items: Iterable[str], last: str = "and") -> str:

@@ -70,7 +70,7 @@ def subgroup_members(column: str, value: object) -> str:
 
 
 def _patients(n: int) -> str:
-    return f"{fmt.count(n)} patient{'s' * (n != 1)}"
+    return fmt.counted(n, "patient")
 
 
 def _tick_step(block: dict) -> str | None:
@@ -80,7 +80,7 @@ def _tick_step(block: dict) -> str | None:
 
 def _ticks_sentence(block: dict, what: str) -> str:
     step = _tick_step(block)
-    every = f", every {step} months" if step else ""
+    every = "" if not step else ", every month" if step == "1" else f", every {step} months"
     return f"Numbers under the plot: {what} at each tick of the time axis{every}."
 
 
@@ -103,7 +103,8 @@ def _at_landmark(block: dict) -> str:
 
 
 def _events(n: int, one: str = "event", many: str = "events") -> str:
-    return f"{fmt.count(n)} {one if n == 1 else many}"
+    """``"5 deaths"``, ``"1 event"``; none in words, as the prose writes it: ``"no deaths"``."""
+    return fmt.counted(n, one, many, zero="no")
 
 
 # ------------------------------------------------------------------------------------------------- figures

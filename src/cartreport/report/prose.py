@@ -120,6 +120,8 @@ def _cohort(results: dict) -> str:
     distinct = len(named) + sum(r.get("other_values", 0) for r in rows)
     if not rows:
         return cohort
+    if len(rows) == 1 and rows[0] is named[0]:  # one diagnosis: no count to break it down
+        return f"{cohort} with {rows[0]['level']}"
     if distinct <= LISTED_DIAGNOSES:
         return cohort + ": " + fmt.listed(f"{fmt.count(r['n'])} with {r['level']}" for r in rows)
     top = max(named, key=lambda r: r["n"])  # the first of the most frequent: rows come most frequent first
@@ -253,33 +255,30 @@ def _estimate(results: dict, lm: dict) -> str:
 
 
 def _other_landmarks(results: dict, block: dict, headline: dict | None) -> list[str]:
-    """The landmarks the summary did not state: ``"86.7% (95% CI, …) at 6 months"``; an estimate equal to the one
-    stated just before it reads ``"unchanged from 12 to 24 months"``, one equal to the summary's
-    ``"unchanged at 24 months from the 1-year estimate"``; beyond follow-up ``"not estimable at 60 months (no patient
-    followed that long)"``."""
-    phrases = []
-    before: dict | None = None
-    beyond: list[str] = []  # landmarks in a row after the last follow-up: one phrase for them all
+    """The landmarks the summary did not state: ``"86.7% (95% CI, …) at 6 months"``. Landmarks in a row that print
+    the same value are one phrase: ``"100% (95% CI, not estimable) from 6 to 24 months"`` (a curve is flat between
+    two equal values), or, after the summary's landmark, ``"unchanged at 24 months from the 1-year estimate"``;
+    beyond follow-up ``"not estimable at 36 and 60 months (no patient followed that long)"``."""
+    runs: list[tuple[str | None, list[dict]]] = []  # (printed value, landmarks in a row that print it)
     for lm in block["landmarks"]:
-        when = _at(lm)
-        if lm["estimate"] is None:
-            beyond.append(fmt.number(lm["months"]))
-            continue
-        if beyond:
-            phrases.append(f"not estimable at {fmt.listed(beyond)} months ({NOT_FOLLOWED_WHY})")
-            beyond = []
-        if before is not None and all(lm[k] == before[k] for k in ("estimate", "ci_low", "ci_high")):
-            if before is headline:  # its value is in the summary, not in this sentence: name it
-                phrases.append(f"unchanged {when} from the {_when(before['months'])} estimate")
-            else:
+        value = None if lm["estimate"] is None else _estimate(results, lm)
+        if runs and runs[-1][0] == value:
+            runs[-1][1].append(lm)
+        else:
+            runs.append((value, [lm]))
+    phrases = []
+    for value, run in runs:
+        months = [fmt.number(lm["months"]) for lm in run]
+        if value is None:
+            phrases.append(f"not estimable at {fmt.listed(months)} months ({NOT_FOLLOWED_WHY})")
+        elif run[0] is headline:  # its value is in the summary, not in this sentence: name it
+            if len(run) > 1:
                 phrases.append(
-                    f"unchanged from {fmt.number(before['months'])} to {fmt.number(lm['months'])} months"
+                    f"unchanged at {fmt.listed(months[1:])} months from the {_when(headline['months'])} estimate"
                 )
-        elif lm is not headline:
-            phrases.append(f"{_estimate(results, lm)} {when}")
-        before = lm
-    if beyond:
-        phrases.append(f"not estimable at {fmt.listed(beyond)} months ({NOT_FOLLOWED_WHY})")
+        else:
+            span = f"at {months[0]} months" if len(run) == 1 else f"from {months[0]} to {months[-1]} months"
+            phrases.append(f"{value} {span}")
     return phrases
 
 
@@ -293,21 +292,21 @@ def summary_paragraph(results: dict) -> Markdown:
         if r and r["evaluable"]:
             rate = fmt.rate(r["responders"], r["evaluable"], r["rate"], r["ci_low"], r["ci_high"], level)
             parts.append(f"The rate of {_lower_first(r['label'])} was {rate}.")
-    follow = results["follow_up"]
-    median = fmt.months(follow["median_months"], missing=fmt.NOT_ESTIMABLE)
-    at_follow_up = (
-        f"At a median follow-up of {median} ({fmt.months_ci(follow['ci_low'], follow['ci_high'], level)})"
-    )
     os_, lfs = (results["endpoints"][k] for k in ("os", "lfs"))
+    follow, value = _follow_up(results, os_["n"])
     os_lm, lfs_lm = _headline(os_["landmarks"]), _headline(lfs["landmarks"])
     origin = f" from the {_origin(results)}"
     if os_lm is not None and lfs_lm is not None and os_lm["months"] == lfs_lm["months"]:
-        parts.append(
-            f"{at_follow_up}{origin}, {_when(os_lm['months'])} {_lower_first(os_['label'])} was "
+        survival = (
+            f"{_when(os_lm['months'])} {_lower_first(os_['label'])} was "
             f"{_estimate(results, os_lm)} and {_lower_first(lfs['label'])} {_estimate(results, lfs_lm)}."
         )
+        if value:
+            parts.append(f"At a {follow} of {value}{origin}, {survival}")
+        else:
+            parts += [f"The {follow}{origin} was {fmt.NOT_ESTIMABLE}.", survival]
     else:
-        parts.append(f"{at_follow_up}{origin}.")
+        parts.append(f"The {follow}{origin} was {value or fmt.NOT_ESTIMABLE}.")
         for block, lm in ((os_, os_lm), (lfs, lfs_lm)):
             if lm is not None:
                 parts.append(
@@ -329,6 +328,18 @@ def summary_paragraph(results: dict) -> Markdown:
     return _SENTENCES.join(_capitalised(parts))
 
 
+def _follow_up(results: dict, n: int) -> tuple[str, str]:
+    """What the follow-up is called and its value: ``("median follow-up", "21.0 months (95% CI, 6.1–25.7)")``; one
+    patient's is no median (``("follow-up", "29.3 months")``); ``""`` for a value not estimable."""
+    follow = results["follow_up"]
+    if follow["median_months"] is None:
+        return ("follow-up" if n == 1 else "median follow-up"), ""
+    if n == 1:
+        return "follow-up", fmt.months(follow["median_months"])
+    ci = fmt.months_ci(follow["ci_low"], follow["ci_high"], _level(results))
+    return "median follow-up", f"{fmt.months(follow['median_months'])} ({ci})"
+
+
 def _capitalised(sentences: list[str]) -> list[str]:
     return [s[:1].upper() + s[1:] for s in sentences]
 
@@ -341,34 +352,61 @@ def design_paragraph(results: dict) -> Markdown:
     intervals = [r for r in results["intervals"] if r["n"]]
     for i, r in enumerate(intervals):
         start, _, stop = r["label"].partition(" → ")
-        median = f"{fmt.number(r['median_days'])} days (range, {fmt.number(r['min_days'])}–{fmt.number(r['max_days'])})"
         span = f"from {_lower_first(start)} to {_lower_first(stop)}" if stop else _lower_first(r["label"])
         ref = f" ({numbering.figure('treatment_sequence')})" if i == len(intervals) - 1 else ""
-        parts.append(f"The median time {span} was {median}{ref}.")
-    parts.append(
-        f"Of the {fmt.counted(flow['enrolled'], 'patient')} enrolled, {fmt.count(flow['infused'])} received the "
-        f"CAR-T infusion{_by_cutoff(results)}."
+        values = (r["median_days"], r["min_days"], r["max_days"], r["n"])
+        typical = _typical(f"time {span}", *values, "days", results["n_patients"], "with both dates")
+        parts.append(f"{typical}{ref}.")
+    if flow["enrolled"] == flow["infused"] == 1:
+        parts.append(f"{fmt.the_one('patient')} enrolled received the CAR-T infusion{_by_cutoff(results)}.")
+    else:
+        parts.append(
+            f"Of the {fmt.counted(flow['enrolled'], 'patient')} enrolled, {fmt.count(flow['infused'])} received "
+            f"the CAR-T infusion{_by_cutoff(results)}."
+        )
+    if flow["bm_evaluable"]:
+        parts.append(
+            "MRD-negative complete remission in the bone marrow was reached by "
+            f"{fmt.count(flow['bm_mrd_negative_cr'])} of {fmt.counted(flow['bm_evaluable'], 'evaluable patient')}."
+        )
+    else:
+        parts.append("No patient was evaluable for bone-marrow response.")
+    transplanted = (
+        f"A second allogeneic HSCT followed in {fmt.counted(flow['transplanted'], 'patient')}"
+        if flow["transplanted"]
+        else "No patient had a second allogeneic HSCT"
     )
     parts.append(
-        f"MRD-negative complete remission in the bone marrow was reached by {fmt.count(flow['bm_mrd_negative_cr'])} "
-        f"of {fmt.count(flow['bm_evaluable'])} evaluable patients."
-    )
-    parts.append(
-        f"A second allogeneic HSCT followed in {fmt.counted(flow['transplanted'], 'patient')}, and "
-        f"{fmt.count(flow['analysed'])} {'was' if flow['analysed'] == 1 else 'were'} analysed "
+        f"{transplanted}, and {fmt.count(flow['analysed'])} {'was' if flow['analysed'] == 1 else 'were'} analysed "
         f"({numbering.figure('patient_flow')})."
     )
     if flow["excluded"]:
         reasons = fmt.listed(f"{e['reason']} ({fmt.count(e['n'])})" for e in flow["excluded"])
         parts.append(f"Patients not analysed: {reasons}.")
-    highlights = _baseline_highlights(results["baseline"]["rows"])
+    highlights = _baseline_highlights(results["baseline"]["rows"], results["n_patients"])
     if highlights:
         highlights[-1] = f"{highlights[-1]} ({numbering.table('baseline_characteristics')})"
         parts += [f"{h}." for h in highlights]
     return _SENTENCES.join(_capitalised(parts))
 
 
-def _baseline_highlights(rows: list[dict]) -> list[str]:
+def _typical(
+    what: str, median: float, low: float, high: float, n: int, unit: str, total: int, known: str
+) -> str:
+    """The sentence of a median and its range over ``n`` of ``total`` patients: ``"The median time from … was 43.5
+    days (range, 20–59)"``. One value has no median and no range (``"The time from … was 531 days"``), equal values
+    no range (``"… was 31 days in both patients"``); ``known`` says which patients when not all (``"with both
+    dates"``)."""
+    value = f"{fmt.number(median)} {unit}".rstrip()
+    whom = "" if n == total else f" {known}"
+    if n == 1:
+        return f"The {what} was {value}" + (f" in {fmt.the_one('patient')}{whom}" if whom else "")
+    if low == high:
+        return f"The {what} was {value} in {fmt.all_of(n, 'patient')}{whom}"
+    return f"The median {what} was {value} (range, {fmt.number(low)}–{fmt.number(high)})"
+
+
+def _baseline_highlights(rows: list[dict], total: int) -> list[str]:
     """One sentence per Table 1 variable except the diagnosis (the summary states it): the median of a
     continuous one, the most frequent level (or "present") of a categorical one."""
     sentences = []
@@ -383,12 +421,14 @@ def _baseline_highlights(rows: list[dict]) -> list[str]:
         if first["kind"] == "continuous":
             if first["median"] is None:
                 continue
-            value = f"{fmt.number(first['median'])} {unit}".rstrip()
-            spread = f"range, {fmt.number(first['min'])}–{fmt.number(first['max'])}"
-            sentences.append(f"The median {_lower_first(name)} was {value} ({spread})")
+            values = (first["median"], first["min"], first["max"], first["n"])
+            sentences.append(_typical(_lower_first(name), *values, unit, total, "with a known value"))
             continue
         yes = [r for r in found if str(r["level"]).lower() == "yes"]
         named = [r for r in found if "other_values" not in r]  # "9 other values" is no level to name
+        if not yes and [str(r["level"]).lower() for r in found] == ["no"]:  # a yes/no nobody had
+            sentences.append(f"{name} was present in no patient")
+            continue
         if not yes and not named:
             continue
         top = yes[0] if yes else max(named, key=lambda r: r["n"])
@@ -439,22 +479,34 @@ def responses_paragraph(results: dict) -> Markdown:
     emd = [(code, n) for code, n in counts.get("emd", {}).items() if n]
     n_emd = sum(counts.get("emd", {}).values())
     if n_emd:
+        best = fmt.listed(f"{code} in {fmt.count(n)}" for code, n in emd) if n_emd > 1 else emd[0][0]
         parts.append(
-            f"Among the {fmt.counted(n_emd, 'patient')} with extramedullary disease before CAR-T, the best "
-            f"extramedullary response was {fmt.listed(f'{code} in {fmt.count(n)}' for code, n in emd)}."
+            f"{fmt.among(n_emd, 'patient', the=True)} with extramedullary disease before CAR-T, the best "
+            f"extramedullary response was {best}."
         )
     else:
         parts.append("No patient had extramedullary disease before CAR-T.")
-    return _SENTENCES.join(parts)
+    return _SENTENCES.join(_capitalised(parts))
 
 
 def survival_paragraph(results: dict) -> Markdown:
     """OS and LFS beyond the summary: events, the other landmarks, medians (figure and tables referenced)."""
     os_, lfs = results["endpoints"]["os"], results["endpoints"]["lfs"]
-    parts = [
-        f"Among {fmt.counted(os_['n'], 'patient')}, {_events(os_['events'], 'os')} and "
-        f"{_events(lfs['events'], 'lfs')} of relapse or death occurred ({numbering.figure('km_os_lfs')})."
-    ]
+    if os_["n"] == 1:  # one patient's events are what happened to the patient
+        course = (
+            "died"
+            if os_["events"]
+            else "relapsed and was alive at last contact"
+            if lfs["events"]
+            else "was alive without relapse at last contact"
+        )
+        happened = f"{fmt.the_one('patient')} {course}"
+    else:
+        happened = (
+            f"Among {fmt.counted(os_['n'], 'patient')}, {_events(os_['events'], 'os')} and "
+            f"{_events(lfs['events'], 'lfs')} of relapse or death occurred"
+        )
+    parts = [f"{happened} ({numbering.figure('km_os_lfs')})."]
     for block in (os_, lfs):
         others = _other_landmarks(results, block, _headline(block["landmarks"]))
         if others:
@@ -475,19 +527,26 @@ def competing_risks_paragraph(results: dict) -> Markdown:
     """Relapse and non-relapse mortality (competing risks) beyond the summary's headline landmark."""
     relapse, nrm = results["endpoints"]["relapse"], results["endpoints"]["nrm"]
     relapsed, died = relapse["events"], relapse["competing_events"]
-    if relapsed or died:
-        who = f"{fmt.count(relapsed) if relapsed else 'none'} relapsed and {fmt.count(died) if died else 'none'} died"
+    if relapse["n"] == 1:  # one patient's events are what happened to the patient
+        course = (
+            "relapsed" if relapsed else "died without prior relapse" if died else "neither relapsed nor died"
+        )
+        happened = f"{fmt.the_one('patient')} {course}"
     else:
-        who = "none relapsed or died"
-    parts = [
-        f"Among {fmt.counted(relapse['n'], 'patient')}, {who} without prior relapse "
-        f"({numbering.figure('cif_relapse_nrm')})."
-    ]
+        if relapsed or died:
+            who = (
+                f"{fmt.count(relapsed) if relapsed else 'none'} relapsed and "
+                f"{fmt.count(died) if died else 'none'} died without prior relapse"
+            )
+        else:
+            who = "none relapsed or died without prior relapse"
+        happened = f"Among {fmt.counted(relapse['n'], 'patient')}, {who}"
+    parts = [f"{happened} ({numbering.figure('cif_relapse_nrm')})."]
     for block in (relapse, nrm):
         others = _other_landmarks(results, block, _headline(block["landmarks"]))
         if others:
             parts.append(f"{block['label']} was {fmt.listed(others)}.")
-    return _SENTENCES.join(parts)
+    return _SENTENCES.join(_capitalised(parts))
 
 
 def subgroup_heading(results: dict) -> Markdown:
@@ -513,7 +572,9 @@ def subgroup_paragraph(results: dict, key: str | None = None) -> Markdown:
     parts = []
     for group in sub["groups"]:
         lm = _headline(group[key]["landmarks"])
-        among = f"among the {fmt.counted(group['n'], 'patient')} {subgroup_members(sub['column'], group['value'])}"
+        among = (
+            f"{fmt.among(group['n'], 'patient', the=True)} {subgroup_members(sub['column'], group['value'])}"
+        )
         events = _events(group[key].get("events"), key)
         if lm is None:
             parts.append(f"{label} was not estimable {among} ({events}; no patient followed long enough).")
@@ -522,7 +583,8 @@ def subgroup_paragraph(results: dict, key: str | None = None) -> Markdown:
     test = sub.get("tests", {}).get(key)
     if test:
         method = test["method"] if test["method"].startswith("Gray") else f"the {test['method']}"
-        parts.append(f"{method} gave {fmt.p_value(test['p_value'])}.")
+        gave = "could not be computed" if test["p_value"] is None else f"gave {fmt.p_value(test['p_value'])}"
+        parts.append(f"{method} {gave}.")
     parts[-1] = f"{parts[-1][:-1]} ({numbering.figure(f'{key}_by_subgroup')})."
     heading = md("### {} by {}", label, subgroup_name(sub["column"]))
     return heading + md("\n\n{}", _SENTENCES.join(_capitalised(parts)))

@@ -156,7 +156,8 @@ def _incidence_paragraph(results: dict, heading: str, keys: tuple[str, ...], fig
     parts = []
     for n, block in enumerate(blocks):
         ref = f" ({numbering.figure(figure)})" if n == 0 else ""
-        parts.append(f"Among {fmt.counted(block['n'], 'patient')}, {_occurred(block)}{ref}.")
+        among = fmt.among(block["n"], "patient")
+        parts.append(f"{among[:1].upper()}{among[1:]}, {_occurred(block)}{ref}.")
         parts.append(f"Its cumulative incidence was {_landmarks(results, block)}.")
     body = " ".join(parts)
     return md("## {}\n\n{}", heading, body)
@@ -166,6 +167,14 @@ def _occurred(block: dict) -> str:
     """``"neutrophil engraftment occurred in 12 and 2 patients died without it"``; a count of 0 in words ("and no
     patient died without it", "did not occur")."""
     what, events, competing = _lower(block["label"]), block["events"], block["competing_events"]
+    if block["n"] == 1:  # what happened to the one patient
+        return (
+            f"{what} occurred"
+            if events
+            else f"{what} did not occur; the patient died without it"
+            if competing
+            else f"{what} did not occur"
+        )
     if not events:
         return (
             f"{what} did not occur; {fmt.counted(competing, 'patient')} died"
@@ -209,8 +218,12 @@ def grfs_paragraph(results: dict) -> Markdown:
     figure = numbering.figure("km_grfs_os_lfs")
     if results["parameters"]["time_origin"] == "second_hsct":
         figure += ", beside overall and leukemia-free survival"
+    if block["n"] == 1:
+        had = f"{fmt.the_one('patient')} had {'a' if block['events'] else 'no'} GRFS event"
+    else:
+        had = f"Among {fmt.counted(block['n'], 'patient')}, {fmt.count(block['events']) if block['events'] else 'none'} had a GRFS event"
     text = (
-        f"Among {fmt.counted(block['n'], 'patient')}, {fmt.count(block['events'])} had a GRFS event ({figure}). "
+        f"{had[:1].upper()}{had[1:]} ({figure}). "
         f"GRFS was {_landmarks(results, block)} ({numbering.table('transplant_landmarks')}). "
         f"The median GRFS was {median} ({ci})."
     )
