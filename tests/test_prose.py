@@ -720,3 +720,35 @@ def test_a_test_without_a_p_value_is_said_to_be_not_computable(results):
     text = str(prose.subgroup_paragraph(changed, "relapse"))
     assert "Gray's test could not be computed (Figure" in text, text
     assert "gave p not estimable" not in text
+
+
+def test_patients_outside_a_subgroup_are_not_said_to_be_untreated():
+    """With a subgroup the design read "Of the 16 patients enrolled, 5 received the CAR-T infusion": false, every
+    patient of the file was infused; 11 were outside the subgroup (noticed by the small-cohort helper). The expected
+    counts are read from the shipped file with pandas here, not by cartreport."""
+    import pandas as pd
+
+    from cartreport.cohorts.reconstruct import COHORT_FILE
+
+    table = pd.read_csv(COHORT_FILE, parse_dates=["cart_infusion_date"])
+    lbl = table[table["diagnosis"] == "T-LBL"]
+    by_2022 = int((lbl["cart_infusion_date"] <= "2022-06-30").sum())
+    by_2021 = int((table["cart_infusion_date"] <= "2021-06-30").sum())
+    assert len(table) == 16 and len(lbl) == 5 and 0 < by_2022 < 5 and 0 < by_2021 < 16
+    cases = [
+        (
+            {"subgroup": {"diagnosis": ["T-LBL"]}},
+            "Of the 16 patients enrolled, 5 were in the selected subgroup (diagnosis in T-LBL).",
+        ),
+        (
+            {"subgroup": {"diagnosis": ["T-LBL"]}, "data_cutoff": "2022-06-30"},
+            f"Of the 16 patients enrolled, 5 were in the selected subgroup (diagnosis in T-LBL), of whom {by_2022} "
+            "received the CAR-T infusion by the data cut-off of 30 Jun 2022.",
+        ),
+        (
+            {"data_cutoff": "2021-06-30"},
+            f"Of the 16 patients enrolled, {by_2021} received the CAR-T infusion by the data cut-off of 30 Jun 2021.",
+        ),
+    ]
+    for parameters, sentence in cases:
+        assert sentence in str(prose.design_paragraph(load_analysis(**parameters).results)), parameters

@@ -45,6 +45,8 @@ from cartreport.stats.proportions import clopper_pearson
 __all__ = ["Analysis", "analyse", "apply_subgroup", "small_groups", "write_results"]
 
 SCHEMA_VERSION = 1
+#: the flow's reason for the patients a ``subgroup`` leaves out
+OUTSIDE_SUBGROUP = "outside the selected subgroup"
 SURVIVAL = ("os", "lfs")
 #: competing-risk endpoints and their cause codes in ``cr_status``
 COMPETING = {"relapse": 1, "nrm": 2}
@@ -308,7 +310,7 @@ def analyse(
         reason = f"infused after the data cut-off of {date(params['data_cutoff'])}"
         flow["excluded"].insert(0, {"reason": reason, "n": len(subgroup) - len(selected)})
     if len(subgroup) < enrolled:
-        flow["excluded"].insert(0, {"reason": "outside the selected subgroup", "n": enrolled - len(subgroup)})
+        flow["excluded"].insert(0, {"reason": OUTSIDE_SUBGROUP, "n": enrolled - len(subgroup)})
 
     by_group: dict[str, dict[str, KMResult | CIFResult]] = {}
     subgroups = None

@@ -13,6 +13,7 @@ only through :func:`~cartreport.escape.md` / :meth:`Markdown.join`, which escape
 from __future__ import annotations
 
 from cartreport import formatting as fmt
+from cartreport.analysis.results import OUTSIDE_SUBGROUP
 from cartreport.contract.schema import DATA_ORIGINS
 from cartreport.escape import Markdown, md
 from cartreport.report import numbering
@@ -357,13 +358,7 @@ def design_paragraph(results: dict) -> Markdown:
         values = (r["median_days"], r["min_days"], r["max_days"], r["n"])
         typical = _typical(f"time {span}", *values, "days", results["n_patients"], "with both dates")
         parts.append(f"{typical}{ref}.")
-    if flow["enrolled"] == flow["infused"] == 1:
-        parts.append(f"{fmt.the_one('patient')} enrolled received the CAR-T infusion{_by_cutoff(results)}.")
-    else:
-        parts.append(
-            f"Of the {fmt.counted(flow['enrolled'], 'patient')} enrolled, {fmt.count(flow['infused'])} received "
-            f"the CAR-T infusion{_by_cutoff(results)}."
-        )
+    parts.append(_enrolled(results))
     if flow["bm_evaluable"]:
         parts.append(
             "MRD-negative complete remission in the bone marrow was reached by "
@@ -388,6 +383,29 @@ def design_paragraph(results: dict) -> Markdown:
         highlights[-1] = f"{highlights[-1]} ({numbering.table('baseline_characteristics')})"
         parts += [f"{h}." for h in highlights]
     return _SENTENCES.join(_capitalised(parts))
+
+
+def _enrolled(results: dict) -> str:
+    """Who of the patients enrolled (the file's rows) the report is about: every row was infused (the contract
+    requires the date), so the patients left out are outside the subgroup, or infused after the data cut-off."""
+    flow = results["flow"]
+    enrolled = fmt.counted(flow["enrolled"], "patient")
+    outside = sum(e["n"] for e in flow["excluded"] if e["reason"] == OUTSIDE_SUBGROUP)
+    if outside:  # "Of the 16 patients enrolled, 5 received the CAR-T infusion" said 11 were never infused
+        selected = flow["enrolled"] - outside
+        text = (
+            f"Of the {enrolled} enrolled, {fmt.count(selected)} {'was' if selected == 1 else 'were'} in the "
+            f"selected subgroup ({_subgroup_text(results['parameters'])})"
+        )
+        if results["parameters"].get("data_cutoff"):
+            text += f", of whom {fmt.count(flow['infused'])} received the CAR-T infusion{_by_cutoff(results)}"
+        return f"{text}."
+    if flow["enrolled"] == flow["infused"] == 1:
+        return f"{fmt.the_one('patient')} enrolled received the CAR-T infusion{_by_cutoff(results)}."
+    return (
+        f"Of the {enrolled} enrolled, {fmt.count(flow['infused'])} received the CAR-T infusion"
+        f"{_by_cutoff(results)}."
+    )
 
 
 def _typical(
