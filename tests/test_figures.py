@@ -7,6 +7,7 @@ The curves are small hand-made cohorts; the cumulative-incidence inputs are fake
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import matplotlib
@@ -375,8 +376,58 @@ def all_text(fig) -> str:
 def test_flow_numbers_come_from_the_dict():
     text = all_text(figures.plot_flow(FLOW))
     assert "n = 16" in text and "n = 15 (MRD-negative n = 14)" in text
-    assert "Not analysed (n = 2)" in text and "no second HSCT: n = 2" in text
-    assert "No bone-marrow CR" in text  # 16 evaluable − 15 CR
+    # the patient without CR and the one in CR without a second HSCT each leave where they do (the "Not analysed
+    # (n = 2)" box on the arrow into "Analysed" counted the first twice)
+    assert "No bone-marrow CR" in text and "No second HSCT" in text and "Not analysed" not in text
+
+
+def _y_of(fig, start: str) -> float:
+    """The height of the first text of ``fig`` that starts with ``start``."""
+    return next(t.get_position()[1] for ax in fig.axes for t in ax.texts if t.get_text().startswith(start))
+
+
+def test_flow_side_boxes_sit_where_the_patients_left_and_add_up():
+    """Patients outside a subgroup or infused after the data cut-off were listed in a "Not analysed" box on the
+    arrow into "Analysed", and patients without a second HSCT were counted there too though the non-responders
+    among them had a box of their own: "Second allogeneic HSCT n = 4", "Not analysed (n = 12)", "Analysed n = 4".
+    A CONSORT box sits on the arrow where its patients leave, and each box is the drop between two steps."""
+    flow = {
+        "enrolled": 16,
+        "infused": 7,
+        "bm_evaluable": 7,
+        "bm_mrd_negative_cr": 6,
+        "bm_cr": 6,
+        "transplanted": 4,
+        "analysed": 4,
+        "time_origin": "second_hsct",
+        "excluded": [
+            {"reason": "outside the selected subgroup", "n": 5},
+            {"reason": "infused after the data cut-off of 30 Jun 2021", "n": 4},
+            {"reason": "no second HSCT", "n": 3},
+        ],
+    }
+    fig = figures.plot_flow(flow)
+    text = all_text(fig)
+    assert "Not analysed" not in text
+    assert "Excluded (n = 9)" in text and "• outside the selected\nsubgroup: n = 5" in text
+    assert "cut-\noff" not in text  # wrapped at spaces, not inside "cut-off"
+    assert _y_of(fig, "Received CD7 CAR-T") < _y_of(fig, "Excluded (n = 9)") < _y_of(fig, "Enrolled")
+    assert (
+        _y_of(fig, "Second allogeneic HSCT")
+        < _y_of(fig, "No second HSCT")
+        < _y_of(fig, "Bone-marrow complete")
+    )
+    side = [
+        t for ax in fig.axes for t in ax.texts if t.get_position()[0] > 4
+    ]  # the side boxes' lines, in order
+    # each box's count: in its bold first line ("Excluded (n = 9)") or the line under it ("No second HSCT", "n = 2")
+    heads = [
+        " ".join(t.get_text() for t in side[i : i + 2])
+        for i, t in enumerate(side)
+        if t.get_fontweight() == "bold"
+    ]
+    left = [int(re.search(r"n = (\d+)", head).group(1)) for head in heads]
+    assert sorted(left) == [1, 2, 9] and sum(left) == 16 - 4  # 7 − 6 without CR; 6 in CR − 4 transplanted
 
 
 def test_flow_with_missing_steps():

@@ -170,6 +170,23 @@ def code_counts(values: pd.Series) -> dict:
     return {value: int(n) for value, n in values.value_counts(dropna=False).items()}
 
 
+#: the flow's reasons for the patients a report leaves out of its population (``flow["excluded"]``, first)
+OUTSIDE_SUBGROUP = "outside the selected subgroup"
+INFUSED_AFTER_CUTOFF = "infused after the data cut-off"
+
+
+def left_out(flow: dict) -> list[dict]:
+    """The entries of ``flow["excluded"]`` for patients left out of the population: outside the selected subgroup,
+    infused after the data cut-off (every row of a file was infused: the contract requires the date). The others
+    (e.g. no second HSCT) leave after the CAR-T infusion."""
+    return [
+        e
+        for e in flow.get("excluded") or []
+        if int(e.get("n", 0)) > 0
+        and (e["reason"] == OUTSIDE_SUBGROUP or e["reason"].startswith(INFUSED_AFTER_CUTOFF))
+    ]
+
+
 def patient_flow(table: pd.DataFrame, endpoints: EndpointData, enrolled: int | None = None) -> dict:
     """CONSORT-style counts: enrolled → infused → responded → transplanted → analysed.
 

@@ -45,8 +45,6 @@ from cartreport.stats.proportions import clopper_pearson
 __all__ = ["Analysis", "analyse", "apply_subgroup", "small_groups", "write_results"]
 
 SCHEMA_VERSION = 1
-#: the flow's reason for the patients a ``subgroup`` leaves out
-OUTSIDE_SUBGROUP = "outside the selected subgroup"
 SURVIVAL = ("os", "lfs")
 #: competing-risk endpoints and their cause codes in ``cr_status``
 COMPETING = {"relapse": 1, "nrm": 2}
@@ -307,10 +305,10 @@ def analyse(
     follow = median_follow_up(analysed["os_time_days"], analysed["os_event"], level, method)
     flow = baseline.patient_flow(selected, endpoints, enrolled)
     if len(selected) < len(subgroup):
-        reason = f"infused after the data cut-off of {date(params['data_cutoff'])}"
+        reason = f"{baseline.INFUSED_AFTER_CUTOFF} of {date(params['data_cutoff'])}"
         flow["excluded"].insert(0, {"reason": reason, "n": len(subgroup) - len(selected)})
     if len(subgroup) < enrolled:
-        flow["excluded"].insert(0, {"reason": OUTSIDE_SUBGROUP, "n": enrolled - len(subgroup)})
+        flow["excluded"].insert(0, {"reason": baseline.OUTSIDE_SUBGROUP, "n": enrolled - len(subgroup)})
 
     by_group: dict[str, dict[str, KMResult | CIFResult]] = {}
     subgroups = None

@@ -13,7 +13,7 @@ only through :func:`~cartreport.escape.md` / :meth:`Markdown.join`, which escape
 from __future__ import annotations
 
 from cartreport import formatting as fmt
-from cartreport.analysis.results import OUTSIDE_SUBGROUP
+from cartreport.analysis.baseline import OUTSIDE_SUBGROUP
 from cartreport.contract.schema import DATA_ORIGINS
 from cartreport.escape import Markdown, md
 from cartreport.report import numbering

@@ -11,6 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Polygon
 
+from cartreport.analysis.baseline import left_out
 from cartreport.report.captions import FLOW_STEPS  # the boxes' titles are words the caption repeats
 from cartreport.report.figures.style import DOUBLE_COLUMN, PALETTE, SMALL, _number
 
@@ -65,15 +66,27 @@ def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float]) -> No
     )
 
 
-#: side boxes for the drop between two consecutive main boxes (previous − next)
-FLOW_DROPS = {"bm_evaluable": "Not evaluable", "bm_cr": "No bone-marrow CR"}
+#: side boxes for the drop between two consecutive main boxes (previous − next), the drop being its own reason
+FLOW_DROPS = {"bm_evaluable": "Not evaluable", "bm_cr": "No bone-marrow CR", "transplanted": "No second HSCT"}
+
+
+def _reasons(title: str, excluded: list[Mapping[str, Any]]) -> list[str]:
+    """A side box listing why patients left: ``"Excluded (n = 14)"``, then ``"• outside the selected subgroup: n =
+    11"`` and so on, wrapped."""
+    total = sum(int(e["n"]) for e in excluded)
+    return [f"{title} (n = {_number(total)})"] + [
+        line for e in excluded for line in textwrap.wrap(f"• {e['reason']}: n = {_number(e['n'])}", 30, break_on_hyphens=False)
+    ]
 
 
 def plot_flow(flow: Mapping[str, Any], *, steps: Sequence[tuple[str, str]] = FLOW_STEPS) -> Figure:
     """CONSORT-style patient flow from ``results["flow"]``: one box per step with "n = …", arrows between them,
-    side boxes for the drops listed in :data:`FLOW_DROPS` (computed as previous − next) and, on the arrow into
-    "Analysed", a box listing ``flow["excluded"]`` reasons with their total. Steps whose key is missing or None are
-    left out. Only numbers from ``flow`` are drawn."""
+    and a side box on the arrow where patients leave, for the drop between the two steps: the patients left out
+    of the report (outside the selected subgroup, infused after the data cut-off; :func:`~cartreport.analysis.
+    baseline.left_out`) between "Enrolled" and the next step, the drops of :data:`FLOW_DROPS` (not evaluable, no
+    CR, no second HSCT), and any other reason on the arrow into "Analysed". The side boxes add up to the enrolled
+    patients not analysed. Steps whose key is missing or None are left out. Only numbers from ``flow`` are drawn.
+    """
     width = DOUBLE_COLUMN
     main_x, main_w, side_x, side_w = 2.35, 3.7, 5.5, 2.3
     if flow.get("time_origin") == "cart_infusion":  # analysed from infusion: transplanted or not
@@ -83,15 +96,18 @@ def plot_flow(flow: Mapping[str, Any], *, steps: Sequence[tuple[str, str]] = FLO
         ]
     present = [(key, title) for key, title in steps if flow.get(key) is not None]
     side: dict[str, list[str]] = {}
+    excluded = [e for e in flow.get("excluded") or [] if int(e.get("n", 0)) > 0]
+    before = left_out(flow)
+    if before and len(present) > 1:  # they leave before any step after enrolment
+        side[present[1][0]] = _reasons("Excluded", before)
     for (prev, _), (key, _) in zip(present, present[1:], strict=False):
         drop = int(flow[prev]) - int(flow[key])
         if key in FLOW_DROPS and drop > 0:
             side[key] = [FLOW_DROPS[key], f"n = {_number(drop)}"]
-    excluded = [e for e in flow.get("excluded") or [] if int(e.get("n", 0)) > 0]
-    if excluded and "analysed" in dict(present):
-        side["analysed"] = [f"Not analysed (n = {_number(sum(int(e['n']) for e in excluded))})"] + [
-            line for e in excluded for line in textwrap.wrap(f"• {e['reason']}: n = {_number(e['n'])}", 30)
-        ]
+    if len(present) > 1 and present[-1][0] == "analysed" and "analysed" not in side:
+        others = [e for e in excluded if e not in before]  # e.g. no second HSCT, when that step is not drawn
+        if int(flow[present[-2][0]]) > int(flow["analysed"]) and others:
+            side["analysed"] = _reasons("Not analysed", others)
     if not side:  # no side boxes: the column of boxes in the middle of the figure
         main_x = width / 2
     boxes: list[tuple[str, list[str]]] = []
