@@ -75,7 +75,9 @@ def _reasons(title: str, excluded: list[Mapping[str, Any]]) -> list[str]:
     11"`` and so on, wrapped."""
     total = sum(int(e["n"]) for e in excluded)
     return [f"{title} (n = {_number(total)})"] + [
-        line for e in excluded for line in textwrap.wrap(f"• {e['reason']}: n = {_number(e['n'])}", 30, break_on_hyphens=False)
+        line
+        for e in excluded
+        for line in textwrap.wrap(f"• {e['reason']}: n = {_number(e['n'])}", 30, break_on_hyphens=False)
     ]
 
 
