@@ -869,3 +869,24 @@ def test_km_legend_and_risk_table_stay_on_the_figure_with_a_very_long_group_name
     assert any(t.startswith("YYYY") and "…" in t and "(n = 16; 7 events)" in t for t in texts)
     assert all(_inside(legend, fig) for legend in fig.legends)
     plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("column", "title"),
+    [("diagnosis", "Diagnosis"), ("donor_type", "Donor of the second HSCT"), ("site", "site")],
+)
+def test_the_subgroup_legend_is_titled_as_table_1_names_the_column(column, title, tmp_path):
+    """The legend of the curves by subgroup was titled "diagnosis" (lower case, the prose's form of the name) over
+    "ETP-ALL", "T-ALL": a legend title starts a line, as Table 1's "Diagnosis" does. A column of the user's own file
+    ("site") is shown as written."""
+    from cartreport import api
+    from cartreport.cohorts.synthetic import synthetic_cohort
+
+    data = synthetic_cohort(30, seed=2).assign(site=["Paris", "Lyon", "Nantes"] * 10)
+    data.to_csv(tmp_path / "cohort.csv", index=False)
+    analysis = api.load_analysis(data=str(tmp_path / "cohort.csv"), subgroup_by=column)
+    for endpoint in ("os", "relapse"):
+        fig = figures.subgroup_figure(analysis, endpoint)
+        legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+        assert [legend.get_title().get_text() for legend in legends] == [title]
+        plt.close(fig)

@@ -54,13 +54,21 @@ def _origin(results: dict) -> str:
     return results.get("time_origin_label") or results["parameters"]["time_origin"]
 
 
+def subgroup_title(column: str) -> str:
+    """A ``subgroup_by`` column as a title names it (a legend's, starting a line): a contract column as Table 1
+    does (``donor_type`` → "Donor of the second HSCT"), the user's own column as written ("site")."""
+    from cartreport.analysis.baseline import CATEGORICAL_LABELS
+
+    return CATEGORICAL_LABELS.get(column, column)
+
+
 def subgroup_name(column: str) -> str:
-    """A ``subgroup_by`` column as the report's words name it: a contract column as Table 1 does, in lower case
+    """A ``subgroup_by`` column as the report's sentences name it: a contract column as Table 1 does, in lower case
     (``donor_type`` → "donor of the second HSCT"), the user's own column as written ("site")."""
     from cartreport.analysis.baseline import CATEGORICAL_LABELS
 
-    label = CATEGORICAL_LABELS.get(column)
-    return label[:1].lower() + label[1:] if label else column
+    title = subgroup_title(column)
+    return title[:1].lower() + title[1:] if column in CATEGORICAL_LABELS else title
 
 
 def subgroup_members(column: str, value: object) -> str:

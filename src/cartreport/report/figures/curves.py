@@ -18,7 +18,7 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
 
 from cartreport.analysis.endpoints import month_ticks, tick_step_months
-from cartreport.report.captions import p_value_note, subgroup_name
+from cartreport.report.captions import p_value_note, subgroup_title
 from cartreport.report.figures.style import (
     DAYS_PER_MONTH,
     PALETTE,
@@ -464,7 +464,7 @@ def subgroup_figure(analysis: Analysis, endpoint: str = "os") -> Figure | None:
     if not analysis.by_group:
         return None
     results = analysis.results
-    column = data_label(subgroup_name(results["subgroups"]["column"]))  # may be a column of the user's file
+    column = data_label(subgroup_title(results["subgroups"]["column"]))  # may be a column of the user's file
     curves = {value: fits[endpoint] for value, fits in analysis.by_group.items()}
     xlabel = f"Months since {results['time_origin_label']}"
     ylabel = f"{results['endpoints'][endpoint]['label']} (%)"
