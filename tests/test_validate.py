@@ -95,7 +95,8 @@ def test_the_shipped_cohort_is_valid():
     assert report.problems == []
     assert (
         summary_line(report)
-        == "ash2023_cd7_cart_cohort.csv: 16 patients, 10 required columns present, valid."
+        == "ash2023_cd7_cart_cohort.csv: 16 patients, 10 required columns present, valid; 16 rows are a "
+        "reconstruction, not patient records (column data_origin)."
     )
 
 
@@ -1170,3 +1171,26 @@ def test_a_data_origin_other_than_reconstruction_or_synthetic_is_refused_by_row(
         (4, "P02", "data_origin", "real")
     ]
     assert _one(data_origin="Synthetic") == []  # a category is matched whatever its case, as every category
+
+
+@pytest.mark.parametrize(
+    ("origins", "said"),
+    [
+        (["synthetic"] * 3, "valid; 3 rows are synthetic, not patient records (column data_origin)."),
+        (
+            ["reconstruction"] * 3,
+            "valid; 3 rows are a reconstruction, not patient records (column data_origin).",
+        ),
+        (
+            ["", "synthetic", "Reconstruction"],
+            "valid; 2 rows are made up (1 reconstructed and 1 synthetic), not patient records (column data_origin).",
+        ),
+        (["", "", ""], "valid."),
+    ],
+)
+def test_validate_says_when_rows_are_not_patient_records(origins, said):
+    """``cartreport validate`` called a file of ``synthesize`` output "valid." and nothing more, though every report
+    on it says the data are not patient records: the check says so too."""
+    rows = [{**VALID, "patient_id": f"P0{i}", "data_origin": origin} for i, origin in enumerate(origins)]
+    line = summary_line(validate_table(_read(*rows)))
+    assert line == f"data.csv: 3 patients, 10 required columns present, {said}"

@@ -33,7 +33,7 @@ from cartreport.analysis.endpoints import (
 from cartreport.analysis.params import did_you_mean
 from cartreport.analysis.transplant_results import TransplantAnalysis, analyse_transplant
 from cartreport.contract.identifiers import looks_like_identifier
-from cartreport.contract.schema import BM_RESPONSES, DATA_ORIGINS, EMD_RESPONSES
+from cartreport.contract.schema import BM_RESPONSES, EMD_RESPONSES, origin_counts
 from cartreport.errors import ParameterError
 from cartreport.formatting import date
 from cartreport.stats.cif import CIFResult, aalen_johansen
@@ -255,14 +255,6 @@ def small_groups(groups: list[dict]) -> list[dict]:
     return [g for g in groups if g["n"] < SMALL_GROUP or g["os"]["events"] < SMALL_EVENTS]
 
 
-def _origins(table: pd.DataFrame) -> dict[str, int]:
-    """How many patients' rows are patient records and how many cartreport made up (the ``data_origin`` column;
-    a blank, or no such column, is patient records)."""
-    marked = table["data_origin"] if "data_origin" in table.columns else pd.Series(dtype=object)
-    made = {origin: int((marked == origin).sum()) for origin in DATA_ORIGINS}
-    return {"patient records": len(table) - sum(made.values()), **made}
-
-
 def analyse(
     table: pd.DataFrame,
     params: dict,
@@ -340,7 +332,7 @@ def analyse(
         "data_file": data_file,
         "data_sha256": data_sha256,
         "is_reconstruction": is_reconstruction,
-        "data_origin": _origins(selected),
+        "data_origin": origin_counts(selected),
         "published": published,
         "data_notes": list(data_notes),
         "parameters": {k: v for k, v in params.items() if k != "output_dir"},

@@ -32,6 +32,7 @@ __all__ = [
     "ColumnSpec",
     "column",
     "contract_markdown",
+    "origin_counts",
 ]
 
 BM_RESPONSES: tuple[str, ...] = ("MRD-negative CR", "MRD-positive CR", "NR", "NE")
@@ -224,6 +225,18 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         values=DATA_ORIGINS,
     ),
 )
+
+
+def origin_counts(table) -> dict[str, int]:
+    """Rows of a validated (or coerced) table by what they are: ``{"patient records": …, "reconstruction": …,
+    "synthetic": …}`` from its ``data_origin`` column (blank, or no such column: patient records). ``table`` is a
+    pandas DataFrame (not imported here: this module is declaration only)."""
+    if "data_origin" in table.columns:
+        made = {origin: int((table["data_origin"] == origin).sum()) for origin in DATA_ORIGINS}
+    else:
+        made = dict.fromkeys(DATA_ORIGINS, 0)
+    return {"patient records": len(table) - sum(made.values()), **made}
+
 
 _BY_NAME = {c.name: c for c in COLUMNS}
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)

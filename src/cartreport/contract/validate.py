@@ -237,8 +237,27 @@ def summary_line(report: ValidationReport) -> str:
         else f"{report.required_present} of {required}"
     )
     if report.valid:
-        return f"{name}: {patients}, {present} required columns present, valid."
+        return f"{name}: {patients}, {present} required columns present, valid{_made_up(report.table)}."
     return f"{name}: {patients}, {present} required columns present, {counted(total(report.problems), 'problem')}."
+
+
+def _made_up(table) -> str:
+    """``"; 3 rows are synthetic, not patient records (column data_origin)"`` for rows cartreport made up
+    (:func:`~cartreport.contract.schema.origin_counts`); ``""`` for patient records."""
+    counts = schema.origin_counts(table) if table is not None else {}
+    made = {origin: counts.get(origin, 0) for origin in schema.DATA_ORIGINS}
+    total = sum(made.values())
+    if not total:
+        return ""
+    rows = counted(total, "row")
+    if made["synthetic"] == total:
+        what = f"{rows} {'is' if total == 1 else 'are'} synthetic"
+    elif made["reconstruction"] == total:
+        what = f"{rows} {'is' if total == 1 else 'are'} a reconstruction"
+    else:
+        kinds = f"{made['reconstruction']} reconstructed and {made['synthetic']} synthetic"
+        what = f"{rows} {'is' if total == 1 else 'are'} made up ({kinds})"
+    return f"; {what}, not patient records (column data_origin)"
 
 
 def _on_another_sheet(problems: list[Problem], read: ReadResult) -> list[Problem]:
