@@ -890,3 +890,19 @@ def test_the_subgroup_legend_is_titled_as_table_1_names_the_column(column, title
         legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
         assert [legend.get_title().get_text() for legend in legends] == [title]
         plt.close(fig)
+
+
+def test_values_that_clip_alike_are_told_apart():
+    """Two patient ids of 60 characters that share their first 19 and last 20 (a site prefix and a sequence suffix
+    around a differing middle) were drawn with the same clipped label: two rows of the swimmer plot, one name. Values
+    that differ keep different labels; the rest are as ``data_label`` draws them."""
+    from cartreport.report.figures.style import data_label, data_labels
+
+    first, second = "SITE-0001-" + "A" * 20 + "-x-" + "B" * 27, "SITE-0001-" + "A" * 20 + "-y-" + "B" * 27
+    assert data_label(first) == data_label(second)  # the collision, as clipped
+    labels = data_labels([first, "T-ALL", second, first])
+    assert len(set(labels[:3])) == 3 and labels[3] == labels[0]  # the same value keeps its one label
+    assert labels[1] == "T-ALL" and all(len(label) <= 45 for label in labels)
+    assert data_labels(["T-ALL", "T-LBL"]) == ["T-ALL", "T-LBL"]
+    # values that differ only in runs of white space, drawn alike on one line, are told apart too
+    assert len(set(data_labels(["T  ALL", "T ALL"]))) == 2

@@ -30,6 +30,7 @@ from cartreport.report.figures.style import (
     _number,
     _text_width,
     data_label,
+    data_labels,
 )
 from cartreport.stats.stepcurve import StepCurve
 
@@ -162,7 +163,7 @@ def _draw_risk_table(ax: Axes, table: pd.DataFrame, ticks: np.ndarray, colour_of
     # a long row label is wrapped (a curve's name can be "Moderate–severe chronic GVHD"): on one line it narrowed
     # the curves' axes until constrained layout gave up and the legend ran off the figure
     ax.set_yticks(
-        range(len(table)), labels=[textwrap.fill(data_label(name), RISK_LABEL_CHARS) for name in table.index]
+        range(len(table)), labels=[textwrap.fill(name, RISK_LABEL_CHARS) for name in data_labels(table.index)]
     )
     for label, name in zip(ax.get_yticklabels(), table.index, strict=True):
         label.set_color(colour_of.get(name, "black"))
@@ -230,11 +231,12 @@ def _plot_curves(
     any_censored = False
     # a legend entry wraps rather than runs off the figure (the handle and the gaps take about 30 pt)
     room = fig.bbox.width / fig.get_figure(root=True).dpi * 72 - 30
+    drawn = dict(zip(curves, data_labels(curves), strict=True))
     for i, (name, curve) in enumerate(curves.items()):
         colour = colour_of[name]
         x_all, est_all, low, high = _step_arrays(curve, start, time_unit_days)
         x, est, low, high = _thin_steps(x_all, est_all, low, high)
-        label = _fitted(legend_label(data_label(name), curve), room)
+        label = _fitted(legend_label(drawn[name], curve), room)
         (line,) = ax.step(x, 100 * est, where="post", color=colour, label=label, zorder=3)
         handles.append(line)
         if show_ci and len(curves) == 1:

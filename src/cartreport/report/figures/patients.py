@@ -21,7 +21,7 @@ from cartreport.report.figures.style import (
     _new_axes,
     _number,
     _text_width,
-    data_label,
+    data_labels,
 )
 
 __all__ = ["plot_forest", "plot_responses", "plot_swimmer"]
@@ -55,7 +55,7 @@ def _diagnosis_colours(diagnoses: pd.Series) -> tuple[dict[str, str], list[tuple
         ranked = sorted(names, key=lambda d: (-counts[d], d))
         names = sorted(ranked[: len(_DIAGNOSIS_COLOURS) - 1])
     colour_of = {d: _DIAGNOSIS_COLOURS[i] for i, d in enumerate(names)}
-    legend = [(data_label(d), colour_of[d]) for d in names]
+    legend = list(zip(data_labels(names), (colour_of[d] for d in names), strict=True))
     others = len(counts) - len(names)
     if others:
         legend.append((f"Other diagnoses ({others:,})", _OTHER_COLOUR))
@@ -186,7 +186,7 @@ def plot_swimmer(
         handles.append(Line2D([], [], ls="none", label="Alive at last contact", **arrow))
     ax.set_ylim(n - 0.4, -0.6)
     if show_ids:
-        ax.set_yticks(y, labels=[data_label(i) for i in rows["patient_id"].astype(str)], fontsize=SMALL)
+        ax.set_yticks(y, labels=data_labels(rows["patient_id"].astype(str)), fontsize=SMALL)
         ax.set_ylabel("Patient")
         if {"bm_response", "emd_response"} & set(rows.columns):
             _response_column(ax, rows)
@@ -344,7 +344,7 @@ def plot_forest(
         ax.plot([value], [i], marker="s", ms=5, color=PALETTE[0], zorder=3)
         ci = f" ({_fmt1(lo)}–{_fmt1(hi)})" if pd.notna(lo) and pd.notna(hi) else ""
         ax.text(1.02, i, f"{_fmt1(value)}{ci}", transform=transform, va="center", fontsize=SMALL)
-    ax.set_yticks(range(len(rows)), labels=[data_label(name) for name in rows[label].astype(str)])
+    ax.set_yticks(range(len(rows)), labels=data_labels(rows[label].astype(str)))
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.tick_params(axis="y", length=0)
     ax.spines["left"].set_visible(False)

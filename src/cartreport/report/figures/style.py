@@ -6,7 +6,7 @@ import contextlib
 import io
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ __all__ = [
     "SMALL",
     "STATE_COLOURS",
     "data_label",
+    "data_labels",
     "rc_params",
     "save_figure",
     "save_png",
@@ -253,6 +254,25 @@ def data_label(value: Any, limit: int = DATA_LABEL_CHARS) -> str:
         return text
     tail = limit // 2
     return text[: limit - tail - 1] + "…" + text[-tail:]
+
+
+def data_labels(values: Iterable[Any], limit: int = DATA_LABEL_CHARS) -> list[str]:
+    """:func:`data_label` of each value, told apart where different values would be drawn alike (ids that share
+    both ends around a clipped middle, text differing in runs of white space): each such label gets the value's
+    rank among them, ``"SITE-0001-AAAA…BBBB (2)"``. A value given twice keeps its one label.
+
+    >>> data_labels(["T-ALL", "T  LBL", "T LBL"])
+    ['T-ALL', 'T LBL (1)', 'T LBL (2)']
+    """
+    values = [str(value) for value in values]
+    drawn = {value: data_label(value, limit) for value in dict.fromkeys(values)}
+    alike: dict[str, list[str]] = {}
+    for value, label in drawn.items():
+        alike.setdefault(label, []).append(value)
+    for label, group in alike.items():
+        if len(group) > 1:
+            drawn.update({value: f"{label} ({rank})" for rank, value in enumerate(group, start=1)})
+    return [drawn[value] for value in values]
 
 
 def _text_width(text: str, size: float = SMALL) -> float:
