@@ -252,3 +252,11 @@ def test_hostile_text_in_table_cells_is_never_markup_or_a_formula(results, value
         write_csv(frame, path)
         cells = [c for row in csv.reader(path.open(encoding="utf-8", newline="")) for c in row]
         assert not [c for c in cells if c.startswith(FORMULA_STARTS) and not re.fullmatch(r"[-+][0-9.,]+", c)]
+
+
+def test_subgroup_table_title_names_the_column_as_the_section_heading_does(results):
+    """The table under "Outcomes by diagnosis" was titled "Outcomes by subgroup" (the notebook showed it with the
+    title of a report without subgroups); a contract column is named as Table 1 names it, in lower case."""
+    assert tables.subgroup_table(results).attrs["title"] == "Outcomes by diagnosis"
+    donor = shipped_results(subgroup_by="donor_type")
+    assert tables.subgroup_table(donor).attrs["title"] == "Outcomes by donor of the second HSCT"

@@ -367,5 +367,5 @@ def table_title(name: str, results: dict) -> str:
     """The title of the report table saved as ``name`` (without its number)."""
     if name == "subgroups":
         sub = results.get("subgroups") or {}
-        return f"Outcomes by {sub.get('column', 'subgroup')}"
+        return f"Outcomes by {subgroup_name(sub['column']) if sub else 'subgroup'}"
     return _TABLES.get(name, name.replace("_", " ").capitalize())

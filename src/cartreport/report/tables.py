@@ -16,6 +16,7 @@ import pandas as pd
 from great_tables import GT
 
 from cartreport import formatting as fmt
+from cartreport.report.captions import table_title
 from cartreport.report.methods import small_numbers_caution
 
 __all__ = [
@@ -291,7 +292,7 @@ def subgroup_table(results: dict) -> pd.DataFrame:
         (_landmark_header(m), f"{_landmark_header(m)}, {_ci_header(results)}") for m in months
     ]
     columns = ["Endpoint", "Group", "Patients", "Events", *(c for pair in landmark_columns for c in pair)]
-    return _frame(rows, columns, group="Endpoint", footnote=footnote)
+    return _frame(rows, columns, title=table_title("subgroups", results), group="Endpoint", footnote=footnote)
 
 
 def risk_table(results: dict) -> pd.DataFrame:
