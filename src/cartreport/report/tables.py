@@ -16,6 +16,8 @@ import pandas as pd
 from great_tables import GT
 
 from cartreport import formatting as fmt
+from cartreport.analysis.endpoints import DEFINITIONS
+from cartreport.analysis.results import PUBLISHED_LANDMARKS
 from cartreport.report.captions import table_title
 from cartreport.report.methods import small_numbers_caution
 
@@ -194,11 +196,10 @@ def _value(item: object) -> object:
     return item.get("value") if isinstance(item, dict) else item
 
 
-def _landmark_estimate(results: dict, key: str, months: float) -> float | None:
-    for lm in results["endpoints"][key]["landmarks"]:
-        if lm["months"] == months:
-            return lm["estimate"]
-    return None
+def _reproduced(results: dict, name: str) -> float | None:
+    """A published survival figure's value in this report, at the figure's own time (not the report's
+    landmarks, which may not include it)."""
+    return (results.get("reproduced") or {}).get(name)
 
 
 #: published figure → (label, kind, where the reproduced value is in results)
@@ -211,12 +212,14 @@ PUBLISHED = {
     ),
     "emd_cr_rate": ("CR of extramedullary lesions", "percent", lambda r: r["responses"]["emd_cr"]["rate"]),
     "second_hsct_n": ("Proceeded to a second HSCT", "count", lambda r: r["flow"]["transplanted"]),
-    "os_12_months": ("Overall survival at 12 months", "percent", lambda r: _landmark_estimate(r, "os", 12)),
-    "lfs_12_months": (
-        "Leukemia-free survival at 12 months",
-        "percent",
-        lambda r: _landmark_estimate(r, "lfs", 12),
-    ),
+    **{
+        name: (
+            f"{DEFINITIONS[key][0]} at {fmt.number(months)} months",
+            "percent",
+            lambda r, name=name: _reproduced(r, name),
+        )
+        for name, (key, months) in PUBLISHED_LANDMARKS.items()
+    },
 }
 
 
