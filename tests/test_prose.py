@@ -752,3 +752,15 @@ def test_patients_outside_a_subgroup_are_not_said_to_be_untreated():
     ]
     for parameters, sentence in cases:
         assert sentence in str(prose.design_paragraph(load_analysis(**parameters).results)), parameters
+
+
+def test_published_differences_are_explained_by_a_time_origin_other_than_the_published_one():
+    """From the CAR-T infusion the table said the 12-month OS and LFS did not match the published figures, and
+    the sentence above it explained nothing: the published survival is timed from the second HSCT (the
+    reconstruction reproduces it from there), so a report timed from the infusion says so."""
+    text = prose.published_intro(shipped_results(time_origin="cart_infusion"))
+    assert (
+        "This report times survival from the CD7 CAR-T infusion" in text and "explains any difference" in text
+    )
+    assert "whereas the published survival is timed from the second allogeneic HSCT" in text
+    assert "times survival" not in prose.published_intro(shipped_results())

@@ -42,7 +42,15 @@ from cartreport.stats.followup import median_follow_up
 from cartreport.stats.km import KMResult, kaplan_meier
 from cartreport.stats.proportions import clopper_pearson
 
-__all__ = ["PUBLISHED_LANDMARKS", "Analysis", "analyse", "apply_subgroup", "small_groups", "write_results"]
+__all__ = [
+    "PUBLISHED_LANDMARKS",
+    "PUBLISHED_ORIGIN",
+    "Analysis",
+    "analyse",
+    "apply_subgroup",
+    "small_groups",
+    "write_results",
+]
 
 SCHEMA_VERSION = 1
 SURVIVAL = ("os", "lfs")
@@ -53,6 +61,8 @@ SMALL_GROUP = 10
 SMALL_EVENTS = 5
 #: published survival figures → (endpoint, months): reproduced at their own time, whatever landmarks are asked for
 PUBLISHED_LANDMARKS: dict[str, tuple[str, float]] = {"os_12_months": ("os", 12), "lfs_12_months": ("lfs", 12)}
+#: the time origin of the published survival figures (the reconstruction reproduces them from there)
+PUBLISHED_ORIGIN = "second_hsct"
 #: most groups ``subgroup_by`` may make: a figure by subgroup gives each its own colour of the report's palette
 #: (``report.figures.style.PALETTE``, Okabe–Ito)
 MAX_SUBGROUPS = 8

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from cartreport import formatting as fmt
 from cartreport.analysis.baseline import OUTSIDE_SUBGROUP
+from cartreport.analysis.endpoints import ORIGINS
+from cartreport.analysis.results import PUBLISHED_ORIGIN
 from cartreport.contract.schema import DATA_ORIGINS
 from cartreport.escape import Markdown, md
 from cartreport.report import numbering
@@ -166,11 +168,20 @@ def published_intro(results: dict) -> Markdown:
         changed.append(f"the data cut-off of {fmt.date(params['data_cutoff'])}")
     if params.get("subgroup"):
         changed.append(f"the restriction to {_subgroup_text(params)}")
-    if changed:
-        text += (
-            f" This report applies {fmt.listed(changed)}, which changes the patients or follow-up analysed; "
-            "that explains any difference from the published figures."
+    reasons = [
+        f"This report applies {fmt.listed(changed)}, which changes the patients or follow-up analysed."
+    ]
+    reasons = reasons if changed else []
+    if (
+        params["time_origin"] != PUBLISHED_ORIGIN
+    ):  # the published 12-month OS and LFS are from the second HSCT
+        reasons.append(
+            f"This report times survival from the {_origin(results)}, whereas the published survival is timed "
+            f"from the {ORIGINS[PUBLISHED_ORIGIN]}."
         )
+    if reasons:
+        explain = "These explain" if len(reasons) > 1 else "That explains"
+        text = " ".join([text, *reasons, f"{explain} any difference from the published figures."])
     return md("## Published and reproduced figures\n\n{}", text)
 
 
