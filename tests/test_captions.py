@@ -199,7 +199,7 @@ def test_counts_of_zero_in_legends_read_as_in_the_prose():
     for key in ("os", "lfs", "relapse", "nrm"):
         results["endpoints"][key]["events"] = 0
     km = captions.figure("km_os_lfs", results).legend
-    assert "for 16 patients from second allogeneic HSCT (no deaths; no events of relapse or death)." in km
+    assert "for 16 patients from the second allogeneic HSCT (no deaths; no events of relapse or death)." in km
     cif = captions.figure("cif_relapse_nrm", results).legend
     assert "with relapse (no relapses) and death without relapse (no deaths) as competing risks" in cif
     ties = load_analysis(data=str(Path(__file__).parent / "data" / "transplant_ties.csv")).results
@@ -218,3 +218,18 @@ def test_a_tick_step_of_one_month_is_every_month():
     block["risk_table"] = [{**row, "months": i} for i, row in enumerate(block["risk_table"])]
     legend = captions.figure("km_os_lfs", results).legend
     assert "at each tick of the time axis, every month." in legend, legend
+
+
+@pytest.mark.parametrize(
+    ("origin", "named"), [("second_hsct", "second allogeneic HSCT"), ("cart_infusion", "CD7 CAR-T infusion")]
+)
+def test_legends_name_the_time_origin_as_the_prose_does(origin, named):
+    """The summary says "from the second allogeneic HSCT" and the transplant legends "from the second allogeneic
+    HSCT", but the survival legends read "for 16 patients from second allogeneic HSCT" and "since CD7 CAR-T
+    infusion"."""
+    results = load_analysis(time_origin=origin).results
+    for name in ("km_os_lfs", "cif_relapse_nrm", "state_stack"):
+        caption = captions.figure(name, results)
+        for text in (caption.legend, caption.alt):
+            assert re.search(rf"(from|since) {re.escape(named)}", text) is None, text
+            assert f"the {named}" in text, text

@@ -275,3 +275,11 @@ def test_published_survival_is_reproduced_whatever_landmarks_the_report_asks_for
     ):
         row = _row(frame, "Figure", label)
         assert row["Reproduced"] == fmt.percent(figures[key]["value"]) and row["Match"] == "yes"
+
+
+def test_risk_table_note_says_which_times_the_columns_are():
+    """The note read "Patients at risk at each month since second allogeneic HSCT" under columns 6 months apart
+    (0, 6, 12, …): the counts are at the months the columns show, as under the figures."""
+    note = tables.risk_table(shipped_results()).attrs["footnote"]
+    assert "each month" not in note
+    assert note == "Patients at risk at the months shown, since the second allogeneic HSCT."

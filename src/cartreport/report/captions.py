@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from cartreport import formatting as fmt
 from cartreport.report import numbering
 
-__all__ = ["FLOW_STEPS", "Caption", "figure", "p_value_note", "table_title"]
+__all__ = ["FLOW_STEPS", "Caption", "figure", "p_value_note", "table_title", "the_origin"]
 
 #: main boxes of the patient flow, in order: (key in ``flow``, title)
 FLOW_STEPS: tuple[tuple[str, str], ...] = (
@@ -50,8 +50,9 @@ def _level(results: dict) -> str:
     return fmt.level_label(results["parameters"]["ci_level"])
 
 
-def _origin(results: dict) -> str:
-    return results.get("time_origin_label") or results["parameters"]["time_origin"]
+def the_origin(results: dict) -> str:
+    """Time zero as a sentence names it, after "from" or "since": "the second allogeneic HSCT" (as the prose)."""
+    return f"the {results.get('time_origin_label') or results['parameters']['time_origin']}"
 
 
 def subgroup_title(column: str) -> str:
@@ -184,11 +185,11 @@ def _km_os_lfs(results: dict) -> Caption:
     at = [f"{b['label'].lower()} {_at_landmark(b)}" for b in (os_, lfs) if _at_landmark(b)]
     return Caption(
         "Overall and leukemia-free survival",
-        f"Kaplan–Meier estimates for {_patients(os_['n'])} from {_origin(results)} ({_events(os_['events'], 'death', 'deaths')}; "
+        f"Kaplan–Meier estimates for {_patients(os_['n'])} from {the_origin(results)} ({_events(os_['events'], 'death', 'deaths')}; "
         f"{_events(lfs['events'])} of relapse or death). Hatched areas between dashed lines: pointwise "
         f"{_level(results)} confidence intervals ({params['ci_method']}, Greenwood variance); vertical ticks: "
         f"censored observations.{_landmarks_phrase(results)} {_ticks_sentence(os_, 'patients at risk')}",
-        f"Kaplan–Meier curves of overall and leukemia-free survival over months since {_origin(results)}"
+        f"Kaplan–Meier curves of overall and leukemia-free survival over months since {the_origin(results)}"
         + (f"; {' and '.join(at)}." if at else "."),
     )
 
@@ -198,12 +199,12 @@ def _cif_relapse_nrm(results: dict) -> Caption:
     at = [f"{b['label'].lower()} {_at_landmark(b)}" for b in (relapse, nrm) if _at_landmark(b)]
     return Caption(
         "Cumulative incidence of relapse and non-relapse mortality",
-        f"Aalen–Johansen estimates for {_patients(relapse['n'])} from {_origin(results)}, with relapse "
+        f"Aalen–Johansen estimates for {_patients(relapse['n'])} from {the_origin(results)}, with relapse "
         f"({_events(relapse['events'], 'relapse', 'relapses')}) and death without relapse "
         f"({_events(nrm['events'], 'death', 'deaths')}) as competing risks. Hatched areas between dashed lines: "
         f"pointwise {_level(results)} confidence intervals (log-log, Gray's variance as R cmprsk::cuminc). "
         f"{_ticks_sentence(relapse, 'patients alive without relapse')}",
-        f"Cumulative incidence curves of relapse and non-relapse mortality over months since {_origin(results)}"
+        f"Cumulative incidence curves of relapse and non-relapse mortality over months since {the_origin(results)}"
         + (f"; {' and '.join(at)}." if at else "."),
     )
 
@@ -212,10 +213,10 @@ def _state_stack(results: dict) -> Caption:
     return Caption(
         "Patients' state over time",
         f"Share of patients alive without relapse (green), relapsed whatever happened after relapse (orange) and "
-        f"dead without relapse (grey) at each time since {_origin(results)}, stacked to 100%, from the "
+        f"dead without relapse (grey) at each time since {the_origin(results)}, stacked to 100%, from the "
         f"Aalen–Johansen estimates of {numbering.figure('cif_relapse_nrm')}.",
         f"Stacked area chart of the share of patients alive without relapse, relapsed and dead without relapse over "
-        f"months since {_origin(results)}.",
+        f"months since {the_origin(results)}.",
     )
 
 

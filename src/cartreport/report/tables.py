@@ -18,7 +18,7 @@ from great_tables import GT
 from cartreport import formatting as fmt
 from cartreport.analysis.endpoints import DEFINITIONS
 from cartreport.analysis.results import PUBLISHED_LANDMARKS
-from cartreport.report.captions import table_title
+from cartreport.report.captions import table_title, the_origin
 from cartreport.report.methods import small_numbers_caution
 
 __all__ = [
@@ -156,8 +156,7 @@ def landmark_table(results: dict) -> pd.DataFrame:
     """Endpoint × landmark: estimate, confidence interval and numbers at risk (OS, LFS, relapse, NRM)."""
     ci_col = _ci_header(results)
     rows = landmark_rows(results, (*SURVIVAL, *COMPETING))
-    origin = results.get("time_origin_label") or results["parameters"]["time_origin"]
-    footnote = f"Months from the {origin}; methods in the Methods section."
+    footnote = f"Months from {the_origin(results)}; methods in the Methods section."
     return _frame(
         rows, ["Endpoint", "Months", "Estimate", ci_col, "At risk"], group="Endpoint", footnote=footnote
     )
@@ -311,9 +310,11 @@ def risk_table(results: dict) -> pd.DataFrame:
             }
         )
     columns = list(dict.fromkeys(c for row in rows for c in row))
-    origin = results.get("time_origin_label", "the time origin")
     return _frame(
-        rows, columns, title="Numbers at risk", footnote=f"Patients at risk at each month since {origin}."
+        rows,
+        columns,
+        title="Numbers at risk",
+        footnote=f"Patients at risk at the months shown, since {the_origin(results)}.",
     )
 
 
