@@ -283,3 +283,32 @@ def test_risk_table_note_says_which_times_the_columns_are():
     note = tables.risk_table(shipped_results()).attrs["footnote"]
     assert "each month" not in note
     assert note == "Patients at risk at the months shown, since the second allogeneic HSCT."
+
+
+def test_donor_of_patients_without_a_second_hsct_is_not_called_unknown(tmp_path):
+    """At the data cut-off of 30 Jun 2022 one patient infused before it had the second HSCT after it, and Table 1
+    gave "Donor of the second HSCT: Unknown 1" while the flow said "No second HSCT n = 1": the donor is not
+    unknown, there was no transplant to have one. A donor left blank for a transplanted patient stays unknown."""
+    cutoff = pd.Timestamp("2022-06-30")
+    raw = pd.read_csv(
+        DATA / "ash2023_cd7_cart_cohort.csv", parse_dates=["cart_infusion_date", "second_hsct_date"]
+    )
+    infused = raw[raw["cart_infusion_date"] <= cutoff]
+    not_transplanted = int((~(infused["second_hsct_date"] <= cutoff)).sum())
+    assert not_transplanted > 0
+    frame = tables.baseline_table(shipped_results(data_cutoff="2022-06-30"))
+    donor = frame[frame["Characteristic"] == "Donor of the second HSCT"]
+    n_col = f"N = {len(infused)}"
+    assert "Unknown" not in set(donor["Level"])
+    assert _row(donor, "Level", "No second HSCT")[n_col] == str(not_transplanted)
+    assert (
+        "Donor of the second HSCT: percentages over the patients with a second HSCT."
+        in frame.attrs["footnote"]
+    )
+
+    edited = raw.copy()
+    edited.loc[0, "donor_type"] = None  # transplanted, donor not recorded
+    edited.to_csv(tmp_path / "cohort.csv", index=False, date_format="%Y-%m-%d")
+    frame = tables.baseline_table(load_analysis(data=str(tmp_path / "cohort.csv")).results)
+    donor = frame[frame["Characteristic"] == "Donor of the second HSCT"]
+    assert _row(donor, "Level", "Unknown")["N = 16"] == "1" and "No second HSCT" not in set(donor["Level"])

@@ -16,6 +16,7 @@ import pandas as pd
 from great_tables import GT
 
 from cartreport import formatting as fmt
+from cartreport.analysis.baseline import APPLIES_WHEN
 from cartreport.analysis.endpoints import DEFINITIONS
 from cartreport.analysis.results import PUBLISHED_LANDMARKS
 from cartreport.report.captions import table_title, the_origin
@@ -58,6 +59,13 @@ def _landmark_header(months: float) -> str:
     return f"{fmt.number(months)} months"
 
 
+def _not_applicable_notes(rows: list[dict]) -> list[str]:
+    """``"Donor of the second HSCT: percentages over the patients with a second HSCT."``, once per characteristic
+    that some patients cannot have (:data:`~cartreport.analysis.baseline.APPLIES_WHEN`)."""
+    labels = dict.fromkeys((r["variable"], r["label"]) for r in rows if r.get("not_applicable"))
+    return [f"{label}: percentages over {APPLIES_WHEN[variable][2]}." for variable, label in labels]
+
+
 def baseline_table(results: dict) -> pd.DataFrame:
     """Table 1: one group per characteristic, n (%) per level or median (range); header ``N = <n>``."""
     n_col = f"N = {results['n_patients']}"
@@ -70,6 +78,9 @@ def baseline_table(results: dict) -> pd.DataFrame:
             level, value = r["level"], fmt.n_percent(r["n"], r["percent"])
         rows.append({"Characteristic": r["label"], "Level": level, n_col: value})
         last_of_variable = i + 1 == len(source) or source[i + 1]["variable"] != r["variable"]
+        if last_of_variable and r.get("not_applicable"):  # no second HSCT: no donor, not an unknown one
+            level = APPLIES_WHEN[r["variable"]][1]
+            rows.append({"Characteristic": r["label"], "Level": level, n_col: fmt.count(r["not_applicable"])})
         if last_of_variable and r["missing"]:
             rows.append({"Characteristic": r["label"], "Level": "Unknown", n_col: fmt.count(r["missing"])})
     return _frame(
@@ -78,7 +89,8 @@ def baseline_table(results: dict) -> pd.DataFrame:
         group="Characteristic",
         labels={"Level": "Characteristic"},  # the grouped rows carry the characteristic; levels sit under it
         footnote="n (%) with percentages over patients with a known value (unknown counted separately); "
-        "continuous variables as median (range).",
+        "continuous variables as median (range)."
+        + "".join(f" {note}" for note in _not_applicable_notes(source)),
     )
 
 
