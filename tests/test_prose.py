@@ -6,6 +6,7 @@ import copy
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -764,3 +765,23 @@ def test_published_differences_are_explained_by_a_time_origin_other_than_the_pub
     )
     assert "whereas the published survival is timed from the second allogeneic HSCT" in text
     assert "times survival" not in prose.published_intro(shipped_results())
+
+
+def test_a_characteristic_not_over_every_patient_names_its_denominator():
+    """At the cut-off of 30 Jun 2022 the design paragraph of an 11-patient report said "Donor of the second HSCT
+    was haploidentical in 8 patients (80.0%)": 8 of 11 is 72.7%; 80.0% is over the 10 patients with a second HSCT,
+    and the sentence must say so, as "Sex was male in 8 patients (72.7%)" is over all 11."""
+    cutoff = pd.Timestamp("2022-06-30")
+    raw = pd.read_csv(
+        DATA / "ash2023_cd7_cart_cohort.csv", parse_dates=["cart_infusion_date", "second_hsct_date"]
+    )
+    infused = raw[raw["cart_infusion_date"] <= cutoff]
+    transplanted = infused[infused["second_hsct_date"] <= cutoff]
+    haplo = int((transplanted["donor_type"] == "haploidentical").sum())
+    male = int((infused["sex"] == "male").sum())
+    text = prose.design_paragraph(shipped_results(data_cutoff="2022-06-30"))
+    assert (
+        f"Donor of the second HSCT was haploidentical in {haplo} of the {len(transplanted)} patients with a second "
+        f"HSCT ({fmt.percent(haplo / len(transplanted))})"
+    ) in text, text
+    assert f"Sex was male in {male} patients ({fmt.percent(male / len(infused))})" in text, text

@@ -52,7 +52,7 @@ _CATEGORICAL = (
 #: a characteristic that only some patients can have → (the column saying who has it, what Table 1 calls the rest,
 #: whom its percentages are over): a patient without a second HSCT has no donor of it, which is not an unknown donor
 APPLIES_WHEN: dict[str, tuple[str, str, str]] = {
-    "donor_type": ("second_hsct_date", "No second HSCT", "the patients with a second HSCT")
+    "donor_type": ("second_hsct_date", "No second HSCT", "patients with a second HSCT")
 }
 
 #: what Table 1 calls each categorical contract column (the report's words name a subgroup column so too)

@@ -13,7 +13,7 @@ only through :func:`~cartreport.escape.md` / :meth:`Markdown.join`, which escape
 from __future__ import annotations
 
 from cartreport import formatting as fmt
-from cartreport.analysis.baseline import OUTSIDE_SUBGROUP
+from cartreport.analysis.baseline import APPLIES_WHEN, OUTSIDE_SUBGROUP
 from cartreport.analysis.endpoints import ORIGINS
 from cartreport.analysis.results import PUBLISHED_ORIGIN
 from cartreport.contract.schema import DATA_ORIGINS
@@ -435,6 +435,22 @@ def _typical(
     return f"The median {what} was {value} (range, {fmt.number(low)}–{fmt.number(high)})"
 
 
+def _among_known(top: dict, total: int) -> str:
+    """Whom a Table 1 percentage is over, after "in": ``"8 patients"`` when over every patient, else with its
+    denominator, ``"8 of the 10 patients with a second HSCT"`` or ``"5 of the 14 patients with a known value"``
+    (8 of 11 patients is not 80.0%)."""
+    applies = APPLIES_WHEN.get(top["variable"])
+    known = total - top["missing"] - top.get("not_applicable", 0)
+    if known == total:
+        return fmt.counted(top["n"], "patient")
+    whom = applies[2] if top.get("not_applicable") else "patients"
+    if top["missing"]:
+        whom += " and a known value" if top.get("not_applicable") else " with a known value"
+    if known == 1:
+        return fmt.the_one(whom.replace("patients", "patient", 1))
+    return f"{fmt.count(top['n'])} of the {fmt.count(known)} {whom}"
+
+
 def _baseline_highlights(rows: list[dict], total: int) -> list[str]:
     """One sentence per Table 1 variable except the diagnosis (the summary states it): the median of a
     continuous one, the most frequent level (or "present") of a categorical one."""
@@ -462,9 +478,7 @@ def _baseline_highlights(rows: list[dict], total: int) -> list[str]:
             continue
         top = yes[0] if yes else max(named, key=lambda r: r["n"])
         what = "present" if yes else top["level"]
-        sentences.append(
-            f"{name} was {what} in {fmt.counted(top['n'], 'patient')} ({fmt.percent(top['percent'])})"
-        )
+        sentences.append(f"{name} was {what} in {_among_known(top, total)} ({fmt.percent(top['percent'])})")
     return sentences
 
 

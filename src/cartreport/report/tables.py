@@ -63,7 +63,7 @@ def _not_applicable_notes(rows: list[dict]) -> list[str]:
     """``"Donor of the second HSCT: percentages over the patients with a second HSCT."``, once per characteristic
     that some patients cannot have (:data:`~cartreport.analysis.baseline.APPLIES_WHEN`)."""
     labels = dict.fromkeys((r["variable"], r["label"]) for r in rows if r.get("not_applicable"))
-    return [f"{label}: percentages over {APPLIES_WHEN[variable][2]}." for variable, label in labels]
+    return [f"{label}: percentages over the {APPLIES_WHEN[variable][2]}." for variable, label in labels]
 
 
 def baseline_table(results: dict) -> pd.DataFrame:
