@@ -233,3 +233,15 @@ def test_legends_name_the_time_origin_as_the_prose_does(origin, named):
         for text in (caption.legend, caption.alt):
             assert re.search(rf"(from|since) {re.escape(named)}", text) is None, text
             assert f"the {named}" in text, text
+
+
+def test_the_flows_last_box_is_the_survival_population():
+    """ "Analysed n = 10" under a summary saying "The analysis includes 11 patients" (cut-off 30 Jun 2022): the
+    responses are analysed in all 11 infused patients; the last box is the patients analysed for survival."""
+    results = load_analysis(data_cutoff="2022-06-30").results
+    assert dict(captions.FLOW_STEPS)["analysed"] == "Analysed for survival"
+    alt = captions.figure("patient_flow", results).alt
+    assert f"Analysed for survival: {results['flow']['analysed']}." in alt, alt
+    infusion = load_analysis(time_origin="cart_infusion").results
+    alt = captions.figure("patient_flow", infusion).alt  # as the box of the diagram names it
+    assert "Analysed for survival from the CAR-T infusion (transplanted or not): 16." in alt, alt

@@ -538,7 +538,7 @@ def test_nobody_evaluable_or_transplanted_is_said_in_words(results):
     changed["flow"].update(bm_evaluable=0, bm_mrd_negative_cr=0, transplanted=0)
     text = str(prose.design_paragraph(changed))
     assert "No patient was evaluable for bone-marrow response." in text, text
-    assert "No patient had a second allogeneic HSCT, and 16 were analysed (Figure" in text, text
+    assert "No patient had a second allogeneic HSCT, and 16 were analysed for survival (Figure" in text, text
     assert "0 of 0" not in text and "0 patients" not in text
 
 
@@ -785,3 +785,26 @@ def test_a_characteristic_not_over_every_patient_names_its_denominator():
         f"HSCT ({fmt.percent(haplo / len(transplanted))})"
     ) in text, text
     assert f"Sex was male in {male} patients ({fmt.percent(male / len(infused))})" in text, text
+
+
+def test_the_survival_population_is_named_where_it_is_smaller_than_the_reports():
+    """At the cut-off of 30 Jun 2022 the summary said "The analysis includes 11 patients" and then gave 1-year
+    survival over the 10 patients with a second HSCT by the cut-off, while the design paragraph and the flow
+    diagram said "10 were analysed" / "Analysed n = 10". The 10 are the patients analysed for survival, and the
+    summary's survival sentence says over how many patients it is."""
+    cutoff = pd.Timestamp("2022-06-30")
+    raw = pd.read_csv(
+        DATA / "ash2023_cd7_cart_cohort.csv", parse_dates=["cart_infusion_date", "second_hsct_date"]
+    )
+    infused = raw[raw["cart_infusion_date"] <= cutoff]
+    transplanted = int((infused["second_hsct_date"] <= cutoff).sum())
+    results = shipped_results(data_cutoff="2022-06-30")
+    summary = str(prose.summary_paragraph(results))
+    assert f"The analysis includes {len(infused)} patients" in summary, summary
+    assert (
+        f"from the second allogeneic HSCT ({transplanted} patients analysed), 1-year overall survival"
+        in summary
+    )
+    design = str(prose.design_paragraph(results))
+    assert f"and {transplanted} were analysed for survival (Figure" in design, design
+    assert "patients analysed)" not in str(prose.summary_paragraph(shipped_results()))

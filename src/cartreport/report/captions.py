@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from cartreport import formatting as fmt
 from cartreport.report import numbering
 
-__all__ = ["FLOW_STEPS", "Caption", "figure", "p_value_note", "table_title", "the_origin"]
+__all__ = ["FLOW_STEPS", "Caption", "flow_steps", "figure", "p_value_note", "table_title", "the_origin"]
 
 #: main boxes of the patient flow, in order: (key in ``flow``, title)
 FLOW_STEPS: tuple[tuple[str, str], ...] = (
@@ -29,8 +29,17 @@ FLOW_STEPS: tuple[tuple[str, str], ...] = (
     ("bm_evaluable", "Evaluable for bone-marrow response"),
     ("bm_cr", "Bone-marrow complete remission"),
     ("transplanted", "Second allogeneic HSCT"),
-    ("analysed", "Analysed"),
+    ("analysed", "Analysed for survival"),
 )
+
+
+def flow_steps(flow: dict) -> tuple[tuple[str, str], ...]:
+    """:data:`FLOW_STEPS` as the diagram and its alternative text name them for this flow: timed from the CAR-T
+    infusion, the last box says that patients are analysed whether transplanted or not."""
+    if flow.get("time_origin") != "cart_infusion":
+        return FLOW_STEPS
+    analysed = "Analysed for survival from the CAR-T infusion (transplanted or not)"
+    return tuple((k, analysed if k == "analysed" else t) for k, t in FLOW_STEPS)
 
 
 SURVIVAL = ("os", "lfs")
@@ -140,7 +149,7 @@ def _treatment_sequence(results: dict) -> Caption:
 def _patient_flow(results: dict) -> Caption:
     flow = results["flow"]
     steps = "; ".join(
-        f"{title}: {fmt.count(flow[key])}" for key, title in FLOW_STEPS if flow.get(key) is not None
+        f"{title}: {fmt.count(flow[key])}" for key, title in flow_steps(flow) if flow.get(key) is not None
     )
     return Caption(
         "Patient flow",

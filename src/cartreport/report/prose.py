@@ -308,6 +308,8 @@ def summary_paragraph(results: dict) -> Markdown:
     follow, value = _follow_up(results, os_["n"])
     os_lm, lfs_lm = _headline(os_["landmarks"]), _headline(lfs["landmarks"])
     origin = f" from the {_origin(results)}"
+    if os_["n"] < results["n_patients"]:  # survival is over fewer patients than "The analysis includes …"
+        origin += f" ({fmt.counted(os_['n'], 'patient')} analysed)"
     if os_lm is not None and lfs_lm is not None and os_lm["months"] == lfs_lm["months"]:
         survival = (
             f"{_when(os_lm['months'])} {_lower_first(os_['label'])} was "
@@ -384,7 +386,7 @@ def design_paragraph(results: dict) -> Markdown:
     )
     parts.append(
         f"{transplanted}, and {fmt.count(flow['analysed'])} {'was' if flow['analysed'] == 1 else 'were'} analysed "
-        f"({numbering.figure('patient_flow')})."
+        f"for survival ({numbering.figure('patient_flow')})."
     )
     if flow["excluded"]:
         reasons = fmt.listed(f"{e['reason']} ({fmt.count(e['n'])})" for e in flow["excluded"])
