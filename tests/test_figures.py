@@ -890,3 +890,22 @@ def test_the_subgroup_legend_is_titled_as_table_1_names_the_column(column, title
         legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
         assert [legend.get_title().get_text() for legend in legends] == [title]
         plt.close(fig)
+
+
+def test_a_group_without_events_reads_no_events_as_the_prose_and_legend_say():
+    """Non-relapse mortality by diagnosis: the plot's key read "T-LBL (0 events)" where the paragraph says "(no
+    events)" and the figure's legend "no deaths"."""
+    fig = figures.plot_km(
+        {"T-ALL": os_curves()["All patients"], "T-LBL": kaplan_meier([30, 200], [0, 0])},
+        xlabel="Months",
+        ylabel="OS (%)",
+    )
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "T-LBL (n = 2; no events)" in texts, texts
+    fig = figures.plot_cif({"Relapse": RELAPSE, "Non-relapse mortality": NRM}, xlabel="Months")
+    assert all(" 0 events" not in t.get_text() for t in _legend_texts(fig))
+
+
+def _legend_texts(fig):
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+    return [t for legend in legends for t in legend.get_texts()]
