@@ -245,3 +245,27 @@ def test_the_flows_last_box_is_the_survival_population():
     infusion = load_analysis(time_origin="cart_infusion").results
     alt = captions.figure("patient_flow", infusion).alt  # as the box of the diagram names it
     assert "Analysed for survival from the CAR-T infusion (transplanted or not): 16." in alt, alt
+
+
+@pytest.mark.parametrize(
+    ("name", "days"),
+    [  # the landmark days of the README's section on safety and transplant outcomes
+        ("cif_engraftment", ("28", "100")),
+        ("cif_acute_gvhd", ("100", "180")),
+        ("cif_chronic_gvhd", ("365", "730")),
+        ("km_grfs_os_lfs", ("365", "730")),
+    ],
+)
+def test_transplant_legends_explain_the_dotted_landmark_lines(name, days):
+    """The transplant figures draw dotted vertical lines at their landmark days, and their legends did not say
+    what the lines are (the survival legends do: "Dotted vertical lines: the landmarks at 6, 12 and 24 months")."""
+    from cartreport.report.figures.transplant import transplant_figure
+
+    analysis = load_analysis(data=str(Path(__file__).parent / "data" / "transplant_ties.csv"))
+    legend = captions.figure(name, analysis.results).legend
+    assert f"Dotted vertical lines: the landmarks at days {days[0]} and {days[1]}." in legend, legend
+    groups = {"cif_engraftment": "engraftment", "cif_acute_gvhd": "agvhd", "cif_chronic_gvhd": "cgvhd"}
+    fig = transplant_figure(analysis, groups.get(name, "grfs"))
+    dotted = [line for ax in fig.axes for line in ax.get_lines() if line.get_linestyle() == ":"]
+    assert len(dotted) == 2  # what the legend explains is drawn
+    matplotlib.pyplot.close(fig)

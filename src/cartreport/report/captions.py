@@ -312,9 +312,16 @@ def _transplant_curves(name: str, keys: tuple[str, ...], title: str) -> Callable
             for lm in b["landmarks"][-1:]
             if lm["estimate"] is not None
         )
+        days = [fmt.count(lm["days"]) for lm in blocks[0]["landmarks"]]  # the lines the figure draws
+        lines = (
+            f" Dotted vertical lines: the landmark{'s' * (len(days) != 1)} at day{'s' * (len(days) != 1)} "
+            f"{fmt.listed(days)}."
+            if days
+            else ""
+        )
         return Caption(
             title,
-            f"{method} Numbers under the plot: patients at risk at each tick of the time axis.",
+            f"{method}{lines} Numbers under the plot: patients at risk at each tick of the time axis.",
             f"{title} curves since the second allogeneic HSCT" + (f"; {at}." if at else "."),
         )
 
