@@ -177,7 +177,7 @@ def test_design_paragraph_states_flow_and_intervals(results):
     )
     with_exclusion = copy.deepcopy(results)
     with_exclusion["flow"]["excluded"] = [{"reason": "no second HSCT", "n": 2}]
-    assert "Patients not analysed: no second HSCT (2)." in prose.design_paragraph(with_exclusion)
+    assert "Patients not analysed for survival: no second HSCT (2)." in prose.design_paragraph(with_exclusion)
 
 
 def test_methods_markdown(results):
@@ -807,4 +807,7 @@ def test_the_survival_population_is_named_where_it_is_smaller_than_the_reports()
     )
     design = str(prose.design_paragraph(results))
     assert f"and {transplanted} were analysed for survival (Figure" in design, design
+    # the patient without a second HSCT is in every count but survival's: "not analysed" said too much
+    assert "Patients not analysed for survival: " in design, design
+    assert f"no second HSCT ({len(infused) - transplanted})." in design, design
     assert "patients analysed)" not in str(prose.summary_paragraph(shipped_results()))

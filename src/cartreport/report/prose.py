@@ -390,7 +390,7 @@ def design_paragraph(results: dict) -> Markdown:
     )
     if flow["excluded"]:
         reasons = fmt.listed(f"{e['reason']} ({fmt.count(e['n'])})" for e in flow["excluded"])
-        parts.append(f"Patients not analysed: {reasons}.")
+        parts.append(f"Patients not analysed for survival: {reasons}.")
     highlights = _baseline_highlights(results["baseline"]["rows"], results["n_patients"])
     if highlights:
         highlights[-1] = f"{highlights[-1]} ({numbering.table('baseline_characteristics')})"
