@@ -199,7 +199,7 @@ def test_counts_of_zero_in_legends_read_as_in_the_prose():
     for key in ("os", "lfs", "relapse", "nrm"):
         results["endpoints"][key]["events"] = 0
     km = captions.figure("km_os_lfs", results).legend
-    assert "for 16 patients from second allogeneic HSCT (no deaths; no events of relapse or death)." in km
+    assert "for 16 patients from the second allogeneic HSCT (no deaths; no events of relapse or death)." in km
     cif = captions.figure("cif_relapse_nrm", results).legend
     assert "with relapse (no relapses) and death without relapse (no deaths) as competing risks" in cif
     ties = load_analysis(data=str(Path(__file__).parent / "data" / "transplant_ties.csv")).results
@@ -218,3 +218,54 @@ def test_a_tick_step_of_one_month_is_every_month():
     block["risk_table"] = [{**row, "months": i} for i, row in enumerate(block["risk_table"])]
     legend = captions.figure("km_os_lfs", results).legend
     assert "at each tick of the time axis, every month." in legend, legend
+
+
+@pytest.mark.parametrize(
+    ("origin", "named"), [("second_hsct", "second allogeneic HSCT"), ("cart_infusion", "CD7 CAR-T infusion")]
+)
+def test_legends_name_the_time_origin_as_the_prose_does(origin, named):
+    """The summary says "from the second allogeneic HSCT" and the transplant legends "from the second allogeneic
+    HSCT", but the survival legends read "for 16 patients from second allogeneic HSCT" and "since CD7 CAR-T
+    infusion"."""
+    results = load_analysis(time_origin=origin).results
+    for name in ("km_os_lfs", "cif_relapse_nrm", "state_stack"):
+        caption = captions.figure(name, results)
+        for text in (caption.legend, caption.alt):
+            assert re.search(rf"(from|since) {re.escape(named)}", text) is None, text
+            assert f"the {named}" in text, text
+
+
+def test_the_flows_last_box_is_the_survival_population():
+    """ "Analysed n = 10" under a summary saying "The analysis includes 11 patients" (cut-off 30 Jun 2022): the
+    responses are analysed in all 11 infused patients; the last box is the patients analysed for survival."""
+    results = load_analysis(data_cutoff="2022-06-30").results
+    assert dict(captions.FLOW_STEPS)["analysed"] == "Analysed for survival"
+    alt = captions.figure("patient_flow", results).alt
+    assert f"Analysed for survival: {results['flow']['analysed']}." in alt, alt
+    infusion = load_analysis(time_origin="cart_infusion").results
+    alt = captions.figure("patient_flow", infusion).alt  # as the box of the diagram names it
+    assert "Analysed for survival from the CAR-T infusion (transplanted or not): 16." in alt, alt
+
+
+@pytest.mark.parametrize(
+    ("name", "days"),
+    [  # the landmark days of the README's section on safety and transplant outcomes
+        ("cif_engraftment", ("28", "100")),
+        ("cif_acute_gvhd", ("100", "180")),
+        ("cif_chronic_gvhd", ("365", "730")),
+        ("km_grfs_os_lfs", ("365", "730")),
+    ],
+)
+def test_transplant_legends_explain_the_dotted_landmark_lines(name, days):
+    """The transplant figures draw dotted vertical lines at their landmark days, and their legends did not say
+    what the lines are (the survival legends do: "Dotted vertical lines: the landmarks at 6, 12 and 24 months")."""
+    from cartreport.report.figures.transplant import transplant_figure
+
+    analysis = load_analysis(data=str(Path(__file__).parent / "data" / "transplant_ties.csv"))
+    legend = captions.figure(name, analysis.results).legend
+    assert f"Dotted vertical lines: the landmarks at days {days[0]} and {days[1]}." in legend, legend
+    groups = {"cif_engraftment": "engraftment", "cif_acute_gvhd": "agvhd", "cif_chronic_gvhd": "cgvhd"}
+    fig = transplant_figure(analysis, groups.get(name, "grfs"))
+    dotted = [line for ax in fig.axes for line in ax.get_lines() if line.get_linestyle() == ":"]
+    assert len(dotted) == 2  # what the legend explains is drawn
+    matplotlib.pyplot.close(fig)

@@ -906,3 +906,22 @@ def test_values_that_clip_alike_are_told_apart():
     assert data_labels(["T-ALL", "T-LBL"]) == ["T-ALL", "T-LBL"]
     # values that differ only in runs of white space, drawn alike on one line, are told apart too
     assert len(set(data_labels(["T  ALL", "T ALL"]))) == 2
+
+
+def test_a_group_without_events_reads_no_events_as_the_prose_and_legend_say():
+    """Non-relapse mortality by diagnosis: the plot's key read "T-LBL (0 events)" where the paragraph says "(no
+    events)" and the figure's legend "no deaths"."""
+    fig = figures.plot_km(
+        {"T-ALL": os_curves()["All patients"], "T-LBL": kaplan_meier([30, 200], [0, 0])},
+        xlabel="Months",
+        ylabel="OS (%)",
+    )
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "T-LBL (n = 2; no events)" in texts, texts
+    fig = figures.plot_cif({"Relapse": RELAPSE, "Non-relapse mortality": NRM}, xlabel="Months")
+    assert all(" 0 events" not in t.get_text() for t in _legend_texts(fig))
+
+
+def _legend_texts(fig):
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+    return [t for legend in legends for t in legend.get_texts()]

@@ -6,6 +6,7 @@ import copy
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -176,7 +177,7 @@ def test_design_paragraph_states_flow_and_intervals(results):
     )
     with_exclusion = copy.deepcopy(results)
     with_exclusion["flow"]["excluded"] = [{"reason": "no second HSCT", "n": 2}]
-    assert "Patients not analysed: no second HSCT (2)." in prose.design_paragraph(with_exclusion)
+    assert "Patients not analysed for survival: no second HSCT (2)." in prose.design_paragraph(with_exclusion)
 
 
 def test_methods_markdown(results):
@@ -537,7 +538,7 @@ def test_nobody_evaluable_or_transplanted_is_said_in_words(results):
     changed["flow"].update(bm_evaluable=0, bm_mrd_negative_cr=0, transplanted=0)
     text = str(prose.design_paragraph(changed))
     assert "No patient was evaluable for bone-marrow response." in text, text
-    assert "No patient had a second allogeneic HSCT, and 16 were analysed (Figure" in text, text
+    assert "No patient had a second allogeneic HSCT, and 16 were analysed for survival (Figure" in text, text
     assert "0 of 0" not in text and "0 patients" not in text
 
 
@@ -752,3 +753,61 @@ def test_patients_outside_a_subgroup_are_not_said_to_be_untreated():
     ]
     for parameters, sentence in cases:
         assert sentence in str(prose.design_paragraph(load_analysis(**parameters).results)), parameters
+
+
+def test_published_differences_are_explained_by_a_time_origin_other_than_the_published_one():
+    """From the CAR-T infusion the table said the 12-month OS and LFS did not match the published figures, and
+    the sentence above it explained nothing: the published survival is timed from the second HSCT (the
+    reconstruction reproduces it from there), so a report timed from the infusion says so."""
+    text = prose.published_intro(shipped_results(time_origin="cart_infusion"))
+    assert (
+        "This report times survival from the CD7 CAR-T infusion" in text and "explains any difference" in text
+    )
+    assert "whereas the published survival is timed from the second allogeneic HSCT" in text
+    assert "times survival" not in prose.published_intro(shipped_results())
+
+
+def test_a_characteristic_not_over_every_patient_names_its_denominator():
+    """At the cut-off of 30 Jun 2022 the design paragraph of an 11-patient report said "Donor of the second HSCT
+    was haploidentical in 8 patients (80.0%)": 8 of 11 is 72.7%; 80.0% is over the 10 patients with a second HSCT,
+    and the sentence must say so, as "Sex was male in 8 patients (72.7%)" is over all 11."""
+    cutoff = pd.Timestamp("2022-06-30")
+    raw = pd.read_csv(
+        DATA / "ash2023_cd7_cart_cohort.csv", parse_dates=["cart_infusion_date", "second_hsct_date"]
+    )
+    infused = raw[raw["cart_infusion_date"] <= cutoff]
+    transplanted = infused[infused["second_hsct_date"] <= cutoff]
+    haplo = int((transplanted["donor_type"] == "haploidentical").sum())
+    male = int((infused["sex"] == "male").sum())
+    text = prose.design_paragraph(shipped_results(data_cutoff="2022-06-30"))
+    assert (
+        f"Donor of the second HSCT was haploidentical in {haplo} of the {len(transplanted)} patients with a second "
+        f"HSCT ({fmt.percent(haplo / len(transplanted))})"
+    ) in text, text
+    assert f"Sex was male in {male} patients ({fmt.percent(male / len(infused))})" in text, text
+
+
+def test_the_survival_population_is_named_where_it_is_smaller_than_the_reports():
+    """At the cut-off of 30 Jun 2022 the summary said "The analysis includes 11 patients" and then gave 1-year
+    survival over the 10 patients with a second HSCT by the cut-off, while the design paragraph and the flow
+    diagram said "10 were analysed" / "Analysed n = 10". The 10 are the patients analysed for survival, and the
+    summary's survival sentence says over how many patients it is."""
+    cutoff = pd.Timestamp("2022-06-30")
+    raw = pd.read_csv(
+        DATA / "ash2023_cd7_cart_cohort.csv", parse_dates=["cart_infusion_date", "second_hsct_date"]
+    )
+    infused = raw[raw["cart_infusion_date"] <= cutoff]
+    transplanted = int((infused["second_hsct_date"] <= cutoff).sum())
+    results = shipped_results(data_cutoff="2022-06-30")
+    summary = str(prose.summary_paragraph(results))
+    assert f"The analysis includes {len(infused)} patients" in summary, summary
+    assert (
+        f"from the second allogeneic HSCT ({transplanted} patients analysed), 1-year overall survival"
+        in summary
+    )
+    design = str(prose.design_paragraph(results))
+    assert f"and {transplanted} were analysed for survival (Figure" in design, design
+    # the patient without a second HSCT is in every count but survival's: "not analysed" said too much
+    assert "Patients not analysed for survival: " in design, design
+    assert f"no second HSCT ({len(infused) - transplanted})." in design, design
+    assert "patients analysed)" not in str(prose.summary_paragraph(shipped_results()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import json
 import re
 from html import escape as html_escape
 from pathlib import Path
@@ -118,13 +119,13 @@ def test_published_vs_reproduced_all_match(results):
 
 def test_published_vs_reproduced_detects_a_mismatch(results):
     changed = copy.deepcopy(results)
-    next(lm for lm in changed["endpoints"]["lfs"]["landmarks"] if lm["months"] == 12)["estimate"] = 0.5134
+    changed["reproduced"]["lfs_12_months"] = 0.5134
     changed["flow"]["transplanted"] = 15
     frame = tables.published_vs_reproduced(changed)
     assert _row(frame, "Figure", "Leukemia-free survival at 12 months")["Match"] == "no"
     assert _row(frame, "Figure", "Proceeded to a second HSCT")["Match"] == "no"
     # equal at the published precision of 0.1 percentage point: 51.35 rounds half-up to 51.4
-    next(lm for lm in changed["endpoints"]["lfs"]["landmarks"] if lm["months"] == 12)["estimate"] = 0.5135
+    changed["reproduced"]["lfs_12_months"] = 0.5135
     frame = tables.published_vs_reproduced(changed)
     assert _row(frame, "Figure", "Leukemia-free survival at 12 months")["Match"] == "yes"
 
@@ -252,3 +253,62 @@ def test_hostile_text_in_table_cells_is_never_markup_or_a_formula(results, value
         write_csv(frame, path)
         cells = [c for row in csv.reader(path.open(encoding="utf-8", newline="")) for c in row]
         assert not [c for c in cells if c.startswith(FORMULA_STARTS) and not re.fullmatch(r"[-+][0-9.,]+", c)]
+
+
+def test_subgroup_table_title_names_the_column_as_the_section_heading_does(results):
+    """The table under "Outcomes by diagnosis" was titled "Outcomes by subgroup" (the notebook showed it with the
+    title of a report without subgroups); a contract column is named as Table 1 names it, in lower case."""
+    assert tables.subgroup_table(results).attrs["title"] == "Outcomes by diagnosis"
+    donor = shipped_results(subgroup_by="donor_type")
+    assert tables.subgroup_table(donor).attrs["title"] == "Outcomes by donor of the second HSCT"
+
+
+def test_published_survival_is_reproduced_whatever_landmarks_the_report_asks_for():
+    """With landmarks 3, 9 and 18 months the table said the 12-month OS and LFS were "not estimable" and did not
+    match, though 10 of 16 patients were followed beyond 12 months: the published figures are compared at their
+    own time, not at the report's landmarks."""
+    figures = json.loads((DATA / "published_figures.json").read_text(encoding="utf-8"))["figures"]
+    frame = tables.published_vs_reproduced(shipped_results(landmarks_months=[3, 9, 18]))
+    for label, key in (
+        ("Overall survival at 12 months", "os_12_months"),
+        ("Leukemia-free survival at 12 months", "lfs_12_months"),
+    ):
+        row = _row(frame, "Figure", label)
+        assert row["Reproduced"] == fmt.percent(figures[key]["value"]) and row["Match"] == "yes"
+
+
+def test_risk_table_note_says_which_times_the_columns_are():
+    """The note read "Patients at risk at each month since second allogeneic HSCT" under columns 6 months apart
+    (0, 6, 12, …): the counts are at the months the columns show, as under the figures."""
+    note = tables.risk_table(shipped_results()).attrs["footnote"]
+    assert "each month" not in note
+    assert note == "Patients at risk at the months shown, since the second allogeneic HSCT."
+
+
+def test_donor_of_patients_without_a_second_hsct_is_not_called_unknown(tmp_path):
+    """At the data cut-off of 30 Jun 2022 one patient infused before it had the second HSCT after it, and Table 1
+    gave "Donor of the second HSCT: Unknown 1" while the flow said "No second HSCT n = 1": the donor is not
+    unknown, there was no transplant to have one. A donor left blank for a transplanted patient stays unknown."""
+    cutoff = pd.Timestamp("2022-06-30")
+    raw = pd.read_csv(
+        DATA / "ash2023_cd7_cart_cohort.csv", parse_dates=["cart_infusion_date", "second_hsct_date"]
+    )
+    infused = raw[raw["cart_infusion_date"] <= cutoff]
+    not_transplanted = int((~(infused["second_hsct_date"] <= cutoff)).sum())
+    assert not_transplanted > 0
+    frame = tables.baseline_table(shipped_results(data_cutoff="2022-06-30"))
+    donor = frame[frame["Characteristic"] == "Donor of the second HSCT"]
+    n_col = f"N = {len(infused)}"
+    assert "Unknown" not in set(donor["Level"])
+    assert _row(donor, "Level", "No second HSCT")[n_col] == str(not_transplanted)
+    assert (
+        "Donor of the second HSCT: percentages over the patients with a second HSCT."
+        in frame.attrs["footnote"]
+    )
+
+    edited = raw.copy()
+    edited.loc[0, "donor_type"] = None  # transplanted, donor not recorded
+    edited.to_csv(tmp_path / "cohort.csv", index=False, date_format="%Y-%m-%d")
+    frame = tables.baseline_table(load_analysis(data=str(tmp_path / "cohort.csv")).results)
+    donor = frame[frame["Characteristic"] == "Donor of the second HSCT"]
+    assert _row(donor, "Level", "Unknown")["N = 16"] == "1" and "No second HSCT" not in set(donor["Level"])

@@ -13,6 +13,7 @@ from cartreport.analysis.endpoints import EndpointData
 from cartreport.contract.schema import BM_COMPLETE_RESPONSES
 
 __all__ = [
+    "APPLIES_WHEN",
     "INTERVALS",
     "MAX_LEVELS",
     "baseline_rows",
@@ -48,6 +49,12 @@ _CATEGORICAL = (
 )
 
 
+#: a characteristic that only some patients can have → (the column saying who has it, what Table 1 calls the rest,
+#: whom its percentages are over): a patient without a second HSCT has no donor of it, which is not an unknown donor
+APPLIES_WHEN: dict[str, tuple[str, str, str]] = {
+    "donor_type": ("second_hsct_date", "No second HSCT", "patients with a second HSCT")
+}
+
 #: what Table 1 calls each categorical contract column (the report's words name a subgroup column so too)
 CATEGORICAL_LABELS: dict[str, str] = dict(_CATEGORICAL)
 
@@ -69,6 +76,10 @@ def _count_rows(table: pd.DataFrame, column: str, label: str) -> list[dict]:
     counts = _level_counts(values)
     known = int(counts.sum())  # the cells with a value
     missing = int(len(values) - known)
+    not_applicable = 0
+    if column in APPLIES_WHEN and APPLIES_WHEN[column][0] in table.columns:
+        not_applicable = int((values.isna() & table[APPLIES_WHEN[column][0]].isna()).sum())
+        missing -= not_applicable
     levels = sorted(counts.index, key=lambda v: (-counts[v], str(v)))
     kept = levels if len(levels) <= MAX_LEVELS else levels[: MAX_LEVELS - 1]
     rows = [_count_row(column, label, str(level), int(counts[level]), known, missing) for level in kept]
@@ -81,6 +92,9 @@ def _count_rows(table: pd.DataFrame, column: str, label: str) -> list[dict]:
                 "other_values": lumped,
             }
         )
+    if not_applicable:
+        for row in rows:
+            row["not_applicable"] = not_applicable
     return rows
 
 

@@ -42,7 +42,15 @@ from cartreport.stats.followup import median_follow_up
 from cartreport.stats.km import KMResult, kaplan_meier
 from cartreport.stats.proportions import clopper_pearson
 
-__all__ = ["Analysis", "analyse", "apply_subgroup", "small_groups", "write_results"]
+__all__ = [
+    "PUBLISHED_LANDMARKS",
+    "PUBLISHED_ORIGIN",
+    "Analysis",
+    "analyse",
+    "apply_subgroup",
+    "small_groups",
+    "write_results",
+]
 
 SCHEMA_VERSION = 1
 SURVIVAL = ("os", "lfs")
@@ -51,6 +59,10 @@ COMPETING = {"relapse": 1, "nrm": 2}
 #: a group with fewer patients than this, or fewer deaths than SMALL_EVENTS, is small (:func:`small_groups`)
 SMALL_GROUP = 10
 SMALL_EVENTS = 5
+#: published survival figures → (endpoint, months): reproduced at their own time, whatever landmarks are asked for
+PUBLISHED_LANDMARKS: dict[str, tuple[str, float]] = {"os_12_months": ("os", 12), "lfs_12_months": ("lfs", 12)}
+#: the time origin of the published survival figures (the reconstruction reproduces them from there)
+PUBLISHED_ORIGIN = "second_hsct"
 #: most groups ``subgroup_by`` may make: a figure by subgroup gives each its own colour of the report's palette
 #: (``report.figures.style.PALETTE``, Okabe–Ito)
 MAX_SUBGROUPS = 8
@@ -126,6 +138,18 @@ def _landmarks(fit: KMResult | CIFResult, landmarks_months: list[float]) -> list
             {"months": m, "estimate": e.estimate, "ci_low": e.ci_low, "ci_high": e.ci_high, "at_risk": n}
         )
     return rows
+
+
+def _reproduced(published: dict | None, survival: dict[str, KMResult]) -> dict | None:
+    """The estimates the published survival figures are compared with, each at its own time
+    (:data:`PUBLISHED_LANDMARKS`), as a landmark's is; ``None`` without published figures."""
+    if not published:
+        return None
+    return {
+        name: survival[key].at(months * DAYS_PER_MONTH).estimate
+        for name, (key, months) in PUBLISHED_LANDMARKS.items()
+        if name in published
+    }
 
 
 def _block_head(key: str, fit: KMResult | CIFResult, params: dict) -> dict:
@@ -334,6 +358,7 @@ def analyse(
         "is_reconstruction": is_reconstruction,
         "data_origin": origin_counts(selected),
         "published": published,
+        "reproduced": _reproduced(published, survival),
         "data_notes": list(data_notes),
         "parameters": {k: v for k, v in params.items() if k != "output_dir"},
         "time_origin_label": ORIGINS[params["time_origin"]],

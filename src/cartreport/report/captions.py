@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from cartreport import formatting as fmt
 from cartreport.report import numbering
 
-__all__ = ["FLOW_STEPS", "Caption", "figure", "p_value_note", "table_title"]
+__all__ = ["FLOW_STEPS", "Caption", "flow_steps", "figure", "p_value_note", "table_title", "the_origin"]
 
 #: main boxes of the patient flow, in order: (key in ``flow``, title)
 FLOW_STEPS: tuple[tuple[str, str], ...] = (
@@ -29,8 +29,17 @@ FLOW_STEPS: tuple[tuple[str, str], ...] = (
     ("bm_evaluable", "Evaluable for bone-marrow response"),
     ("bm_cr", "Bone-marrow complete remission"),
     ("transplanted", "Second allogeneic HSCT"),
-    ("analysed", "Analysed"),
+    ("analysed", "Analysed for survival"),
 )
+
+
+def flow_steps(flow: dict) -> tuple[tuple[str, str], ...]:
+    """:data:`FLOW_STEPS` as the diagram and its alternative text name them for this flow: timed from the CAR-T
+    infusion, the last box says that patients are analysed whether transplanted or not."""
+    if flow.get("time_origin") != "cart_infusion":
+        return FLOW_STEPS
+    analysed = "Analysed for survival from the CAR-T infusion (transplanted or not)"
+    return tuple((k, analysed if k == "analysed" else t) for k, t in FLOW_STEPS)
 
 
 SURVIVAL = ("os", "lfs")
@@ -50,8 +59,9 @@ def _level(results: dict) -> str:
     return fmt.level_label(results["parameters"]["ci_level"])
 
 
-def _origin(results: dict) -> str:
-    return results.get("time_origin_label") or results["parameters"]["time_origin"]
+def the_origin(results: dict) -> str:
+    """Time zero as a sentence names it, after "from" or "since": "the second allogeneic HSCT" (as the prose)."""
+    return f"the {results.get('time_origin_label') or results['parameters']['time_origin']}"
 
 
 def subgroup_title(column: str) -> str:
@@ -139,7 +149,7 @@ def _treatment_sequence(results: dict) -> Caption:
 def _patient_flow(results: dict) -> Caption:
     flow = results["flow"]
     steps = "; ".join(
-        f"{title}: {fmt.count(flow[key])}" for key, title in FLOW_STEPS if flow.get(key) is not None
+        f"{title}: {fmt.count(flow[key])}" for key, title in flow_steps(flow) if flow.get(key) is not None
     )
     return Caption(
         "Patient flow",
@@ -184,11 +194,11 @@ def _km_os_lfs(results: dict) -> Caption:
     at = [f"{b['label'].lower()} {_at_landmark(b)}" for b in (os_, lfs) if _at_landmark(b)]
     return Caption(
         "Overall and leukemia-free survival",
-        f"Kaplan–Meier estimates for {_patients(os_['n'])} from {_origin(results)} ({_events(os_['events'], 'death', 'deaths')}; "
+        f"Kaplan–Meier estimates for {_patients(os_['n'])} from {the_origin(results)} ({_events(os_['events'], 'death', 'deaths')}; "
         f"{_events(lfs['events'])} of relapse or death). Hatched areas between dashed lines: pointwise "
         f"{_level(results)} confidence intervals ({params['ci_method']}, Greenwood variance); vertical ticks: "
         f"censored observations.{_landmarks_phrase(results)} {_ticks_sentence(os_, 'patients at risk')}",
-        f"Kaplan–Meier curves of overall and leukemia-free survival over months since {_origin(results)}"
+        f"Kaplan–Meier curves of overall and leukemia-free survival over months since {the_origin(results)}"
         + (f"; {' and '.join(at)}." if at else "."),
     )
 
@@ -198,12 +208,12 @@ def _cif_relapse_nrm(results: dict) -> Caption:
     at = [f"{b['label'].lower()} {_at_landmark(b)}" for b in (relapse, nrm) if _at_landmark(b)]
     return Caption(
         "Cumulative incidence of relapse and non-relapse mortality",
-        f"Aalen–Johansen estimates for {_patients(relapse['n'])} from {_origin(results)}, with relapse "
+        f"Aalen–Johansen estimates for {_patients(relapse['n'])} from {the_origin(results)}, with relapse "
         f"({_events(relapse['events'], 'relapse', 'relapses')}) and death without relapse "
         f"({_events(nrm['events'], 'death', 'deaths')}) as competing risks. Hatched areas between dashed lines: "
         f"pointwise {_level(results)} confidence intervals (log-log, Gray's variance as R cmprsk::cuminc). "
         f"{_ticks_sentence(relapse, 'patients alive without relapse')}",
-        f"Cumulative incidence curves of relapse and non-relapse mortality over months since {_origin(results)}"
+        f"Cumulative incidence curves of relapse and non-relapse mortality over months since {the_origin(results)}"
         + (f"; {' and '.join(at)}." if at else "."),
     )
 
@@ -212,10 +222,10 @@ def _state_stack(results: dict) -> Caption:
     return Caption(
         "Patients' state over time",
         f"Share of patients alive without relapse (green), relapsed whatever happened after relapse (orange) and "
-        f"dead without relapse (grey) at each time since {_origin(results)}, stacked to 100%, from the "
+        f"dead without relapse (grey) at each time since {the_origin(results)}, stacked to 100%, from the "
         f"Aalen–Johansen estimates of {numbering.figure('cif_relapse_nrm')}.",
         f"Stacked area chart of the share of patients alive without relapse, relapsed and dead without relapse over "
-        f"months since {_origin(results)}.",
+        f"months since {the_origin(results)}.",
     )
 
 
@@ -302,9 +312,16 @@ def _transplant_curves(name: str, keys: tuple[str, ...], title: str) -> Callable
             for lm in b["landmarks"][-1:]
             if lm["estimate"] is not None
         )
+        days = [fmt.count(lm["days"]) for lm in blocks[0]["landmarks"]]  # the lines the figure draws
+        lines = (
+            f" Dotted vertical lines: the landmark{'s' * (len(days) != 1)} at day{'s' * (len(days) != 1)} "
+            f"{fmt.listed(days)}."
+            if days
+            else ""
+        )
         return Caption(
             title,
-            f"{method} Numbers under the plot: patients at risk at each tick of the time axis.",
+            f"{method}{lines} Numbers under the plot: patients at risk at each tick of the time axis.",
             f"{title} curves since the second allogeneic HSCT" + (f"; {at}." if at else "."),
         )
 
@@ -367,5 +384,5 @@ def table_title(name: str, results: dict) -> str:
     """The title of the report table saved as ``name`` (without its number)."""
     if name == "subgroups":
         sub = results.get("subgroups") or {}
-        return f"Outcomes by {sub.get('column', 'subgroup')}"
+        return f"Outcomes by {subgroup_name(sub['column']) if sub else 'subgroup'}"
     return _TABLES.get(name, name.replace("_", " ").capitalize())

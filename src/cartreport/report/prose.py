@@ -13,7 +13,9 @@ only through :func:`~cartreport.escape.md` / :meth:`Markdown.join`, which escape
 from __future__ import annotations
 
 from cartreport import formatting as fmt
-from cartreport.analysis.baseline import OUTSIDE_SUBGROUP
+from cartreport.analysis.baseline import APPLIES_WHEN, OUTSIDE_SUBGROUP
+from cartreport.analysis.endpoints import ORIGINS
+from cartreport.analysis.results import PUBLISHED_ORIGIN
 from cartreport.contract.schema import DATA_ORIGINS
 from cartreport.escape import Markdown, md
 from cartreport.report import numbering
@@ -166,11 +168,21 @@ def published_intro(results: dict) -> Markdown:
         changed.append(f"the data cut-off of {fmt.date(params['data_cutoff'])}")
     if params.get("subgroup"):
         changed.append(f"the restriction to {_subgroup_text(params)}")
-    if changed:
-        text += (
-            f" This report applies {fmt.listed(changed)}, which changes the patients or follow-up analysed; "
-            "that explains any difference from the published figures."
+    reasons = (
+        [f"This report applies {fmt.listed(changed)}, which changes the patients or follow-up analysed."]
+        if changed
+        else []
+    )
+    if (
+        params["time_origin"] != PUBLISHED_ORIGIN
+    ):  # the published 12-month OS and LFS are from the second HSCT
+        reasons.append(
+            f"This report times survival from the {_origin(results)}, whereas the published survival is timed "
+            f"from the {ORIGINS[PUBLISHED_ORIGIN]}."
         )
+    if reasons:
+        explain = "These explain" if len(reasons) > 1 else "That explains"
+        text = " ".join([text, *reasons, f"{explain} any difference from the published figures."])
     return md("## Published and reproduced figures\n\n{}", text)
 
 
@@ -297,6 +309,8 @@ def summary_paragraph(results: dict) -> Markdown:
     follow, value = _follow_up(results, os_["n"])
     os_lm, lfs_lm = _headline(os_["landmarks"]), _headline(lfs["landmarks"])
     origin = f" from the {_origin(results)}"
+    if os_["n"] < results["n_patients"]:  # survival is over fewer patients than "The analysis includes …"
+        origin += f" ({fmt.counted(os_['n'], 'patient')} analysed)"
     if os_lm is not None and lfs_lm is not None and os_lm["months"] == lfs_lm["months"]:
         survival = (
             f"{_when(os_lm['months'])} {_lower_first(os_['label'])} was "
@@ -373,11 +387,11 @@ def design_paragraph(results: dict) -> Markdown:
     )
     parts.append(
         f"{transplanted}, and {fmt.count(flow['analysed'])} {'was' if flow['analysed'] == 1 else 'were'} analysed "
-        f"({numbering.figure('patient_flow')})."
+        f"for survival ({numbering.figure('patient_flow')})."
     )
     if flow["excluded"]:
         reasons = fmt.listed(f"{e['reason']} ({fmt.count(e['n'])})" for e in flow["excluded"])
-        parts.append(f"Patients not analysed: {reasons}.")
+        parts.append(f"Patients not analysed for survival: {reasons}.")
     highlights = _baseline_highlights(results["baseline"]["rows"], results["n_patients"])
     if highlights:
         highlights[-1] = f"{highlights[-1]} ({numbering.table('baseline_characteristics')})"
@@ -424,6 +438,22 @@ def _typical(
     return f"The median {what} was {value} (range, {fmt.number(low)}–{fmt.number(high)})"
 
 
+def _among_known(top: dict, total: int) -> str:
+    """Whom a Table 1 percentage is over, after "in": ``"8 patients"`` when over every patient, else with its
+    denominator, ``"8 of the 10 patients with a second HSCT"`` or ``"5 of the 14 patients with a known value"``
+    (8 of 11 patients is not 80.0%)."""
+    applies = APPLIES_WHEN.get(top["variable"])
+    known = total - top["missing"] - top.get("not_applicable", 0)
+    if known == total:
+        return fmt.counted(top["n"], "patient")
+    whom = applies[2] if top.get("not_applicable") else "patients"
+    if top["missing"]:
+        whom += " and a known value" if top.get("not_applicable") else " with a known value"
+    if known == 1:
+        return fmt.the_one(whom.replace("patients", "patient", 1))
+    return f"{fmt.count(top['n'])} of the {fmt.count(known)} {whom}"
+
+
 def _baseline_highlights(rows: list[dict], total: int) -> list[str]:
     """One sentence per Table 1 variable except the diagnosis (the summary states it): the median of a
     continuous one, the most frequent level (or "present") of a categorical one."""
@@ -451,9 +481,7 @@ def _baseline_highlights(rows: list[dict], total: int) -> list[str]:
             continue
         top = yes[0] if yes else max(named, key=lambda r: r["n"])
         what = "present" if yes else top["level"]
-        sentences.append(
-            f"{name} was {what} in {fmt.counted(top['n'], 'patient')} ({fmt.percent(top['percent'])})"
-        )
+        sentences.append(f"{name} was {what} in {_among_known(top, total)} ({fmt.percent(top['percent'])})")
     return sentences
 
 

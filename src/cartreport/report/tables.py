@@ -16,6 +16,10 @@ import pandas as pd
 from great_tables import GT
 
 from cartreport import formatting as fmt
+from cartreport.analysis.baseline import APPLIES_WHEN
+from cartreport.analysis.endpoints import DEFINITIONS
+from cartreport.analysis.results import PUBLISHED_LANDMARKS
+from cartreport.report.captions import table_title, the_origin
 from cartreport.report.methods import small_numbers_caution
 
 __all__ = [
@@ -55,6 +59,13 @@ def _landmark_header(months: float) -> str:
     return f"{fmt.number(months)} months"
 
 
+def _not_applicable_notes(rows: list[dict]) -> list[str]:
+    """``"Donor of the second HSCT: percentages over the patients with a second HSCT."``, once per characteristic
+    that some patients cannot have (:data:`~cartreport.analysis.baseline.APPLIES_WHEN`)."""
+    labels = dict.fromkeys((r["variable"], r["label"]) for r in rows if r.get("not_applicable"))
+    return [f"{label}: percentages over the {APPLIES_WHEN[variable][2]}." for variable, label in labels]
+
+
 def baseline_table(results: dict) -> pd.DataFrame:
     """Table 1: one group per characteristic, n (%) per level or median (range); header ``N = <n>``."""
     n_col = f"N = {results['n_patients']}"
@@ -67,6 +78,9 @@ def baseline_table(results: dict) -> pd.DataFrame:
             level, value = r["level"], fmt.n_percent(r["n"], r["percent"])
         rows.append({"Characteristic": r["label"], "Level": level, n_col: value})
         last_of_variable = i + 1 == len(source) or source[i + 1]["variable"] != r["variable"]
+        if last_of_variable and r.get("not_applicable"):  # no second HSCT: no donor, not an unknown one
+            level = APPLIES_WHEN[r["variable"]][1]
+            rows.append({"Characteristic": r["label"], "Level": level, n_col: fmt.count(r["not_applicable"])})
         if last_of_variable and r["missing"]:
             rows.append({"Characteristic": r["label"], "Level": "Unknown", n_col: fmt.count(r["missing"])})
     return _frame(
@@ -75,7 +89,8 @@ def baseline_table(results: dict) -> pd.DataFrame:
         group="Characteristic",
         labels={"Level": "Characteristic"},  # the grouped rows carry the characteristic; levels sit under it
         footnote="n (%) with percentages over patients with a known value (unknown counted separately); "
-        "continuous variables as median (range).",
+        "continuous variables as median (range)."
+        + "".join(f" {note}" for note in _not_applicable_notes(source)),
     )
 
 
@@ -153,8 +168,7 @@ def landmark_table(results: dict) -> pd.DataFrame:
     """Endpoint × landmark: estimate, confidence interval and numbers at risk (OS, LFS, relapse, NRM)."""
     ci_col = _ci_header(results)
     rows = landmark_rows(results, (*SURVIVAL, *COMPETING))
-    origin = results.get("time_origin_label") or results["parameters"]["time_origin"]
-    footnote = f"Months from the {origin}; methods in the Methods section."
+    footnote = f"Months from {the_origin(results)}; methods in the Methods section."
     return _frame(
         rows, ["Endpoint", "Months", "Estimate", ci_col, "At risk"], group="Endpoint", footnote=footnote
     )
@@ -193,11 +207,10 @@ def _value(item: object) -> object:
     return item.get("value") if isinstance(item, dict) else item
 
 
-def _landmark_estimate(results: dict, key: str, months: float) -> float | None:
-    for lm in results["endpoints"][key]["landmarks"]:
-        if lm["months"] == months:
-            return lm["estimate"]
-    return None
+def _reproduced(results: dict, name: str) -> float | None:
+    """A published survival figure's value in this report, at the figure's own time (not the report's
+    landmarks, which may not include it)."""
+    return (results.get("reproduced") or {}).get(name)
 
 
 #: published figure → (label, kind, where the reproduced value is in results)
@@ -210,12 +223,14 @@ PUBLISHED = {
     ),
     "emd_cr_rate": ("CR of extramedullary lesions", "percent", lambda r: r["responses"]["emd_cr"]["rate"]),
     "second_hsct_n": ("Proceeded to a second HSCT", "count", lambda r: r["flow"]["transplanted"]),
-    "os_12_months": ("Overall survival at 12 months", "percent", lambda r: _landmark_estimate(r, "os", 12)),
-    "lfs_12_months": (
-        "Leukemia-free survival at 12 months",
-        "percent",
-        lambda r: _landmark_estimate(r, "lfs", 12),
-    ),
+    **{
+        name: (
+            f"{DEFINITIONS[key][0]} at {fmt.number(months)} months",
+            "percent",
+            lambda r, name=name: _reproduced(r, name),
+        )
+        for name, (key, months) in PUBLISHED_LANDMARKS.items()
+    },
 }
 
 
@@ -291,7 +306,7 @@ def subgroup_table(results: dict) -> pd.DataFrame:
         (_landmark_header(m), f"{_landmark_header(m)}, {_ci_header(results)}") for m in months
     ]
     columns = ["Endpoint", "Group", "Patients", "Events", *(c for pair in landmark_columns for c in pair)]
-    return _frame(rows, columns, group="Endpoint", footnote=footnote)
+    return _frame(rows, columns, title=table_title("subgroups", results), group="Endpoint", footnote=footnote)
 
 
 def risk_table(results: dict) -> pd.DataFrame:
@@ -307,9 +322,11 @@ def risk_table(results: dict) -> pd.DataFrame:
             }
         )
     columns = list(dict.fromkeys(c for row in rows for c in row))
-    origin = results.get("time_origin_label", "the time origin")
     return _frame(
-        rows, columns, title="Numbers at risk", footnote=f"Patients at risk at each month since {origin}."
+        rows,
+        columns,
+        title="Numbers at risk",
+        footnote=f"Patients at risk at the months shown, since {the_origin(results)}.",
     )
 
 

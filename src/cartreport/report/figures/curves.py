@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
 
+from cartreport import formatting as fmt
 from cartreport.analysis.endpoints import month_ticks, tick_step_months
 from cartreport.report.captions import p_value_note, subgroup_title
 from cartreport.report.figures.style import (
@@ -178,8 +179,9 @@ def _draw_risk_table(ax: Axes, table: pd.DataFrame, ticks: np.ndarray, colour_of
 
 
 def count_noun(n: float, one: str, many: str) -> str:
-    """``"1 event"``, ``"5 events"``: the count by the report's number rule with the right noun."""
-    return f"{_number(n)} {one if n == 1 else many}"
+    """``"1 event"``, ``"5 events"``, ``"no events"``: the count with the right noun, as the prose and the
+    legends write it (:func:`cartreport.formatting.counted`)."""
+    return fmt.counted(int(n), one, many, zero="no")
 
 
 def _plot_curves(

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Polygon
 
 from cartreport.analysis.baseline import left_out
-from cartreport.report.captions import FLOW_STEPS  # the boxes' titles are words the caption repeats
+from cartreport.report.captions import FLOW_STEPS, flow_steps  # the boxes' titles: words the caption repeats
 from cartreport.report.figures.style import DOUBLE_COLUMN, PALETTE, SMALL, _number
 
 __all__ = ["FLOW_DROPS", "FLOW_STEPS", "SEQUENCE_STEPS", "plot_flow", "plot_treatment_sequence"]
@@ -91,11 +91,8 @@ def plot_flow(flow: Mapping[str, Any], *, steps: Sequence[tuple[str, str]] = FLO
     """
     width = DOUBLE_COLUMN
     main_x, main_w, side_x, side_w = 2.35, 3.7, 5.5, 2.3
-    if flow.get("time_origin") == "cart_infusion":  # analysed from infusion: transplanted or not
-        steps = [
-            (k, "Analysed from the CAR-T infusion (transplanted or not)" if k == "analysed" else t)
-            for k, t in steps
-        ]
+    if steps is FLOW_STEPS:  # the titles the caption's alternative text repeats
+        steps = flow_steps(flow)
     present = [(key, title) for key, title in steps if flow.get(key) is not None]
     side: dict[str, list[str]] = {}
     excluded = [e for e in flow.get("excluded") or [] if int(e.get("n", 0)) > 0]
