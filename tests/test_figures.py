@@ -925,3 +925,20 @@ def test_a_group_without_events_reads_no_events_as_the_prose_and_legend_say():
 def _legend_texts(fig):
     legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
     return [t for legend in legends for t in legend.get_texts()]
+
+
+def test_flow_shows_patients_transplanted_without_cr():
+    """The diagram drew "Bone-marrow complete remission n = 15 → Second allogeneic HSCT n = 15" without a box when
+    one patient in CR had no transplant and one non-responder had one. The HSCT box says how many came without CR,
+    and the "No second HSCT" box counts the patients in CR who had none."""
+    flow = {**FLOW, "bm_cr": 15, "transplanted": 15, "transplanted_without_cr": 1, "analysed": 15}
+    flow["excluded"] = [{"reason": "no second HSCT", "n": 1}]
+    fig = figures.plot_flow(flow)
+    lines = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert "n = 15 (1 without bone-marrow CR)" in lines
+    assert lines[lines.index("No second HSCT") + 1] == "n = 1"  # 15 in CR − 14 of them transplanted
+    assert (
+        _y_of(fig, "Second allogeneic HSCT")
+        < _y_of(fig, "No second HSCT")
+        < _y_of(fig, "Bone-marrow complete")
+    )

@@ -811,3 +811,24 @@ def test_the_survival_population_is_named_where_it_is_smaller_than_the_reports()
     assert "Patients not analysed for survival: " in design, design
     assert f"no second HSCT ({len(infused) - transplanted})." in design, design
     assert "patients analysed)" not in str(prose.summary_paragraph(shipped_results()))
+
+
+def test_patients_transplanted_without_cr_are_named_in_the_design_and_the_flow_alt_text(tmp_path):
+    """The design said "A second allogeneic HSCT followed in 15 patients" after "reached by 14 of 15": whether a
+    non-responder was among them was nowhere but in the data. Prose and the diagram's alternative text say it."""
+    import pandas as pd
+
+    from cartreport.cohorts.reconstruct import COHORT_FILE
+    from cartreport.report import captions
+
+    table = pd.read_csv(COHORT_FILE, dtype=str, keep_default_na=False)
+    table.loc[2, "bm_response"] = "NR"
+    table.to_csv(tmp_path / "cohort.csv", index=False)
+    results = load_analysis(data=str(tmp_path / "cohort.csv")).results
+    assert "A second allogeneic HSCT followed in 16 patients (1 without bone-marrow CR)" in str(
+        prose.design_paragraph(results)
+    )
+    assert (
+        "Second allogeneic HSCT: 16 (1 without bone-marrow CR)"
+        in captions.figure("patient_flow", results).alt
+    )

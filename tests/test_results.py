@@ -561,3 +561,26 @@ def test_what_load_analysis_returns_may_be_changed_without_changing_the_next_rep
     assert (
         api.load_analysis(landmarks_months=[12]).results["n_patients"] == 16
     )  # a new analysis of the cohort
+
+
+def test_the_flow_counts_patients_transplanted_without_a_bone_marrow_cr(tmp_path):
+    """A patient without bone-marrow CR who still had a second HSCT (not rare: some go to transplant with active
+    disease) made the flow read "Bone-marrow complete remission n = 15 → Second allogeneic HSCT n = 15", hiding both
+    the CR patient without a transplant and the non-responder with one. The flow counts the latter; the expected
+    counts are read here with pandas from the edited shipped file."""
+    import pandas as pd
+
+    from cartreport.cohorts.reconstruct import COHORT_FILE
+
+    table = pd.read_csv(COHORT_FILE, dtype=str, keep_default_na=False)
+    table.loc[2, "bm_response"] = "NR"  # a non-responder who had the second HSCT
+    table.loc[5, ["second_hsct_date", "donor_type"]] = ""  # a patient in CR without one
+    table.to_csv(tmp_path / "cohort.csv", index=False)
+    flow = api.load_analysis(data=str(tmp_path / "cohort.csv")).results["flow"]
+    in_cr = table["bm_response"].isin(["MRD-negative CR", "MRD-positive CR"])
+    transplanted = table["second_hsct_date"] != ""
+    assert flow["transplanted"] == int(transplanted.sum()) == 15
+    assert flow["transplanted_without_cr"] == int((transplanted & ~in_cr).sum()) == 1
+    assert flow["bm_cr"] - (flow["transplanted"] - flow["transplanted_without_cr"]) == int(
+        (in_cr & ~transplanted).sum()
+    )

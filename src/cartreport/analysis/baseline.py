@@ -202,7 +202,8 @@ def left_out(flow: dict) -> list[dict]:
 
 
 def patient_flow(table: pd.DataFrame, endpoints: EndpointData, enrolled: int | None = None) -> dict:
-    """CONSORT-style counts: enrolled → infused → responded → transplanted → analysed.
+    """CONSORT-style counts: enrolled → infused → responded → transplanted (``transplanted_without_cr`` of them
+    without bone-marrow CR) → analysed.
 
     ``enrolled`` is the number of rows before a subgroup filter (defaults to the table's rows).
     """
@@ -217,6 +218,10 @@ def patient_flow(table: pd.DataFrame, endpoints: EndpointData, enrolled: int | N
         "infused": int(infused.sum()),
         **bone_marrow_counts(table["bm_response"]),
         "transplanted": int(transplanted.sum()),
+        # a patient without bone-marrow CR may still have the second HSCT: the flow's steps are not nested there
+        "transplanted_without_cr": int(
+            (transplanted & ~table["bm_response"].isin(BM_COMPLETE_RESPONSES)).sum()
+        ),
         "analysed": int(endpoints.patients["analysed"].sum()),
         "time_origin": endpoints.time_origin,
         "excluded": endpoints.exclusions(),

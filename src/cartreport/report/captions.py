@@ -20,7 +20,16 @@ from dataclasses import dataclass
 from cartreport import formatting as fmt
 from cartreport.report import numbering
 
-__all__ = ["FLOW_STEPS", "Caption", "flow_steps", "figure", "p_value_note", "table_title", "the_origin"]
+__all__ = [
+    "FLOW_STEPS",
+    "Caption",
+    "flow_steps",
+    "figure",
+    "p_value_note",
+    "table_title",
+    "the_origin",
+    "without_cr",
+]
 
 #: main boxes of the patient flow, in order: (key in ``flow``, title)
 FLOW_STEPS: tuple[tuple[str, str], ...] = (
@@ -146,10 +155,19 @@ def _treatment_sequence(results: dict) -> Caption:
     )
 
 
+def without_cr(flow: dict) -> str:
+    """``" (1 without bone-marrow CR)"`` after the count of patients with a second HSCT when some reached it
+    without bone-marrow CR (the flow's steps are not nested there); ``""`` otherwise."""
+    n = flow.get("transplanted_without_cr") or 0
+    return f" ({fmt.count(n)} without bone-marrow CR)" if n else ""
+
+
 def _patient_flow(results: dict) -> Caption:
     flow = results["flow"]
     steps = "; ".join(
-        f"{title}: {fmt.count(flow[key])}" for key, title in flow_steps(flow) if flow.get(key) is not None
+        f"{title}: {fmt.count(flow[key])}{without_cr(flow) if key == 'transplanted' else ''}"
+        for key, title in flow_steps(flow)
+        if flow.get(key) is not None
     )
     return Caption(
         "Patient flow",

@@ -19,7 +19,7 @@ from cartreport.analysis.results import PUBLISHED_ORIGIN
 from cartreport.contract.schema import DATA_ORIGINS
 from cartreport.escape import Markdown, md
 from cartreport.report import numbering
-from cartreport.report.captions import subgroup_members, subgroup_name
+from cartreport.report.captions import subgroup_members, subgroup_name, without_cr
 from cartreport.report.methods import small_numbers_caution, statistical_methods
 
 __all__ = [
@@ -381,7 +381,7 @@ def design_paragraph(results: dict) -> Markdown:
     else:
         parts.append("No patient was evaluable for bone-marrow response.")
     transplanted = (
-        f"A second allogeneic HSCT followed in {fmt.counted(flow['transplanted'], 'patient')}"
+        f"A second allogeneic HSCT followed in {fmt.counted(flow['transplanted'], 'patient')}{without_cr(flow)}"
         if flow["transplanted"]
         else "No patient had a second allogeneic HSCT"
     )

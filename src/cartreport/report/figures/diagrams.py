@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Polygon
 
 from cartreport.analysis.baseline import left_out
-from cartreport.report.captions import FLOW_STEPS, flow_steps  # the boxes' titles: words the caption repeats
+from cartreport.report.captions import FLOW_STEPS, flow_steps, without_cr
 from cartreport.report.figures.style import DOUBLE_COLUMN, PALETTE, SMALL, _number
 
 __all__ = ["FLOW_DROPS", "FLOW_STEPS", "SEQUENCE_STEPS", "plot_flow", "plot_treatment_sequence"]
@@ -99,8 +99,11 @@ def plot_flow(flow: Mapping[str, Any], *, steps: Sequence[tuple[str, str]] = FLO
     before = left_out(flow)
     if before and len(present) > 1:  # they leave before any step after enrolment
         side[present[1][0]] = _reasons("Excluded", before)
+    not_in_cr = int(flow.get("transplanted_without_cr") or 0)  # they reach the HSCT from outside the CR box
     for (prev, _), (key, _) in zip(present, present[1:], strict=False):
-        drop = int(flow[prev]) - int(flow[key])
+        drop = (
+            int(flow[prev]) - int(flow[key]) + (not_in_cr if (prev, key) == ("bm_cr", "transplanted") else 0)
+        )
         if key in FLOW_DROPS and drop > 0:
             side[key] = [FLOW_DROPS[key], f"n = {_number(drop)}"]
     if len(present) > 1 and present[-1][0] == "analysed" and "analysed" not in side:
@@ -114,6 +117,8 @@ def plot_flow(flow: Mapping[str, Any], *, steps: Sequence[tuple[str, str]] = FLO
         lines = textwrap.wrap(title, 40) + [f"n = {_number(flow[key])}"]
         if key == "bm_cr" and flow.get("bm_mrd_negative_cr") is not None:
             lines[-1] += f" (MRD-negative n = {_number(flow['bm_mrd_negative_cr'])})"
+        if key == "transplanted":
+            lines[-1] += without_cr(flow)
         boxes.append((key, lines))
     gaps = [max(0.35, 0.2 + 0.16 * len(side.get(key, [])) + 0.14 * (key in side)) for key, _ in boxes[1:]]
     heights = [0.14 + 0.16 * len(lines) for _, lines in boxes]
