@@ -34,7 +34,7 @@ FOUNDATIONS = {
     "contract.schema",
 }  # "": __version__
 LAYERS = ["read", "contract", "stats", "analysis", "cohorts", "report", "render"]
-ENTRY = {"api", "cli", "__main__", "batch", "batch_workers"}
+ENTRY = {"api", "cli", "interrupts", "__main__", "batch", "batch_workers"}
 
 
 def _modules() -> dict[str, Path]:

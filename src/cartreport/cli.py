@@ -9,7 +9,6 @@ message, never a traceback.
 
 from __future__ import annotations
 
-import _thread
 import argparse
 import atexit
 import logging
@@ -17,7 +16,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -100,41 +98,6 @@ def _print(text: str, file=None) -> None:
 
 def _say(line: str) -> None:
     _print(line)
-
-
-#: the import system's own code: an exception raised there by a signal handler can leave its locks taken (raised in
-#: a module lock's weakref callback, it is swallowed with the global import lock held, and every later import waits
-#: for ever: ``cartreport run`` hung after SIGTERM, 1 run in 40 under load)
-_IMPORT_SYSTEM = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>")
-#: how long a signal is deferred at most while the main thread stays inside the import system (then raised anyway)
-_MOST_DEFERRED_SECONDS = 5.0
-_RESEND_SECONDS = 0.005
-
-
-def _interrupt_handler(exception: type[BaseException]):
-    """A SIGINT/SIGTERM handler raising ``exception`` in the main thread (so that every ``finally`` runs), except
-    inside the import system, where it is sent again a few milliseconds later and raised once the main thread is out
-    of it (for at most :data:`_MOST_DEFERRED_SECONDS`)."""
-    deferred_since: list[float] = []
-
-    def handler(signum: int, frame) -> None:
-        now = time.monotonic()
-        inside = frame is not None and frame.f_code.co_filename in _IMPORT_SYSTEM
-        if inside and now - (deferred_since or [now])[0] < _MOST_DEFERRED_SECONDS:
-            deferred_since[:1] = deferred_since[:1] or [now]
-            _thread.start_new_thread(
-                _send_again, (signum,)
-            )  # not threading: its locks may be held at this instant
-            return
-        deferred_since.clear()
-        raise exception
-
-    return handler
-
-
-def _send_again(signum: int) -> None:
-    time.sleep(_RESEND_SECONDS)
-    os.kill(os.getpid(), signum)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -389,14 +352,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = _command(argv)
     kernel = None
-    previous = None
-    # SIGTERM as Ctrl-C (a batch stops its own runs: batch.py)
+    restore = None
+    # SIGTERM as Ctrl-C, raised where it can stop the command (a batch stops its own runs: batch.py)
     if command != "batch" and threading.current_thread() is threading.main_thread():
-        previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _interrupt_handler(Terminated))}
-        if (
-            signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        ):  # not when ignored (a background job)
-            previous[signal.SIGINT] = signal.signal(signal.SIGINT, _interrupt_handler(KeyboardInterrupt))
+        from cartreport import interrupts
+
+        restore = interrupts.install()
     try:
         if _starts_report_kernel(argv):
             from cartreport.render.kernel import start_kernel
@@ -430,8 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if kernel is not None:
             kernel.shutdown()
-        for signum, handler in (previous or {}).items():
-            signal.signal(signum, handler)
+        if restore is not None:
+            restore()
 
 
 def console() -> None:
