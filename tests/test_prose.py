@@ -426,6 +426,20 @@ def test_a_landmark_equal_to_the_summarys_names_the_estimate_it_equals(results):
     assert text.count("unchanged at 24 months from the 1-year estimate") == 2
 
 
+def _assert_events_read(results: dict, counts: dict, survival: str, competing: str) -> None:
+    """The survival and competing-risks paragraphs of ``results`` with its event counts set to ``counts`` open with
+    ``survival`` and ``competing``."""
+    changed = copy.deepcopy(results)
+    ends = changed["endpoints"]
+    ends["os"]["events"], ends["lfs"]["events"] = counts["os"], counts["lfs"]
+    ends["relapse"]["events"], ends["relapse"]["competing_events"] = (
+        counts["relapse"],
+        counts["nrm_competing"],
+    )
+    assert str(prose.survival_paragraph(changed)).startswith(survival + " (Figure")
+    assert str(prose.competing_risks_paragraph(changed)).startswith(competing + " (Figure")
+
+
 @pytest.mark.parametrize(
     ("counts", "survival", "competing"),
     [
@@ -449,15 +463,7 @@ def test_a_landmark_equal_to_the_summarys_names_the_estimate_it_equals(results):
 def test_counts_of_zero_read_as_words(counts, survival, competing):
     """An early cohort with no event read "Among 16 patients, 0 deaths and 0 events of relapse or death occurred"
     and "0 relapsed and 0 died without prior relapse"."""
-    changed = copy.deepcopy(shipped_results())
-    ends = changed["endpoints"]
-    ends["os"]["events"], ends["lfs"]["events"] = counts["os"], counts["lfs"]
-    ends["relapse"]["events"], ends["relapse"]["competing_events"] = (
-        counts["relapse"],
-        counts["nrm_competing"],
-    )
-    assert str(prose.survival_paragraph(changed)).startswith(survival + " (Figure")
-    assert str(prose.competing_risks_paragraph(changed)).startswith(competing + " (Figure")
+    _assert_events_read(shipped_results(), counts, survival, competing)
 
 
 def test_subgroups_of_another_column_read_as_words_not_as_a_column_name():
@@ -583,15 +589,7 @@ def test_a_group_of_one_is_the_one_patient_not_among_1_patient(results):
 def test_the_events_of_one_patient_are_what_happened_to_the_patient(one, counts, survival, competing):
     """Read "Among 1 patient, no deaths and no events of relapse or death occurred" and "Among 1 patient, none
     relapsed or died without prior relapse"."""
-    changed = copy.deepcopy(one)
-    ends = changed["endpoints"]
-    ends["os"]["events"], ends["lfs"]["events"] = counts["os"], counts["lfs"]
-    ends["relapse"]["events"], ends["relapse"]["competing_events"] = (
-        counts["relapse"],
-        counts["nrm_competing"],
-    )
-    assert str(prose.survival_paragraph(changed)).startswith(survival + " (Figure")
-    assert str(prose.competing_risks_paragraph(changed)).startswith(competing + " (Figure")
+    _assert_events_read(one, counts, survival, competing)
 
 
 def test_one_value_is_no_median_and_no_range(one, results):
