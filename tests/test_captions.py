@@ -248,22 +248,24 @@ def test_the_flows_last_box_is_the_survival_population():
 
 
 @pytest.mark.parametrize(
-    ("name", "days"),
-    [  # the landmark days of the README's section on safety and transplant outcomes
-        ("cif_engraftment", ("28", "100")),
-        ("cif_acute_gvhd", ("100", "180")),
-        ("cif_chronic_gvhd", ("365", "730")),
-        ("km_grfs_os_lfs", ("365", "730")),
+    ("name", "where"),
+    [  # the landmark days of the README's section on safety and transplant outcomes, in the axis's unit
+        ("cif_engraftment", "days 28 and 100"),
+        ("cif_acute_gvhd", "days 100 and 180"),
+        ("cif_chronic_gvhd", "1 and 2 years (days 365 and 730)"),
+        ("km_grfs_os_lfs", "1 and 2 years (days 365 and 730)"),
     ],
 )
-def test_transplant_legends_explain_the_dotted_landmark_lines(name, days):
+def test_transplant_legends_explain_the_dotted_landmark_lines(name, where):
     """The transplant figures draw dotted vertical lines at their landmark days, and their legends did not say
-    what the lines are (the survival legends do: "Dotted vertical lines: the landmarks at 6, 12 and 24 months")."""
+    what the lines are (the survival legends do: "Dotted vertical lines: the landmarks at 6, 12 and 24 months").
+    On an axis in months (chronic GVHD, GRFS) "days 365 and 730" left the reader to find lines near 12 and 24: the
+    legend names them in years first."""
     from cartreport.report.figures.transplant import transplant_figure
 
     analysis = load_analysis(data=str(Path(__file__).parent / "data" / "transplant_ties.csv"))
     legend = captions.figure(name, analysis.results).legend
-    assert f"Dotted vertical lines: the landmarks at days {days[0]} and {days[1]}." in legend, legend
+    assert f"Dotted vertical lines: the landmarks at {where}." in legend, legend
     groups = {"cif_engraftment": "engraftment", "cif_acute_gvhd": "agvhd", "cif_chronic_gvhd": "cgvhd"}
     fig = transplant_figure(analysis, groups.get(name, "grfs"))
     dotted = [line for ax in fig.axes for line in ax.get_lines() if line.get_linestyle() == ":"]

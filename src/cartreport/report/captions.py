@@ -305,6 +305,19 @@ def _lower_first(label: str) -> str:
     return label if label[1:2].isupper() else label[:1].lower() + label[1:]
 
 
+def _landmark_days(days: list[int], keys: tuple[str, ...]) -> str:
+    """Landmark days as the figure's axis reads them: ``"days 100 and 180"`` on an axis in days, ``"1 and 2 years
+    (days 365 and 730)"`` on one in months (:data:`~cartreport.analysis.transplant_results.FIGURE_GROUPS`)."""
+    from cartreport.analysis.transplant_results import FIGURE_GROUPS
+
+    in_days = f"day{'s' * (len(days) != 1)} {fmt.listed(fmt.count(d) for d in days)}"
+    unit = next((unit for group, unit, _ in FIGURE_GROUPS.values() if group[0] == keys[0]), 1.0)
+    if unit == 1.0 or any(d % 365 for d in days):
+        return in_days
+    years = [d // 365 for d in days]
+    return f"{fmt.listed(fmt.count(y) for y in years)} year{'s' * (years != [1])} ({in_days})"
+
+
 def _transplant_curves(name: str, keys: tuple[str, ...], title: str) -> Callable[[dict], Caption | None]:
     def caption(results: dict) -> Caption | None:
         blocks = [results["endpoints"][k] for k in keys if k in results["endpoints"]]
@@ -330,10 +343,9 @@ def _transplant_curves(name: str, keys: tuple[str, ...], title: str) -> Callable
             for lm in b["landmarks"][-1:]
             if lm["estimate"] is not None
         )
-        days = [fmt.count(lm["days"]) for lm in blocks[0]["landmarks"]]  # the lines the figure draws
+        days = [lm["days"] for lm in blocks[0]["landmarks"]]  # the lines the figure draws
         lines = (
-            f" Dotted vertical lines: the landmark{'s' * (len(days) != 1)} at day{'s' * (len(days) != 1)} "
-            f"{fmt.listed(days)}."
+            f" Dotted vertical lines: the landmark{'s' * (len(days) != 1)} at {_landmark_days(days, keys)}."
             if days
             else ""
         )
