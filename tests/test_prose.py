@@ -830,3 +830,28 @@ def test_patients_transplanted_without_cr_are_named_in_the_design_and_the_flow_a
         "Second allogeneic HSCT: 16 (1 without bone-marrow CR)"
         in captions.figure("patient_flow", results).alt
     )
+
+
+@pytest.mark.parametrize("relapsed", [False, True])
+def test_one_patients_survival_is_when_things_happened_not_a_median(relapsed, tmp_path):
+    """For one patient who died the survival paragraph read "The one patient died" and then "Median overall survival
+    was 29.3 months (95% CI, not estimable)": a median of one patient is the time of the event. The paragraph says
+    when it happened, after which origin; the times are computed here with pandas from the file's dates."""
+    import pandas as pd
+
+    from cartreport.cohorts.reconstruct import COHORT_FILE
+
+    table = pd.read_csv(COHORT_FILE, dtype=str, keep_default_na=False)
+    row = table[(table["death_date"] != "") & ((table["relapse_date"] != "") == relapsed)].head(1)
+    row.to_csv(tmp_path / "one.csv", index=False)
+    dates = pd.to_datetime(row.iloc[0][["second_hsct_date", "relapse_date", "death_date"]].replace("", None))
+    months = lambda end: f"{(dates[end] - dates['second_hsct_date']).days / 30.4375:.1f}"  # noqa: E731
+    text = str(prose.survival_paragraph(load_analysis(data=str(tmp_path / "one.csv")).results))
+    if relapsed:
+        expected = (
+            f"The one patient relapsed {months('relapse_date')} months and died {months('death_date')} months"
+        )
+    else:
+        expected = f"The one patient died {months('death_date')} months"
+    assert text.startswith(f"{expected} after the second allogeneic HSCT (Figure"), text
+    assert "Median" not in text and "(Tables" in text  # the tables are still cited

@@ -538,15 +538,9 @@ def responses_paragraph(results: dict) -> Markdown:
 def survival_paragraph(results: dict) -> Markdown:
     """OS and LFS beyond the summary: events, the other landmarks, medians (figure and tables referenced)."""
     os_, lfs = results["endpoints"]["os"], results["endpoints"]["lfs"]
-    if os_["n"] == 1:  # one patient's events are what happened to the patient
-        course = (
-            "died"
-            if os_["events"]
-            else "relapsed and was alive at last contact"
-            if lfs["events"]
-            else "was alive without relapse at last contact"
-        )
-        happened = f"{fmt.the_one('patient')} {course}"
+    one = os_["n"] == 1
+    if one:  # one patient's events are what happened to the patient, and when: a median of one is its time
+        happened = f"{fmt.the_one('patient')} {_course_of_one(results)}"
     else:
         happened = (
             f"Among {fmt.counted(os_['n'], 'patient')}, {_events(os_['events'], 'os')} and "
@@ -558,7 +552,7 @@ def survival_paragraph(results: dict) -> Markdown:
         if others:
             parts.append(f"{block['label']} was {fmt.listed(others)}.")
     level = _level(results)
-    for block in (os_, lfs):
+    for block in () if one else (os_, lfs):
         ci = fmt.months_ci(block["median_ci_low"], block["median_ci_high"], level)
         median = fmt.months(block["median_months"])
         verb = "was not reached" if block["median_months"] is None else f"was {median}"
@@ -567,6 +561,29 @@ def survival_paragraph(results: dict) -> Markdown:
         parts[-1][:-1] + f" ({numbering.cite(numbering.table('landmarks'), numbering.table('medians'))})."
     )
     return _SENTENCES.join(_capitalised(parts))
+
+
+def _course_of_one(results: dict) -> str:
+    """What happened to a cohort's one patient, and when: ``"relapsed 3.2 months and died 10.9 months after the
+    second allogeneic HSCT"`` (the medians of one patient's curves are the times of its events); without a time
+    (not in the results), the events alone."""
+    os_, lfs = results["endpoints"]["os"], results["endpoints"]["lfs"]
+    relapsed = results["endpoints"]["relapse"]["events"] > 0
+    after = f" after the {_origin(results)}"
+    died, relapse = os_["median_months"], lfs["median_months"]
+    if os_["events"]:
+        if died is None:
+            return "died"
+        if relapsed and relapse is not None:
+            return f"relapsed {fmt.months(relapse)} and died {fmt.months(died)}{after}"
+        return f"died {fmt.months(died)}{after}"
+    if lfs["events"]:
+        return (
+            "relapsed and was alive at last contact"
+            if relapse is None
+            else f"relapsed {fmt.months(relapse)}{after} and was alive at last contact"
+        )
+    return "was alive without relapse at last contact"
 
 
 def competing_risks_paragraph(results: dict) -> Markdown:
