@@ -1185,6 +1185,11 @@ def test_a_data_origin_other_than_reconstruction_or_synthetic_is_refused_by_row(
             ["", "synthetic", "Reconstruction"],
             "valid; 2 rows are made up (1 reconstructed and 1 synthetic), not patient records (column data_origin).",
         ),
+        # made-up rows of one kind among patient records are named by that kind
+        (
+            ["", "synthetic", "synthetic"],
+            "valid; 2 rows are synthetic, not patient records (column data_origin).",
+        ),
         (["", "", ""], "valid."),
     ],
 )

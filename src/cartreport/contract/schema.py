@@ -32,6 +32,8 @@ __all__ = [
     "ColumnSpec",
     "column",
     "contract_markdown",
+    "made_up",
+    "made_up_words",
     "origin_counts",
 ]
 
@@ -236,6 +238,17 @@ def origin_counts(table) -> dict[str, int]:
     else:
         made = dict.fromkeys(DATA_ORIGINS, 0)
     return {"patient records": len(table) - sum(made.values()), **made}
+
+
+def made_up(counts: dict[str, int]) -> dict[str, int]:
+    """The rows cartreport made up, by origin, of :func:`origin_counts` (origins without a row left out)."""
+    return {origin: counts[origin] for origin in DATA_ORIGINS if counts.get(origin)}
+
+
+def made_up_words(counts: dict[str, int]) -> str:
+    """The made-up rows of :func:`origin_counts` in words: ``"1 reconstructed and 2 synthetic"``, ``"3 synthetic"``."""
+    words = {"reconstruction": "reconstructed", "synthetic": "synthetic"}
+    return " and ".join(f"{n:,} {words[origin]}" for origin, n in made_up(counts).items())
 
 
 _BY_NAME = {c.name: c for c in COLUMNS}

@@ -245,18 +245,16 @@ def _made_up(table) -> str:
     """``"; 3 rows are synthetic, not patient records (column data_origin)"`` for rows cartreport made up
     (:func:`~cartreport.contract.schema.origin_counts`); ``""`` for patient records."""
     counts = schema.origin_counts(table) if table is not None else {}
-    made = {origin: counts.get(origin, 0) for origin in schema.DATA_ORIGINS}
-    total = sum(made.values())
-    if not total:
+    made = schema.made_up(counts)
+    if not made:
         return ""
-    rows = counted(total, "row")
-    if made["synthetic"] == total:
-        what = f"{rows} {'is' if total == 1 else 'are'} synthetic"
-    elif made["reconstruction"] == total:
-        what = f"{rows} {'is' if total == 1 else 'are'} a reconstruction"
+    total = sum(made.values())
+    are = "is" if total == 1 else "are"
+    if len(made) > 1:
+        what = f"{counted(total, 'row')} {are} made up ({schema.made_up_words(counts)})"
     else:
-        kinds = f"{made['reconstruction']} reconstructed and {made['synthetic']} synthetic"
-        what = f"{rows} {'is' if total == 1 else 'are'} made up ({kinds})"
+        kind = "a reconstruction" if "reconstruction" in made else "synthetic"
+        what = f"{counted(total, 'row')} {are} {kind}"
     return f"; {what}, not patient records (column data_origin)"
 
 

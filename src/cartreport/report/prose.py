@@ -16,7 +16,7 @@ from cartreport import formatting as fmt
 from cartreport.analysis.baseline import APPLIES_WHEN, OUTSIDE_SUBGROUP
 from cartreport.analysis.endpoints import ORIGINS
 from cartreport.analysis.results import PUBLISHED_ORIGIN
-from cartreport.contract.schema import DATA_ORIGINS
+from cartreport.contract.schema import DATA_ORIGINS, made_up, made_up_words
 from cartreport.escape import Markdown, md
 from cartreport.report import numbering
 from cartreport.report.captions import subgroup_members, subgroup_name, without_cr
@@ -173,9 +173,8 @@ def published_intro(results: dict) -> Markdown:
         if changed
         else []
     )
-    if (
-        params["time_origin"] != PUBLISHED_ORIGIN
-    ):  # the published 12-month OS and LFS are from the second HSCT
+    # the published 12-month OS and LFS are from the second HSCT
+    if params["time_origin"] != PUBLISHED_ORIGIN:
         reasons.append(
             f"This report times survival from the {_origin(results)}, whereas the published survival is timed "
             f"from the {ORIGINS[PUBLISHED_ORIGIN]}."
@@ -194,13 +193,11 @@ def data_origin(results: dict) -> str:
     if results.get("is_reconstruction"):
         return "shipped reconstruction"
     origin = results.get("data_origin") or {}
-    made = {kind: origin.get(kind, 0) for kind in DATA_ORIGINS}
-    total = sum(origin.values())
-    if not any(made.values()):
+    made = made_up(origin)
+    if not made:
         return "patient records"
-    for kind in DATA_ORIGINS:
-        if made[kind] == total:
-            return kind
+    if len(made) == 1 and sum(made.values()) == sum(origin.values()):
+        return next(iter(made))
     return "mixed"
 
 
@@ -218,15 +215,10 @@ def data_origin_text(results: dict) -> str:
     if kind in DATA_ORIGINS:
         return f"{kind}, not patient records (column data_origin)"
     origin = results["data_origin"]
-    kinds = fmt.listed(
-        f"{fmt.count(origin[k])} {word}"
-        for k, word in (("reconstruction", "reconstructed"), ("synthetic", "synthetic"))
-        if origin[k]
-    )
-    made = origin["reconstruction"] + origin["synthetic"]
+    made = sum(made_up(origin).values())
     return (
-        f"{fmt.count(made)} of {fmt.counted(sum(origin.values()), 'patient')} made up by cartreport ({kinds}; "
-        "column data_origin), not patient records"
+        f"{fmt.count(made)} of {fmt.counted(sum(origin.values()), 'patient')} made up by cartreport "
+        f"({made_up_words(origin)}; column data_origin), not patient records"
     )
 
 
